@@ -1,0 +1,685 @@
+"""Deterministic demo data: two years of services sold and refund cases that look like a real desk.
+
+    python -m data.generate --cases 5000 --seed 7 [--request-rate 0.03] [--db URL] [--today 2026-11-26]
+
+Vectorised with numpy and loaded in bulk (executemany on SQLite, COPY on PostgreSQL), so a
+1,000,000-case database (10 million services at --request-rate 0.1) is made in minutes, not hours.
+Decisions follow the real policy engine: each decided case stores the verdict it was judged
+against, and a small share of decisions by a few reviewers are discretionary exceptions.
+
+It never writes into a database that already holds data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import numpy as np
+from faker import Faker
+from sqlalchemy import func, select
+from tqdm import tqdm
+
+from data import bulk
+from data.db import Database, describe_url, open_database
+from data.migrate import upgrade
+from data.models import CHANNELS, REASONS, SERVICE_TYPES, Case, User
+
+DAYS = 730  # two years of history
+SLA_DAYS = 14  # internal due date: opened + 14 days
+EPOCH = np.datetime64("1970-01-01", "D")
+TRUST_ABOVE = 300_000  # services; above this the SQLite bulk load skips FK/CHECK evaluation
+
+# Demo staff. Emails are the sign-in identities (local mode picks from these; the OIDC test uses them).
+DEMO_USERS = [
+    ("rita@refund-desk.example", "Rita Ramos", "reviewer", True),
+    ("omar@refund-desk.example", "Omar Haddad", "reviewer", True),
+    ("li@refund-desk.example", "Li Wei", "reviewer", True),
+    ("sofia@refund-desk.example", "Sofia Rossi", "reviewer", True),
+    ("jonas@refund-desk.example", "Jonas Berg", "reviewer", True),
+    ("amara@refund-desk.example", "Amara Okafor", "reviewer", True),
+    ("max@refund-desk.example", "Max Müller", "manager", True),
+    ("priya@refund-desk.example", "Priya Nair", "manager", True),
+    ("ada@refund-desk.example", "Ada Lovelace", "admin", True),
+    ("victor@refund-desk.example", "Victor Stale", "reviewer", False),
+]
+REVIEWER_IDS = [1, 2, 3, 4, 5, 6]
+DECIDER_IDS = [1, 2, 3, 4, 5, 6, 7, 8]  # managers decide cases too
+# How often each decider grants a discretionary exception: a few are generous, most are not.
+EXCEPTION_RATE = {1: 0.01, 2: 0.06, 3: 0.005, 4: 0.02, 5: 0.09, 6: 0.01, 7: 0.03, 8: 0.0}
+DECIDER_WEIGHTS = np.array([0.17, 0.16, 0.17, 0.15, 0.14, 0.13, 0.05, 0.03])
+MANAGER_IDS = [7, 8]
+
+TYPE_SHARE = np.array([0.30, 0.25, 0.25, 0.20])  # technical_support, software_update, online_service, subscription
+# Refund requests are likelier for some types (relative weights when picking the services with a case).
+TYPE_REQUEST_WEIGHT = np.array([1.4, 0.8, 0.8, 1.1])
+# Reason mix per service type, columns in REASONS order.
+REASON_MIX = np.array(
+    [
+        [0.18, 0.22, 0.06, 0.14, 0.12, 0.08, 0.00, 0.20],  # technical_support
+        [0.15, 0.32, 0.05, 0.16, 0.08, 0.08, 0.00, 0.16],  # software_update
+        [0.14, 0.25, 0.08, 0.12, 0.10, 0.10, 0.00, 0.21],  # online_service
+        [0.06, 0.10, 0.20, 0.05, 0.05, 0.04, 0.35, 0.15],  # subscription
+    ]
+)
+
+DESCRIPTIONS = {
+    "our_error": [
+        "The technician configured the wrong mail server and our team lost a day of email.",
+        "Your agent closed my ticket without fixing anything; the printer still does not work.",
+        "The migration you performed deleted our shared calendar entries.",
+        "Support applied the update to the wrong machine.",
+    ],
+    "technical_issue": [
+        "Since the update the application crashes on start with error 0x80070005.",
+        "The online backup service has been failing every night since Tuesday.",
+        "VPN drops every ten minutes after your remote session.",
+        "The license key you sent is rejected by the installer.",
+    ],
+    "billing_error": [
+        "I was charged twice for the same invoice.",
+        "The invoice shows the annual price but I bought the monthly plan.",
+        "I cancelled before renewal and was still charged.",
+        "Charged for a service I never ordered.",
+    ],
+    "user_error": [
+        "I installed the update on the wrong computer by mistake.",
+        "I deleted the files myself before the session; please refund.",
+        "I entered the wrong email address when ordering.",
+    ],
+    "changed_requirements": [
+        "Our company switched to another vendor, we no longer need this.",
+        "The project was cancelled, so the support session is not needed anymore.",
+        "We moved to a different operating system.",
+    ],
+    "usage_after_completion": [
+        "Everything worked after the session but a week later I changed settings and it broke.",
+        "After the service was finished I installed other software and now it is slow.",
+    ],
+    "unused_subscription": [
+        "I did not use the subscription at all this month.",
+        "I only used the service twice this year, please refund the rest.",
+        "Forgot to cancel; I have not logged in for months.",
+    ],
+    "dissatisfied": [
+        "Not happy with the quality of the support.",
+        "The technician was slow and unfriendly.",
+        "Expected more from the premium package.",
+        "The service was fine but not worth the price.",
+    ],
+}
+RATIONALES = {
+    "fix": "Fix scheduled / applied as the policy requires (section 1).",
+    "full_refund": "Full refund per policy.",
+    "partial_refund": "Fix failed; partial refund for the affected part of the service.",
+    "credit": "Credit for future services instead of cash refund.",
+    "deny": "Not eligible under the refund policy.",
+}
+EXCEPTION_RATIONALES = [
+    "Long-standing customer with a history of large orders; goodwill gesture approved by team lead.",
+    "Customer was hospitalised during the contact window; documentation from the clinic attached.",
+    "Our onboarding email gave unclear instructions, which contributed to the user's mistake.",
+    "Outage on our status page overlapped the request window; treating as our error.",
+    "Escalated by account management: key account renewal at stake, one-off credit.",
+]
+
+
+@dataclass(frozen=True)
+class Plan:
+    cases: int
+    seed: int = 7
+    request_rate: float = 0.03
+    today: date = field(default_factory=date.today)
+
+    @property
+    def services(self) -> int:
+        return max(self.cases, int(round(self.cases / self.request_rate)))
+
+    @property
+    def customers(self) -> int:
+        return max(100, self.services // 6)
+
+    @property
+    def open_cases(self) -> int:
+        return min(self.cases, max(int(self.cases * 0.025), min(250, int(self.cases * 0.06))))
+
+
+_ISO_LO = 0
+_ISO_TABLE: np.ndarray = np.array([], dtype=object)
+
+
+def _iso(days: np.ndarray) -> list[str]:
+    """Day numbers (since 1970-01-01) to ISO date strings, through a lookup table of distinct days."""
+    global _ISO_LO, _ISO_TABLE
+    days = np.asarray(days, dtype=np.int64)
+    if days.size == 0:
+        return []
+    lo, hi = int(days.min()), int(days.max())
+    if lo < _ISO_LO or hi >= _ISO_LO + len(_ISO_TABLE):
+        lo, hi = min(lo, _ISO_LO) if len(_ISO_TABLE) else lo, max(hi, _ISO_LO + len(_ISO_TABLE) - 1)
+        span = np.arange(lo, hi + 1)
+        _ISO_LO = lo
+        _ISO_TABLE = np.array(np.datetime_as_string(EPOCH + span, unit="D").tolist(), dtype=object)
+    return _ISO_TABLE[days - _ISO_LO].tolist()
+
+
+def _iso_or_none(days: np.ndarray, mask: np.ndarray) -> list[str | None]:
+    out = np.array(_iso(np.where(mask, days, days[mask][0] if mask.any() else 0)), dtype=object)
+    out[~mask] = None
+    return out.tolist()
+
+
+def _stamp(days: np.ndarray, seconds: np.ndarray) -> list[str]:
+    ts = (EPOCH + days.astype("int64")).astype("datetime64[s]") + seconds.astype("int64")
+    return [s.replace("T", " ") + ".000000" for s in np.datetime_as_string(ts, unit="s").tolist()]
+
+
+def _day(d: date) -> int:
+    return (d - date(1970, 1, 1)).days
+
+
+class Progress:
+    def __init__(self, total: int, quiet: bool):
+        self.bar = tqdm(total=total, unit="row", unit_scale=True, disable=quiet, file=sys.stderr, smoothing=0)
+
+    def step(self, label: str, n: int) -> None:
+        self.bar.set_description(label)
+        self.bar.update(n)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def database_is_empty(db: Database) -> bool:
+    with db.read() as s:
+        return not (
+            s.scalar(select(func.count()).select_from(User)) or s.scalar(select(func.count()).select_from(Case))
+        )
+
+
+def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
+    """Fill an empty, migrated database; returns row counts. Deterministic for (cases, seed, rate, today)."""
+    from policy import Facts, Subscription, evaluate, load_book
+
+    if not database_is_empty(db):
+        raise RuntimeError("the database already holds data; the generator never overwrites it")
+    book = load_book()
+    rng = np.random.default_rng(plan.seed)
+    fake = Faker()
+    Faker.seed(plan.seed)
+    today = _day(plan.today)
+    start = today - DAYS + 1
+    n_s, n_c, n_cu = plan.services, plan.cases, plan.customers
+    counts: dict[str, int] = {}
+    progress = Progress(total=n_cu + n_s + 4 * n_c, quiet=quiet)
+
+    # ---- services sold: seasonality (Nov-Dec and Mar peaks), growth, quieter weekends ----
+    d = np.arange(start, today + 1)
+    month = ((EPOCH + d).astype("datetime64[M]").astype(int) % 12) + 1
+    weekday = (d + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
+    w = (1 + 0.25 * np.cos(2 * np.pi * (month - 12) / 12) + 0.1 * (month == 3)) * (1 + 0.4 * (d - start) / DAYS)
+    w *= np.where(weekday >= 5, 0.55, 1.0)
+    purchased = np.sort(rng.choice(d, size=n_s, p=w / w.sum()))
+    stype = rng.choice(4, size=n_s, p=TYPE_SHARE)
+    is_sub = stype == 3
+    base = np.array([120.0, 60.0, 40.0, 0.0])[stype]
+    price = np.maximum(np.round(rng.lognormal(np.log(np.maximum(base, 1)), 0.45)), 5) * 100 - 1
+    sub_monthly = rng.random(n_s) < 0.8
+    sub_price = rng.choice([2900, 4900, 9900], size=n_s, p=[0.5, 0.35, 0.15]) - 1
+    price = np.where(is_sub, np.where(sub_monthly, sub_price, (sub_price + 1) * 10 - 1), price).astype(np.int64)
+
+    scheduled = purchased + rng.integers(0, 6, size=n_s)
+    completed = scheduled + rng.integers(0, 4, size=n_s)
+    roll = rng.random(n_s)
+    status = np.full(n_s, 2)  # 0 not_started, 1 in_progress, 2 completed
+    status[roll < 0.03] = 1
+    status[roll < 0.01] = 0
+    status[scheduled > today] = 0
+    status[(scheduled <= today) & (completed > today) & (status == 2)] = 1
+    cycle_len = np.where(sub_monthly, 30, 365)
+    cycle_end = purchased + cycle_len - 1
+    status = np.where(is_sub, np.where(cycle_end < today, 2, np.where(status == 0, 0, 1)), status)
+    scheduled = np.where(is_sub, purchased, scheduled)
+    cancel_roll = rng.random(n_s)
+    cancelled = np.where(
+        cancel_roll < 0.012,
+        purchased - rng.integers(1, 6, size=n_s),  # cancelled before the cycle, charged anyway
+        purchased + (rng.random(n_s) * cycle_len).astype(np.int64),
+    )
+    has_cancel = is_sub & (cancel_roll < 0.12) & (cancelled <= today)
+    initiated_mask = status >= 1
+    completed_mask = (status == 2) & ~is_sub
+    customer_id = rng.integers(1, n_cu + 1, size=n_s)
+
+    # ---- cases: which services get a refund request, and what it says ----
+    keys = rng.exponential(size=n_s) / TYPE_REQUEST_WEIGHT[stype]
+    case_svc = np.sort(np.argpartition(keys, n_c - 1)[:n_c]) if n_c < n_s else np.arange(n_s)
+    c_type = stype[case_svc]
+    c_status = status[case_svc]
+    svc_date = np.where(
+        is_sub[case_svc],
+        purchased[case_svc],
+        np.where(c_status == 2, completed[case_svc], scheduled[case_svc]),
+    )
+    late = rng.random(n_c) < 0.11
+    delay = np.where(late, rng.integers(8, 45, size=n_c), np.minimum(rng.geometric(0.35, size=n_c) - 1, 7))
+    opened = svc_date + delay
+    opened = np.where(c_status == 0, purchased[case_svc] + rng.integers(0, 3, size=n_c), opened)
+    opened = np.minimum(opened, today)
+    c_reason = np.empty(n_c, dtype=np.int64)
+    for t in range(4):
+        idx = np.flatnonzero(c_type == t)
+        c_reason[idx] = rng.choice(8, size=idx.size, p=REASON_MIX[t])
+    c_reason = np.where((c_type == 3) & (cancelled[case_svc] < purchased[case_svc]) & has_cancel[case_svc], 2, c_reason)
+    fixable = (c_reason == 0) | (c_reason == 1)
+    fix_attempted = fixable & (rng.random(n_c) < 0.65)
+    fix_ok = rng.random(n_c) < 0.6
+    documented = rng.random(n_c) < np.where(fixable | (c_reason == 2), 0.65, 0.25)
+    c_price = price[case_svc]
+    amount_req = np.where(c_reason == 2, np.where(rng.random(n_c) < 0.6, c_price, c_price // 2), c_price)
+    channel = rng.choice(2, size=n_c, p=[0.7, 0.3])
+
+    # Open cases: mostly the newest, with a tail of older backlog of varied age.
+    age = today - opened
+    score = age + rng.exponential(6.0, size=n_c)
+    open_idx = np.argpartition(score, plan.open_cases - 1)[: plan.open_cases] if plan.open_cases < n_c else np.arange(n_c)
+    is_open = np.zeros(n_c, dtype=bool)
+    is_open[open_idx] = True
+    # fix results of open cases may still be pending
+    pending_fix = is_open & fix_attempted & (rng.random(n_c) < 0.3)
+
+    # ---- decisions for the closed cases (and pending exceptions for some open ones), by the policy ----
+    decided_delay = np.minimum(np.round(rng.lognormal(np.log(2.5), 0.7, size=n_c)).astype(np.int64), 40)
+    decided_day = np.minimum(opened + decided_delay, today)
+    decider = rng.choice(DECIDER_IDS, size=n_c, p=DECIDER_WEIGHTS / DECIDER_WEIGHTS.sum())
+    exc_rate = np.vectorize(EXCEPTION_RATE.get)(decider)
+    exc_roll = rng.random(n_c)
+    awaiting = is_open & (rng.random(n_c) < 0.04)
+    make_decision = ~is_open | awaiting
+    # an awaiting-approval case always carries an exception
+    exc_roll = np.where(awaiting, -1.0, exc_roll)
+    choice_roll = rng.random(n_c).tolist()
+    frac = rng.uniform(0.2, 0.8, size=n_c)
+
+    subs_cycle = np.where(sub_monthly, "monthly", "annual")
+    opened_iso = _iso(opened)
+    lo = int(min(svc_date.min(), cancelled.min(), opened.min())) - 1
+    hi = int(max(cycle_end.max(), opened.max(), svc_date.max())) + 1
+    day_obj = [date(1970, 1, 1) + timedelta(days=x) for x in range(lo, hi + 1)]
+    svc_d = (svc_date - lo).tolist()
+    opn_d = (opened - lo).tolist()
+    cyc_d = (cycle_end[case_svc] - lo).tolist()
+    can_d = np.where(has_cancel[case_svc], cancelled[case_svc] - lo, -1).tolist()
+    outcome: list[str] = [""] * n_c
+    amount = np.zeros(n_c, dtype=np.int64)
+    recommended: list[str] = [""] * n_c
+    version: list[str] = [""] * n_c
+    verdict_json: list[str] = [""] * n_c
+    is_exc = np.zeros(n_c, dtype=bool)
+    status_names = ("not_started", "in_progress", "completed")
+    stype_names = SERVICE_TYPES
+    dec_idx = np.flatnonzero(make_decision).tolist()
+    c_type_l, c_status_l, c_reason_l = c_type.tolist(), c_status.tolist(), c_reason.tolist()
+    price_l, fa_l, fo_l, doc_l = c_price.tolist(), fix_attempted.tolist(), fix_ok.tolist(), documented.tolist()
+    exc_l, roll_l, cyc_l = (exc_roll < exc_rate).tolist(), choice_roll, subs_cycle[case_svc].tolist()
+    frac_l = frac.tolist()
+    for k, i in enumerate(dec_idx):
+        t = c_type_l[i]
+        sub = None
+        if t == 3:
+            sub = Subscription(
+                cycle=cyc_l[i],
+                cycle_start=day_obj[svc_d[i]],
+                cycle_end=day_obj[cyc_d[i]],
+                cancelled_on=day_obj[can_d[i]] if can_d[i] >= 0 else None,
+            )
+        facts = Facts(
+            service_type=stype_names[t],
+            service_status=status_names[c_status_l[i]],
+            service_date=day_obj[svc_d[i]],
+            request_date=day_obj[opn_d[i]],
+            reason=REASONS[c_reason_l[i]],
+            amount_paid=price_l[i] / 100,
+            fix_attempted=fa_l[i],
+            fix_succeeded=(fo_l[i] if fa_l[i] else None),
+            documentation_provided=doc_l[i],
+            subscription=sub,
+        )
+        v = evaluate(facts, book)
+        allowed = v.allowed_outcomes
+        if exc_l[i]:
+            others = [o for o in ("credit", "partial_refund", "full_refund") if o not in allowed]
+            out = others[int(roll_l[i] * len(others))] if others else v.recommended_outcome
+        elif len(allowed) > 1 and roll_l[i] < 0.25:
+            out = allowed[1 + int(roll_l[i] * 4 * (len(allowed) - 1)) % (len(allowed) - 1)]
+        else:
+            out = v.recommended_outcome
+        p = price_l[i]
+        if out == "full_refund":
+            amount[i] = p
+        elif out == "partial_refund":
+            amount[i] = min(max(1, int(p * frac_l[i])), p - 1)
+        elif out == "credit":
+            amount[i] = max(1, int(p * frac_l[i] * 0.6))
+        outcome[i] = out
+        recommended[i] = v.recommended_outcome
+        version[i] = v.policy_version
+        verdict_json[i] = json.dumps(v.to_dict(), separators=(",", ":"))
+        is_exc[i] = out not in allowed
+        if k % 50_000 == 0 and k:
+            progress.step("judging decisions", 50_000)
+    progress.step("judging decisions", len(dec_idx) % 50_000)
+    # an "awaiting" case whose roll could not produce an exception stays plainly open
+    awaiting &= is_exc
+    make_decision = ~is_open | awaiting
+    case_state = np.where(~is_open, 2, np.where(awaiting, 1, 0))  # open, awaiting_approval, closed
+
+    write_started = time.perf_counter()
+    with db.engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # a fresh file being filled in one transaction: skip fsyncs until it is done
+            raw = conn.connection.driver_connection
+            raw.execute("PRAGMA synchronous=OFF")
+            if n_s > TRUST_ABOVE:
+                # correct by construction (small runs in the tests keep every check on)
+                raw.execute("PRAGMA foreign_keys=OFF")
+                raw.execute("PRAGMA ignore_check_constraints=ON")
+        with conn.begin():
+            created = datetime(plan.today.year, plan.today.month, plan.today.day) - timedelta(days=DAYS + 30)
+            bulk.insert_columns(
+                conn,
+                "users",
+                {
+                    "id": list(range(1, len(DEMO_USERS) + 1)),
+                    "email": [u[0] for u in DEMO_USERS],
+                    "display_name": [u[1] for u in DEMO_USERS],
+                    "role": [u[2] for u in DEMO_USERS],
+                    "active": [u[3] for u in DEMO_USERS],
+                    "created_at": [created.isoformat(sep=" ") + ".000000"] * len(DEMO_USERS),
+                },
+            )
+            counts["users"] = len(DEMO_USERS)
+
+            # customers: a pool of Faker names, combined by index (one Faker call per pool entry, not per row)
+            firsts = [fake.unique.first_name() for _ in range(300)]
+            lasts = [fake.unique.last_name() for _ in range(400)]
+            domains = ["example.com", "example.org", "example.net", "mail.example", "corp.example"]
+            fi = rng.integers(0, len(firsts), size=n_cu).tolist()
+            li = rng.integers(0, len(lasts), size=n_cu).tolist()
+            di = rng.integers(0, len(domains), size=n_cu).tolist()
+            names = [f"{firsts[a]} {lasts[b]}" for a, b in zip(fi, li)]
+            emails = [
+                f"{firsts[a].lower()}.{lasts[b].lower().replace(' ', '')}{n}@{domains[c]}"
+                for n, (a, b, c) in enumerate(zip(fi, li, di), start=1)
+            ]
+            cust_created = _stamp(
+                np.full(n_cu, start - 30) + rng.integers(0, 30, size=n_cu), rng.integers(0, 86400, n_cu)
+            )
+            bulk.insert_columns(
+                conn,
+                "customers",
+                {
+                    "id": range(1, n_cu + 1),
+                    "name": names,
+                    "email": emails,
+                    "created_at": cust_created,
+                },
+            )
+            progress.step("customers", n_cu)
+            counts["customers"] = n_cu
+
+            chunk = 1_000_000
+            for a in range(0, n_s, chunk):
+                b = min(n_s, a + chunk)
+                sl = slice(a, b)
+                sub = is_sub[sl]
+                bulk.insert_columns(
+                    conn,
+                    "services",
+                    {
+                        "id": range(a + 1, b + 1),
+                        "customer_id": customer_id[sl].tolist(),
+                        "service_type": [stype_names[t] for t in stype[sl].tolist()],
+                        "price_cents": price[sl].tolist(),
+                        "currency": ["USD"] * (b - a),
+                        "status": [status_names[x] for x in status[sl].tolist()],
+                        "purchased_on": _iso(purchased[sl]),
+                        "scheduled_on": _iso(scheduled[sl]),
+                        "initiated_on": _iso_or_none(scheduled[sl], initiated_mask[sl]),
+                        "completed_on": _iso_or_none(completed[sl], completed_mask[sl]),
+                        "cycle": [c if s_ else None for c, s_ in zip(subs_cycle[sl].tolist(), sub.tolist())],
+                        "cycle_start": _iso_or_none(purchased[sl], sub),
+                        "cycle_end": _iso_or_none(cycle_end[sl], sub),
+                        "cancelled_on": _iso_or_none(cancelled[sl], has_cancel[sl]),
+                    },
+                )
+                progress.step("services", b - a)
+            counts["services"] = n_s
+
+            # the sales rollup, computed from the same arrays
+            key = (purchased - start) * 4 + stype
+            sold = np.bincount(key, minlength=DAYS * 4)
+            revenue = np.bincount(key, weights=price, minlength=DAYS * 4).astype(np.int64)
+            nz = np.flatnonzero(sold)
+            bulk.insert_columns(
+                conn,
+                "sales_daily",
+                {
+                    "day": _iso(start + nz // 4),
+                    "service_type": [stype_names[t] for t in (nz % 4).tolist()],
+                    "services_sold": sold[nz].tolist(),
+                    "revenue_cents": revenue[nz].tolist(),
+                },
+            )
+            counts["sales_daily"] = int(nz.size)
+
+            # cases
+            desc_pool = {r: DESCRIPTIONS[r] + [fake.sentence(nb_words=14) for _ in range(6)] for r in REASONS}
+            desc_roll = rng.integers(0, 1000, size=n_c).tolist()
+            doc_pool = [
+                json.dumps(items)
+                for items in (
+                    [{"kind": "screenshot", "name": "error-dialog.png", "note": "Error shown after the update"}],
+                    [{"kind": "email", "name": "Re: ticket follow-up", "note": "Thread with the technician"}],
+                    [
+                        {"kind": "screenshot", "name": "invoice.png", "note": "Duplicate charge highlighted"},
+                        {"kind": "email", "name": "Bank statement", "note": "Forwarded by the customer"},
+                    ],
+                    [{"kind": "other", "name": "log.txt", "note": "Application log from the customer's PC"}],
+                )
+            ]
+            doc_roll = rng.integers(0, len(doc_pool), size=n_c).tolist()
+            assign_roll = rng.random(n_c)
+            assignee = np.where(is_open, np.where(assign_roll < 0.6, rng.choice(REVIEWER_IDS, size=n_c), 0), decider)
+            c_ids = np.arange(1, n_c + 1)
+            created_at = _stamp(opened, rng.integers(8 * 3600, 18 * 3600, size=n_c))
+            decided_on_iso = _iso(decided_day)
+            for a in range(0, n_c, chunk):
+                b = min(n_c, a + chunk)
+                sl = slice(a, b)
+                reasons_chunk = c_reason[sl].tolist()
+                fa = fix_attempted[sl].tolist()
+                st_chunk = case_state[sl].tolist()
+                pend = pending_fix[sl].tolist()
+                fo = fix_ok[sl].tolist()
+                bulk.insert_columns(
+                    conn,
+                    "cases",
+                    {
+                        "id": c_ids[sl].tolist(),
+                        "service_id": (case_svc[sl] + 1).tolist(),
+                        "customer_id": customer_id[case_svc[sl]].tolist(),
+                        "service_type": [stype_names[t] for t in c_type[sl].tolist()],
+                        "opened_on": opened_iso[a:b],
+                        "channel": [CHANNELS[x] for x in channel[sl].tolist()],
+                        "reason": [REASONS[r] for r in reasons_chunk],
+                        "description": [
+                            desc_pool[REASONS[r]][x % len(desc_pool[REASONS[r]])]
+                            for r, x in zip(reasons_chunk, desc_roll[a:b])
+                        ],
+                        "amount_requested_cents": amount_req[sl].tolist(),
+                        "documentation": [
+                            doc_pool[x] if ok else "[]" for x, ok in zip(doc_roll[a:b], documented[sl].tolist())
+                        ],
+                        "fix_attempted": fa,
+                        "fix_succeeded": [(None if p_ else o) if f else None for f, o, p_ in zip(fa, fo, pend)],
+                        "status": [("open", "awaiting_approval", "closed")[x] for x in st_chunk],
+                        "assignee_id": [int(x) or None for x in assignee[sl].tolist()],
+                        "due_on": _iso(opened[sl] + SLA_DAYS),
+                        "decided_on": [decided_on_iso[a + j] if x == 2 else None for j, x in enumerate(st_chunk)],
+                        "version": [1] * (b - a),
+                        "created_at": created_at[a:b],
+                    },
+                )
+                progress.step("cases", b - a)
+            counts["cases"] = n_c
+
+            # decisions
+            di = np.flatnonzero(make_decision)
+            dl = di.tolist()
+            secs = rng.integers(9 * 3600, 17 * 3600, size=di.size)
+            decided_at = _stamp(decided_day[di], secs)
+            approved_at = _stamp(decided_day[di], secs + rng.integers(600, 6 * 3600, size=di.size))
+            approver = rng.choice(MANAGER_IDS, size=di.size).tolist()
+            dec_by = decider[di].tolist()
+            exc_d = is_exc[di].tolist()
+            closed_d = (case_state[di] == 2).tolist()
+            approver = [
+                (m if m != by else (7 if by == 8 else 8)) if e and c else None
+                for m, by, e, c in zip(approver, dec_by, exc_d, closed_d)
+            ]
+            exc_text = rng.integers(0, len(EXCEPTION_RATIONALES), size=di.size).tolist()
+            bulk.insert_columns(
+                conn,
+                "decisions",
+                {
+                    "id": range(1, di.size + 1),
+                    "case_id": (di + 1).tolist(),
+                    "outcome": [outcome[i] for i in dl],
+                    "amount_cents": amount[di].tolist(),
+                    "rationale": [
+                        EXCEPTION_RATIONALES[x] if e else RATIONALES[outcome[i]] for i, e, x in zip(dl, exc_d, exc_text)
+                    ],
+                    "decided_by_id": dec_by,
+                    "decided_at": decided_at,
+                    "decided_on": [decided_on_iso[i] for i in dl],
+                    "service_type": [stype_names[t] for t in c_type[di].tolist()],
+                    "reason": [REASONS[r] for r in c_reason[di].tolist()],
+                    "policy_version": [version[i] for i in dl],
+                    "recommended_outcome": [recommended[i] for i in dl],
+                    "verdict": [verdict_json[i] for i in dl],
+                    "is_exception": exc_d,
+                    "approval_status": [
+                        ("approved" if c else "pending") if e else "not_required" for e, c in zip(exc_d, closed_d)
+                    ],
+                    "approver_id": approver,
+                    "approved_at": [t if a_ else None for t, a_ in zip(approved_at, approver)],
+                    "approval_note": ["Approved: rationale documented." if a_ else None for a_ in approver],
+                    "superseded": [False] * di.size,
+                    "idempotency_key": [None] * di.size,
+                },
+            )
+            progress.step("decisions", n_c)
+            counts["decisions"] = int(di.size)
+
+            # the audit trail: every case was opened; every decision (and approval) left an event
+            appr_mask = np.array([a_ is not None for a_ in approver], dtype=bool)
+            ev_case = np.concatenate([c_ids, di + 1, di[appr_mask] + 1])
+            n_ev = ev_case.size
+            user_email = {i + 1: u[0] for i, u in enumerate(DEMO_USERS)}
+            appr_pairs = [(i, a_) for i, a_ in zip(dl, approver) if a_]
+            kinds = ["case_opened"] * n_c + ["decision_recorded"] * di.size + ["exception_approved"] * len(appr_pairs)
+            actors = ["customer"] * n_c + [user_email[x] for x in dec_by] + [user_email[a_] for _, a_ in appr_pairs]
+            actor_ids = [None] * n_c + dec_by + [a_ for _, a_ in appr_pairs]
+            at = created_at + decided_at + [t for t, a_ in zip(approved_at, approver) if a_]
+            payloads = (
+                [json.dumps({"channel": CHANNELS[x]}) for x in channel.tolist()]
+                + [
+                    json.dumps({"outcome": outcome[i], "amount_cents": int(amount[i]), "exception": bool(is_exc[i])})
+                    for i in dl
+                ]
+                + ['{"note": "Approved: rationale documented."}'] * len(appr_pairs)
+            )
+            bulk.insert_columns(
+                conn,
+                "case_events",
+                {
+                    "id": range(1, n_ev + 1),
+                    "case_id": ev_case.tolist(),
+                    "actor_id": actor_ids,
+                    "actor": actors,
+                    "at": at,
+                    "kind": kinds,
+                    "payload": payloads,
+                },
+            )
+            progress.step("audit events", n_c)
+            counts["case_events"] = n_ev
+            bulk.reset_sequences(conn, ["users", "customers", "services", "cases", "decisions", "case_events"])
+        if conn.dialect.name == "sqlite":
+            raw = conn.connection.driver_connection
+            raw.execute("PRAGMA synchronous=NORMAL")
+            raw.execute("PRAGMA foreign_keys=ON")
+            raw.execute("PRAGMA ignore_check_constraints=OFF")
+    if db.backend == "sqlite":
+        with db.engine.connect() as c:
+            c.exec_driver_sql("PRAGMA optimize")
+            c.exec_driver_sql("ANALYZE")
+    else:
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("ANALYZE")
+    progress.bar.update(max(0, progress.bar.total - progress.bar.n))
+    progress.close()
+    counts["write_seconds"] = round(time.perf_counter() - write_started, 1)
+    return counts
+
+
+def ensure_demo_database(url: str | None = None, cases: int = 5000, seed: int = 7) -> dict[str, int] | None:
+    """First run of the app: migrate, and fill with demo data only when the database is empty."""
+    db = open_database(url)
+    try:
+        upgrade(db.engine)
+        if database_is_empty(db):
+            return generate(db, Plan(cases=cases, seed=seed))
+        return None
+    finally:
+        db.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m data.generate", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cases", type=int, default=5000, help="refund cases to make (default 5000)")
+    ap.add_argument("--seed", type=int, default=7, help="random seed; same seed, same data (default 7)")
+    ap.add_argument(
+        "--request-rate", type=float, default=0.03, help="cases per service sold, 0 < R <= 1 (default 0.03)"
+    )
+    ap.add_argument("--db", help="database URL (default: DATABASE_URL or data/refund_desk.db)")
+    ap.add_argument("--today", type=date.fromisoformat, default=date.today(), help="anchor date (YYYY-MM-DD)")
+    ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    args = ap.parse_args(argv)
+    if args.cases < 1:
+        ap.error("--cases must be at least 1")
+    if not 0 < args.request_rate <= 1:
+        ap.error("--request-rate must be in (0, 1]")
+    db = open_database(args.db)
+    t0 = time.perf_counter()
+    try:
+        upgrade(db.engine)
+        counts = generate(db, Plan(args.cases, args.seed, args.request_rate, args.today), quiet=args.quiet)
+    except RuntimeError as exc:
+        print(f"error: {exc} ({describe_url(db.url)})", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    elapsed = time.perf_counter() - t0
+    rows = ", ".join(f"{k}={v:,}" for k, v in counts.items() if k != "write_seconds")
+    print(f"generated in {elapsed:.1f} s into {describe_url(db.url)}: {rows}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,242 @@
+"""Typed SQLAlchemy 2.0 models of the refund desk's case database.
+
+Money is stored as integer cents (exact, and cheap to aggregate on both SQLite and PostgreSQL).
+This module imports nothing from policy/, desk/ or streamlit.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SERVICE_TYPES = ("technical_support", "software_update", "online_service", "subscription")
+SERVICE_STATUSES = ("not_started", "in_progress", "completed")
+CYCLES = ("monthly", "annual")
+CHANNELS = ("email", "phone")
+REASONS = (
+    "our_error",
+    "technical_issue",
+    "billing_error",
+    "user_error",
+    "changed_requirements",
+    "usage_after_completion",
+    "unused_subscription",
+    "dissatisfied",
+)
+CASE_STATUSES = ("open", "awaiting_approval", "closed")
+OUTCOMES = ("fix", "full_refund", "partial_refund", "credit", "deny")
+APPROVAL_STATUSES = ("not_required", "pending", "approved", "rejected")
+ROLES = ("reviewer", "manager", "admin")
+DOC_KINDS = ("screenshot", "email", "other")
+
+# One naming convention so Alembic migrations name constraints identically on every backend.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(_in("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Service(Base):
+    """Everything the company sold, refunded or not: the denominator of every refund rate."""
+
+    __tablename__ = "services"
+    __table_args__ = (
+        CheckConstraint(_in("service_type", SERVICE_TYPES), name="service_type"),
+        CheckConstraint(_in("status", SERVICE_STATUSES), name="status"),
+        CheckConstraint("cycle IS NULL OR " + _in("cycle", CYCLES), name="cycle"),
+        CheckConstraint("price_cents >= 0", name="price_nonnegative"),
+        CheckConstraint(
+            "(service_type = 'subscription') = (cycle IS NOT NULL AND cycle_start IS NOT NULL"
+            " AND cycle_end IS NOT NULL)",
+            name="subscription_fields",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    service_type: Mapped[str] = mapped_column(String(24))
+    price_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="USD", server_default="USD")
+    status: Mapped[str] = mapped_column(String(16))
+    purchased_on: Mapped[date] = mapped_column(Date)
+    scheduled_on: Mapped[date | None] = mapped_column(Date)
+    initiated_on: Mapped[date | None] = mapped_column(Date)
+    completed_on: Mapped[date | None] = mapped_column(Date)
+    cycle: Mapped[str | None] = mapped_column(String(8))
+    cycle_start: Mapped[date | None] = mapped_column(Date)
+    cycle_end: Mapped[date | None] = mapped_column(Date)
+    cancelled_on: Mapped[date | None] = mapped_column(Date)
+
+
+class SalesDaily(Base):
+    """Rollup of services sold per day and type, maintained with the services table.
+
+    Refund rates divide by services sold; counting ten million service rows per chart would be
+    slow, so every writer of `services` (generator, importer) adds its rows here in the same
+    transaction (see data/rollup.py).
+    """
+
+    __tablename__ = "sales_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    service_type: Mapped[str] = mapped_column(String(24), primary_key=True)
+    services_sold: Mapped[int] = mapped_column(BigInteger)
+    revenue_cents: Mapped[int] = mapped_column(BigInteger)
+
+
+class Case(Base):
+    """A refund request about one service."""
+
+    __tablename__ = "cases"
+    __table_args__ = (
+        CheckConstraint(_in("channel", CHANNELS), name="channel"),
+        CheckConstraint(_in("reason", REASONS), name="reason"),
+        CheckConstraint(_in("status", CASE_STATUSES), name="status"),
+        CheckConstraint("amount_requested_cents >= 0", name="amount_nonnegative"),
+        CheckConstraint("version >= 1", name="version_positive"),
+        # The open-case queue: overdue first, keyset-paged on (due_on, id); partial so it stays small.
+        Index(
+            "ix_cases_queue",
+            "due_on",
+            "id",
+            sqlite_where=text("status <> 'closed'"),
+            postgresql_where=text("status <> 'closed'"),
+        ),
+        Index("ix_cases_opened", "opened_on", "service_type", "reason"),
+        Index("ix_cases_service", "service_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    # Copied from the service at creation (it never changes) so queue and analytics avoid a join.
+    service_type: Mapped[str] = mapped_column(String(24))
+    opened_on: Mapped[date] = mapped_column(Date)
+    channel: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text, default="")
+    amount_requested_cents: Mapped[int] = mapped_column(BigInteger)
+    documentation: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    fix_attempted: Mapped[bool] = mapped_column(Boolean, default=False)
+    fix_succeeded: Mapped[bool | None] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    due_on: Mapped[date] = mapped_column(Date)
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Decision(Base):
+    """A reviewer's decision on a case, with the verdict it was made against (a snapshot)."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        CheckConstraint(_in("outcome", OUTCOMES), name="outcome"),
+        CheckConstraint(_in("recommended_outcome", OUTCOMES), name="recommended_outcome"),
+        CheckConstraint(_in("approval_status", APPROVAL_STATUSES), name="approval_status"),
+        CheckConstraint("amount_cents >= 0", name="amount_nonnegative"),
+        # Four eyes: whoever approves an exception is never who decided it.
+        CheckConstraint("approver_id IS NULL OR approver_id <> decided_by_id", name="approver_not_decider"),
+        Index("ix_decisions_month", "decided_on", "service_type", "reason", "outcome"),
+        Index("ix_decisions_reviewer", "decided_by_id", "decided_on"),
+        Index("ix_decisions_case", "case_id"),
+        Index(
+            "ix_decisions_pending",
+            "decided_at",
+            sqlite_where=text("approval_status = 'pending'"),
+            postgresql_where=text("approval_status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"))
+    outcome: Mapped[str] = mapped_column(String(16))
+    amount_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    rationale: Mapped[str] = mapped_column(Text, default="")
+    decided_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime] = mapped_column(DateTime)
+    decided_on: Mapped[date] = mapped_column(Date)
+    # Copied from the case so analytics aggregate decisions without joins.
+    service_type: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str] = mapped_column(String(32))
+    policy_version: Mapped[str] = mapped_column(String(32))
+    recommended_outcome: Mapped[str] = mapped_column(String(16))
+    verdict: Mapped[dict[str, Any]] = mapped_column(JSON)
+    is_exception: Mapped[bool] = mapped_column(Boolean, default=False)
+    approval_status: Mapped[str] = mapped_column(String(16), default="not_required")
+    approver_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    approval_note: Mapped[str | None] = mapped_column(Text)
+    # Only the current decision of a case counts; a rejected exception is superseded by the next one.
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class CaseEvent(Base):
+    """Append-only audit trail. UPDATE and DELETE are refused by database triggers."""
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_case", "case_id", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(254))
+    at: Mapped[datetime] = mapped_column(DateTime)
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)

@@ -1,0 +1,1 @@
+"""The refund desk's use cases. Owns transactions; importable without Streamlit."""

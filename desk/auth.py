@@ -1,0 +1,74 @@
+"""Who may do what. Enforced here, in desk/, not only by hiding pages.
+
+Roles are re-read from the database for every privileged action (a login cookie can outlive a role
+change). A refusal raises NotAllowed and leaves an `access_refused` audit event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from data.db import Database
+from data.models import User
+from desk import audit
+from desk.errors import NotAllowed
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "view_cases": frozenset({"reviewer", "manager", "admin"}),  # queue, case page, checker
+    "act_on_case": frozenset({"reviewer", "manager"}),  # assign, note, fix attempt, decide
+    "approve_exception": frozenset({"manager"}),  # never their own (four eyes, also a DB constraint)
+    "view_analytics": frozenset({"reviewer", "manager", "admin"}),  # reviewers: their own numbers only
+    "view_all_analytics": frozenset({"manager", "admin"}),
+    "replay_policy": frozenset({"manager", "admin"}),
+    "manage_users": frozenset({"admin"}),
+    "import_data": frozenset({"admin"}),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    id: int
+    email: str
+    display_name: str
+    role: str
+
+    def may(self, permission: str) -> bool:
+        return self.role in PERMISSIONS[permission]
+
+
+def find_active_user(db: Database, email: str | None) -> Actor | None:
+    if not email:
+        return None
+    with db.read() as s:
+        u = s.scalar(select(User).where(User.email == email.strip().lower()))
+        if u is None or not u.active:
+            return None
+        return Actor(u.id, u.email, u.display_name, u.role)
+
+
+def list_active_users(db: Database) -> list[Actor]:
+    with db.read() as s:
+        rows = s.scalars(select(User).where(User.active.is_(True)).order_by(User.role.desc(), User.display_name))
+        return [Actor(u.id, u.email, u.display_name, u.role) for u in rows]
+
+
+def authorize(db: Database, actor_id: int, permission: str, *, case_id: int | None = None) -> Actor:
+    """Re-read the actor from the database and check the permission; audit and raise on refusal."""
+    with db.read() as s:
+        u = s.get(User, actor_id)
+        actor = Actor(u.id, u.email, u.display_name, u.role) if u is not None else None
+        active = bool(u and u.active)
+    if actor is not None and active and actor.may(permission):
+        return actor
+    why = "unknown user" if actor is None else ("inactive user" if not active else f"role {actor.role}")
+    with db.write.begin() as s:
+        audit.record(
+            s,
+            audit.AccessRefused(action=permission, role=actor.role if actor else None, detail=why),
+            actor=actor.email if actor else f"user #{actor_id}",
+            actor_id=actor.id if actor else None,
+            case_id=case_id,
+        )
+    raise NotAllowed(f"You may not do this ({permission.replace('_', ' ')}): {why}.")

@@ -1,0 +1,75 @@
+"""Today's headline numbers for the home page: a handful of cheap SQL aggregates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from data.db import Database
+from data.models import Case, Decision, SalesDaily
+from desk.errors import DatabaseNotReady
+
+MONEY_OUTCOMES = ("full_refund", "partial_refund", "credit")
+OPEN_STATUSES = ("open", "awaiting_approval")
+
+
+def effective_decisions():
+    """Decisions that count: not superseded, and not an exception still waiting for (or refused) approval."""
+    return and_(Decision.superseded.is_(False), Decision.approval_status.in_(("not_required", "approved")))
+
+
+@dataclass(frozen=True)
+class Headline:
+    today: date
+    open_cases: int
+    overdue_cases: int
+    awaiting_approval: int
+    decided_30d: int
+    refunds_30d: int
+    services_sold_30d: int
+    refunded_cents_30d: int
+    revenue_cents_30d: int
+
+    @property
+    def refund_rate_30d(self) -> float | None:
+        return self.refunds_30d / self.services_sold_30d if self.services_sold_30d else None
+
+    @property
+    def refund_value_rate_30d(self) -> float | None:
+        return self.refunded_cents_30d / self.revenue_cents_30d if self.revenue_cents_30d else None
+
+
+def headline(db: Database, today: date) -> Headline:
+    since = today - timedelta(days=29)
+    try:
+        with db.read() as s:
+            open_q = select(
+                func.count(),
+                func.coalesce(func.sum(case((Case.due_on < today, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((Case.status == "awaiting_approval", 1), else_=0)), 0),
+            ).where(Case.status != "closed")
+            open_n, overdue, awaiting = s.execute(open_q).one()
+            dec_q = select(
+                func.count(),
+                func.coalesce(func.sum(case((Decision.outcome.in_(MONEY_OUTCOMES), 1), else_=0)), 0),
+                func.coalesce(
+                    func.sum(case((Decision.outcome.in_(MONEY_OUTCOMES), Decision.amount_cents), else_=0)), 0
+                ),
+            ).where(Decision.decided_on.between(since, today), effective_decisions())
+            decided, refunds, refunded = s.execute(dec_q).one()
+            sold, revenue = s.execute(
+                select(
+                    func.coalesce(func.sum(SalesDaily.services_sold), 0),
+                    func.coalesce(func.sum(SalesDaily.revenue_cents), 0),
+                ).where(SalesDaily.day.between(since, today))
+            ).one()
+    except (OperationalError, ProgrammingError) as exc:
+        raise DatabaseNotReady(
+            "The case database has no tables yet. Run `make run` (or `alembic upgrade head`) first."
+        ) from exc
+    return Headline(
+        today, open_n, int(overdue), int(awaiting), decided, int(refunds), int(sold), int(refunded), int(revenue)
+    )

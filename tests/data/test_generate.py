@@ -1,0 +1,95 @@
+"""The demo generator: deterministic for a seed, shaped like a real desk, consistent with the policy."""
+
+import json
+
+import pytest
+from policy import Verdict
+from sqlalchemy import func, select, text
+
+from data.db import open_database
+from data.generate import Plan, database_is_empty, generate, main
+from data.migrate import upgrade
+from data.models import Case, CaseEvent, Decision, SalesDaily, Service
+from tests.conftest import TODAY
+
+
+def _fingerprint(db):
+    with db.read() as s:
+        return [
+            tuple(r)
+            for r in s.execute(
+                text(
+                    "SELECT c.id, c.reason, c.status, c.opened_on, c.amount_requested_cents, d.outcome, d.amount_cents"
+                    " FROM cases c LEFT JOIN decisions d ON d.case_id = c.id ORDER BY c.id"
+                )
+            )
+        ]
+
+
+def test_same_seed_gives_the_same_desk_and_another_seed_does_not(tmp_path):
+    prints = []
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        db = open_database(f"sqlite:///{tmp_path / name}.db")
+        upgrade(db.engine)
+        generate(db, Plan(cases=300, seed=seed, request_rate=0.05, today=TODAY), quiet=True)
+        prints.append(_fingerprint(db))
+        db.dispose()
+    assert prints[0] == prints[1]
+    assert prints[0] != prints[2]
+
+
+def test_demo_desk_has_the_shape_of_a_real_desk(demo_db):
+    with demo_db.read() as s:
+        n_cases = s.scalar(select(func.count()).select_from(Case))
+        n_services = s.scalar(select(func.count()).select_from(Service))
+        sold = s.scalar(select(func.sum(SalesDaily.services_sold)))
+        reasons = dict(s.execute(select(Case.reason, func.count()).group_by(Case.reason)).all())
+        statuses = dict(s.execute(select(Case.status, func.count()).group_by(Case.status)).all())
+        n_dec = s.scalar(select(func.count()).select_from(Decision))
+        n_exc = s.scalar(select(func.count()).where(Decision.is_exception.is_(True)))
+        first, last = s.execute(select(func.min(Service.purchased_on), func.max(Service.purchased_on))).one()
+        events = s.scalar(select(func.count()).select_from(CaseEvent))
+    assert n_cases == 400
+    assert n_services == 8000 == sold  # the rollup matches the services it summarises
+    assert len(reasons) >= 7
+    assert statuses["open"] >= 15 and statuses["closed"] >= 300
+    assert n_dec == statuses["closed"] + statuses.get("awaiting_approval", 0)
+    assert 0 < n_exc < n_dec * 0.2
+    assert (last - first).days > 700 and last <= TODAY
+    assert events >= n_cases + n_dec
+
+
+def test_demo_decisions_follow_their_stored_verdicts(demo_db):
+    with demo_db.read() as s:
+        rows = s.execute(select(Decision.outcome, Decision.is_exception, Decision.verdict, Decision.amount_cents)).all()
+    for outcome, is_exc, verdict, amount in rows:
+        v = Verdict.from_dict(verdict if isinstance(verdict, dict) else json.loads(verdict))
+        assert is_exc == (outcome not in v.allowed_outcomes)
+        if outcome in ("fix", "deny"):
+            assert amount == 0
+        else:
+            assert amount > 0
+
+
+def test_exceptions_are_approved_by_someone_other_than_the_decider(demo_db):
+    with demo_db.read() as s:
+        bad = s.scalar(
+            select(func.count()).where(
+                Decision.approver_id.is_not(None), Decision.approver_id == Decision.decided_by_id
+            )
+        )
+    assert bad == 0
+
+
+def test_the_generator_never_writes_into_a_database_with_data(demo_db):
+    assert not database_is_empty(demo_db)
+    with pytest.raises(RuntimeError, match="already holds data"):
+        generate(demo_db, Plan(cases=10, seed=1, today=TODAY), quiet=True)
+
+
+def test_command_line_refuses_a_nonempty_database_with_a_clear_message(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    assert main(["--cases", "50", "--db", url, "--today", "2026-11-26", "--quiet"]) == 0
+    assert "cases=50" in capsys.readouterr().out
+    assert main(["--cases", "50", "--db", url, "--quiet"]) == 1
+    assert "already holds data" in capsys.readouterr().err
