@@ -8,6 +8,7 @@
 from .book import DEFAULT_POLICY_DIR, PolicyBook, PolicyVersion, cited_texts, diff_versions, load_book
 from .errors import InvalidFacts, NoPolicyInForce, PolicyError
 from .facts import Facts, Subscription, facts_from_dict, facts_to_dict
+from .reply import draft_reply
 from .rules import RULES, Rule, evaluate
 from .verdict import AmountBounds, Bound, Finding, Verdict, check_amount
 from .vocabulary import (
@@ -53,6 +54,7 @@ __all__ = [
     "check_amount",
     "cited_texts",
     "diff_versions",
+    "draft_reply",
     "evaluate",
     "facts_from_dict",
     "facts_to_dict",
