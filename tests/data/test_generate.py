@@ -3,13 +3,13 @@
 import json
 
 import pytest
-from policy import Verdict
 from sqlalchemy import func, select, text
 
 from data.db import open_database
 from data.generate import Plan, database_is_empty, generate, main
 from data.migrate import upgrade
 from data.models import Case, CaseEvent, Decision, SalesDaily, Service
+from policy import Verdict
 from tests.conftest import TODAY
 
 
