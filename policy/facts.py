@@ -201,13 +201,24 @@ def _json_type(value: object) -> str:
     )
 
 
+_DATES: dict[str, date] = {}  # memo of parsed dates: a few years of requests use only a few thousand days
+_DATES_MAX = 50_000
+
+
 def _parse_date(value: object, field: str) -> date:
     """An ISO calendar date, exactly YYYY-MM-DD (3.11's fromisoformat also takes 20260101 and week dates)."""
-    if type(value) is str and len(value) == 10 and value[4] == "-" and value[7] == "-" and value.isascii():
-        try:
-            return date.fromisoformat(value)
-        except ValueError as exc:
-            raise InvalidFacts(field, f"{value!r} is not a real date ({exc})") from None
+    if type(value) is str:
+        parsed = _DATES.get(value)
+        if parsed is not None:
+            return parsed
+        if len(value) == 10 and value[4] == "-" and value[7] == "-" and value.isascii():
+            try:
+                parsed = date.fromisoformat(value)
+            except ValueError as exc:
+                raise InvalidFacts(field, f"{value!r} is not a real date ({exc})") from None
+            if len(_DATES) < _DATES_MAX:
+                _DATES[value] = parsed
+            return parsed
     raise InvalidFacts(field, f"expected a date as YYYY-MM-DD, got {_show(value)}")
 
 

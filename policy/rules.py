@@ -207,38 +207,38 @@ def evaluate(facts: Facts, book: PolicyBook) -> Verdict:
     reason = facts.reason
     sub = facts.subscription
     pending = False
-    if facts.service_status == "not_started":
+    if facts.service_status == "not_started":  # row 1, before the window: nothing was initiated
         e = c.r1
         window = c.not_started
     else:
-        if days < 0:
+        if days < 0:  # row 2
             raise InvalidFacts(
                 "request_date",
                 f"{facts.request_date} is before the service date {service_date} of a service that has "
                 f"started",
             )
         window = c.window_finding(days)
-        if days > c.window_days:
+        if days > c.window_days:  # row 3: day window_days is still within
             e = c.r3
-        elif reason == "billing_error":
+        elif reason == "billing_error":  # row 4
             e = c.r4
         elif sub is not None and sub.cancelled_on is not None and sub.cancelled_on < sub.cycle_start:
-            e = c.r5
-        elif reason in _NO_REFUND_REASONS:
+            e = c.r5  # row 5: cancelled before the charged cycle began
+        elif reason in _NO_REFUND_REASONS:  # row 6
             e = c.r6
         elif reason in _OUR_SIDE_REASONS:
-            if not facts.fix_attempted:
+            if not facts.fix_attempted:  # row 7
                 e = c.r7
-            elif facts.fix_succeeded is None:
+            elif facts.fix_succeeded is None:  # row 7 too: the fix's result is pending
                 e = c.r7
                 pending = True
-            elif facts.fix_succeeded:
+            elif facts.fix_succeeded:  # row 8
                 e = c.r8
-            else:
+            else:  # row 9
                 e = c.r9 if sub is None else c.r9_subscription
-        elif sub is not None:
+        elif sub is not None:  # row 10
             e = c.r10
-        elif facts.service_status == "completed":
+        elif facts.service_status == "completed":  # row 11
             e = c.r11_completed
         else:
             e = c.r11_in_progress

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from json.encoder import encode_basestring_ascii as _json_str
 
@@ -246,7 +246,7 @@ class Verdict:
                 days_used=d["days_used"],
                 within_window=d["within_window"],
                 findings=tuple(Finding(f["rule"], f["ok"], f["message"]) for f in d["findings"]),
-                amount_paid=float(d["amount_paid"]),
+                amount_paid=d["amount_paid"],
             )
         except KeyError as exc:
             raise PolicyError(f"verdict snapshot: missing {exc.args[0]!r}") from None
@@ -262,11 +262,17 @@ class Verdict:
                 ("clauses", all(type(c) is str for c in verdict.clauses)),
                 ("days_used", type(verdict.days_used) is int),
                 ("within_window", type(verdict.within_window) is bool),
+                ("findings", all(type(f.rule) is str and type(f.ok) is bool and type(f.message) is str
+                                 for f in verdict.findings)),
+                ("amount_paid", type(verdict.amount_paid) in (int, float) and math.isfinite(verdict.amount_paid)
+                 and verdict.amount_paid >= 0),
             )
             if not ok
         ]
         if problems:
             raise PolicyError(f"verdict snapshot: bad {problems[0]}")
+        if type(verdict.amount_paid) is int:
+            return replace(verdict, amount_paid=float(verdict.amount_paid))
         return verdict
 
 

@@ -96,6 +96,9 @@ def test_a_verdict_made_by_hand_writes_the_same_json(book):
     ({"recommended_outcome": "maybe"}, "bad recommended_outcome"),
     ({"within_window": "yes"}, "bad within_window"),
     ({"findings": [{"rule": "x"}]}, "missing 'ok'"),
+    ({"findings": [{"rule": "x", "ok": 1, "message": "m"}]}, "bad findings"),
+    ({"amount_paid": "120"}, "bad amount_paid"),
+    ({"amount_paid": -1.0}, "bad amount_paid"),
 ])
 def test_a_broken_snapshot_is_refused(book, broken, message):
     d = {**evaluate(failed_fix(), book).to_dict(), **broken}
