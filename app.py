@@ -2,15 +2,14 @@
 
 import streamlit as st
 
-from data.db import describe_url
-from ui.guard import guard, local_user_picker
+from ui.guard import serving, signed_in
 from ui.nav import pages_for
-from ui.runtime import get_db
 
 st.set_page_config(page_title="Refund Desk", page_icon=":material/receipt_long:", layout="wide")
 
-local_user_picker(get_db())
-ctx = guard(None)
+# Sign-in first: a signed-out, unknown or deactivated user (or an exposed server without sign-in) gets a
+# page of its own here and the script stops; nobody reaches the navigation below without a role.
+ctx = signed_in()
 
 pages = [
     st.Page(
@@ -24,5 +23,5 @@ pages = [
     for spec in pages_for(ctx.actor.role)
 ]
 nav = st.navigation(pages)
-st.sidebar.caption(f"{ctx.actor.display_name} · {ctx.actor.role}  \nDatabase: {describe_url(ctx.db.url)}")
-nav.run()
+with serving(ctx):  # the page's own guard reuses ctx; unexpected errors show an error id, not a traceback
+    nav.run()

@@ -130,12 +130,19 @@ def app_env(monkeypatch):
     def _set(url: str) -> None:
         monkeypatch.setenv("DATABASE_URL", url)
         monkeypatch.setenv("REFUND_DESK_TODAY", TODAY.isoformat())
+        monkeypatch.setenv("REFUND_DESK_RAISE_ERRORS", "1")  # a crashing page shows in at.exception
 
+    from streamlit import config
+
+    # .streamlit/config.toml hides error details from users; tests want them in at.exception.
+    shown = config.get_option("client.showErrorDetails")
+    config.set_option("client.showErrorDetails", "full")
     st.cache_data.clear()
     st.cache_resource.clear()
     yield _set
     st.cache_data.clear()
     st.cache_resource.clear()
+    config.set_option("client.showErrorDetails", shown)
 
 
 @pytest.fixture

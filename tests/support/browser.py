@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -39,7 +39,12 @@ def free_port() -> int:
 
 
 class StreamlitServer:
-    """`streamlit run app.py` in a subprocess; `url` once /_stcore/health answers ok."""
+    """`streamlit run app.py` in a subprocess; `url` once /_stcore/health answers ok.
+
+    `extra_args` go after the defaults (e.g. `["--secrets.files", str(path)]` to give this server its own
+    secrets without touching the repository's .streamlit/); `host` is the name the browser uses (the
+    sign-in tests use "localhost", the name in their redirect_uri, so the login cookie matches).
+    """
 
     def __init__(
         self,
@@ -48,10 +53,13 @@ class StreamlitServer:
         address: str = "127.0.0.1",
         cwd: Path = ROOT,
         log_name: str = "server",
+        extra_args: Sequence[str] = (),
+        host: str = "127.0.0.1",
     ):
         self.port = free_port()
         self.address = address
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
+        self._health_url = f"http://127.0.0.1:{self.port}/_stcore/health"
         ARTIFACTS.mkdir(exist_ok=True)
         self.log_path = ARTIFACTS / f"{log_name}-{self.port}.log"
         full_env = {
@@ -79,6 +87,7 @@ class StreamlitServer:
                 "false",
                 "--server.fileWatcherType",
                 "none",
+                *extra_args,
             ],
             cwd=cwd,
             env=full_env,
@@ -93,7 +102,7 @@ class StreamlitServer:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"streamlit exited early; see {self.log_path}:\n{self.log_path.read_text()}")
             try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                with urllib.request.urlopen(self._health_url, timeout=2) as r:
                     if r.read().decode().strip() == "ok":
                         return
             except OSError:
