@@ -1,0 +1,327 @@
+"""The open-case queue: the read side reviewers work from.
+
+    page = open_cases(db, actor=actor, filters=QueueFilters(reasons=("our_error",)), after=None, today=today)
+    page.rows, page.next_cursor            # 50 rows and the cursor of the next page (None on the last one)
+    count_matching(db, actor=actor, filters=..., today=today).total
+
+Paging is keyset, never OFFSET: each sort order walks an index over the open cases (the partial index
+ix_cases_queue on (due_on, id) WHERE status <> 'closed'), so page 300 costs what page 1 costs. Filters are SQL
+WHERE clauses; the contact-window status of each row comes from the policy engine, evaluated on the facts of the
+50 rows shown (desk.decisions.facts_for_case), so it always agrees with the case page.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from types import SimpleNamespace
+from typing import Any, Literal
+
+import pandas as pd
+from sqlalchemy import and_, case, func, or_, select, tuple_
+from sqlalchemy.sql import ColumnElement
+
+from data.db import Database
+from data.models import Case, Customer, Service, User
+from desk.auth import Actor
+from desk.decisions import default_book, facts_for_case
+from policy import REASON_LABELS, SERVICE_TYPE_LABELS, PolicyBook, PolicyError, evaluate
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+OPEN_STATUSES = ("open", "awaiting_approval")
+STATUS_LABELS = {"open": "Open", "awaiting_approval": "⏳ Awaiting approval"}
+MAX_LIMIT = 500
+
+# sort key -> (label, column, descending). Each is served by an index over the open cases:
+#   due, due_desc: ix_cases_queue (due_on, id) WHERE status <> 'closed', read forwards or backwards.
+SORTS: dict[str, tuple[str, Any, bool]] = {
+    "due": ("Due date — overdue first", Case.due_on, False),
+    "due_desc": ("Due date — newest first", Case.due_on, True),
+}
+
+Assignee = Literal["any", "mine", "unassigned"] | int
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the reviewer filters on. Empty tuples / None mean "any"."""
+
+    service_types: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()  # subset of OPEN_STATUSES
+    assignee: Assignee = "any"
+    amount_min_cents: int | None = None
+    amount_max_cents: int | None = None
+    text: str = ""
+    sort: str = "due"
+
+    def __post_init__(self) -> None:
+        if self.sort not in SORTS:
+            raise ValueError(f"unknown sort {self.sort!r}; expected one of {', '.join(SORTS)}")
+        bad = [s for s in self.statuses if s not in OPEN_STATUSES]
+        if bad:
+            raise ValueError(f"unknown status {bad[0]!r}; the queue holds {', '.join(OPEN_STATUSES)}")
+
+
+@dataclass(frozen=True)
+class QueueCursor:
+    """Where the next page starts: the sort key and id of the last row shown (exclusive)."""
+
+    sort: str
+    value: Any
+    id: int
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    case_id: int
+    version: int
+    status: str
+    customer_name: str
+    customer_email: str
+    service_type: str
+    reason: str
+    amount_requested_cents: int
+    opened_on: date
+    due_on: date
+    age_days: int
+    days_left: int
+    window: str  # "within", "late", "not started" (the window does not apply) or "check facts"
+    assignee_id: int | None
+    assignee_name: str | None
+
+    @property
+    def awaiting_approval(self) -> bool:
+        return self.status == "awaiting_approval"
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    next_cursor: QueueCursor | None
+    sort: str = "due"
+
+    def frame(self) -> pd.DataFrame:
+        """The rows as the table a reviewer reads (plain values; the page formats them)."""
+        return pd.DataFrame(
+            {
+                "Case": [r.case_id for r in self.rows],
+                "Customer": [r.customer_name for r in self.rows],
+                "Service": [SERVICE_TYPE_LABELS.get(r.service_type, r.service_type) for r in self.rows],
+                "Reason": [REASON_LABELS.get(r.reason, r.reason) for r in self.rows],
+                "Requested": [r.amount_requested_cents / 100 for r in self.rows],
+                "Age (days)": [r.age_days for r in self.rows],
+                "Days left": [r.days_left for r in self.rows],
+                "Window": [r.window for r in self.rows],
+                "Assignee": [r.assignee_name or "—" for r in self.rows],
+                "Status": [STATUS_LABELS.get(r.status, r.status) for r in self.rows],
+            }
+        )
+
+
+@dataclass(frozen=True)
+class QueueCount:
+    total: int
+    overdue: int
+    awaiting_approval: int
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def case_number(text: str) -> int | None:
+    """The case id a search text names ("123" or "#123"), else None."""
+    t = text.strip().lstrip("#").strip()
+    return int(t) if t.isdigit() and t.isascii() and len(t) <= 18 else None
+
+
+def _needs_customer(filters: QueueFilters) -> bool:
+    text = filters.text.strip()
+    return bool(text) and case_number(text) is None and not _EMAIL.fullmatch(text)
+
+
+def _where(filters: QueueFilters, actor: Actor | None) -> list[ColumnElement[bool]]:
+    # `status <> 'closed'` verbatim: it is the partial index's predicate, so the planner may use the index.
+    clauses: list[ColumnElement[bool]] = [Case.status != "closed"]
+    if filters.statuses and set(filters.statuses) != set(OPEN_STATUSES):
+        clauses.append(Case.status.in_(filters.statuses))
+    if filters.service_types:
+        clauses.append(Case.service_type.in_(filters.service_types))
+    if filters.reasons:
+        clauses.append(Case.reason.in_(filters.reasons))
+    if filters.assignee == "mine":
+        clauses.append(Case.assignee_id == (actor.id if actor else -1))
+    elif filters.assignee == "unassigned":
+        clauses.append(Case.assignee_id.is_(None))
+    elif isinstance(filters.assignee, int) and not isinstance(filters.assignee, bool):
+        clauses.append(Case.assignee_id == filters.assignee)
+    if filters.amount_min_cents is not None:
+        clauses.append(Case.amount_requested_cents >= filters.amount_min_cents)
+    if filters.amount_max_cents is not None:
+        clauses.append(Case.amount_requested_cents <= filters.amount_max_cents)
+    text = filters.text.strip()
+    if text:
+        number = case_number(text)
+        if number is not None:
+            clauses.append(Case.id == number)
+        elif _EMAIL.fullmatch(text):
+            # a whole address: exact match through ix_customers_email (emails are stored lower-case)
+            clauses.append(Case.customer_id.in_(select(Customer.id).where(Customer.email == text.lower())))
+        else:
+            pattern = _like(text)
+            clauses.append(
+                or_(Customer.name.ilike(pattern, escape="\\"), Customer.email.ilike(pattern, escape="\\"))
+            )
+    return clauses
+
+
+def _keyset(sort: str, after: QueueCursor) -> ColumnElement[bool]:
+    _, column, descending = SORTS[sort]
+    key = tuple_(column, Case.id)
+    bound = tuple_(after.value, after.id)
+    return key < bound if descending else key > bound
+
+
+def _window(case_ns: Any, service_ns: Any, book: PolicyBook) -> str:
+    try:
+        verdict = evaluate(facts_for_case(case_ns, service_ns), book)
+    except PolicyError:
+        return "check facts"
+    if verdict.rule == 1:  # not started: the contact window does not apply
+        return "not started"
+    return "within" if verdict.within_window else "late"
+
+
+_SERVICE_COLUMNS = (
+    Service.status.label("service_status"),
+    Service.price_cents,
+    Service.purchased_on,
+    Service.scheduled_on,
+    Service.initiated_on,
+    Service.completed_on,
+    Service.cycle,
+    Service.cycle_start,
+    Service.cycle_end,
+    Service.cancelled_on,
+)
+
+
+def open_cases(
+    db: Database,
+    *,
+    actor: Actor | None,
+    filters: QueueFilters,
+    after: QueueCursor | None = None,
+    limit: int = 50,
+    today: date,
+    book: PolicyBook | None = None,
+) -> QueuePage:
+    """One page of open cases matching `filters`, in `filters.sort` order, starting after `after`."""
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    sort = filters.sort
+    if after is not None and after.sort != sort:
+        after = None  # a cursor from another sort order means nothing here: start again
+    _, column, descending = SORTS[sort]
+    q = (
+        select(
+            Case.id,
+            Case.version,
+            Case.status,
+            Case.service_type,
+            Case.reason,
+            Case.amount_requested_cents,
+            Case.opened_on,
+            Case.due_on,
+            Case.assignee_id,
+            Case.fix_attempted,
+            Case.fix_succeeded,
+            Case.documentation,
+            Customer.name.label("customer_name"),
+            Customer.email.label("customer_email"),
+            *_SERVICE_COLUMNS,
+        )
+        .select_from(Case)
+        .join(Customer, Customer.id == Case.customer_id)
+        .join(Service, Service.id == Case.service_id)
+        .where(*_where(filters, actor))
+    )
+    if after is not None:
+        q = q.where(_keyset(sort, after))
+    order = (column.desc(), Case.id.desc()) if descending else (column.asc(), Case.id.asc())
+    q = q.order_by(*order).limit(limit + 1)
+    book = book or default_book()
+    with db.engine.connect() as conn:  # Core, not the ORM: plain rows are all the queue needs
+        records = conn.execute(q).all()
+        names = dict(conn.execute(select(User.id, User.display_name)).all()) if records else {}
+    more = len(records) > limit
+    records = records[:limit]
+    rows = []
+    for r in records:
+        service_ns = SimpleNamespace(
+            service_type=r.service_type,
+            status=r.service_status,
+            price_cents=r.price_cents,
+            purchased_on=r.purchased_on,
+            scheduled_on=r.scheduled_on,
+            initiated_on=r.initiated_on,
+            completed_on=r.completed_on,
+            cycle=r.cycle,
+            cycle_start=r.cycle_start,
+            cycle_end=r.cycle_end,
+            cancelled_on=r.cancelled_on,
+        )
+        rows.append(
+            QueueRow(
+                case_id=r.id,
+                version=r.version,
+                status=r.status,
+                customer_name=r.customer_name,
+                customer_email=r.customer_email,
+                service_type=r.service_type,
+                reason=r.reason,
+                amount_requested_cents=r.amount_requested_cents,
+                opened_on=r.opened_on,
+                due_on=r.due_on,
+                age_days=(today - r.opened_on).days,
+                days_left=(r.due_on - today).days,
+                window=_window(r, service_ns, book),
+                assignee_id=r.assignee_id,
+                assignee_name=names.get(r.assignee_id) if r.assignee_id else None,
+            )
+        )
+    next_cursor = None
+    if more and rows:
+        last = records[-1]
+        next_cursor = QueueCursor(sort, getattr(last, column.key), last.id)
+    return QueuePage(rows=rows, next_cursor=next_cursor, sort=sort)
+
+
+def count_matching(db: Database, *, actor: Actor | None, filters: QueueFilters, today: date) -> QueueCount:
+    """How many open cases match the filters (and of those, how many are overdue / awaiting approval)."""
+    q = select(
+        func.count(),
+        func.coalesce(func.sum(case((Case.due_on < today, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((Case.status == "awaiting_approval", 1), else_=0)), 0),
+    ).select_from(Case)
+    if _needs_customer(filters):
+        q = q.join(Customer, Customer.id == Case.customer_id)
+    q = q.where(and_(*_where(filters, actor)))
+    with db.engine.connect() as conn:
+        total, overdue, awaiting = conn.execute(q).one()
+    return QueueCount(int(total), int(overdue), int(awaiting))
+
+
+def queue_users(db: Database) -> list[tuple[int, str]]:
+    """(id, display name) of the users a queue can be filtered by (active reviewers and managers)."""
+    with db.read() as s:
+        return [
+            (uid, name)
+            for uid, name in s.execute(
+                select(User.id, User.display_name)
+                .where(User.active.is_(True), User.role.in_(("reviewer", "manager")))
+                .order_by(User.display_name)
+            )
+        ]
