@@ -26,11 +26,28 @@ from data.db import Database
 from data.models import Case, Customer, Service, User
 from desk.auth import Actor
 from desk.decisions import default_book, facts_for_case
-from policy import REASON_LABELS, SERVICE_TYPE_LABELS, PolicyBook, PolicyError, evaluate
+from policy import PolicyBook, PolicyError, evaluate
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 OPEN_STATUSES = ("open", "awaiting_approval")
-STATUS_LABELS = {"open": "Open", "awaiting_approval": "⏳ Awaiting approval"}
+# Short labels for the queue's narrow columns (the case page uses the policy's full labels).
+SERVICE_SHORT = {
+    "technical_support": "Tech support",
+    "software_update": "Software update",
+    "online_service": "Online service",
+    "subscription": "Subscription",
+}
+REASON_SHORT = {
+    "our_error": "Our error",
+    "technical_issue": "Technical issue",
+    "billing_error": "Billing error",
+    "user_error": "User error",
+    "changed_requirements": "Changed needs",
+    "usage_after_completion": "After completion",
+    "unused_subscription": "Unused period",
+    "dissatisfied": "Dissatisfied",
+}
+STATUS_LABELS = {"open": "Open", "awaiting_approval": "Awaiting approval"}
 MAX_LIMIT = 500
 
 # sort key -> (label, column, descending). Each is served by an index over the open cases:
@@ -102,14 +119,15 @@ class QueuePage:
     next_cursor: QueueCursor | None
     sort: str = "due"
 
-    def frame(self) -> pd.DataFrame:
-        """The rows as the table a reviewer reads (plain values; the page formats them)."""
-        return pd.DataFrame(
+    def frame(self, *, export: bool = False) -> pd.DataFrame:
+        """The rows as the table a reviewer reads (plain values; the page formats them). `export` adds the
+        customer's email, the dates and the raw codes (for a CSV)."""
+        df = pd.DataFrame(
             {
                 "Case": [r.case_id for r in self.rows],
                 "Customer": [r.customer_name for r in self.rows],
-                "Service": [SERVICE_TYPE_LABELS.get(r.service_type, r.service_type) for r in self.rows],
-                "Reason": [REASON_LABELS.get(r.reason, r.reason) for r in self.rows],
+                "Service": [SERVICE_SHORT.get(r.service_type, r.service_type) for r in self.rows],
+                "Reason": [REASON_SHORT.get(r.reason, r.reason) for r in self.rows],
                 "Requested": [r.amount_requested_cents / 100 for r in self.rows],
                 "Age (days)": [r.age_days for r in self.rows],
                 "Days left": [r.days_left for r in self.rows],
@@ -118,6 +136,13 @@ class QueuePage:
                 "Status": [STATUS_LABELS.get(r.status, r.status) for r in self.rows],
             }
         )
+        if export:
+            df.insert(2, "Email", [r.customer_email for r in self.rows])
+            df["Opened on"] = [r.opened_on.isoformat() for r in self.rows]
+            df["Due on"] = [r.due_on.isoformat() for r in self.rows]
+            df["Status"] = [r.status for r in self.rows]
+            df["Version"] = [r.version for r in self.rows]
+        return df
 
 
 @dataclass(frozen=True)
@@ -297,6 +322,23 @@ def open_cases(
         last = records[-1]
         next_cursor = QueueCursor(sort, getattr(last, column.key), last.id)
     return QueuePage(rows=rows, next_cursor=next_cursor, sort=sort)
+
+
+def export_frame(
+    db: Database, *, actor: Actor | None, filters: QueueFilters, today: date, cap: int = 5_000
+) -> pd.DataFrame:
+    """Up to `cap` matching rows in queue order, walked page by page with the same keyset queries."""
+    rows: list[QueueRow] = []
+    cursor = None
+    while len(rows) < cap:
+        page = open_cases(
+            db, actor=actor, filters=filters, after=cursor, limit=min(MAX_LIMIT, cap - len(rows)), today=today
+        )
+        rows += page.rows
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    return QueuePage(rows=rows, next_cursor=None, sort=filters.sort).frame(export=True)
 
 
 def count_matching(db: Database, *, actor: Actor | None, filters: QueueFilters, today: date) -> QueueCount:

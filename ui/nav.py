@@ -20,7 +20,11 @@ class PageSpec:
 
 
 # Register only pages that exist and work. Order is menu order.
-PAGES: tuple[PageSpec, ...] = (PageSpec("home", "pages/home.py", "Home", ":material/home:", "home", default=True),)
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("home", "pages/home.py", "Home", ":material/home:", "home", default=True),
+    PageSpec("queue", "pages/queue.py", "Queue", ":material/inbox:", "queue"),
+    PageSpec("case", "pages/case.py", "Case", ":material/description:", "case", hidden=True),
+)
 
 BY_KEY = {p.key: p for p in PAGES}
 

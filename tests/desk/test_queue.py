@@ -193,7 +193,7 @@ def test_rows_carry_what_the_table_shows(demo_db):
 def test_an_awaiting_approval_case_carries_its_badge(demo_db):
     page = open_cases(demo_db, actor=None, filters=QueueFilters(statuses=("awaiting_approval",)), today=TODAY)
     assert page.rows and all(r.awaiting_approval for r in page.rows)
-    assert set(page.frame()["Status"]) == {"⏳ Awaiting approval"}
+    assert set(page.frame()["Status"]) == {"Awaiting approval"}
 
 
 def test_the_queue_uses_the_partial_index_on_sqlite(demo_db):
