@@ -115,11 +115,14 @@ def stale_case(session: Session, case_id: int, seen_version: int) -> StaleCase:
 def bump(session: Session, case_id: int, seen_version: int | None, **values: Any) -> int:
     """Optimistic concurrency: set `values` and version + 1 if the case is still at `seen_version`
     (None: whatever version it is at). Returns the new version; raises StaleCase if someone else won."""
-    stmt = update(Case).where(Case.id == case_id)
+    table = Case.__table__
+    stmt = update(table).where(table.c.id == case_id)
     if seen_version is not None:
-        stmt = stmt.where(Case.version == seen_version)
-    stmt = stmt.values(version=Case.version + 1, **values).returning(Case.version)
-    new_version = session.execute(stmt.execution_options(synchronize_session=False)).scalar_one_or_none()
+        stmt = stmt.where(table.c.version == seen_version)
+    stmt = stmt.values(version=table.c.version + 1, **values).returning(table.c.version)
+    # Core on the session's connection: the ORM's bulk-update path costs more than the statement itself, and
+    # on SQLite this runs while the one write lock is held
+    new_version = session.connection().execute(stmt).scalar_one_or_none()
     if new_version is None:
         raise stale_case(session, case_id, seen_version if seen_version is not None else 0)
     return new_version

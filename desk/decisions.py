@@ -20,7 +20,7 @@ from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -187,12 +187,17 @@ def exception_rationale_problem(rationale: str) -> str | None:
 
 
 def _replay(s: Session, key: str | None, case_id: int) -> Decision | None:
+    """The decision an idempotency key already wrote, if any (a cheap indexed lookup when there is none)."""
     if not key:
         return None
-    earlier = s.scalar(select(Decision).where(Decision.idempotency_key == key))
-    if earlier is not None and earlier.case_id != case_id:
+    found = s.execute(
+        select(Decision.id, Decision.case_id).where(Decision.idempotency_key == key)
+    ).one_or_none()
+    if found is None:
+        return None
+    if found.case_id != case_id:
         raise InvalidInput("This form was already used for another case; reload the page.")
-    return earlier
+    return s.get(Decision, found.id)
 
 
 def decide(
@@ -221,56 +226,67 @@ def decide(
         amount_cents = None
     book = book or default_book()
     at = event_at(now) or audit.utcnow()
+    # 1. Judge the case as the user saw it, outside the write lock (SQLite has one writer at a time, so the
+    #    lock is held only for the three statements of step 2).
+    with db.read() as s:
+        earlier = _replay(s, idempotency_key, case_id)
+        if earlier is not None:
+            return _result(s, earlier, replayed=True)
+        case = s.get(Case, case_id)
+        if case is None:
+            raise NotFound(f"Case #{case_id} does not exist.")
+        if case.version != seen_version:
+            raise stale_case(s, case_id, seen_version)
+        if case.status != "open":
+            raise InvalidInput(
+                "This case is " + ("closed." if case.status == "closed" else "awaiting a manager's approval.")
+            )
+        try:
+            verdict = verdict_for(case, s.get(Service, case.service_id), book)
+        except PolicyError as exc:
+            raise InvalidInput(f"The policy engine cannot judge this case's facts: {exc}") from None
+        service_type, reason = case.service_type, case.reason
+    problem = check_amount(verdict, outcome, None if amount_cents is None else amount_cents / 100)
+    if problem:
+        problem = problem.removeprefix("amount: ")
+        raise InvalidInput(problem[:1].upper() + problem[1:], field="amount")
+    is_exception = verdict.is_exception(outcome)
+    if is_exception:
+        why_not = exception_rationale_problem(rationale)
+        if why_not:
+            raise InvalidInput(why_not, field="rationale")
+    new_status = "awaiting_approval" if is_exception else "closed"
+    approval_status = "pending" if is_exception else "not_required"
+    # 2. Write only if the case is still the version judged above: then its facts are the ones judged.
     try:
         with db.write.begin() as s:
             earlier = _replay(s, idempotency_key, case_id)
             if earlier is not None:
                 return _result(s, earlier, replayed=True)
-            case = s.get(Case, case_id)
-            if case is None:
-                raise NotFound(f"Case #{case_id} does not exist.")
-            if case.version != seen_version:
-                raise stale_case(s, case_id, seen_version)
-            if case.status != "open":
-                raise InvalidInput(
-                    "This case is " + ("closed." if case.status == "closed" else "awaiting a manager's approval.")
+            new_version = bump(s, case_id, seen_version, status=new_status, decided_on=None if is_exception else today)
+            decisions = Decision.__table__
+            decision_id = s.connection().execute(
+                insert(decisions)
+                .values(
+                    case_id=case_id,
+                    outcome=outcome,
+                    amount_cents=amount_cents or 0,
+                    rationale=rationale,
+                    decided_by_id=actor.id,
+                    decided_at=at,
+                    decided_on=today,
+                    service_type=service_type,
+                    reason=reason,
+                    policy_version=verdict.policy_version,
+                    recommended_outcome=verdict.recommended_outcome,
+                    verdict=verdict.to_dict(),
+                    is_exception=is_exception,
+                    approval_status=approval_status,
+                    superseded=False,
+                    idempotency_key=idempotency_key,
                 )
-            service = s.get(Service, case.service_id)
-            try:
-                verdict = verdict_for(case, service, book)
-            except PolicyError as exc:
-                raise InvalidInput(f"The policy engine cannot judge this case's facts: {exc}") from None
-            problem = check_amount(verdict, outcome, None if amount_cents is None else amount_cents / 100)
-            if problem:
-                problem = problem.removeprefix("amount: ")
-                raise InvalidInput(problem[:1].upper() + problem[1:], field="amount")
-            is_exception = verdict.is_exception(outcome)
-            if is_exception:
-                why_not = exception_rationale_problem(rationale)
-                if why_not:
-                    raise InvalidInput(why_not, field="rationale")
-            new_status = "awaiting_approval" if is_exception else "closed"
-            bump(s, case_id, seen_version, status=new_status, decided_on=None if is_exception else today)
-            decision = Decision(
-                case_id=case_id,
-                outcome=outcome,
-                amount_cents=amount_cents or 0,
-                rationale=rationale,
-                decided_by_id=actor.id,
-                decided_at=at,
-                decided_on=today,
-                service_type=case.service_type,
-                reason=case.reason,
-                policy_version=verdict.policy_version,
-                recommended_outcome=verdict.recommended_outcome,
-                verdict=verdict.to_dict(),
-                is_exception=is_exception,
-                approval_status="pending" if is_exception else "not_required",
-                superseded=False,
-                idempotency_key=idempotency_key,
-            )
-            s.add(decision)
-            s.flush()
+                .returning(decisions.c.id)
+            ).scalar_one()
             audit.record(
                 s,
                 audit.DecisionRecorded(
@@ -287,7 +303,18 @@ def decide(
                 idempotency_key=idempotency_key,
             )
             s.flush()
-            return _result(s, decision, replayed=False)
+            return DecisionResult(
+                decision_id=decision_id,
+                case_id=case_id,
+                outcome=outcome,
+                amount_cents=amount_cents or 0,
+                is_exception=is_exception,
+                approval_status=approval_status,
+                case_status=new_status,
+                case_version=new_version,
+                policy_version=verdict.policy_version,
+                recommended_outcome=verdict.recommended_outcome,
+            )
     except (StaleCase, IntegrityError):
         # The same key committed by a concurrent submit (PostgreSQL lets both reach the UPDATE): answer with it.
         if idempotency_key:

@@ -15,11 +15,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, Literal
 
 import pandas as pd
-from sqlalchemy import and_, case, func, or_, select, tuple_
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select, tuple_
 from sqlalchemy.sql import ColumnElement
 
 from data.db import Database
@@ -168,7 +169,7 @@ def _needs_customer(filters: QueueFilters) -> bool:
     return bool(text) and case_number(text) is None and not _EMAIL.fullmatch(text)
 
 
-def _where(filters: QueueFilters, actor: Actor | None) -> list[ColumnElement[bool]]:
+def _where(filters: QueueFilters, actor_id: int | None) -> list[ColumnElement[bool]]:
     # `status <> 'closed'` verbatim: it is the partial index's predicate, so the planner may use the index.
     clauses: list[ColumnElement[bool]] = [Case.status != "closed"]
     if filters.statuses and set(filters.statuses) != set(OPEN_STATUSES):
@@ -178,7 +179,7 @@ def _where(filters: QueueFilters, actor: Actor | None) -> list[ColumnElement[boo
     if filters.reasons:
         clauses.append(Case.reason.in_(filters.reasons))
     if filters.assignee == "mine":
-        clauses.append(Case.assignee_id == (actor.id if actor else -1))
+        clauses.append(Case.assignee_id == (actor_id if actor_id is not None else -1))
     elif filters.assignee == "unassigned":
         clauses.append(Case.assignee_id.is_(None))
     elif isinstance(filters.assignee, int) and not isinstance(filters.assignee, bool):
@@ -203,11 +204,61 @@ def _where(filters: QueueFilters, actor: Actor | None) -> list[ColumnElement[boo
     return clauses
 
 
-def _keyset(sort: str, after: QueueCursor) -> ColumnElement[bool]:
+def _keyset(sort: str) -> ColumnElement[bool]:
+    """(sort column, id) after the cursor's, in the sort's direction; values bound at execution."""
     _, column, descending = SORTS[sort]
     key = tuple_(column, Case.id)
-    bound = tuple_(after.value, after.id)
+    bound = tuple_(bindparam("after_value", type_=column.type), bindparam("after_id", type_=Case.id.type))
     return key < bound if descending else key > bound
+
+
+@lru_cache(maxsize=512)
+def _page_statement(filters: QueueFilters, actor_id: int | None, keyset: bool, limit: int) -> Select:
+    """The page query for a filter combination, built once (building a select costs more than running it)."""
+    _, column, descending = SORTS[filters.sort]
+    q = (
+        select(
+            Case.id,
+            Case.version,
+            Case.status,
+            Case.service_type,
+            Case.reason,
+            Case.amount_requested_cents,
+            Case.opened_on,
+            Case.due_on,
+            Case.assignee_id,
+            Case.fix_attempted,
+            Case.fix_succeeded,
+            Case.documentation,
+            Customer.name.label("customer_name"),
+            Customer.email.label("customer_email"),
+            *_SERVICE_COLUMNS,
+        )
+        .select_from(Case)
+        .join(Customer, Customer.id == Case.customer_id)
+        .join(Service, Service.id == Case.service_id)
+        .where(*_where(filters, actor_id))
+    )
+    if keyset:
+        q = q.where(_keyset(filters.sort))
+    order = (column.desc(), Case.id.desc()) if descending else (column.asc(), Case.id.asc())
+    return q.order_by(*order).limit(limit + 1)
+
+
+@lru_cache(maxsize=512)
+def _count_statement(filters: QueueFilters, actor_id: int | None) -> Select:
+    today = bindparam("today", type_=Case.due_on.type)
+    q = select(
+        func.count(),
+        func.coalesce(func.sum(case((Case.due_on < today, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((Case.status == "awaiting_approval", 1), else_=0)), 0),
+    ).select_from(Case)
+    if _needs_customer(filters):
+        q = q.join(Customer, Customer.id == Case.customer_id)
+    return q.where(and_(*_where(filters, actor_id)))
+
+
+_USERS = select(User.id, User.display_name)
 
 
 def _window(case_ns: Any, service_ns: Any, book: PolicyBook) -> str:
@@ -249,38 +300,13 @@ def open_cases(
     sort = filters.sort
     if after is not None and after.sort != sort:
         after = None  # a cursor from another sort order means nothing here: start again
-    _, column, descending = SORTS[sort]
-    q = (
-        select(
-            Case.id,
-            Case.version,
-            Case.status,
-            Case.service_type,
-            Case.reason,
-            Case.amount_requested_cents,
-            Case.opened_on,
-            Case.due_on,
-            Case.assignee_id,
-            Case.fix_attempted,
-            Case.fix_succeeded,
-            Case.documentation,
-            Customer.name.label("customer_name"),
-            Customer.email.label("customer_email"),
-            *_SERVICE_COLUMNS,
-        )
-        .select_from(Case)
-        .join(Customer, Customer.id == Case.customer_id)
-        .join(Service, Service.id == Case.service_id)
-        .where(*_where(filters, actor))
-    )
-    if after is not None:
-        q = q.where(_keyset(sort, after))
-    order = (column.desc(), Case.id.desc()) if descending else (column.asc(), Case.id.asc())
-    q = q.order_by(*order).limit(limit + 1)
+    column = SORTS[sort][1]
+    q = _page_statement(filters, actor.id if actor else None, after is not None, limit)
+    params = {"after_value": after.value, "after_id": after.id} if after is not None else {}
     book = book or default_book()
     with db.engine.connect() as conn:  # Core, not the ORM: plain rows are all the queue needs
-        records = conn.execute(q).all()
-        names = dict(conn.execute(select(User.id, User.display_name)).all()) if records else {}
+        records = conn.execute(q, params).all()
+        names = dict(conn.execute(_USERS).all()) if records else {}
     more = len(records) > limit
     records = records[:limit]
     rows = []
@@ -343,16 +369,9 @@ def export_frame(
 
 def count_matching(db: Database, *, actor: Actor | None, filters: QueueFilters, today: date) -> QueueCount:
     """How many open cases match the filters (and of those, how many are overdue / awaiting approval)."""
-    q = select(
-        func.count(),
-        func.coalesce(func.sum(case((Case.due_on < today, 1), else_=0)), 0),
-        func.coalesce(func.sum(case((Case.status == "awaiting_approval", 1), else_=0)), 0),
-    ).select_from(Case)
-    if _needs_customer(filters):
-        q = q.join(Customer, Customer.id == Case.customer_id)
-    q = q.where(and_(*_where(filters, actor)))
+    q = _count_statement(filters, actor.id if actor else None)
     with db.engine.connect() as conn:
-        total, overdue, awaiting = conn.execute(q).one()
+        total, overdue, awaiting = conn.execute(q, {"today": today}).one()
     return QueueCount(int(total), int(overdue), int(awaiting))
 
 

@@ -235,54 +235,54 @@ def _settle(approve: bool, decision_id: int, version: int, key: str) -> None:
 
 
 if dec is not None and d.status != "open":
-    st.divider()
-    st.subheader("Decision")
-    with st.container(border=True):
-        amount = f" · {money(dec.amount_cents)}" if dec.outcome in MONEY_OUTCOMES else ""
-        who = dec.decided_by.name if dec.decided_by else "unknown"
-        st.markdown(f"**{OUTCOME_LABELS[dec.outcome]}**{amount} — decided by {who} on {day(dec.decided_on)}")
-        if dec.is_exception:
-            state = {"pending": "waiting for a manager's approval", "approved": "approved", "rejected": "rejected"}
-            st.warning(
-                f"Discretionary exception (policy section 5): the policy recommended "
-                f"{OUTCOME_LABELS[dec.recommended_outcome].lower()}. Status: {state.get(dec.approval_status, '')}.",
-                icon=":material/gavel:",
-            )
-        st.caption("Rationale")
-        st.text(dec.rationale or "(none given)")
-        if dec.approver:
-            st.caption(f"{dec.approval_status.capitalize()} by {dec.approver.name}: note")
-            st.text(dec.approval_note or "")
-    if dec.pending:
-        errs = form_errors("approve")
-        if actor.may("approve_exception") and dec.decided_by and dec.decided_by.id != actor.id:
-            with st.form(f"approve_form_{d.id}"):
-                st.markdown("**Approve or reject this exception**")
-                st.text_area(
-                    "Note for the reviewer and the audit trail",
-                    key=f"approve_note_{d.id}",
-                    placeholder="Why you agree, or why not",
+    with right:
+        st.subheader("Decision")
+        with st.container(border=True):
+            amount = f" · {money(dec.amount_cents)}" if dec.outcome in MONEY_OUTCOMES else ""
+            who = dec.decided_by.name if dec.decided_by else "unknown"
+            st.markdown(f"**{OUTCOME_LABELS[dec.outcome]}**{amount} — decided by {who} on {day(dec.decided_on)}")
+            if dec.is_exception:
+                state = {"pending": "waiting for a manager's approval", "approved": "approved", "rejected": "rejected"}
+                st.warning(
+                    f"Discretionary exception (policy section 5): the policy recommended "
+                    f"{OUTCOME_LABELS[dec.recommended_outcome].lower()}. Status: {state.get(dec.approval_status, '')}.",
+                    icon=":material/gavel:",
                 )
-                if errs.get("note"):
-                    st.error(errs["note"])
-                if errs.get("form"):
-                    st.error(errs["form"])
-                key = idem_key("approve")
-                c1, c2 = st.columns(2)
-                c1.form_submit_button(
-                    "Approve exception", type="primary", icon=":material/check:",
-                    on_click=_settle, args=(True, dec.id, d.version, key),
-                )
-                c2.form_submit_button(
-                    "Reject exception", icon=":material/close:", on_click=_settle, args=(False, dec.id, d.version, key),
-                )
-        elif dec.decided_by and dec.decided_by.id == actor.id:
-            st.info("You decided this exception: another manager must approve or reject it (four eyes).")
-        else:
-            st.info("Waiting for a manager's approval. Managers find it under “Awaiting approval” in the queue.")
-    elif dec.draft_reply:
-        st.markdown("**Draft reply to the customer** — plain text to copy; it quotes the policy sections cited.")
-        st.code(dec.draft_reply, language=None, wrap_lines=True)
+            st.caption("Rationale")
+            st.text(dec.rationale or "(none given)")
+            if dec.approver:
+                st.caption(f"{dec.approval_status.capitalize()} by {dec.approver.name}: note")
+                st.text(dec.approval_note or "")
+        if dec.pending:
+            errs = form_errors("approve")
+            if actor.may("approve_exception") and dec.decided_by and dec.decided_by.id != actor.id:
+                with st.form(f"approve_form_{d.id}"):
+                    st.markdown("**Approve or reject this exception**")
+                    st.text_area(
+                        "Note for the reviewer and the audit trail",
+                        key=f"approve_note_{d.id}",
+                        placeholder="Why you agree, or why not",
+                    )
+                    if errs.get("note"):
+                        st.error(errs["note"])
+                    if errs.get("form"):
+                        st.error(errs["form"])
+                    key = idem_key("approve")
+                    c1, c2 = st.columns(2)
+                    c1.form_submit_button(
+                        "Approve", type="primary", icon=":material/check:",
+                        on_click=_settle, args=(True, dec.id, d.version, key),
+                    )
+                    c2.form_submit_button(
+                        "Reject", icon=":material/close:", on_click=_settle, args=(False, dec.id, d.version, key),
+                    )
+            elif dec.decided_by and dec.decided_by.id == actor.id:
+                st.info("You decided this exception: another manager must approve or reject it (four eyes).")
+            else:
+                st.info("Waiting for a manager's approval. Managers find it under “Awaiting approval” in the queue.")
+        elif dec.draft_reply:
+            st.markdown("**Draft reply to the customer** — plain text to copy; it quotes the policy sections cited.")
+            st.code(dec.draft_reply, language=None, wrap_lines=True)
 
 # ---- actions -----------------------------------------------------------------------------------------------------
 

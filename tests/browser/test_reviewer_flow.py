@@ -111,7 +111,7 @@ def test_an_exception_goes_to_a_manager_and_is_approved_by_a_different_user(desk
     click(page, page.get_by_role("option", name="Max Müller · manager"))
     expect(sidebar).to_contain_text("Max Müller · manager")
     page.get_by_label("Note for the reviewer and the audit trail").fill("Agreed: documented hospital stay.")
-    click(page, page.get_by_role("button", name="Approve exception"))
+    click(page, page.get_by_role("button", name="Approve", exact=True))
     expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Exception approved")
     with db.read() as s:
         d = s.scalar(select(Decision).where(Decision.case_id == cid))

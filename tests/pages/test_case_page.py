@@ -121,7 +121,7 @@ def test_an_exception_is_flagged_before_submit_and_approved_by_another_manager(a
 
     manager = open_case(app(url), cid, user="max")
     manager.text_area(key=f"approve_note_{cid}").set_value("Agreed, the outage is documented.")
-    button(manager, "Approve exception").click().run()
+    button(manager, "Approve").click().run()
     assert not manager.exception
     assert "Exception approved" in manager.success[0].value
     with db.read() as s:
@@ -135,7 +135,7 @@ def test_the_decider_gets_no_approval_form(app, desk):
     decide(db, user_id(db, "max"), cid, "credit", 2_000, "Outage on our side during the window; documented.", 1,
            uuid.uuid4().hex, today=TODAY)
     at = open_case(app(url), cid, user="max")
-    assert not any(b.label == "Approve exception" for b in at.button)
+    assert not any(b.label == "Approve" for b in at.button)
     assert any("four eyes" in i.value for i in at.info)
 
 
