@@ -43,14 +43,22 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
 
 
-def timed(fn: Callable[[], object], n: int, warmup: int = 3) -> list[float]:
+class Timings(list):
+    """Wall-clock milliseconds of each run, plus the process CPU milliseconds they used in total."""
+
+    cpu_ms: float = 0.0
+
+
+def timed(fn: Callable[[], object], n: int, warmup: int = 3) -> Timings:
     for _ in range(warmup):
         fn()
-    out = []
+    out = Timings()
+    cpu = time.process_time()
     for _ in range(n):
         started = time.perf_counter()
         fn()
         out.append((time.perf_counter() - started) * 1000)
+    out.cpu_ms = (time.process_time() - cpu) * 1000
     return out
 
 
@@ -59,7 +67,8 @@ def line(label: str, ms: list[float], target: float | None = None) -> None:
     verdict = ""
     if target is not None:
         verdict = f"   target p95 <= {target:g} ms: {'met' if p95 <= target else 'MISSED'}"
-    print(f"  {label:<58} p50 {p50:8.2f} ms   p95 {p95:8.2f} ms   (n={len(ms)}){verdict}", flush=True)
+    cpu = f"   cpu {ms.cpu_ms / len(ms):6.2f} ms/run" if isinstance(ms, Timings) and ms.cpu_ms else ""
+    print(f"  {label:<58} p50 {p50:8.2f} ms   p95 {p95:8.2f} ms   (n={len(ms)}){cpu}{verdict}", flush=True)
 
 
 # ---- the queue ---------------------------------------------------------------------------------------------------
