@@ -15,6 +15,7 @@ from data.models import Decision
 from desk.cases import assign
 from desk.decisions import decide
 from tests.conftest import make_demo
+from tests.support.apptest import shows
 from tests.support.cases import TODAY, add_case, counts, user_id
 from ui.nav import BY_KEY
 
@@ -49,13 +50,13 @@ def button(at, label):
 )
 def test_a_link_that_names_no_case_gives_a_message_not_a_traceback(app, raw):
     at = open_case(app(), raw)
-    assert at.error and ("does not name a case" in at.error[0].value or "No case chosen" in at.error[0].value)
-    assert "evil.png" not in at.error[0].value and "<script>" not in at.error[0].value
+    assert shows(at.error, "does not name a case") or shows(at.error, "No case chosen")
+    assert not shows(at.error, "evil.png") and not shows(at.error, "<script>")
 
 
 def test_an_unknown_case_says_so(app):
     at = open_case(app(), 987654321)
-    assert "Case #987654321 does not exist" in at.warning[0].value
+    assert shows(at.warning, "Case #987654321 does not exist")
 
 
 def test_the_case_page_shows_facts_verdict_clauses_and_timeline(app, desk):
@@ -87,7 +88,7 @@ def test_a_failed_fix_then_a_partial_refund_through_the_forms(app, desk):
     at.text_input(key=f"fix_note_{cid}").set_value("Reinstalled; still crashes.")
     button(at, "Record fix attempt").click().run()
     assert not at.exception
-    assert "Fix attempt recorded: failed" in at.success[0].value
+    assert shows(at.success, "Fix attempt recorded: failed")
     assert at.radio(key=f"decide_outcome_{cid}_9").value == "partial_refund"  # the verdict followed the facts
     at.number_input(key=f"decide_amount_{cid}").set_value(80.0)
     button(at, "Record decision").click().run()
@@ -96,7 +97,7 @@ def test_a_failed_fix_then_a_partial_refund_through_the_forms(app, desk):
     assert counts(db, cid)[0] == 0
     at.number_input(key=f"decide_amount_{cid}").set_value(30.0)
     button(at, "Record decision").click().run()
-    assert "Decision saved: Partial refund of $30.00" in at.success[0].value
+    assert shows(at.success, "Decision saved: Partial refund of $30.00")
     with db.read() as s:
         d = s.scalar(select(Decision).where(Decision.case_id == cid))
     assert (d.outcome, d.amount_cents, d.approval_status) == ("partial_refund", 3_000, "not_required")
@@ -108,7 +109,7 @@ def test_an_exception_is_flagged_before_submit_and_approved_by_another_manager(a
     cid = add_case(db, service_date=TODAY - timedelta(days=20), opened_on=TODAY - timedelta(days=1))  # late
     at = open_case(app(url), cid, user="omar")
     at.radio(key=f"decide_outcome_{cid}_3").set_value("credit").run()  # rule 3: late
-    assert "discretionary exception" in at.warning[0].value
+    assert shows(at.warning, "discretionary exception")
     at.number_input(key=f"decide_amount_{cid}").set_value(25.0)
     button(at, "Submit exception for approval").click().run()
     assert any("rationale of substance" in e.value for e in at.error)
@@ -116,14 +117,14 @@ def test_an_exception_is_flagged_before_submit_and_approved_by_another_manager(a
         "Our status page showed an outage during the whole window; the customer could not reach us."
     )
     button(at, "Submit exception for approval").click().run()
-    assert "a manager must approve it" in at.success[0].value
+    assert shows(at.success, "a manager must approve it")
     assert any("another manager" in i.value or "Waiting for a manager" in i.value for i in at.info)
 
     manager = open_case(app(url), cid, user="max")
     manager.text_area(key=f"approve_note_{cid}").set_value("Agreed, the outage is documented.")
     button(manager, "Approve").click().run()
     assert not manager.exception
-    assert "Exception approved" in manager.success[0].value
+    assert shows(manager.success, "Exception approved")
     with db.read() as s:
         d = s.scalar(select(Decision).where(Decision.case_id == cid))
     assert (d.approval_status, d.approver_id) == ("approved", user_id(db, "max"))
@@ -145,7 +146,7 @@ def test_a_decision_on_a_case_that_changed_is_refused_and_says_what_changed(app,
     at = open_case(app(url), cid)
     assign(db, user_id(db, "omar"), cid, user_id(db, "omar"), 1)  # between render and submit
     button(at, "Record decision").click().run()
-    assert "This case changed since you opened it" in at.warning[0].value
+    assert shows(at.warning, "This case changed since you opened it")
     assert any("Assigned to Omar Haddad" in t.value for t in at.text)
     assert counts(db, cid)[0] == 0
 
@@ -158,7 +159,7 @@ def test_a_repeated_submit_with_the_key_of_the_first_writes_once(app, desk):
     key = at.session_state[f"idem_decide_{cid}_1"]
     decide(db, user_id(db, "rita"), cid, "fix", None, "", 1, key, today=TODAY)  # the first click
     button(at, "Record decision").click().run()  # the second click, rendered before the first landed
-    assert not at.warning and "Decision saved" in at.success[0].value
+    assert not shows(at.warning, "changed") and shows(at.success, "Decision saved")
     with db.read() as s:
         assert s.scalar(select(func.count()).select_from(Decision).where(Decision.case_id == cid)) == 1
     assert counts(db, cid) == (1, 2, 2)
@@ -173,9 +174,9 @@ def test_a_note_and_an_assignment_from_the_case_page(app, desk):
     assert any("Write the note first" in e.value for e in at.error)
     at.text_area(key=f"note_text_{cid}").set_value("Customer prefers email.")
     button(at, "Add note").click().run()
-    assert "Note added." in at.success[0].value
+    assert shows(at.success, "Note added.")
     button(at, "Assign to me").click().run()
-    assert "Assignment saved." in at.success[0].value
+    assert shows(at.success, "Assignment saved.")
     timeline = list(at.dataframe[-1].value["What"])
     assert timeline[:2] == ["Assigned to Rita Ramos", "Note: Customer prefers email."]
 
