@@ -60,6 +60,9 @@ def test_a_reviewer_filters_opens_records_a_failed_fix_refunds_part_and_the_case
     wait_for_app(page)
     expect(page.get_by_text("open case match")).to_contain_text("1")
     table = page.get_by_test_id("stDataFrame").first
+    table.click(position={"x": 115, "y": 1 * 35 + 17})  # the row's take button (after the marker and Case)
+    wait_for_app(page)
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(f"Case #{cid} is now assigned to you")
     table.click(position={"x": 15, "y": 1 * 35 + 17})  # the row marker of the first data row
     wait_for_app(page)
     expect(page.get_by_test_id("stHeading").first).to_contain_text(f"Case #{cid}")
@@ -85,8 +88,9 @@ def test_a_reviewer_filters_opens_records_a_failed_fix_refunds_part_and_the_case
     expect(page.get_by_role("textbox", name="Search")).to_have_value("pathfinder")  # the filters survived the round trip
     expect(page.get_by_text("No open cases match these filters.")).to_be_visible()
     with db.read() as s:
-        assert s.get(Case, cid).status == "closed"
+        case = s.get(Case, cid)
         d = s.scalar(select(Decision).where(Decision.case_id == cid))
+    assert (case.status, case.assignee_id) == ("closed", user_id(db, "rita"))
     assert (d.outcome, d.amount_cents, d.decided_by_id) == ("partial_refund", 3_500, user_id(db, "rita"))
 
 
