@@ -22,6 +22,8 @@ class PageSpec:
 # Register only pages that exist and work. Order is menu order.
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("home", "pages/home.py", "Home", ":material/home:", "home", default=True),
+    PageSpec("queue", "pages/queue.py", "Queue", ":material/inbox:", "queue"),
+    PageSpec("case", "pages/case.py", "Case", ":material/description:", "case", hidden=True),
     PageSpec("users", "pages/users.py", "Users and roles", ":material/manage_accounts:", "users", frozenset({"admin"})),
 )
 

@@ -1,0 +1,461 @@
+"""Deciding a case: the one place that turns a case row into policy facts, evaluates, and writes the decision
+with its audit event.
+
+    facts = facts_for_case(case, service)          # also used by the queue (window status) and the case page
+    result = decide(db, actor_id, case_id, "partial_refund", 4000, "Fix failed; half the session was lost.",
+                    seen_version=3, idempotency_key=key, today=today)
+    approve_exception(db, manager_id, result.decision_id, "Agreed: long-standing customer.", today=today)
+
+Every write: `authorize` first (re-reads the role; audits a refusal), then one `BEGIN IMMEDIATE` transaction that
+bumps the case version only if it is still the one the user saw (else StaleCase, with what changed), and writes
+the decision and its event together. An idempotency key seen before returns the earlier result instead of
+writing again (a double click writes one decision and one event).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from data.db import Database
+from data.models import Case, CaseEvent, Decision, Service, User
+from desk import audit
+from desk.auth import authorize
+from desk.changes import bump, event_at, stale_case
+from desk.errors import InvalidInput, NotAllowed, NotFound, StaleCase
+from policy import (
+    MONEY_OUTCOMES,
+    OUTCOME_LABELS,
+    OUTCOMES,
+    Facts,
+    PolicyBook,
+    PolicyError,
+    Subscription,
+    Verdict,
+    check_amount,
+    evaluate,
+    load_book,
+)
+
+MIN_EXCEPTION_RATIONALE = 30
+MAX_TEXT = 4000
+# What the decision form pre-fills; an exception needs more than this.
+RATIONALE_TEMPLATE = "Exception because "
+
+
+@lru_cache(maxsize=1)
+def default_book() -> PolicyBook:
+    """The policy versions shipped in policy/versions (read once per process)."""
+    return load_book()
+
+
+# ---- case row -> policy facts ------------------------------------------------------------------------------
+
+
+def service_date_of(service: Any) -> date:
+    """The policy's service date (see policy.Facts): a subscription's charged cycle start; the completion day of a
+    completed service; the day an in-progress service was initiated; the scheduled day of one not started."""
+    if service.service_type == "subscription" and service.cycle_start is not None:
+        return service.cycle_start
+    candidates = {
+        "completed": (service.completed_on, service.initiated_on, service.scheduled_on),
+        "in_progress": (service.initiated_on, service.scheduled_on),
+        "not_started": (service.scheduled_on,),
+    }.get(service.status, ())
+    for d in candidates:
+        if d is not None:
+            return d
+    return service.purchased_on
+
+
+def documentation_items(case: Any) -> list:
+    docs = case.documentation
+    if isinstance(docs, str):  # a JSON column read through a raw driver
+        docs = json.loads(docs or "[]")
+    return list(docs or [])
+
+
+def facts_for_case(case: Any, service: Any) -> Facts:
+    """The policy facts of a case and its service (ORM rows or anything with the same attribute names).
+
+    Raises policy.InvalidFacts when the stored data cannot be judged (e.g. a fix result without a fix attempt).
+    """
+    subscription = None
+    if service.service_type == "subscription":
+        subscription = Subscription(
+            cycle=service.cycle,
+            cycle_start=service.cycle_start,
+            cycle_end=service.cycle_end,
+            cancelled_on=service.cancelled_on,
+        )
+    return Facts(
+        service_type=service.service_type,
+        service_status=service.status,
+        service_date=service_date_of(service),
+        request_date=case.opened_on,
+        reason=case.reason,
+        amount_paid=service.price_cents / 100,
+        fix_attempted=bool(case.fix_attempted),
+        fix_succeeded=case.fix_succeeded if case.fix_attempted else None,
+        documentation_provided=bool(documentation_items(case)),
+        subscription=subscription,
+    )
+
+
+def verdict_for(case: Any, service: Any, book: PolicyBook | None = None) -> Verdict:
+    """The policy verdict for a case (PolicyError if its facts cannot be judged)."""
+    return evaluate(facts_for_case(case, service), book or default_book())
+
+
+# ---- results -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    decision_id: int
+    case_id: int
+    outcome: str
+    amount_cents: int
+    is_exception: bool
+    approval_status: str
+    case_status: str
+    case_version: int
+    policy_version: str
+    recommended_outcome: str
+    replayed: bool = False  # True: this idempotency key was seen before; nothing new was written
+
+    @property
+    def message(self) -> str:
+        label = OUTCOME_LABELS[self.outcome]
+        amount = f" of ${self.amount_cents / 100:,.2f}" if self.outcome in MONEY_OUTCOMES else ""
+        if self.approval_status == "pending":
+            return f"Decision saved: {label}{amount}. It is a discretionary exception: a manager must approve it."
+        if self.approval_status == "approved":
+            return f"Exception approved: {label}{amount}. The case is closed."
+        if self.approval_status == "rejected":
+            return "Exception rejected. The case is back in the queue for a new decision."
+        return f"Decision saved: {label}{amount}. The case is closed."
+
+
+def _result(s: Session, d: Decision, replayed: bool) -> DecisionResult:
+    status, version = s.execute(select(Case.status, Case.version).where(Case.id == d.case_id)).one()
+    return DecisionResult(
+        decision_id=d.id,
+        case_id=d.case_id,
+        outcome=d.outcome,
+        amount_cents=d.amount_cents,
+        is_exception=d.is_exception,
+        approval_status=d.approval_status,
+        case_status=status,
+        case_version=version,
+        policy_version=d.policy_version,
+        recommended_outcome=d.recommended_outcome,
+        replayed=replayed,
+    )
+
+
+def _check_text(value: str | None, field: str, *, required: bool, label: str) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise InvalidInput(f"Write {label}.", field=field)
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(f"Keep {label} under {MAX_TEXT:,} characters (it has {len(text):,}).", field=field)
+    return text
+
+
+def exception_rationale_problem(rationale: str) -> str | None:
+    """None if a rationale is substantial enough for a discretionary exception, else what is missing."""
+    text = " ".join((rationale or "").split())
+    template = RATIONALE_TEMPLATE.strip()
+    substance = text[len(template):].strip() if text.lower().startswith(template.lower()) else text
+    if len(substance) < MIN_EXCEPTION_RATIONALE:
+        return (
+            f"An exception needs a rationale of substance: at least {MIN_EXCEPTION_RATIONALE} characters saying why "
+            f"this case goes outside the policy (section 5)."
+        )
+    return None
+
+
+# ---- deciding ----------------------------------------------------------------------------------------------
+
+
+def _replay(s: Session, key: str | None, case_id: int) -> Decision | None:
+    """The decision an idempotency key already wrote, if any (a cheap indexed lookup when there is none)."""
+    if not key:
+        return None
+    found = s.execute(
+        select(Decision.id, Decision.case_id).where(Decision.idempotency_key == key)
+    ).one_or_none()
+    if found is None:
+        return None
+    if found.case_id != case_id:
+        raise InvalidInput("This form was already used for another case; reload the page.")
+    return s.get(Decision, found.id)
+
+
+def decide(
+    db: Database,
+    actor_id: int,
+    case_id: int,
+    outcome: str,
+    amount_cents: int | None,
+    rationale: str,
+    seen_version: int,
+    idempotency_key: str | None,
+    *,
+    today: date,
+    now: datetime | None = None,
+    book: PolicyBook | None = None,
+) -> DecisionResult:
+    """Decide an open case. An outcome outside the verdict's allowed outcomes is a discretionary exception:
+    it needs a rationale of substance and the case waits for a manager's approval instead of closing."""
+    actor = authorize(db, actor_id, "act_on_case", case_id=case_id)
+    if outcome not in OUTCOMES:
+        raise InvalidInput(f"Choose an outcome ({', '.join(OUTCOMES)}).", field="outcome")
+    rationale = _check_text(rationale, "rationale", required=False, label="the rationale")
+    if amount_cents is not None and (type(amount_cents) is not int or amount_cents < 0):
+        raise InvalidInput("The amount must be zero or more, in whole cents.", field="amount")
+    if outcome not in MONEY_OUTCOMES and amount_cents == 0:
+        amount_cents = None
+    book = book or default_book()
+    at = event_at(now) or audit.utcnow()
+    # 1. Judge the case as the user saw it, outside the write lock (SQLite has one writer at a time, so the
+    #    lock is held only for the three statements of step 2).
+    with db.read() as s:
+        earlier = _replay(s, idempotency_key, case_id)
+        if earlier is not None:
+            return _result(s, earlier, replayed=True)
+        case = s.get(Case, case_id)
+        if case is None:
+            raise NotFound(f"Case #{case_id} does not exist.")
+        if case.version != seen_version:
+            raise stale_case(s, case_id, seen_version)
+        if case.status != "open":
+            raise InvalidInput(
+                "This case is " + ("closed." if case.status == "closed" else "awaiting a manager's approval.")
+            )
+        try:
+            verdict = verdict_for(case, s.get(Service, case.service_id), book)
+        except PolicyError as exc:
+            raise InvalidInput(f"The policy engine cannot judge this case's facts: {exc}") from None
+        service_type, reason = case.service_type, case.reason
+    problem = check_amount(verdict, outcome, None if amount_cents is None else amount_cents / 100)
+    if problem:
+        problem = problem.removeprefix("amount: ")
+        raise InvalidInput(problem[:1].upper() + problem[1:], field="amount")
+    is_exception = verdict.is_exception(outcome)
+    if is_exception:
+        why_not = exception_rationale_problem(rationale)
+        if why_not:
+            raise InvalidInput(why_not, field="rationale")
+    new_status = "awaiting_approval" if is_exception else "closed"
+    approval_status = "pending" if is_exception else "not_required"
+    # 2. Write only if the case is still the version judged above: then its facts are the ones judged.
+    try:
+        with db.write.begin() as s:
+            earlier = _replay(s, idempotency_key, case_id)
+            if earlier is not None:
+                return _result(s, earlier, replayed=True)
+            new_version = bump(s, case_id, seen_version, status=new_status, decided_on=None if is_exception else today)
+            decisions = Decision.__table__
+            decision_id = s.connection().execute(
+                insert(decisions)
+                .values(
+                    case_id=case_id,
+                    outcome=outcome,
+                    amount_cents=amount_cents or 0,
+                    rationale=rationale,
+                    decided_by_id=actor.id,
+                    decided_at=at,
+                    decided_on=today,
+                    service_type=service_type,
+                    reason=reason,
+                    policy_version=verdict.policy_version,
+                    recommended_outcome=verdict.recommended_outcome,
+                    verdict=verdict.to_dict(),
+                    is_exception=is_exception,
+                    approval_status=approval_status,
+                    superseded=False,
+                    idempotency_key=idempotency_key,
+                )
+                .returning(decisions.c.id)
+            ).scalar_one()
+            audit.record(
+                s,
+                audit.DecisionRecorded(
+                    outcome=outcome,
+                    amount_cents=amount_cents or 0,
+                    exception=is_exception,
+                    policy_version=verdict.policy_version,
+                    recommended_outcome=verdict.recommended_outcome,
+                ),
+                actor=actor.email,
+                actor_id=actor.id,
+                case_id=case_id,
+                at=at,
+                idempotency_key=idempotency_key,
+            )
+            s.flush()
+            return DecisionResult(
+                decision_id=decision_id,
+                case_id=case_id,
+                outcome=outcome,
+                amount_cents=amount_cents or 0,
+                is_exception=is_exception,
+                approval_status=approval_status,
+                case_status=new_status,
+                case_version=new_version,
+                policy_version=verdict.policy_version,
+                recommended_outcome=verdict.recommended_outcome,
+            )
+    except (StaleCase, IntegrityError):
+        # The same key committed by a concurrent submit (PostgreSQL lets both reach the UPDATE): answer with it.
+        if idempotency_key:
+            with db.read() as s:
+                earlier = _replay(s, idempotency_key, case_id)
+                if earlier is not None:
+                    return _result(s, earlier, replayed=True)
+        raise
+
+
+# ---- four eyes: approving or rejecting an exception ---------------------------------------------------------
+
+
+def _pending_decision(db: Database, decision_id: int) -> Decision:
+    with db.read() as s:
+        d = s.get(Decision, decision_id)
+        if d is None:
+            raise NotFound(f"Decision #{decision_id} does not exist.")
+        return d
+
+
+def _refuse_own(db: Database, actor, decision: Decision, action: str) -> None:
+    with db.write.begin() as s:
+        audit.record(
+            s,
+            audit.AccessRefused(action=action, role=actor.role, detail="own exception (four eyes)"),
+            actor=actor.email,
+            actor_id=actor.id,
+            case_id=decision.case_id,
+        )
+    raise NotAllowed("You decided this exception yourself; another manager must approve or reject it (four eyes).")
+
+
+def _already_settled(s: Session, d: Decision) -> StaleCase:
+    who = s.scalar(select(User.display_name).where(User.id == d.approver_id)) if d.approver_id else None
+    state = "superseded by a newer decision" if d.superseded and d.approval_status != "rejected" else d.approval_status
+    by = f" by {who}" if who else ""
+    return StaleCase(
+        "This exception is no longer waiting for approval.", [f"It was {state}{by}." if state else "It changed."]
+    )
+
+
+def _settle(
+    db: Database,
+    manager_id: int,
+    decision_id: int,
+    note: str,
+    *,
+    approve: bool,
+    today: date,
+    seen_version: int | None,
+    idempotency_key: str | None,
+    now: datetime | None,
+) -> DecisionResult:
+    d0 = _pending_decision(db, decision_id)
+    actor = authorize(db, manager_id, "approve_exception", case_id=d0.case_id)
+    action = "approve_exception" if approve else "reject_exception"
+    if d0.decided_by_id == actor.id:
+        _refuse_own(db, actor, d0, action)
+    note = _check_text(note, "note", required=True, label="a note for the reviewer and the audit trail")
+    at = event_at(now) or audit.utcnow()
+    with db.write.begin() as s:
+        if idempotency_key:
+            seen = s.scalar(select(CaseEvent.id).where(CaseEvent.idempotency_key == idempotency_key))
+            if seen is not None:
+                return _result(s, s.get(Decision, decision_id), replayed=True)
+        d = s.get(Decision, decision_id)
+        if d.approval_status != "pending" or d.superseded or not d.is_exception:
+            raise _already_settled(s, d)
+        status = "approved" if approve else "rejected"
+        values: dict[str, Any] = {
+            "approval_status": status,
+            "approver_id": actor.id,
+            "approved_at": at,
+            "approval_note": note,
+        }
+        if not approve:
+            values["superseded"] = True
+        changed = s.execute(
+            update(Decision)
+            .where(Decision.id == decision_id, Decision.approval_status == "pending")
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if changed != 1:
+            raise _already_settled(s, d)
+        case_status = s.scalar(select(Case.status).where(Case.id == d.case_id))
+        if case_status != "awaiting_approval":
+            raise stale_case(s, d.case_id, seen_version if seen_version is not None else 0)
+        bump(
+            s,
+            d.case_id,
+            seen_version,
+            status="closed" if approve else "open",
+            decided_on=today if approve else None,
+        )
+        event = (
+            audit.ExceptionApproved(decision_id=decision_id, note=note)
+            if approve
+            else audit.ExceptionRejected(decision_id=decision_id, note=note)
+        )
+        audit.record(
+            s, event, actor=actor.email, actor_id=actor.id, case_id=d.case_id, at=at, idempotency_key=idempotency_key
+        )
+        s.flush()
+        s.refresh(d)
+        return _result(s, d, replayed=False)
+
+
+def approve_exception(
+    db: Database,
+    manager_id: int,
+    decision_id: int,
+    note: str,
+    *,
+    today: date,
+    seen_version: int | None = None,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> DecisionResult:
+    """A manager other than the decider approves a pending exception: the case closes."""
+    return _settle(
+        db, manager_id, decision_id, note, approve=True, today=today, seen_version=seen_version,
+        idempotency_key=idempotency_key, now=now,
+    )
+
+
+def reject_exception(
+    db: Database,
+    manager_id: int,
+    decision_id: int,
+    note: str,
+    *,
+    today: date,
+    seen_version: int | None = None,
+    idempotency_key: str | None = None,
+    now: datetime | None = None,
+) -> DecisionResult:
+    """A manager other than the decider rejects a pending exception: the decision is superseded and the case
+    goes back to the queue (status open) for a new decision."""
+    return _settle(
+        db, manager_id, decision_id, note, approve=False, today=today, seen_version=seen_version,
+        idempotency_key=idempotency_key, now=now,
+    )

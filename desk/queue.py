@@ -1,0 +1,388 @@
+"""The open-case queue: the read side reviewers work from.
+
+    page = open_cases(db, actor=actor, filters=QueueFilters(reasons=("our_error",)), after=None, today=today)
+    page.rows, page.next_cursor            # 50 rows and the cursor of the next page (None on the last one)
+    count_matching(db, actor=actor, filters=..., today=today).total
+
+Paging is keyset, never OFFSET: each sort order walks an index over the open cases (the partial index
+ix_cases_queue on (due_on, id) WHERE status <> 'closed'), so page 300 costs what page 1 costs. Filters are SQL
+WHERE clauses; the contact-window status of each row comes from the policy engine, evaluated on the facts of the
+50 rows shown (desk.decisions.facts_for_case), so it always agrees with the case page.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from types import SimpleNamespace
+from typing import Any, Literal
+
+import pandas as pd
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select, tuple_
+from sqlalchemy.sql import ColumnElement
+
+from data.db import Database
+from data.models import Case, Customer, Service, User
+from desk.auth import Actor
+from desk.decisions import default_book, facts_for_case
+from policy import PolicyBook, PolicyError, evaluate
+
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+OPEN_STATUSES = ("open", "awaiting_approval")
+# Short labels for the queue's narrow columns (the case page uses the policy's full labels).
+SERVICE_SHORT = {
+    "technical_support": "Tech support",
+    "software_update": "Software update",
+    "online_service": "Online service",
+    "subscription": "Subscription",
+}
+REASON_SHORT = {
+    "our_error": "Our error",
+    "technical_issue": "Technical issue",
+    "billing_error": "Billing error",
+    "user_error": "User error",
+    "changed_requirements": "Changed needs",
+    "usage_after_completion": "After completion",
+    "unused_subscription": "Unused period",
+    "dissatisfied": "Dissatisfied",
+}
+STATUS_LABELS = {"open": "Open", "awaiting_approval": "Awaiting approval"}
+MAX_LIMIT = 500
+
+# sort key -> (label, column, descending). Each is served by an index over the open cases:
+#   due, due_desc: ix_cases_queue (due_on, id) WHERE status <> 'closed', read forwards or backwards.
+SORTS: dict[str, tuple[str, Any, bool]] = {
+    "due": ("Due date — overdue first", Case.due_on, False),
+    "due_desc": ("Due date — newest first", Case.due_on, True),
+}
+
+Assignee = Literal["any", "mine", "unassigned"] | int
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """What the reviewer filters on. Empty tuples / None mean "any"."""
+
+    service_types: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()  # subset of OPEN_STATUSES
+    assignee: Assignee = "any"
+    amount_min_cents: int | None = None
+    amount_max_cents: int | None = None
+    text: str = ""
+    sort: str = "due"
+
+    def __post_init__(self) -> None:
+        if self.sort not in SORTS:
+            raise ValueError(f"unknown sort {self.sort!r}; expected one of {', '.join(SORTS)}")
+        bad = [s for s in self.statuses if s not in OPEN_STATUSES]
+        if bad:
+            raise ValueError(f"unknown status {bad[0]!r}; the queue holds {', '.join(OPEN_STATUSES)}")
+
+
+@dataclass(frozen=True)
+class QueueCursor:
+    """Where the next page starts: the sort key and id of the last row shown (exclusive)."""
+
+    sort: str
+    value: Any
+    id: int
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    case_id: int
+    version: int
+    status: str
+    customer_name: str
+    customer_email: str
+    service_type: str
+    reason: str
+    amount_requested_cents: int
+    opened_on: date
+    due_on: date
+    age_days: int
+    days_left: int
+    window: str  # "within", "late", "not started" (the window does not apply) or "check facts"
+    assignee_id: int | None
+    assignee_name: str | None
+
+    @property
+    def awaiting_approval(self) -> bool:
+        return self.status == "awaiting_approval"
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    next_cursor: QueueCursor | None
+    sort: str = "due"
+
+    def frame(self, *, export: bool = False) -> pd.DataFrame:
+        """The rows as the table a reviewer reads (plain values; the page formats them). `export` adds the
+        customer's email, the dates and the raw codes (for a CSV)."""
+        df = pd.DataFrame(
+            {
+                "Case": [r.case_id for r in self.rows],
+                "Customer": [r.customer_name for r in self.rows],
+                "Service": [SERVICE_SHORT.get(r.service_type, r.service_type) for r in self.rows],
+                "Reason": [REASON_SHORT.get(r.reason, r.reason) for r in self.rows],
+                "Requested": [r.amount_requested_cents / 100 for r in self.rows],
+                "Age (days)": [r.age_days for r in self.rows],
+                "Days left": [r.days_left for r in self.rows],
+                "Window": [r.window for r in self.rows],
+                "Assignee": [r.assignee_name or "—" for r in self.rows],
+                "Status": [STATUS_LABELS.get(r.status, r.status) for r in self.rows],
+            }
+        )
+        if export:
+            df.insert(2, "Email", [r.customer_email for r in self.rows])
+            df["Opened on"] = [r.opened_on.isoformat() for r in self.rows]
+            df["Due on"] = [r.due_on.isoformat() for r in self.rows]
+            df["Status"] = [r.status for r in self.rows]
+            df["Version"] = [r.version for r in self.rows]
+        return df
+
+
+@dataclass(frozen=True)
+class QueueCount:
+    total: int
+    overdue: int
+    awaiting_approval: int
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def case_number(text: str) -> int | None:
+    """The case id a search text names ("123" or "#123"), else None."""
+    t = text.strip().lstrip("#").strip()
+    return int(t) if t.isdigit() and t.isascii() and len(t) <= 18 else None
+
+
+def _needs_customer(filters: QueueFilters) -> bool:
+    text = filters.text.strip()
+    return bool(text) and case_number(text) is None and not _EMAIL.fullmatch(text)
+
+
+def _where(filters: QueueFilters, actor_id: int | None) -> list[ColumnElement[bool]]:
+    # `status <> 'closed'` verbatim: it is the partial index's predicate, so the planner may use the index.
+    clauses: list[ColumnElement[bool]] = [Case.status != "closed"]
+    if filters.statuses and set(filters.statuses) != set(OPEN_STATUSES):
+        clauses.append(Case.status.in_(filters.statuses))
+    if filters.service_types:
+        clauses.append(Case.service_type.in_(filters.service_types))
+    if filters.reasons:
+        clauses.append(Case.reason.in_(filters.reasons))
+    if filters.assignee == "mine":
+        clauses.append(Case.assignee_id == (actor_id if actor_id is not None else -1))
+    elif filters.assignee == "unassigned":
+        clauses.append(Case.assignee_id.is_(None))
+    elif isinstance(filters.assignee, int) and not isinstance(filters.assignee, bool):
+        clauses.append(Case.assignee_id == filters.assignee)
+    if filters.amount_min_cents is not None:
+        clauses.append(Case.amount_requested_cents >= filters.amount_min_cents)
+    if filters.amount_max_cents is not None:
+        clauses.append(Case.amount_requested_cents <= filters.amount_max_cents)
+    text = filters.text.strip()
+    if text:
+        number = case_number(text)
+        if number is not None:
+            clauses.append(Case.id == number)
+        elif _EMAIL.fullmatch(text):
+            # a whole address: exact match through ix_customers_email (emails are stored lower-case)
+            clauses.append(Case.customer_id.in_(select(Customer.id).where(Customer.email == text.lower())))
+        else:
+            pattern = _like(text)
+            clauses.append(
+                or_(Customer.name.ilike(pattern, escape="\\"), Customer.email.ilike(pattern, escape="\\"))
+            )
+    return clauses
+
+
+def _keyset(sort: str) -> ColumnElement[bool]:
+    """(sort column, id) after the cursor's, in the sort's direction; values bound at execution."""
+    _, column, descending = SORTS[sort]
+    key = tuple_(column, Case.id)
+    bound = tuple_(bindparam("after_value", type_=column.type), bindparam("after_id", type_=Case.id.type))
+    return key < bound if descending else key > bound
+
+
+@lru_cache(maxsize=512)
+def _page_statement(filters: QueueFilters, actor_id: int | None, keyset: bool, limit: int) -> Select:
+    """The page query for a filter combination, built once (building a select costs more than running it)."""
+    _, column, descending = SORTS[filters.sort]
+    q = (
+        select(
+            Case.id,
+            Case.version,
+            Case.status,
+            Case.service_type,
+            Case.reason,
+            Case.amount_requested_cents,
+            Case.opened_on,
+            Case.due_on,
+            Case.assignee_id,
+            Case.fix_attempted,
+            Case.fix_succeeded,
+            Case.documentation,
+            Customer.name.label("customer_name"),
+            Customer.email.label("customer_email"),
+            *_SERVICE_COLUMNS,
+        )
+        .select_from(Case)
+        .join(Customer, Customer.id == Case.customer_id)
+        .join(Service, Service.id == Case.service_id)
+        .where(*_where(filters, actor_id))
+    )
+    if keyset:
+        q = q.where(_keyset(filters.sort))
+    order = (column.desc(), Case.id.desc()) if descending else (column.asc(), Case.id.asc())
+    return q.order_by(*order).limit(limit + 1)
+
+
+@lru_cache(maxsize=512)
+def _count_statement(filters: QueueFilters, actor_id: int | None) -> Select:
+    today = bindparam("today", type_=Case.due_on.type)
+    q = select(
+        func.count(),
+        func.coalesce(func.sum(case((Case.due_on < today, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((Case.status == "awaiting_approval", 1), else_=0)), 0),
+    ).select_from(Case)
+    if _needs_customer(filters):
+        q = q.join(Customer, Customer.id == Case.customer_id)
+    return q.where(and_(*_where(filters, actor_id)))
+
+
+_USERS = select(User.id, User.display_name)
+
+
+def _window(case_ns: Any, service_ns: Any, book: PolicyBook) -> str:
+    try:
+        verdict = evaluate(facts_for_case(case_ns, service_ns), book)
+    except PolicyError:
+        return "check facts"
+    if verdict.rule == 1:  # not started: the contact window does not apply
+        return "not started"
+    return "within" if verdict.within_window else "late"
+
+
+_SERVICE_COLUMNS = (
+    Service.status.label("service_status"),
+    Service.price_cents,
+    Service.purchased_on,
+    Service.scheduled_on,
+    Service.initiated_on,
+    Service.completed_on,
+    Service.cycle,
+    Service.cycle_start,
+    Service.cycle_end,
+    Service.cancelled_on,
+)
+
+
+def open_cases(
+    db: Database,
+    *,
+    actor: Actor | None,
+    filters: QueueFilters,
+    after: QueueCursor | None = None,
+    limit: int = 50,
+    today: date,
+    book: PolicyBook | None = None,
+) -> QueuePage:
+    """One page of open cases matching `filters`, in `filters.sort` order, starting after `after`."""
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    sort = filters.sort
+    if after is not None and after.sort != sort:
+        after = None  # a cursor from another sort order means nothing here: start again
+    column = SORTS[sort][1]
+    q = _page_statement(filters, actor.id if actor else None, after is not None, limit)
+    params = {"after_value": after.value, "after_id": after.id} if after is not None else {}
+    book = book or default_book()
+    with db.engine.connect() as conn:  # Core, not the ORM: plain rows are all the queue needs
+        records = conn.execute(q, params).all()
+        names = dict(conn.execute(_USERS).all()) if records else {}
+    more = len(records) > limit
+    records = records[:limit]
+    rows = []
+    for r in records:
+        service_ns = SimpleNamespace(
+            service_type=r.service_type,
+            status=r.service_status,
+            price_cents=r.price_cents,
+            purchased_on=r.purchased_on,
+            scheduled_on=r.scheduled_on,
+            initiated_on=r.initiated_on,
+            completed_on=r.completed_on,
+            cycle=r.cycle,
+            cycle_start=r.cycle_start,
+            cycle_end=r.cycle_end,
+            cancelled_on=r.cancelled_on,
+        )
+        rows.append(
+            QueueRow(
+                case_id=r.id,
+                version=r.version,
+                status=r.status,
+                customer_name=r.customer_name,
+                customer_email=r.customer_email,
+                service_type=r.service_type,
+                reason=r.reason,
+                amount_requested_cents=r.amount_requested_cents,
+                opened_on=r.opened_on,
+                due_on=r.due_on,
+                age_days=(today - r.opened_on).days,
+                days_left=(r.due_on - today).days,
+                window=_window(r, service_ns, book),
+                assignee_id=r.assignee_id,
+                assignee_name=names.get(r.assignee_id) if r.assignee_id else None,
+            )
+        )
+    next_cursor = None
+    if more and rows:
+        last = records[-1]
+        next_cursor = QueueCursor(sort, getattr(last, column.key), last.id)
+    return QueuePage(rows=rows, next_cursor=next_cursor, sort=sort)
+
+
+def export_frame(
+    db: Database, *, actor: Actor | None, filters: QueueFilters, today: date, cap: int = 5_000
+) -> pd.DataFrame:
+    """Up to `cap` matching rows in queue order, walked page by page with the same keyset queries."""
+    rows: list[QueueRow] = []
+    cursor = None
+    while len(rows) < cap:
+        page = open_cases(
+            db, actor=actor, filters=filters, after=cursor, limit=min(MAX_LIMIT, cap - len(rows)), today=today
+        )
+        rows += page.rows
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    return QueuePage(rows=rows, next_cursor=None, sort=filters.sort).frame(export=True)
+
+
+def count_matching(db: Database, *, actor: Actor | None, filters: QueueFilters, today: date) -> QueueCount:
+    """How many open cases match the filters (and of those, how many are overdue / awaiting approval)."""
+    q = _count_statement(filters, actor.id if actor else None)
+    with db.engine.connect() as conn:
+        total, overdue, awaiting = conn.execute(q, {"today": today}).one()
+    return QueueCount(int(total), int(overdue), int(awaiting))
+
+
+def queue_users(db: Database) -> list[tuple[int, str]]:
+    """(id, display name) of the users a queue can be filtered by (active reviewers and managers)."""
+    with db.read() as s:
+        return [
+            (uid, name)
+            for uid, name in s.execute(
+                select(User.id, User.display_name)
+                .where(User.active.is_(True), User.role.in_(("reviewer", "manager")))
+                .order_by(User.display_name)
+            )
+        ]

@@ -1,0 +1,503 @@
+"""One case (deep link: /case?case=<id>): the facts, the policy verdict with its clauses, the timeline, and the
+actions — assign, note, fix attempt, decide; managers approve or reject exceptions here.
+
+Customer text (names, descriptions, notes) is shown only through st.text, st.code and st.dataframe."""
+
+import uuid
+
+import pandas as pd
+import streamlit as st
+
+from desk.cases import add_note, assign, case_detail, parse_case_id, record_fix
+from desk.decisions import (
+    MIN_EXCEPTION_RATIONALE,
+    approve_exception,
+    decide,
+    reject_exception,
+)
+from desk.errors import DeskError, InvalidInput, NotFound, StaleCase
+from policy import (
+    CYCLE_LABELS,
+    MONEY_OUTCOMES,
+    OUTCOME_LABELS,
+    OUTCOMES,
+    REASON_LABELS,
+    SERVICE_TYPE_LABELS,
+    STATUS_LABELS,
+)
+from ui.casework import clear_queue_caches, flash, show_flash
+from ui.guard import guard
+from ui.nav import BY_KEY
+
+ctx = guard("case")
+db, actor, today = ctx.db, ctx.actor, ctx.today
+ERRORS = "case_form_errors"  # {"case": id, "form": name, field: message}
+
+st.page_link("pages/queue.py", label="Back to the queue", icon=":material/arrow_back:")
+
+try:
+    case_id = parse_case_id(st.query_params.get("case"))
+except InvalidInput:
+    st.title("Case")
+    given = st.query_params.get("case")
+    # the link's text is not echoed through Markdown: it may be anything someone typed into a URL
+    st.error(
+        "This link does not name a case. A case number is digits, as in /case?case=123; open cases from the queue."
+        if given
+        else "No case chosen. Open a case from the queue, or use a link such as /case?case=123."
+    )
+    if given:
+        st.caption("The link said")
+        st.code(given[:200], language=None)
+    st.stop()
+try:
+    d = case_detail(db, case_id, today)
+except NotFound:
+    st.title("Case")
+    st.warning(f"Case #{case_id} does not exist. It may have been mistyped; find it in the queue by customer name.")
+    st.stop()
+except DeskError as exc:
+    st.title("Case")
+    st.error(str(exc))
+    st.stop()
+
+may_act = actor.may("act_on_case")
+
+
+def money(cents: int | None) -> str:
+    return f"${(cents or 0) / 100:,.2f}"
+
+
+def day(value) -> str:
+    return value.strftime("%a %d %b %Y") if value else "—"
+
+
+def table(rows: list[tuple[str, str]]) -> None:
+    """Facts as a two-column table (st.dataframe: values are never parsed as Markdown or HTML)."""
+    st.dataframe(
+        pd.DataFrame(rows, columns=["Field", "Value"]),
+        hide_index=True,
+        width="stretch",
+        height=(len(rows) + 1) * 35 + 3,
+        column_config={"Field": st.column_config.TextColumn(width="small")},
+    )
+
+
+def form_errors(form: str) -> dict:
+    errs = st.session_state.get(ERRORS) or {}
+    return errs if errs.get("case") == d.id and errs.get("form") == form else {}
+
+
+def set_error(form: str, exc: InvalidInput) -> None:
+    st.session_state[ERRORS] = {"case": d.id, "form": form, exc.field or "form": exc.message}
+
+
+def idem_key(action: str) -> str:
+    """Made when the form is rendered and kept for this version of the case: a double click sends it twice."""
+    return st.session_state.setdefault(f"idem_{action}_{d.id}_{d.version}", uuid.uuid4().hex)
+
+
+def after_write(message: str) -> None:
+    st.session_state.pop(ERRORS, None)
+    clear_queue_caches()
+    flash("success", message)
+
+
+def on_desk_error(form: str, exc: DeskError) -> None:
+    if isinstance(exc, StaleCase):
+        flash("warning", str(exc), exc.changes)
+    elif isinstance(exc, InvalidInput):
+        set_error(form, exc)
+    else:
+        flash("error", str(exc))
+
+
+# ---- header --------------------------------------------------------------------------------------------------
+st.title(f"Case #{d.id}")
+badges = st.container(horizontal=True)
+with badges:
+    if d.status == "closed":
+        st.badge("Closed", icon=":material/check_circle:", color="gray")
+    elif d.awaiting_approval:
+        st.badge("Awaiting a manager's approval", icon=":material/hourglass_top:", color="orange")
+    else:
+        st.badge("Open", icon=":material/radio_button_unchecked:", color="blue")
+    if d.status != "closed":
+        if d.days_left < 0:
+            st.badge(f"Overdue by {-d.days_left} day{'s' if d.days_left != -1 else ''}", color="red")
+        else:
+            st.badge(f"Due in {d.days_left} day{'s' if d.days_left != 1 else ''} ({d.due_on:%d %b})", color="gray")
+    if d.verdict is not None and d.verdict.rule != 1:
+        if d.verdict.within_window:
+            st.badge(f"Within the {d.window_days}-day window", icon=":material/schedule:", color="green")
+        else:
+            st.badge("Late: after the contact window", icon=":material/schedule:", color="red")
+    st.badge(f"Assigned to {d.assignee.name}" if d.assignee else "Unassigned", icon=":material/person:",
+             color="violet" if d.assignee and d.assignee.id == actor.id else "gray")
+show_flash()
+
+left, right = st.columns([3, 2], gap="large")
+
+# ---- facts -------------------------------------------------------------------------------------------------
+with left:
+    st.subheader("Customer")
+    st.text(d.customer_name)
+    st.text(d.customer_email)
+
+    st.subheader("Request")
+    table(
+        [
+            ("Opened", day(d.opened_on)),
+            ("Channel", d.channel),
+            ("Reason", REASON_LABELS.get(d.reason, d.reason)),
+            ("Amount requested", money(d.amount_requested_cents)),
+            ("Fix attempt", "none yet" if not d.fix_attempted
+             else {True: "succeeded", False: "failed", None: "attempted, result pending"}[d.fix_succeeded]),
+        ]
+    )
+    st.caption("The customer's description, as written")
+    with st.container(border=True):
+        st.text(d.description or "(no description)")
+
+    st.subheader("Service")
+    svc = d.service
+    rows = [
+        ("Type", SERVICE_TYPE_LABELS.get(svc.service_type, svc.service_type)),
+        ("Status", STATUS_LABELS.get(svc.status, svc.status)),
+        ("Price paid", f"{money(svc.price_cents)} {svc.currency}"),
+        ("Purchased", day(svc.purchased_on)),
+        ("Scheduled", day(svc.scheduled_on)),
+        ("Initiated", day(svc.initiated_on)),
+        ("Completed", day(svc.completed_on)),
+        ("Service date (policy)", day(svc.service_date)),
+    ]
+    if svc.cycle:
+        rows += [
+            ("Billing cycle", f"{CYCLE_LABELS.get(svc.cycle, svc.cycle)}: {day(svc.cycle_start)} – {day(svc.cycle_end)}"),
+            ("Cancelled", day(svc.cancelled_on) if svc.cancelled_on else "not cancelled"),
+        ]
+    table(rows)
+
+    st.subheader("Documentation")
+    if d.documentation:
+        st.dataframe(
+            pd.DataFrame(
+                [(i.get("kind", ""), i.get("name", ""), i.get("note", "")) for i in d.documentation],
+                columns=["Kind", "Item", "Note"],
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+    else:
+        st.caption("No documentation provided (section 4 asks for screenshots, emails or other documents).")
+
+# ---- the policy verdict --------------------------------------------------------------------------------------
+with right:
+    st.subheader("Policy verdict")
+    v = d.verdict
+    if v is None:
+        st.error(f"The policy engine cannot judge these facts: {d.facts_problem}")
+    else:
+        with st.container(border=True):
+            st.markdown(f"**Recommended:** {OUTCOME_LABELS[v.recommended_outcome]}")
+            st.markdown("**Allowed:** " + ", ".join(OUTCOME_LABELS[o] for o in v.allowed_outcomes))
+            st.caption(
+                f"Policy version {v.policy_version} (in force on the service date) · rule {v.rule} · "
+                f"request on day {v.days_used}, contact deadline {v.contact_deadline:%d %b %Y}"
+            )
+            for f in v.findings:
+                icon = ":material/check_circle:" if f.ok else ":material/warning:"
+                st.markdown(f"{icon} {f.message}")
+        for number, text in d.cited:
+            with st.expander(f"Section {number} of the policy", expanded=False):
+                st.text(text)
+        if "checker" in BY_KEY and d.checker_params:
+            st.page_link(
+                BY_KEY["checker"].path,
+                label="Try these facts in the policy checker",
+                icon=":material/rule:",
+                query_params=d.checker_params,
+            )
+
+# ---- the decision (closed or awaiting approval) ----------------------------------------------------------------
+dec = d.decision
+
+
+def _settle(approve: bool, decision_id: int, version: int, key: str) -> None:
+    note = st.session_state.get(f"approve_note_{d.id}", "")
+    fn = approve_exception if approve else reject_exception
+    try:
+        result = fn(db, actor.id, decision_id, note, today=today, seen_version=version, idempotency_key=key)
+    except DeskError as exc:
+        on_desk_error("approve", exc)
+        return
+    after_write(result.message)
+
+
+if dec is not None and d.status != "open":
+    with right:
+        st.subheader("Decision")
+        with st.container(border=True):
+            amount = f" · {money(dec.amount_cents)}" if dec.outcome in MONEY_OUTCOMES else ""
+            who = dec.decided_by.name if dec.decided_by else "unknown"
+            st.markdown(f"**{OUTCOME_LABELS[dec.outcome]}**{amount} — decided by {who} on {day(dec.decided_on)}")
+            if dec.is_exception:
+                state = {"pending": "waiting for a manager's approval", "approved": "approved", "rejected": "rejected"}
+                st.warning(
+                    f"Discretionary exception (policy section 5): the policy recommended "
+                    f"{OUTCOME_LABELS[dec.recommended_outcome].lower()}. Status: {state.get(dec.approval_status, '')}.",
+                    icon=":material/gavel:",
+                )
+            st.caption("Rationale")
+            st.text(dec.rationale or "(none given)")
+            if dec.approver:
+                st.caption(f"{dec.approval_status.capitalize()} by {dec.approver.name}: note")
+                st.text(dec.approval_note or "")
+        if dec.pending:
+            errs = form_errors("approve")
+            if actor.may("approve_exception") and dec.decided_by and dec.decided_by.id != actor.id:
+                with st.form(f"approve_form_{d.id}"):
+                    st.markdown("**Approve or reject this exception**")
+                    st.text_area(
+                        "Note for the reviewer and the audit trail",
+                        key=f"approve_note_{d.id}",
+                        placeholder="Why you agree, or why not",
+                    )
+                    if errs.get("note"):
+                        st.error(errs["note"])
+                    if errs.get("form"):
+                        st.error(errs["form"])
+                    key = idem_key("approve")
+                    c1, c2 = st.columns(2)
+                    c1.form_submit_button(
+                        "Approve", type="primary", icon=":material/check:",
+                        on_click=_settle, args=(True, dec.id, d.version, key),
+                    )
+                    c2.form_submit_button(
+                        "Reject", icon=":material/close:", on_click=_settle, args=(False, dec.id, d.version, key),
+                    )
+            elif dec.decided_by and dec.decided_by.id == actor.id:
+                st.info("You decided this exception: another manager must approve or reject it (four eyes).")
+            else:
+                st.info("Waiting for a manager's approval. Managers find it under “Awaiting approval” in the queue.")
+        elif dec.draft_reply:
+            st.markdown("**Draft reply to the customer** — plain text to copy; it quotes the policy sections cited.")
+            st.code(dec.draft_reply, language=None, wrap_lines=True)
+
+# ---- actions -----------------------------------------------------------------------------------------------------
+
+
+def _submit_decision(case_id: int, version: int, key: str, outcome: str, paid_cents: int) -> None:
+    if outcome == "full_refund":
+        amount_cents = paid_cents
+    elif outcome in MONEY_OUTCOMES:
+        raw = st.session_state.get(f"decide_amount_{case_id}")
+        amount_cents = None if raw is None else round(raw * 100)
+    else:
+        amount_cents = None
+    rationale = st.session_state.get(f"decide_rationale_{case_id}", "")
+    try:
+        result = decide(db, actor.id, case_id, outcome, amount_cents, rationale, version, key, today=today)
+    except DeskError as exc:
+        on_desk_error("decide", exc)
+        return
+    st.session_state[f"decide_rationale_{case_id}"] = ""
+    after_write(result.message)
+
+
+def _submit_fix(case_id: int, version: int, key: str) -> None:
+    result = st.session_state.get(f"fix_result_{case_id}")
+    succeeded = {"succeeded": True, "failed": False, "pending": None}[result]
+    try:
+        record_fix(db, actor.id, case_id, succeeded, st.session_state.get(f"fix_note_{case_id}", ""), version,
+                   idempotency_key=key)
+    except DeskError as exc:
+        on_desk_error("fix", exc)
+        return
+    st.session_state[f"fix_note_{case_id}"] = ""
+    after_write(f"Fix attempt recorded: {result}. The verdict below follows the new facts.")
+
+
+def _submit_note(case_id: int, version: int, key: str) -> None:
+    try:
+        add_note(db, actor.id, case_id, st.session_state.get(f"note_text_{case_id}", ""), version,
+                 idempotency_key=key)
+    except DeskError as exc:
+        on_desk_error("note", exc)
+        return
+    st.session_state[f"note_text_{case_id}"] = ""
+    after_write("Note added.")
+
+
+def _submit_assign(case_id: int, version: int, key: str, assignee_id: int | None) -> None:
+    if assignee_id == -1:
+        assignee_id = st.session_state.get(f"assign_to_{case_id}")
+    try:
+        assign(db, actor.id, case_id, assignee_id, version, idempotency_key=key)
+    except DeskError as exc:
+        on_desk_error("assign", exc)
+        return
+    after_write("Case unassigned." if assignee_id is None else "Assignment saved.")
+
+
+def decide_form() -> None:
+    v = d.verdict
+    if v is None:
+        st.warning("This case cannot be decided until its facts can be judged by the policy engine.")
+        return
+    errs = form_errors("decide")
+
+    def label(o: str) -> str:
+        if o == v.recommended_outcome:
+            return f"{OUTCOME_LABELS[o]} (recommended)"
+        return OUTCOME_LABELS[o] if o in v.allowed_outcomes else f"{OUTCOME_LABELS[o]} (exception)"
+
+    # keyed by the rule too: when the facts change the verdict (a failed fix), the choice starts again from the
+    # new recommendation instead of keeping an outcome that is now an exception
+    outcome = st.radio(
+        "Outcome", OUTCOMES, key=f"decide_outcome_{d.id}_{v.rule}", index=OUTCOMES.index(v.recommended_outcome),
+        format_func=label, horizontal=True,
+    )
+    exception = outcome not in v.allowed_outcomes
+    if exception:
+        st.warning(
+            f"**{OUTCOME_LABELS[outcome]} is a discretionary exception** (policy section 5): the policy allows "
+            f"{', '.join(OUTCOME_LABELS[o].lower() for o in v.allowed_outcomes)} here. Explain why in at least "
+            f"{MIN_EXCEPTION_RATIONALE} characters; the case then waits for a manager other than you to approve it.",
+            icon=":material/gavel:",
+        )
+    paid_cents = round(v.amount_paid * 100)
+    key = idem_key("decide")
+    with st.form(f"decide_form_{d.id}"):
+        if outcome == "full_refund":
+            st.number_input(
+                "Amount ($)", value=v.amount_paid, disabled=True, key=f"decide_full_{d.id}",
+                help="A full refund is the amount paid.",
+            )
+        elif outcome in MONEY_OUTCOMES:
+            bound = (
+                f"more than 0 and less than {money(paid_cents)} (the amount paid)"
+                if outcome == "partial_refund"
+                else "more than 0"
+            )
+            st.number_input(
+                "Amount ($)", min_value=0.0, value=None, step=1.0, format="%.2f", key=f"decide_amount_{d.id}",
+                placeholder=f"{bound}", help=f"A {OUTCOME_LABELS[outcome].lower()} is {bound}.",
+            )
+        if errs.get("amount"):
+            st.error(errs["amount"], icon=":material/error:")
+        st.text_area(
+            "Rationale" + (" (required for an exception)" if exception else " (optional)"),
+            key=f"decide_rationale_{d.id}",
+            placeholder="Why this outcome; for an exception, why this case goes outside the policy",
+            max_chars=4000,
+        )
+        if errs.get("rationale"):
+            st.error(errs["rationale"], icon=":material/error:")
+        for field in ("form", "outcome"):
+            if errs.get(field):
+                st.error(errs[field], icon=":material/error:")
+        st.form_submit_button(
+            "Submit exception for approval" if exception else "Record decision",
+            type="primary",
+            icon=":material/gavel:",
+            on_click=_submit_decision,
+            args=(d.id, d.version, key, outcome, paid_cents),
+        )
+
+
+def fix_form() -> None:
+    errs = form_errors("fix")
+    with st.form(f"fix_form_{d.id}"):
+        st.radio(
+            "Result of the fix attempt",
+            ["failed", "succeeded", "pending"],
+            key=f"fix_result_{d.id}",
+            format_func={"failed": "Failed", "succeeded": "Succeeded", "pending": "Result pending"}.get,
+            horizontal=True,
+        )
+        st.text_input("What was tried (internal)", key=f"fix_note_{d.id}", max_chars=4000)
+        for field in ("succeeded", "note", "form"):
+            if errs.get(field):
+                st.error(errs[field], icon=":material/error:")
+        st.form_submit_button(
+            "Record fix attempt", on_click=_submit_fix, args=(d.id, d.version, idem_key("fix")),
+            icon=":material/build:",
+        )
+
+
+def note_form() -> None:
+    errs = form_errors("note")
+    with st.form(f"note_form_{d.id}"):
+        st.text_area("Internal note (never sent to the customer)", key=f"note_text_{d.id}", max_chars=4000)
+        for field in ("note", "form"):
+            if errs.get(field):
+                st.error(errs[field], icon=":material/error:")
+        st.form_submit_button("Add note", on_click=_submit_note, args=(d.id, d.version, idem_key("note")),
+                              icon=":material/edit_note:")
+
+
+def assign_form() -> None:
+    errs = form_errors("assign")
+    people = {p.id: p for p in d.assignable}
+    key = idem_key("assign")
+    row = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
+    current = d.assignee.id if d.assignee and d.assignee.id in people else None
+    row[0].selectbox(
+        "Assign to", list(people), key=f"assign_to_{d.id}", index=list(people).index(current) if current else None,
+        format_func=lambda i: f"{people[i].name} · {people[i].role}", placeholder="Choose a reviewer or manager",
+    )
+    row[1].button("Assign", on_click=_submit_assign, args=(d.id, d.version, key, -1), key=f"assign_btn_{d.id}")
+    row[2].button(
+        "Assign to me", on_click=_submit_assign, args=(d.id, d.version, key, actor.id), key=f"assign_me_{d.id}",
+        disabled=bool(d.assignee and d.assignee.id == actor.id), type="primary",
+    )
+    row[3].button(
+        "Unassign", on_click=_submit_assign, args=(d.id, d.version, key, None), key=f"unassign_{d.id}",
+        disabled=d.assignee is None,
+    )
+    for field in ("assignee", "form"):
+        if errs.get(field):
+            st.error(errs[field], icon=":material/error:")
+
+
+st.divider()
+if not may_act:
+    st.info("Your role can view cases; reviewers and managers act on them.", icon=":material/visibility:")
+else:
+    st.subheader("Actions")
+    if d.is_open:
+        tabs = st.tabs(["Decide", "Fix attempt", "Note", "Assign"])
+        with tabs[0]:
+            decide_form()
+        with tabs[1]:
+            fix_form()
+        with tabs[2]:
+            note_form()
+        with tabs[3]:
+            assign_form()
+    elif d.awaiting_approval:
+        tabs = st.tabs(["Note", "Assign"])
+        with tabs[0]:
+            note_form()
+        with tabs[1]:
+            assign_form()
+    else:
+        note_form()
+
+# ---- timeline ------------------------------------------------------------------------------------------------------
+st.subheader("Timeline")
+st.dataframe(
+    pd.DataFrame(
+        [(e.at, e.actor, e.what) for e in d.timeline],
+        columns=["When (UTC)", "Who", "What"],
+    ),
+    hide_index=True,
+    width="stretch",
+    column_config={
+        "When (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", width="small"),
+        "Who": st.column_config.TextColumn(width="small"),
+        "What": st.column_config.TextColumn(width="large"),
+    },
+)
+st.caption(f"Version {d.version} of this case. Every change above was recorded with who made it and when.")

@@ -1,0 +1,300 @@
+"""The open-case queue: filter, page through (keyset), open a case by selecting its row, take cases."""
+
+import streamlit as st
+
+from desk.cases import assign, assign_many
+from desk.errors import DeskError, StaleCase
+from desk.queue import OPEN_STATUSES, SORTS, STATUS_LABELS, QueueFilters, export_frame
+from policy import REASON_LABELS, REASONS, SERVICE_TYPE_LABELS, SERVICE_TYPES
+from ui.casework import (
+    cached_queue_count,
+    cached_queue_page,
+    cached_queue_users,
+    clear_queue_caches,
+    flash,
+    show_flash,
+)
+from ui.guard import guard
+
+ctx = guard("queue")
+
+PAGE_SIZE = 50
+TABLE = "queue_table"
+ROW_IDS = "queue_row_ids"
+OPEN_CASE = "queue_open_case"
+TAKE_CLICK = "queue_take_click"
+TAKE, TAKEN = ":material/assignment_ind:", ":material/check:"
+SAVED = "queue_saved_filters"
+PAGING = "queue_paging"
+FILTER_KEYS = ("qf_text", "qf_types", "qf_reasons", "qf_status", "qf_assignee", "qf_min", "qf_max", "qf_sort")
+DEFAULTS = {
+    "qf_text": "",
+    "qf_types": [],
+    "qf_reasons": [],
+    "qf_status": "all",
+    "qf_assignee": "any",
+    "qf_min": None,
+    "qf_max": None,
+    "qf_sort": "due",
+}
+STATUS_CHOICES = {"all": "Open and awaiting approval", "open": "Open", "awaiting_approval": "Awaiting approval"}
+db, url, actor = ctx.db, ctx.db.url, ctx.actor
+
+# ---- a row selected on the last run opens its case -------------------------------------------------------
+target = st.session_state.pop(OPEN_CASE, None)
+if target is not None:
+    st.switch_page("pages/case.py", query_params={"case": str(target)})
+
+
+def _open_selected() -> None:
+    rows = st.session_state.get(TABLE, {}).get("selection", {}).get("rows", [])
+    ids = st.session_state.get(ROW_IDS, [])
+    if rows and rows[0] < len(ids):
+        st.session_state[OPEN_CASE] = ids[rows[0]][0]
+    # a selection is a row position: clear it, or it points at another case once this one leaves the queue
+    st.session_state[TABLE] = {"selection": {"rows": [], "columns": []}}
+
+
+def _take() -> None:
+    """The row's "Take" button: assign that case to me (with the version the row showed)."""
+    click = st.session_state.get(TAKE_CLICK) or {}
+    ids = st.session_state.get(ROW_IDS, [])
+    row = click.get("row")
+    if row is None or row >= len(ids):
+        return
+    case_id, version = ids[row]
+    if click.get("label") == TAKEN:
+        flash("info", f"Case #{case_id} is already assigned to you.")
+        return
+    try:
+        assign(db, actor.id, case_id, actor.id, version)
+    except StaleCase as exc:
+        flash("warning", f"Case #{case_id} changed since the queue was shown; it was not assigned.", exc.changes)
+    except DeskError as exc:
+        flash("error", f"Case #{case_id}: {exc}")
+    else:
+        clear_queue_caches()
+        flash("success", f"Case #{case_id} is now assigned to you.")
+
+
+# ---- filters: restored when coming back from a case; presets from links (?status=awaiting_approval) ---------
+for key, value in {**DEFAULTS, **st.session_state.get(SAVED, {})}.items():
+    st.session_state.setdefault(key, value)
+preset_status = st.query_params.get("status")
+if preset_status in STATUS_CHOICES:
+    st.session_state["qf_status"] = preset_status
+    del st.query_params["status"]
+preset_assignee = st.query_params.get("assignee")
+if preset_assignee in ("mine", "unassigned", "any"):
+    st.session_state["qf_assignee"] = preset_assignee
+    del st.query_params["assignee"]
+
+
+def _preset(status: str, assignee: str) -> None:
+    st.session_state["qf_status"] = status
+    st.session_state["qf_assignee"] = assignee
+
+
+def _clear_filters() -> None:
+    for key, value in DEFAULTS.items():
+        st.session_state[key] = value
+
+
+st.title("Open cases")
+show_flash()
+
+users = dict(cached_queue_users(db, url))
+approvals = cached_queue_count(db, url, actor, QueueFilters(statuses=("awaiting_approval",)), ctx.today)
+mine = cached_queue_count(db, url, actor, QueueFilters(assignee="mine"), ctx.today)
+quick = st.container(horizontal=True)
+quick.button(
+    f"My cases ({mine.total:,})", on_click=_preset, args=("all", "mine"), icon=":material/person:",
+    help="Open cases assigned to you.",
+)
+quick.button(
+    f"Awaiting approval ({approvals.total:,})",
+    on_click=_preset,
+    args=("awaiting_approval", "any"),
+    icon=":material/approval:",
+    type="primary" if actor.may("approve_exception") and approvals.total else "secondary",
+    help="Discretionary exceptions waiting for a manager (never the one who decided them).",
+)
+quick.button("Clear filters", on_click=_clear_filters, icon=":material/filter_alt_off:")
+
+with st.container(border=True):
+    row1 = st.columns([3, 2, 2, 2])
+    row1[0].text_input(
+        "Search", key="qf_text", placeholder="Customer name, email or case number",
+        help="Digits find a case by its number; anything else searches customer names and emails.",
+    )
+    row1[1].selectbox("Status", list(STATUS_CHOICES), key="qf_status", format_func=STATUS_CHOICES.get)
+    row1[2].selectbox(
+        "Assignee",
+        ["any", "mine", "unassigned", *users],
+        key="qf_assignee",
+        format_func=lambda v: {"any": "Anyone", "mine": "Me", "unassigned": "Unassigned"}.get(v) or users.get(v, v),
+    )
+    row1[3].selectbox("Sort by", list(SORTS), key="qf_sort", format_func=lambda s: SORTS[s][0])
+    row2 = st.columns([3, 3, 1, 1])
+    row2[0].multiselect(
+        "Service type", SERVICE_TYPES, key="qf_types", format_func=SERVICE_TYPE_LABELS.get, placeholder="Any type"
+    )
+    row2[1].multiselect("Reason", REASONS, key="qf_reasons", format_func=REASON_LABELS.get, placeholder="Any reason")
+    row2[2].number_input("Amount from ($)", min_value=0.0, step=10.0, key="qf_min", placeholder="0")
+    row2[3].number_input("Amount to ($)", min_value=0.0, step=10.0, key="qf_max", placeholder="any")
+
+st.session_state[SAVED] = {k: st.session_state[k] for k in FILTER_KEYS}
+status = st.session_state["qf_status"]
+filters = QueueFilters(
+    service_types=tuple(st.session_state["qf_types"]),
+    reasons=tuple(st.session_state["qf_reasons"]),
+    statuses=OPEN_STATUSES if status == "all" else (status,),
+    assignee=st.session_state["qf_assignee"],
+    amount_min_cents=None if st.session_state["qf_min"] is None else round(st.session_state["qf_min"] * 100),
+    amount_max_cents=None if st.session_state["qf_max"] is None else round(st.session_state["qf_max"] * 100),
+    text=st.session_state["qf_text"].strip(),
+    sort=st.session_state["qf_sort"],
+)
+
+# ---- keyset paging: a stack of cursors, reset whenever the filters change -----------------------------------
+paging = st.session_state.get(PAGING)
+if not paging or paging["filters"] != filters:
+    paging = st.session_state[PAGING] = {"filters": filters, "stack": [None]}
+
+
+def _next(cursor) -> None:
+    st.session_state[PAGING]["stack"].append(cursor)
+
+
+def _previous() -> None:
+    if len(st.session_state[PAGING]["stack"]) > 1:
+        st.session_state[PAGING]["stack"].pop()
+
+
+def _first() -> None:
+    st.session_state[PAGING]["stack"] = [None]
+
+
+try:
+    count = cached_queue_count(db, url, actor, filters, ctx.today)
+    page = cached_queue_page(db, url, actor, filters, paging["stack"][-1], ctx.today, PAGE_SIZE)
+except DeskError as exc:
+    st.error(str(exc))
+    st.stop()
+
+first_n = (len(paging["stack"]) - 1) * PAGE_SIZE
+summary = (
+    f"**{count.total:,}** open case{'s' if count.total != 1 else ''} match · "
+    f"{count.overdue:,} overdue · {count.awaiting_approval:,} awaiting approval"
+)
+if page.rows:
+    summary += f" — showing {first_n + 1:,}–{first_n + len(page.rows):,}"
+st.markdown(summary)
+
+if not page.rows:
+    if count.total == 0:
+        st.info("No open cases match these filters.", icon=":material/inbox:")
+    else:
+        st.info("No more cases on this page.")
+        st.button("Back to the first page", on_click=_first)
+    st.stop()
+
+frame = page.frame()
+st.session_state[ROW_IDS] = [(r.case_id, r.version) for r in page.rows]
+may_act = actor.may("act_on_case")
+if may_act:
+    frame.insert(1, "Take", [TAKEN if r.assignee_id == actor.id else TAKE for r in page.rows])
+    frame["Status"] = [[s] for s in frame["Status"]]
+st.caption("Select a row to open the case. Days left is negative for overdue cases; Window is the policy's "
+           "contact window (section 4) for the request.")
+st.dataframe(
+    frame,
+    key=TABLE,
+    on_select=_open_selected,
+    selection_mode="single-row",
+    hide_index=True,
+    width="stretch",
+    height=(min(len(frame), 20) + 1) * 35 + 3,
+    column_config={
+        "Case": st.column_config.NumberColumn("Case", format="#%d", width=60),
+        "Customer": st.column_config.TextColumn("Customer", width=112),
+        "Service": st.column_config.TextColumn("Service", width=90),
+        "Reason": st.column_config.TextColumn("Reason", width=125),
+        "Assignee": st.column_config.TextColumn("Assignee", width=95),
+        "Requested": st.column_config.NumberColumn(
+            "Requested", format="$%.2f", help="Amount the customer asked for", width=72
+        ),
+        "Age (days)": st.column_config.NumberColumn(
+            "Age", format="%d d", help="Days since the request was opened", width=45
+        ),
+        "Days left": st.column_config.NumberColumn(
+            "Days left", format="%d d", help="Days until the internal due date; negative: overdue", width=62
+        ),
+        "Window": st.column_config.TextColumn(
+            "Window", width=75, help="The policy's contact window for the request: within, late, or not started "
+            "(the window does not apply)"
+        ),
+        "Status": st.column_config.MultiselectColumn(
+            "Status", width=128, options=list(STATUS_LABELS.values()), color=["blue", "orange"],
+            help="Awaiting approval: a discretionary exception waits for a manager (not its decider)",
+        ),
+        "Take": st.column_config.ButtonColumn(
+            "", width=44, type="tertiary", on_click=_take, key=TAKE_CLICK, alignment="center",
+            help="Take the case: assign it to yourself (a tick: it is already yours)",
+        ),
+    },
+)
+
+nav = st.container(horizontal=True)
+nav.button("First page", on_click=_first, disabled=len(paging["stack"]) == 1, icon=":material/first_page:")
+nav.button("Previous", on_click=_previous, disabled=len(paging["stack"]) == 1, icon=":material/chevron_left:")
+nav.button(
+    "Next", on_click=_next, args=(page.next_cursor,), disabled=page.next_cursor is None,
+    icon=":material/chevron_right:",
+)
+nav.download_button(
+    "Download CSV",
+    data=lambda: export_frame(db, actor=actor, filters=filters, today=ctx.today).to_csv(index=False),
+    file_name=f"open-cases-{ctx.today.isoformat()}.csv",
+    mime="text/csv",
+    icon=":material/download:",
+    help="All matching cases in this order (up to 5,000 rows).",
+    on_click="ignore",
+)
+
+# ---- take cases: assign to me ----------------------------------------------------------------------------
+if actor.may("act_on_case"):
+    takeable = {r.case_id: r for r in page.rows if r.assignee_id != actor.id}
+
+    def _assign_to_me() -> None:
+        chosen = st.session_state.get("queue_take", [])
+        if not chosen:
+            flash("warning", "Choose the cases to take first.")
+            return
+        try:
+            result = assign_many(db, actor.id, [(cid, takeable[cid].version) for cid in chosen], actor.id)
+        except DeskError as exc:
+            flash("error", str(exc))
+            return
+        clear_queue_caches()
+        st.session_state["queue_take"] = []
+        if result.skipped:
+            flash(
+                "warning",
+                f"Assigned {len(result.assigned)} case(s) to you; {len(result.skipped)} skipped:",
+                [f"#{cid}: {why}" for cid, why in result.skipped],
+            )
+        else:
+            flash("success", f"Assigned {len(result.assigned)} case(s) to you: "
+                  + ", ".join(f"#{c}" for c in result.assigned))
+
+    with nav.popover("Assign to me", icon=":material/assignment_ind:", disabled=not takeable):
+        st.multiselect(
+            "Cases on this page",
+            list(takeable),
+            key="queue_take",
+            format_func=lambda cid: f"#{cid} · due {takeable[cid].due_on:%d %b} · "
+            f"{takeable[cid].assignee_name or 'unassigned'}",
+            placeholder="Choose cases",
+        )
+        st.button("Assign to me", on_click=_assign_to_me, type="primary", key="queue_take_submit")

@@ -1,0 +1,220 @@
+"""The open-case queue in desk/: keyset paging (every open case exactly once, no OFFSET), each filter and its
+count, the sort orders, and window statuses that agree with the policy engine. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, select
+
+from data.models import Case, Customer
+from desk.auth import find_active_user
+from desk.cases import case_detail
+from desk.queue import SORTS, QueueCursor, QueueFilters, count_matching, open_cases
+from tests.support.cases import TODAY, add_case, user_id
+
+
+def all_open(db) -> list[dict]:
+    """Every open case with its customer, read plainly (the expectation the queue is checked against)."""
+    with db.read() as s:
+        rows = s.execute(
+            select(Case, Customer).join(Customer, Customer.id == Case.customer_id).where(Case.status != "closed")
+        ).all()
+        return [
+            dict(
+                id=c.id, due_on=c.due_on, status=c.status, service_type=c.service_type, reason=c.reason,
+                amount=c.amount_requested_cents, assignee_id=c.assignee_id, name=cu.name, email=cu.email,
+            )
+            for c, cu in rows
+        ]
+
+
+def walk(db, filters: QueueFilters, actor=None, limit: int = 5) -> list:
+    """Every row of the queue, page by page, following the cursors."""
+    rows, cursor, pages = [], None, 0
+    while True:
+        page = open_cases(db, actor=actor, filters=filters, after=cursor, limit=limit, today=TODAY)
+        rows += page.rows
+        pages += 1
+        assert len(page.rows) <= limit
+        if page.next_cursor is None:
+            return rows
+        assert len(page.rows) == limit
+        cursor = page.next_cursor
+        assert pages < 1000
+
+
+@pytest.mark.parametrize("sort", list(SORTS))
+def test_keyset_paging_returns_every_open_case_exactly_once_in_order(demo_db, sort):
+    expected = all_open(demo_db)
+    assert len(expected) >= 20
+    rows = walk(demo_db, QueueFilters(sort=sort), limit=7)
+    ids = [r.case_id for r in rows]
+    assert len(ids) == len(set(ids)) == len(expected)
+    assert set(ids) == {e["id"] for e in expected}
+    keys = [(r.due_on, r.case_id) for r in rows]
+    assert keys == sorted(keys, reverse=SORTS[sort][2])
+
+
+def test_the_default_order_puts_overdue_cases_first(demo_db):
+    page = open_cases(demo_db, actor=None, filters=QueueFilters(), today=TODAY)
+    days_left = [r.days_left for r in page.rows]
+    assert days_left == sorted(days_left)
+    assert days_left[0] < 0, "the demo desk has overdue cases"
+    assert count_matching(demo_db, actor=None, filters=QueueFilters(), today=TODAY).overdue == sum(
+        1 for e in all_open(demo_db) if e["due_on"] < TODAY
+    )
+
+
+def test_a_cursor_of_another_sort_order_starts_again(demo_db):
+    first = open_cases(demo_db, actor=None, filters=QueueFilters(), limit=3, today=TODAY)
+    other = open_cases(
+        demo_db, actor=None, filters=QueueFilters(sort="due_desc"), after=first.next_cursor, limit=3, today=TODAY
+    )
+    again = open_cases(demo_db, actor=None, filters=QueueFilters(sort="due_desc"), limit=3, today=TODAY)
+    assert [r.case_id for r in other.rows] == [r.case_id for r in again.rows]
+
+
+def test_no_query_pages_with_offset(demo_db):
+    """Page 2 is found by the keyset (due_on, id) > (...), never by skipping rows (SQLite's dialect always
+    appends a constant `OFFSET 0`, which skips nothing)."""
+    statements: list[tuple[str, object]] = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        statements.append((statement, parameters))
+
+    event.listen(demo_db.engine, "before_cursor_execute", capture)
+    try:
+        page1 = open_cases(demo_db, actor=None, filters=QueueFilters(), limit=5, today=TODAY)
+        open_cases(demo_db, actor=None, filters=QueueFilters(), after=page1.next_cursor, limit=5, today=TODAY)
+    finally:
+        event.remove(demo_db.engine, "before_cursor_execute", capture)
+    queue_sql = [(sql, p) for sql, p in statements if "FROM cases" in sql and "ORDER BY" in sql]
+    assert len(queue_sql) == 2
+    page2_sql, params = queue_sql[1]
+    assert "(cases.due_on, cases.id) >" in page2_sql
+    if "OFFSET" in page2_sql:
+        values = list(params.values()) if isinstance(params, dict) else list(params)
+        assert values[-1] == 0 and demo_db.backend == "sqlite"
+
+
+def _expect(db, pred) -> set[int]:
+    return {e["id"] for e in all_open(db) if pred(e)}
+
+
+def _filtered(db, filters, actor=None) -> set[int]:
+    rows = walk(db, filters, actor=actor, limit=4)
+    ids = {r.case_id for r in rows}
+    assert len(ids) == len(rows)
+    assert count_matching(db, actor=actor, filters=filters, today=TODAY).total == len(rows)
+    return ids
+
+
+def test_each_filter_matches_exactly_the_cases_it_names_and_counts_them(demo_db):
+    db = demo_db
+    rita = find_active_user(db, "rita@refund-desk.example")
+    omar = user_id(db, "omar")
+    cases = {
+        "service type": (QueueFilters(service_types=("subscription",)), lambda e: e["service_type"] == "subscription"),
+        "two reasons": (
+            QueueFilters(reasons=("our_error", "technical_issue")),
+            lambda e: e["reason"] in ("our_error", "technical_issue"),
+        ),
+        "awaiting approval": (
+            QueueFilters(statuses=("awaiting_approval",)),
+            lambda e: e["status"] == "awaiting_approval",
+        ),
+        "open only": (QueueFilters(statuses=("open",)), lambda e: e["status"] == "open"),
+        "mine": (QueueFilters(assignee="mine"), lambda e: e["assignee_id"] == rita.id),
+        "unassigned": (QueueFilters(assignee="unassigned"), lambda e: e["assignee_id"] is None),
+        "a colleague": (QueueFilters(assignee=omar), lambda e: e["assignee_id"] == omar),
+        "amount range": (
+            QueueFilters(amount_min_cents=5_000, amount_max_cents=15_000),
+            lambda e: 5_000 <= e["amount"] <= 15_000,
+        ),
+    }
+    for name, (filters, pred) in cases.items():
+        expected = _expect(db, pred)
+        assert expected, f"the demo desk has no case for {name}"
+        assert _filtered(db, filters, actor=rita) == expected, name
+    everything = _expect(db, lambda e: True)
+    assert _filtered(db, QueueFilters(), actor=rita) == everything
+    combined = QueueFilters(reasons=("our_error", "technical_issue"), assignee="unassigned")
+    assert _filtered(db, combined, actor=rita) == _expect(
+        db, lambda e: e["reason"] in ("our_error", "technical_issue") and e["assignee_id"] is None
+    )
+
+
+def test_the_text_search_finds_name_email_and_case_number(demo_db):
+    db = demo_db
+    a = add_case(db, customer_name="Bartholomew Quill", customer_email="b.quill@firm.example")
+    b = add_case(db, customer_name="Anna 100% Sure_Thing", customer_email="anna@firm.example")
+    closed = add_case(db, customer_name="Bartholomew Closed", status="closed")
+    assert _filtered(db, QueueFilters(text="bartholomew")) == {a}  # case-insensitive; closed cases never show
+    assert _filtered(db, QueueFilters(text="QUILL@FIRM")) == {a}  # part of an email
+    assert _filtered(db, QueueFilters(text="b.quill@firm.example")) == {a}  # a whole email: exact match
+    assert _filtered(db, QueueFilters(text=str(b))) == {b}  # digits: the case number
+    assert _filtered(db, QueueFilters(text=f"#{a}")) == {a}
+    assert _filtered(db, QueueFilters(text=str(closed))) == set()
+    assert _filtered(db, QueueFilters(text="100%")) == {b}  # LIKE wildcards are literal
+    assert _filtered(db, QueueFilters(text="a_1")) == set()  # "_" would match the space in "Anna 100"
+    assert _filtered(db, QueueFilters(text="Sure_")) == {b}
+
+
+def test_the_window_status_agrees_with_the_policy_engine(demo_db):
+    db = demo_db
+    late = add_case(db, service_date=TODAY - timedelta(days=30), opened_on=TODAY - timedelta(days=3))
+    within = add_case(db, service_date=TODAY - timedelta(days=10), opened_on=TODAY - timedelta(days=3))
+    not_started = add_case(db, service_status="not_started", service_date=TODAY + timedelta(days=3))
+    rows = {r.case_id: r for r in walk(db, QueueFilters(), limit=50)}
+    assert (rows[late].window, rows[within].window, rows[not_started].window) == ("late", "within", "not started")
+    for r in rows.values():
+        verdict = case_detail(db, r.case_id, TODAY).verdict
+        if verdict.rule == 1:
+            assert r.window == "not started"
+        else:
+            assert r.window == ("within" if verdict.within_window else "late"), r.case_id
+
+
+def test_rows_carry_what_the_table_shows(demo_db):
+    db = demo_db
+    cid = add_case(db, customer_name="Row Person", price_cents=4_250, assignee="li", opened_on=TODAY - timedelta(days=4))
+    row = next(r for r in walk(db, QueueFilters(), limit=50) if r.case_id == cid)
+    assert (row.customer_name, row.amount_requested_cents, row.assignee_name) == ("Row Person", 4_250, "Li Wei")
+    assert (row.age_days, row.days_left, row.version) == (4, 10, 1)
+    frame = open_cases(db, actor=None, filters=QueueFilters(text=str(cid)), today=TODAY).frame()
+    assert list(frame.columns) == [
+        "Case", "Customer", "Service", "Reason", "Requested", "Age (days)", "Days left", "Window", "Assignee", "Status",
+    ]
+    assert frame.iloc[0]["Requested"] == 42.5 and frame.iloc[0]["Assignee"] == "Li Wei"
+
+
+def test_an_awaiting_approval_case_carries_its_badge(demo_db):
+    page = open_cases(demo_db, actor=None, filters=QueueFilters(statuses=("awaiting_approval",)), today=TODAY)
+    assert page.rows and all(r.awaiting_approval for r in page.rows)
+    assert set(page.frame()["Status"]) == {"Awaiting approval"}
+
+
+def test_the_queue_uses_the_partial_index_on_sqlite(demo_db):
+    if demo_db.backend != "sqlite":
+        pytest.skip("query plans differ; PostgreSQL plans small test tables with sequential scans")
+    from sqlalchemy import text
+
+    cursor = QueueCursor("due", TODAY, 0)
+    statements: list[str] = []
+
+    def capture(conn, cur, statement, parameters, context, executemany):
+        if "ORDER BY" in statement and not statement.startswith("EXPLAIN"):
+            statements.append((statement, parameters))
+
+    event.listen(demo_db.engine, "before_cursor_execute", capture)
+    try:
+        open_cases(demo_db, actor=None, filters=QueueFilters(), after=cursor, today=TODAY)
+    finally:
+        event.remove(demo_db.engine, "before_cursor_execute", capture)
+    sql, params = statements[0]
+    with demo_db.engine.connect() as c:
+        plan = " ".join(str(r[-1]) for r in c.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
+        c.execute(text("SELECT 1"))
+    assert "ix_cases_queue" in plan and "TEMP B-TREE" not in plan
