@@ -23,6 +23,7 @@ class PageSpec:
 PAGES: tuple[PageSpec, ...] = (
     PageSpec("home", "pages/home.py", "Home", ":material/home:", "home", default=True),
     PageSpec("checker", "pages/checker.py", "Policy checker", ":material/gavel:", "checker"),
+    PageSpec("import", "pages/import.py", "Import data", ":material/upload_file:", "import", roles=frozenset({"admin"})),
 )
 
 BY_KEY = {p.key: p for p in PAGES}
