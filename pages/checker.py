@@ -5,7 +5,8 @@ from datetime import timedelta
 
 import streamlit as st
 
-from desk import checker
+from desk import checker, replay
+from desk.errors import DeskError
 from policy import CYCLE_LABELS, REASON_LABELS, SERVICE_STATUSES, SERVICE_TYPE_LABELS, SERVICE_TYPES, STATUS_LABELS
 from ui.guard import guard
 
@@ -68,7 +69,9 @@ st.caption(
 for problem in st.session_state[K + "problems"]:
     st.warning(problem, icon=":material/link_off:")
 
-tabs = st.tabs(["Check a request", "Policy versions"])
+may_replay = ctx.actor.may("replay_policy")
+tab_names = ["Check a request", "Policy versions"] + (["What-if replay"] if may_replay else [])
+tabs = st.tabs(tab_names)
 
 with tabs[0]:
     left, right = st.columns([1, 1], gap="large")
@@ -232,7 +235,7 @@ with tabs[1]:
         with st.expander(f"Section {number}: {text.strip().splitlines()[0]}", expanded=False):
             st.text(text.strip())
     st.download_button(
-        "Download this version as TOML",
+        "Download this version as TOML (a template for a draft)",
         version.to_toml_text(),
         file_name=checker.version_file_name(version),
         mime="application/toml",
@@ -254,3 +257,122 @@ with tabs[1]:
         else:
             st.info("The two versions are the same.")
 
+if may_replay:
+    with tabs[2]:
+        st.subheader("What if the policy changed?")
+        st.caption(
+            "Re-judge every case decided in a date range under a draft policy version and see what would change. "
+            "Read-only: nothing is written. A decision within the rules stands if the draft still allows it, "
+            "otherwise the reviewer is assumed to follow the draft's recommendation; granted exceptions stand."
+        )
+        source = st.radio(
+            "Draft", ["change", "upload"], horizontal=True, key="rp_source",
+            format_func={"change": "Change a parameter of a version", "upload": "Upload a draft (TOML)"}.get,
+        )
+        draft, draft_error = None, None
+        if source == "change":
+            c1, c2, c3 = st.columns(3)
+            base_name = c1.selectbox("Start from version", names, key="rp_base")
+            base = book.get(base_name)
+            window = c2.number_input(
+                "Contact window (days)", min_value=0, max_value=3660, value=base.window_days, step=1, key="rp_window",
+                help="Sections 1 and 4: how many days after the service date a customer may contact us.",
+            )
+            effective = c3.date_input(
+                "Effective from", value=base.effective_from, format=DATE_FORMAT, key="rp_effective",
+                help="Section 6: the draft applies to services provided on or after this day.", **DATE_LIMITS,
+            )
+            try:
+                draft = replay.draft_from_version(book, base_name, window_days=int(window), effective_from=effective)
+            except DeskError as exc:
+                draft_error = str(exc)
+        else:
+            upload = st.file_uploader(
+                "Draft version (.toml, the layout of policy/versions/)", type=["toml"], key="rp_upload",
+                help="Download a version as TOML under 'Policy versions', change it, and upload it here.",
+            )
+            if upload is not None:
+                try:
+                    draft = replay.draft_from_toml(upload.getvalue())
+                except DeskError as exc:
+                    draft_error = str(exc)
+        if draft_error:
+            st.error(draft_error, icon=":material/error:")
+        if draft is not None:
+            replaced = replay.replaced_version(book, draft)
+            if replaced is not None:
+                diff = checker.compare_versions_of(replaced, draft)
+                with st.expander(f"What the draft changes, compared with {replaced.version}", expanded=bool(diff)):
+                    if diff:
+                        st.code(diff, language="diff")
+                    else:
+                        st.info("The draft is the same as the current version; every verdict will stay the same.")
+        period = st.date_input(
+            "Cases decided between", value=(ctx.today - timedelta(days=89), ctx.today), format=DATE_FORMAT,
+            key="rp_period", **DATE_LIMITS,
+        )
+        if st.button("Run the replay", type="primary", disabled=draft is None, icon=":material/replay:"):
+            if not isinstance(period, tuple) or len(period) != 2:
+                st.error("Pick the first and the last day of the range.", icon=":material/error:")
+            else:
+                bar = st.progress(0.0, text="Counting the decided cases")
+                try:
+                    st.session_state["rp_result"] = replay.replay(
+                        ctx.db, ctx.actor.id, draft, period[0], period[1], book=book,
+                        progress=lambda done, total: bar.progress(
+                            done / total if total else 1.0, text=f"Re-judged {done:,} of {total:,} decided cases"
+                        ),
+                    )
+                except DeskError as exc:
+                    st.error(str(exc), icon=":material/error:")
+                bar.empty()
+        res = st.session_state.get("rp_result")
+        if res is not None:
+            st.divider()
+            st.markdown(
+                f"**Draft {res.draft.version}** (effective from {res.draft.effective_from}, "
+                f"{res.draft.window_days}-day window) over cases decided {res.start} to {res.end}: "
+                f"{res.cases:,} cases re-judged in {res.seconds:.1f} s."
+            )
+            if res.cases == 0:
+                st.info("No case was decided in this range. Pick a wider range.")
+            else:
+                m1, m2, m3, m4 = st.columns(4)
+                m1.metric("Decided cases", f"{res.cases:,}", border=True)
+                m2.metric("Verdicts that change", f"{res.verdicts_changed:,}",
+                          f"{res.verdicts_changed / res.cases:.1%} of cases", delta_color="off", delta_arrow="off",
+                          border=True)
+                m3.metric("More generous", f"{res.more_generous:,}", border=True,
+                          help="The draft recommends or allows more for the customer.")
+                m4.metric("Less generous", f"{res.less_generous:,}", border=True,
+                          help="The draft recommends or allows less for the customer.")
+                if res.not_judged:
+                    st.warning(
+                        f"{len(res.not_judged):,} cases could not be judged (e.g. case {res.not_judged[0][0]}: "
+                        f"{res.not_judged[0][1]}). They are counted but left out of the rates."
+                    )
+                pct = st.column_config.NumberColumn(format="percent")
+                st.markdown("**Refund and exception rates**")
+                st.dataframe(
+                    res.rates(), hide_index=True,
+                    column_config={"as decided": pct, "under the draft": pct,
+                                   "change (points)": st.column_config.NumberColumn(format="%+.2f")},
+                )
+                rate_cols = {c: pct for c in res.by_reason_frame().columns if "rate" in c}
+                st.markdown("**By reason**")
+                st.dataframe(res.by_reason_frame(), hide_index=True, column_config=rate_cols)
+                st.markdown("**By service type**")
+                st.dataframe(res.by_service_type_frame(), hide_index=True, column_config=rate_cols)
+                st.markdown(f"**Cases whose verdict changes** ({res.verdicts_changed:,})")
+                if res.changed:
+                    limit = 2_000
+                    st.dataframe(res.changed_frame(limit), hide_index=True)
+                    if len(res.changed) > limit:
+                        st.caption(f"Showing the first {limit:,}; the CSV has all {len(res.changed):,}.")
+                    st.download_button(
+                        "Download the changed cases as CSV", res.changed_csv(),
+                        file_name=f"replay-{res.draft.version.replace(' ', '-')}-{res.start}-{res.end}.csv",
+                        mime="text/csv", icon=":material/download:",
+                    )
+                else:
+                    st.info("No verdict changes under this draft.")
