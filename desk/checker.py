@@ -308,16 +308,20 @@ class CheckResult:
         return self.verdict.findings
 
     @property
-    def in_words(self) -> str:
-        """The recommendation as sentences a reviewer can read out."""
+    def why(self) -> str:
+        """Why the policy says so, and what else it allows, in sentences."""
         when = self.rule.when[0].lower() + self.rule.when[1:]
-        text = f"{self.recommended_label}. Why: {when} (rule {self.rule.number}"
         note = self.rule.note if self.rule.note and not self.rule.note.startswith("cites") else ""
-        text += f"; {note})." if note else ")."
+        text = f"Why: {when} (rule {self.rule.number}" + (f"; {note})." if note else ").")
         others = [o.lower() for o in self.allowed_labels if o != self.recommended_label]
         if others:
             text += f" The general terms also allow: {', '.join(others)}."
         return text + " Any other outcome is a discretionary exception (section 5)."
+
+    @property
+    def in_words(self) -> str:
+        """The recommendation as sentences a reviewer can read out."""
+        return f"{self.recommended_label}. {self.why}"
 
     @property
     def amount_limits(self) -> list[tuple[str, str]]:

@@ -270,13 +270,13 @@ class ReplayResult:
                 {
                     name: labels.get(key, key),
                     "cases": t[CASES],
-                    "verdicts changed": t[CHANGED],
+                    "changed": t[CHANGED],
                     "more generous": t[MORE],
                     "less generous": t[LESS],
-                    "refund rate as decided": t[REFUND_WAS] / n,
-                    "refund rate under the draft": t[REFUND_WOULD] / n,
-                    "exception rate as decided": t[EXC_WAS] / n,
-                    "exception rate under the draft": t[EXC_WOULD] / n,
+                    "refund rate": t[REFUND_WAS] / n,
+                    "refund rate (draft)": t[REFUND_WOULD] / n,
+                    "exception rate": t[EXC_WAS] / n,
+                    "exception rate (draft)": t[EXC_WOULD] / n,
                 }
             )
         return pd.DataFrame(rows)

@@ -192,8 +192,8 @@ with tabs[0]:
         else:
             v = result.verdict
             with st.container(border=True):
-                st.markdown(f"#### {result.recommended_label}")
-                st.write(result.in_words)
+                st.markdown(f"#### Recommended: {result.recommended_label}")
+                st.write(result.why)
                 st.markdown("**Allowed under the general terms:** " + " · ".join(result.allowed_labels))
             days = (
                 "the contact window does not apply (not started)"
@@ -208,7 +208,7 @@ with tabs[0]:
             )
             st.markdown("**Findings**")
             for f in result.findings:
-                icon = ":material/check_circle:" if f.ok else ":material/warning:"
+                icon = ":green[:material/check_circle:]" if f.ok else ":orange[:material/warning:]"
                 st.markdown(f"{icon} {f.message}")
             if result.amount_limits:
                 st.markdown("**Amounts a decision may carry**")
@@ -359,6 +359,8 @@ if may_replay:
                                    "change (points)": st.column_config.NumberColumn(format="%+.2f")},
                 )
                 rate_cols = {c: pct for c in res.by_reason_frame().columns if "rate" in c}
+                rate_cols.update({c: st.column_config.NumberColumn(width="small")
+                                  for c in ("cases", "changed", "more generous", "less generous")})
                 st.markdown("**By reason**")
                 st.dataframe(res.by_reason_frame(), hide_index=True, column_config=rate_cols)
                 st.markdown("**By service type**")

@@ -62,7 +62,7 @@ if st.button("Check and import" if not dry_run else "Check the file", type="prim
         st.session_state["import_report"] = report
 
 report = st.session_state.get("import_report")
-if report is not None:
+if report is not None and report.kind == kind:
     st.subheader(f"Result: {report.file_name}")
     if report.errors:
         st.error(

@@ -45,7 +45,7 @@ def test_a_failed_fix_on_day_3_recommends_a_partial_refund_with_the_text_of_clau
     at.radio(key="chk_fix").set_value("failed").run()
     assert not at.exception
     text = markdown(at)
-    assert "#### Partial refund" in text
+    assert "#### Recommended: Partial refund" in text
     assert "**Allowed under the general terms:** Partial refund · Credit for future services" in text
     assert "Request on day 3 of 7." in text
     assert "**Contact deadline:** 2026-11-30 (day 3 of 7)" in text
@@ -58,7 +58,7 @@ def test_a_request_on_day_8_is_denied_as_late_citing_sections_4_and_1(app):
     at = open_checker(app)
     at.date_input(key="chk_service_date").set_value(TODAY - timedelta(days=8)).run()
     text = markdown(at)
-    assert "#### Deny the refund" in text and "Request on day 8 of 7: 1 day after the contact deadline." in text
+    assert "#### Recommended: Deny the refund" in text and "Request on day 8 of 7: 1 day after the contact deadline." in text
     assert [t.value.split("\n")[0] for t in at.tabs[0].text] == ["How to Request a Refund or Return", "Service Refunds"]
 
 
@@ -70,7 +70,7 @@ def test_a_case_link_prefills_the_form_and_the_verdict(app):
     assert at.number_input(key="chk_amount_paid").value == 59.99
     assert at.radio(key="chk_fix").value == "failed"
     assert at.checkbox(key="chk_documentation_provided").value is True
-    assert "#### Partial refund" in markdown(at)
+    assert "#### Recommended: Partial refund" in markdown(at)
     assert "Documentation provided (section 4)." in markdown(at)
 
 
@@ -82,7 +82,7 @@ def test_a_subscription_link_shows_the_billing_cycle_fields_and_no_separate_serv
     labels = [d.label for d in at.date_input]
     assert "Start of the charged billing cycle" in labels and "End of the billing cycle" in labels
     assert "Cancelled on" in labels and not any(label.startswith("Service date") for label in labels)
-    assert "#### Full refund" in markdown(at)
+    assert "#### Recommended: Full refund" in markdown(at)
     at.selectbox(key="chk_service_type").set_value("technical_support").run()
     labels = [d.label for d in at.date_input]
     assert "End of the billing cycle" not in labels and "Service date (day it was started)" in labels
@@ -97,7 +97,7 @@ def test_bad_link_parameters_get_a_clear_message_and_the_defaults(app):
     assert any("amount_paid='-3'" in w for w in warnings)
     assert any("request_date='2026-02-30'" in w and "YYYY-MM-DD" in w for w in warnings)
     assert at.selectbox(key="chk_service_type").value == "technical_support"
-    assert "#### Fix the issue" in markdown(at)
+    assert "#### Recommended: Fix the issue" in markdown(at)
 
 
 def test_a_service_date_before_every_version_is_shown_plainly_next_to_the_field(app):
