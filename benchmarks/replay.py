@@ -5,8 +5,9 @@
 Opens the database read-only (SQLite ``mode=ro``: the benchmark cannot write to it), then replays every
 decided case of the whole history under a draft of the current policy with another contact window, as
 the manager Max would from the checker page. Prints the cases re-judged, the wall time, the time spent
-reading versus judging (facts + two verdicts + tallies per case), cases per second of judging time, and the
-process's resident memory after each 50,000-case chunk (flat means chunking works).
+reading versus judging (facts + two verdicts + tallies per case), cases per second of judging time, the
+process's resident memory after each 50,000-case chunk (flat means chunking works), and the policy time alone
+(facts_from_row + the verdicts) on 200,000 cases held in memory.
 """
 
 from __future__ import annotations
@@ -47,6 +48,33 @@ def read_only_database(path: Path) -> Database:
 
     factory = sessionmaker(engine, expire_on_commit=False)
     return Database(url=f"sqlite:///{path}", engine=engine, read=factory, write=factory)
+
+
+POLICY_SAMPLE = 200_000
+
+
+def policy_time(db: Database, book, draft, runs: int) -> tuple[float, float]:
+    """Cases per second of policy time alone on decided cases held in memory (median of ``runs``)."""
+    from desk.facts import facts_from_row
+    from desk.replay import _chunks, draft_book
+    from policy import evaluate
+
+    what_if = draft_book(book, draft)
+    with db.engine.connect() as conn:
+        rows = [r._mapping for r in next(_chunks(conn, date(2000, 1, 1), date(2100, 1, 1), POLICY_SAMPLE))]
+    both, draft_only = [], []
+    for _ in range(max(runs, 3)):
+        t0 = time.perf_counter()
+        for m in rows:
+            facts = facts_from_row(m)
+            evaluate(facts, book)
+            evaluate(facts, what_if)
+        both.append(len(rows) / (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        for m in rows:
+            evaluate(facts_from_row(m), what_if)
+        draft_only.append(len(rows) / (time.perf_counter() - t0))
+    return statistics.median(both), statistics.median(draft_only)
 
 
 def rss_mb() -> float:
@@ -92,6 +120,11 @@ def main() -> None:
         rates_table = result.rates()
         for _, r in rates_table.iterrows():
             print(f"  {r['measure']}: {r['as decided']:.2%} as decided -> {r['under the draft']:.2%} under the draft")
+    policy_rates = policy_time(db, book, draft, args.runs)
+    print(
+        f"policy time alone, {POLICY_SAMPLE:,} cases in memory: facts_from_row + 2 verdicts "
+        f"{policy_rates[0]:,.0f} cases/s; facts_from_row + the draft's verdict {policy_rates[1]:,.0f} cases/s"
+    )
     print(
         f"window_days {base.window_days} -> {args.window_days}: median wall {statistics.median(walls):.1f} s, "
         f"median {statistics.median(rates):,.0f} cases/s of judging time, "

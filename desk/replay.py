@@ -2,8 +2,8 @@
 
 ``replay(db, actor_id, draft, start, end)`` reads every decided case whose decision falls in the date range
 (the current decision of each case that counts: not superseded, not an exception still waiting for or
-refused approval), in keyset-paged chunks of ``CHUNK`` rows with SQLAlchemy Core, builds each case's facts
-with ``desk.facts.facts_from_row`` -- the mapping the deciding code uses -- and judges them twice: under the
+refused approval) in chunks of ``CHUNK`` rows, keyset-paged on the decision id with SQLAlchemy Core; builds each
+case's facts with ``desk.facts.facts_from_row`` -- the mapping the deciding code uses -- and judges them twice: under the
 desk's current policy book and under that book with the draft added (``PolicyBook.with_version``). Memory
 stays flat: only running tallies and the cases whose verdict changes are kept.
 
@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import pandas as pd
-from sqlalchemy import Connection, and_, func, select, text, tuple_
+from sqlalchemy import Connection, and_, func, select, text
 
 from data.db import Database
 from data.models import Case, Decision, Service
@@ -154,24 +154,31 @@ def _decided_in(start: date, end: date):
 
 
 def _chunks(conn: Connection, start: date, end: date, size: int):
-    """Decided cases with their services, ``size`` rows at a time, keyset-paged on (decided_on, decision id)."""
+    """Decided cases with their services, ``size`` rows at a time, keyset-paged on the decision id.
+
+    Paging on the id walks the decisions in storage order (on SQLite the rowid: a sequential read; paging on
+    (decided_on, id) through the date index read the same rows in random order, about three times slower at
+    a million). The ids of the range, from the date index, bound the walk, so a short range reads little."""
+    low, high = conn.execute(
+        select(func.min(Decision.id), func.max(Decision.id)).where(_decided_in(start, end))
+    ).one()
+    if low is None:
+        return
     base = (
         select(*_COLUMNS)
         .join(Case, Case.id == Decision.case_id)
         .join(Service, Service.id == Case.service_id)
-        .where(_decided_in(start, end))
-        .order_by(Decision.decided_on, Decision.id)
+        .where(_decided_in(start, end), Decision.id <= high)
+        .order_by(Decision.id)
         .limit(size)
     )
-    after = None
+    after = low - 1
     while True:
-        stmt = base if after is None else base.where(tuple_(Decision.decided_on, Decision.id) > tuple_(*after))
-        rows = conn.execute(stmt).all()
+        rows = conn.execute(base.where(Decision.id > after)).all()
         if not rows:
             return
         yield rows
-        last = rows[-1]
-        after = (last.decided_on, last.decision_id)
+        after = rows[-1].decision_id
         if len(rows) < size:
             return
 
