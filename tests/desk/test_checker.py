@@ -115,3 +115,13 @@ def test_versions_are_listed_newest_first_and_compared_as_a_unified_diff():
     assert checker.compare_versions(book, "2027-01-01", "2027-01-01") == ""
     assert checker.version_in_force(book, date(2026, 12, 31)) == "2024-01-01"
     assert checker.version_in_force(book, date(2027, 1, 1)) == "2027-01-01"
+
+
+def test_docs_checker_md_lists_every_link_parameter():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "checker.md").read_text()
+    table = doc.split("## Linking to the checker")[1].split("\n## ")[0]
+    documented = {name.strip("` ") for line in table.splitlines() if line.startswith("| `")
+                  for name in line.split("|")[1].split(",")}
+    assert documented == set(checker.FIELDS)
