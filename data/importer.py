@@ -746,7 +746,7 @@ def main(argv: list[str] | None = None) -> int:
 
             def progress(done: int, total: int, label: str) -> None:
                 pct = done / total if total else 1.0
-                if pct - last[0] >= 0.1 or done == total:
+                if total and (pct - last[0] >= 0.1 or done == total):
                     last[0] = pct
                     print(f"  {label}: {done:,}/{total:,}", file=sys.stderr)
 

@@ -20,9 +20,10 @@ from data.db import Database
 from data.importer import KINDS, LAYOUTS, ImportFileError, RowError
 from desk import audit
 from desk.auth import authorize
+from desk.checker import current_book
 from desk.errors import InvalidInput
 from desk.facts import facts_from_row
-from policy import InvalidFacts, NoPolicyInForce, PolicyBook, evaluate, load_book
+from policy import InvalidFacts, NoPolicyInForce, PolicyBook, evaluate
 
 # The case column an engine complaint about a fact belongs to.
 _FACT_COLUMN = {
@@ -123,7 +124,7 @@ def import_file(
         checked = importer.validate(conn, kind, frame)
         errors = checked.errors
         if not errors and kind == "cases" and len(checked.new):
-            errors = _policy_errors(checked.new, book or load_book())
+            errors = _policy_errors(checked.new, book or current_book())
         if errors or dry_run:  # nothing was written: leaving the block commits an empty transaction
             return ImportReport(
                 kind, file_name, checked.rows, 0 if errors else len(checked.new), checked.skipped,
