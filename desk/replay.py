@@ -331,9 +331,7 @@ def replay(
         raise InvalidInput("The range ends before it starts.", field="range")
     what_if = draft_book(book, draft)
     t0 = time.perf_counter()
-    totals = [0] * _SLOTS
-    by_reason: dict[str, list[int]] = {}
-    by_type: dict[str, list[int]] = {}
+    tally: dict[tuple, int] = {}
     changed: list[tuple] = []
     not_judged: list[tuple[int, str]] = []
     judge_seconds = 0.0
@@ -350,23 +348,13 @@ def replay(
                 j0 = time.perf_counter()
                 for row in rows:
                     m = row._mapping
-                    reason, stype = m["reason"], m["service_type"]
-                    tr = by_reason.get(reason)
-                    if tr is None:
-                        tr = by_reason[reason] = [0] * _SLOTS
-                    tt = by_type.get(stype)
-                    if tt is None:
-                        tt = by_type[stype] = [0] * _SLOTS
-                    totals[CASES] += 1
-                    tr[CASES] += 1
-                    tt[CASES] += 1
                     try:
                         facts = facts_from_row(m)
                         was = evaluate(facts, book)
                         new = evaluate(facts, what_if)
                     except PolicyError as exc:
-                        for t in (totals, tr, tt):
-                            t[NOT_JUDGED] += 1
+                        key = (m["reason"], m["service_type"], None, False, False, False, False)
+                        tally[key] = tally.get(key, 0) + 1
                         if len(not_judged) < 10_000:
                             not_judged.append((m["case_id"], str(exc)))
                         continue
@@ -379,52 +367,60 @@ def replay(
                         would, would_exc = outcome, False
                     else:
                         would, would_exc = new.recommended_outcome, False
-                    refund_was, refund_would = outcome in money, would in money
                     rec_was, rec_new = was.recommended_outcome, new.recommended_outcome
+                    direction = 0
                     if rec_was != rec_new or was.allowed_outcomes != allowed:
                         before = (rank[rec_was], max(rank[o] for o in was.allowed_outcomes), len(was.allowed_outcomes))
                         after = (rank[rec_new], max(rank[o] for o in allowed), len(allowed))
                         direction = MORE if after > before else LESS if after < before else CHANGED
-                        for t in (totals, tr, tt):
-                            t[CHANGED] += 1
-                            if direction != CHANGED:
-                                t[direction] += 1
                         changed.append(
                             (
-                                m["case_id"], m["external_id"], m["decided_on"], stype, reason, was.days_used,
-                                outcome, was_exc, rec_was, rec_new, " ".join(allowed), would, would_exc,
-                                "more generous" if direction == MORE else
+                                m["case_id"], m["external_id"], m["decided_on"], m["service_type"], m["reason"],
+                                was.days_used, outcome, was_exc, rec_was, rec_new, " ".join(allowed), would,
+                                would_exc, "more generous" if direction == MORE else
                                 "less generous" if direction == LESS else "different",
                                 was.policy_version, new.policy_version,
                             )
                         )
-                    if refund_was:
-                        totals[REFUND_WAS] += 1
-                        tr[REFUND_WAS] += 1
-                        tt[REFUND_WAS] += 1
-                    if refund_would:
-                        totals[REFUND_WOULD] += 1
-                        tr[REFUND_WOULD] += 1
-                        tt[REFUND_WOULD] += 1
-                    if was_exc:
-                        totals[EXC_WAS] += 1
-                        tr[EXC_WAS] += 1
-                        tt[EXC_WAS] += 1
-                    if would_exc:
-                        totals[EXC_WOULD] += 1
-                        tr[EXC_WOULD] += 1
-                        tt[EXC_WOULD] += 1
+                    # one counter per combination; summed into the tallies once at the end
+                    key = (m["reason"], m["service_type"], direction, outcome in money, would in money, was_exc,
+                           would_exc)
+                    tally[key] = tally.get(key, 0) + 1
                 judge_seconds += time.perf_counter() - j0
                 done += len(rows)
                 if progress:
                     progress(done, total)
         finally:
             _read_write_again(conn)
+    totals, by_reason, by_type = _sum_tally(tally)
     seconds = time.perf_counter() - t0
     return ReplayResult(
         draft, start, end, totals, by_reason, by_type, changed, not_judged,
         read_seconds=seconds - judge_seconds, judge_seconds=judge_seconds, seconds=seconds,
     )
+
+
+def _sum_tally(tally: dict[tuple, int]) -> tuple[list[int], dict[str, list[int]], dict[str, list[int]]]:
+    """The counters per (reason, service type, direction, refund before/after, exception before/after) summed
+    into slots, overall, per reason and per service type."""
+    totals = [0] * _SLOTS
+    by_reason: dict[str, list[int]] = {}
+    by_type: dict[str, list[int]] = {}
+    for (reason, stype, direction, refund_was, refund_would, exc_was, exc_would), n in tally.items():
+        for t in (totals, by_reason.setdefault(reason, [0] * _SLOTS), by_type.setdefault(stype, [0] * _SLOTS)):
+            t[CASES] += n
+            if direction is None:
+                t[NOT_JUDGED] += n
+                continue
+            if direction:
+                t[CHANGED] += n
+                if direction != CHANGED:
+                    t[direction] += n
+            t[REFUND_WAS] += n * refund_was
+            t[REFUND_WOULD] += n * refund_would
+            t[EXC_WAS] += n * exc_was
+            t[EXC_WOULD] += n * exc_would
+    return totals, by_reason, by_type
 
 
 def outcome_label(outcome: str) -> str:
