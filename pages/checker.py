@@ -332,7 +332,8 @@ if may_replay:
             st.markdown(
                 f"**Draft {res.draft.version}** (effective from {res.draft.effective_from}, "
                 f"{res.draft.window_days}-day window) over cases decided {res.start} to {res.end}: "
-                f"{res.cases:,} cases re-judged in {res.seconds:.1f} s."
+                f"{res.cases:,} cases re-judged in "
+                + (f"{res.seconds:.1f} s." if res.seconds >= 0.1 else "under 0.1 s.")
             )
             if res.cases == 0:
                 st.info("No case was decided in this range. Pick a wider range.")
@@ -359,8 +360,11 @@ if may_replay:
                                    "change (points)": st.column_config.NumberColumn(format="%+.2f")},
                 )
                 rate_cols = {c: pct for c in res.by_reason_frame().columns if "rate" in c}
-                rate_cols.update({c: st.column_config.NumberColumn(width="small")
-                                  for c in ("cases", "changed", "more generous", "less generous")})
+                rate_cols.update({c: st.column_config.NumberColumn(width="small") for c in ("cases", "changed")})
+                rate_cols["more generous"] = st.column_config.NumberColumn("more", width="small",
+                                                                           help="Verdicts that became more generous")
+                rate_cols["less generous"] = st.column_config.NumberColumn("less", width="small",
+                                                                           help="Verdicts that became less generous")
                 st.markdown("**By reason**")
                 st.dataframe(res.by_reason_frame(), hide_index=True, column_config=rate_cols)
                 st.markdown("**By service type**")
