@@ -140,3 +140,17 @@ def facts_from_row(row: Mapping) -> Facts:
         _documentation_provided(row),
         subscription,
     )
+
+
+def fact_row(case: object, service: object) -> dict:
+    """The row ``facts_from_row`` reads, from a case and its service as ORM objects (or anything with those
+    attributes)."""
+    row = {name: getattr(case, name) for name in CASE_FACT_COLUMNS}
+    for name in SERVICE_FACT_COLUMNS:
+        row[name] = getattr(service, "status" if name == "service_status" else name)
+    return row
+
+
+def facts_for_objects(case: object, service: object) -> Facts:
+    """The policy facts of a case loaded with the ORM: what ``desk.decisions.facts_for_case`` should return."""
+    return facts_from_row(fact_row(case, service))

@@ -117,3 +117,13 @@ def test_every_demo_decision_is_reproduced_from_its_case_row(demo_db):
         assert (v.rule, v.recommended_outcome, list(v.allowed_outcomes)) == (
             stored["rule"], stored["recommended_outcome"], stored["allowed_outcomes"]
         )
+
+
+def test_orm_objects_map_like_their_rows(demo_db):
+    """What desk.decisions.facts_for_case(case, service) delegates to gives the same facts as the row."""
+    with demo_db.read() as s:
+        pairs = s.execute(select(Case, Service).join(Service, Service.id == Case.service_id).limit(60)).all()
+        for case, service in pairs:
+            row = desk_facts.fact_row(case, service)
+            assert desk_facts.facts_for_objects(case, service) == facts_from_row(row)
+            assert row["service_status"] == service.status and row["opened_on"] == case.opened_on
