@@ -30,6 +30,8 @@ from desk import audit
 from desk.auth import authorize
 from desk.changes import bump, event_at, stale_case
 from desk.errors import InvalidInput, NotAllowed, NotFound, StaleCase
+from desk.facts import SERVICE_FACT_COLUMNS, facts_for_objects
+from desk.facts import service_date_of as _service_date_of_row
 from policy import (
     MONEY_OUTCOMES,
     OUTCOME_LABELS,
@@ -37,7 +39,6 @@ from policy import (
     Facts,
     PolicyBook,
     PolicyError,
-    Subscription,
     Verdict,
     check_amount,
     evaluate,
@@ -60,19 +61,9 @@ def default_book() -> PolicyBook:
 
 
 def service_date_of(service: Any) -> date:
-    """The policy's service date (see policy.Facts): a subscription's charged cycle start; the completion day of a
-    completed service; the day an in-progress service was initiated; the scheduled day of one not started."""
-    if service.service_type == "subscription" and service.cycle_start is not None:
-        return service.cycle_start
-    candidates = {
-        "completed": (service.completed_on, service.initiated_on, service.scheduled_on),
-        "in_progress": (service.initiated_on, service.scheduled_on),
-        "not_started": (service.scheduled_on,),
-    }.get(service.status, ())
-    for d in candidates:
-        if d is not None:
-            return d
-    return service.purchased_on
+    """The policy's service date (see policy.Facts) of a service loaded with the ORM; desk.facts decides it."""
+    row = {name: getattr(service, "status" if name == "service_status" else name) for name in SERVICE_FACT_COLUMNS}
+    return _service_date_of_row(row)
 
 
 def documentation_items(case: Any) -> list:
@@ -85,28 +76,10 @@ def documentation_items(case: Any) -> list:
 def facts_for_case(case: Any, service: Any) -> Facts:
     """The policy facts of a case and its service (ORM rows or anything with the same attribute names).
 
-    Raises policy.InvalidFacts when the stored data cannot be judged (e.g. a fix result without a fix attempt).
+    Delegates to desk.facts, the one mapping shared with the replay and the importer. Raises
+    policy.InvalidFacts when the stored data cannot be judged (e.g. a completed service with no completion day).
     """
-    subscription = None
-    if service.service_type == "subscription":
-        subscription = Subscription(
-            cycle=service.cycle,
-            cycle_start=service.cycle_start,
-            cycle_end=service.cycle_end,
-            cancelled_on=service.cancelled_on,
-        )
-    return Facts(
-        service_type=service.service_type,
-        service_status=service.status,
-        service_date=service_date_of(service),
-        request_date=case.opened_on,
-        reason=case.reason,
-        amount_paid=service.price_cents / 100,
-        fix_attempted=bool(case.fix_attempted),
-        fix_succeeded=case.fix_succeeded if case.fix_attempted else None,
-        documentation_provided=bool(documentation_items(case)),
-        subscription=subscription,
-    )
+    return facts_for_objects(case, service)
 
 
 def verdict_for(case: Any, service: Any, book: PolicyBook | None = None) -> Verdict:

@@ -24,6 +24,8 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("home", "pages/home.py", "Home", ":material/home:", "home", default=True),
     PageSpec("queue", "pages/queue.py", "Queue", ":material/inbox:", "queue"),
     PageSpec("case", "pages/case.py", "Case", ":material/description:", "case", hidden=True),
+    PageSpec("checker", "pages/checker.py", "Policy checker", ":material/gavel:", "checker"),
+    PageSpec("import", "pages/import.py", "Import data", ":material/upload_file:", "import", roles=frozenset({"admin"})),
     PageSpec("users", "pages/users.py", "Users and roles", ":material/manage_accounts:", "users", frozenset({"admin"})),
 )
 

@@ -1,0 +1,384 @@
+"""Policy checker: the facts of a request on the left, the policy's verdict beside them; the policy's versions
+and their differences; and, for managers, a what-if replay of a draft policy over past decisions."""
+
+from datetime import timedelta
+
+import streamlit as st
+
+from desk import checker, replay
+from desk.errors import DeskError
+from policy import CYCLE_LABELS, REASON_LABELS, SERVICE_STATUSES, SERVICE_TYPE_LABELS, SERVICE_TYPES, STATUS_LABELS
+from ui.guard import guard
+
+ctx = guard("checker")
+
+K = "chk_"  # widget keys: chk_<facts field>, chk_fix (attempted + succeeded), chk_cancelled
+DATE_LIMITS = {"min_value": checker.EARLIEST_DATE, "max_value": ctx.today + timedelta(days=5 * 365)}
+DATE_FORMAT = "YYYY-MM-DD"
+
+book = checker.current_book()
+
+
+def widget_values(form: dict) -> dict:
+    """The form's values keyed by widget."""
+    values = {K + name: form[name] for name in checker.WIDGET_FIELDS}
+    values[K + "fix"] = checker.fix_choice(form["fix_attempted"], form["fix_succeeded"])
+    values[K + "cancelled"] = form["cancelled_on"] is not None
+    values[K + "cancelled_on"] = form["cancelled_on"] or form["cycle_start"]
+    return values
+
+
+# ---- pre-fill from the link (a case page links here with the facts as query parameters) ----------------
+params = st.query_params.to_dict()
+signature = tuple(sorted((k, str(v)) for k, v in params.items() if k in checker.FIELDS))
+if st.session_state.get(K + "prefilled") != signature:
+    form, problems = checker.form_from_query(params, ctx.today)
+    st.session_state.update(widget_values(form))
+    st.session_state[K + "problems"] = problems
+    st.session_state[K + "prefilled"] = signature
+else:  # a widget that was hidden (e.g. a subscription field) and lost its value comes back with its default
+    for key, value in widget_values(checker.default_form(ctx.today)).items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+service_type = st.session_state[K + "service_type"]
+is_sub = service_type == "subscription"
+reasons = checker.reason_options(service_type)
+if st.session_state[K + "reason"] not in reasons:
+    st.session_state[K + "reason"] = reasons[0]
+
+
+form = {name: st.session_state[K + name] for name in checker.WIDGET_FIELDS}
+form["fix_attempted"], form["fix_succeeded"] = checker.FIX_CHOICES[st.session_state[K + "fix"]]
+form["cancelled_on"] = st.session_state[K + "cancelled_on"] if st.session_state[K + "cancelled"] else None
+result = checker.check(form, book)
+
+
+def error_for(*fields: str) -> None:
+    """The engine's complaint, right under the field it is about."""
+    if isinstance(result, checker.FieldError) and result.field in fields:
+        st.error(result.message, icon=":material/error:")
+
+
+# ---- the page --------------------------------------------------------------------------------------------
+st.title("Policy checker")
+st.caption(
+    "Fill in the facts of a refund request; the verdict beside them follows every change. "
+    "The request is judged by the policy version in force on its service date."
+)
+for problem in st.session_state[K + "problems"]:
+    st.warning(problem, icon=":material/link_off:")
+
+may_replay = ctx.actor.may("replay_policy")
+tab_names = ["Check a request", "Policy versions"] + (["What-if replay"] if may_replay else [])
+tabs = st.tabs(tab_names)
+
+with tabs[0]:
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        st.subheader("The request")
+        c1, c2 = st.columns(2)
+        c1.selectbox(
+            "Service type", SERVICE_TYPES, key=K + "service_type", format_func=SERVICE_TYPE_LABELS.get
+        )
+        c2.selectbox(
+            "Service status",
+            SERVICE_STATUSES,
+            key=K + "service_status",
+            format_func=STATUS_LABELS.get,
+            help="For a subscription: in progress while the charged cycle runs, completed once it has ended.",
+        )
+        with c1:
+            error_for("service_type")
+        with c2:
+            error_for("service_status")
+        c1, c2 = st.columns(2)
+        with c1:
+            if is_sub:
+                st.date_input(
+                    "Start of the charged billing cycle",
+                    key=K + "cycle_start",
+                    format=DATE_FORMAT,
+                    help="For a subscription this is the service date.",
+                    persist_state="page",
+                    **DATE_LIMITS,
+                )
+                error_for("cycle_start", "service_date")
+            else:
+                status = st.session_state[K + "service_status"]
+                st.date_input(
+                    {
+                        "completed": "Service date (rendered or completed)",
+                        "in_progress": "Service date (day it was started)",
+                        "not_started": "Service date (scheduled day)",
+                    }[status],
+                    key=K + "service_date",
+                    format=DATE_FORMAT,
+                    help="The contact window counts from this day.",
+                    **DATE_LIMITS,
+                )
+                error_for("service_date")
+        with c2:
+            st.date_input(
+                "Request date",
+                key=K + "request_date",
+                format=DATE_FORMAT,
+                help="The day the customer contacted us.",
+                **DATE_LIMITS,
+            )
+            error_for("request_date")
+        if is_sub:
+            c1, c2 = st.columns(2)
+            with c1:
+                st.radio(
+                    "Billing cycle",
+                    list(CYCLE_LABELS),
+                    key=K + "cycle",
+                    format_func=CYCLE_LABELS.get,
+                    horizontal=True,
+                    persist_state="page",
+                )
+                error_for("cycle")
+            with c2:
+                st.date_input(
+                    "End of the billing cycle",
+                    key=K + "cycle_end",
+                    format=DATE_FORMAT,
+                    help="Access continues until this day after a cancellation.",
+                    persist_state="page",
+                    **DATE_LIMITS,
+                )
+                error_for("cycle_end")
+            c1, c2 = st.columns(2)
+            c1.checkbox("The subscription was cancelled", key=K + "cancelled", persist_state="page")
+            if st.session_state[K + "cancelled"]:
+                with c2:
+                    st.date_input(
+                        "Cancelled on", key=K + "cancelled_on", format=DATE_FORMAT, persist_state="page", **DATE_LIMITS
+                    )
+                    error_for("cancelled_on")
+        c1, c2 = st.columns(2)
+        with c1:
+            st.selectbox("Reason", reasons, key=K + "reason", format_func=REASON_LABELS.get)
+            error_for("reason")
+        with c2:
+            st.number_input(
+                "Amount paid", key=K + "amount_paid", min_value=0.0, step=1.0, format="%.2f",
+                help="What the customer paid for the service, in currency units.",
+            )
+            error_for("amount_paid")
+        st.radio(
+            "Fix",
+            list(checker.FIX_LABELS),
+            key=K + "fix",
+            format_func=checker.FIX_LABELS.get,
+            horizontal=True,
+            help="For a mistake or technical issue on our side the policy asks us to try a fix first.",
+        )
+        error_for("fix")
+        st.checkbox(
+            "The customer provided documentation (screenshots, emails, ...)", key=K + "documentation_provided"
+        )
+        error_for("documentation_provided", "form")
+
+    with right:
+        st.subheader("Verdict")
+        if isinstance(result, checker.FieldError):
+            st.info(
+                f"No verdict yet: {checker.FIELD_LABELS.get(result.field, 'the form')} needs attention "
+                "(see the message next to it).",
+                icon=":material/edit_note:",
+            )
+        else:
+            v = result.verdict
+            with st.container(border=True):
+                st.markdown(f"#### Recommended: {result.recommended_label}")
+                st.write(result.why)
+                st.markdown("**Allowed under the general terms:** " + " · ".join(result.allowed_labels))
+            days = (
+                "the contact window does not apply (not started)"
+                if form["service_status"] == "not_started"
+                else f"day {v.days_used} of {result.version.window_days}"
+            )
+            st.markdown(
+                f"**Contact deadline:** {v.contact_deadline:%Y-%m-%d} ({days})  \n"
+                f"**Policy version:** {result.version.version}, in force on the service date "
+                f"(effective from {result.version.effective_from:%Y-%m-%d}, "
+                f"{result.version.window_days}-day contact window)"
+            )
+            st.markdown("**Findings**")
+            for f in result.findings:
+                icon = ":green[:material/check_circle:]" if f.ok else ":orange[:material/warning:]"
+                st.markdown(f"{icon} {f.message}")
+            if result.amount_limits:
+                st.markdown("**Amounts a decision may carry**")
+                for label, limit in result.amount_limits:
+                    st.markdown(f"- {label}: {limit}")
+            st.markdown(f"**Cited clauses** (policy version {result.version.version})")
+            for number, text in result.cited:
+                with st.container(border=True):
+                    st.markdown(f"**Section {number}**")
+                    st.text(text.strip())
+
+with tabs[1]:
+    names = checker.version_names(book)
+    st.subheader("Read a version")
+    chosen = st.selectbox(
+        "Version", names, key=K + "read_version",
+        help="Section 6: a version applies to services provided on or after its effective date.",
+    )
+    version = book.get(chosen)
+    c1, c2 = st.columns(2)
+    c1.metric("Effective from", version.effective_from.isoformat())
+    c2.metric("Contact window", f"{version.window_days} days")
+    for number, text in version.clauses.items():
+        with st.expander(f"Section {number}: {text.strip().splitlines()[0]}", expanded=False):
+            st.text(text.strip())
+    st.download_button(
+        "Download this version as TOML (a template for a draft)",
+        version.to_toml_text(),
+        file_name=checker.version_file_name(version),
+        mime="application/toml",
+        icon=":material/download:",
+    )
+    st.subheader("Compare two versions")
+    if len(names) < 2:
+        st.info(
+            "The book has one version so far, so there is nothing to compare. Add a file to policy/versions/ "
+            "to publish a new version; try a draft first in the what-if replay."
+        )
+    else:
+        c1, c2 = st.columns(2)
+        older = c1.selectbox("From", names, index=1, key=K + "diff_from")
+        newer = c2.selectbox("To", names, index=0, key=K + "diff_to")
+        diff = checker.compare_versions(book, older, newer)
+        if diff:
+            st.code(diff, language="diff")
+        else:
+            st.info("The two versions are the same.")
+
+if may_replay:
+    with tabs[2]:
+        st.subheader("What if the policy changed?")
+        st.caption(
+            "Re-judge every case decided in a date range under a draft policy version and see what would change. "
+            "Read-only: nothing is written. A decision within the rules stands if the draft still allows it, "
+            "otherwise the reviewer is assumed to follow the draft's recommendation; granted exceptions stand."
+        )
+        source = st.radio(
+            "Draft", ["change", "upload"], horizontal=True, key="rp_source",
+            format_func={"change": "Change a parameter of a version", "upload": "Upload a draft (TOML)"}.get,
+        )
+        draft, draft_error = None, None
+        if source == "change":
+            c1, c2, c3 = st.columns(3)
+            base_name = c1.selectbox("Start from version", names, key="rp_base")
+            base = book.get(base_name)
+            window = c2.number_input(
+                "Contact window (days)", min_value=0, max_value=3660, value=base.window_days, step=1, key="rp_window",
+                help="Sections 1 and 4: how many days after the service date a customer may contact us.",
+            )
+            effective = c3.date_input(
+                "Effective from", value=base.effective_from, format=DATE_FORMAT, key="rp_effective",
+                help="Section 6: the draft applies to services provided on or after this day.", **DATE_LIMITS,
+            )
+            try:
+                draft = replay.draft_from_version(book, base_name, window_days=int(window), effective_from=effective)
+            except DeskError as exc:
+                draft_error = str(exc)
+        else:
+            upload = st.file_uploader(
+                "Draft version (.toml, the layout of policy/versions/)", type=["toml"], key="rp_upload",
+                help="Download a version as TOML under 'Policy versions', change it, and upload it here.",
+            )
+            if upload is not None:
+                try:
+                    draft = replay.draft_from_toml(upload.getvalue())
+                except DeskError as exc:
+                    draft_error = str(exc)
+        if draft_error:
+            st.error(draft_error, icon=":material/error:")
+        if draft is not None:
+            replaced = replay.replaced_version(book, draft)
+            if replaced is not None:
+                diff = checker.compare_versions_of(replaced, draft)
+                with st.expander(f"What the draft changes, compared with {replaced.version}", expanded=bool(diff)):
+                    if diff:
+                        st.code(diff, language="diff")
+                    else:
+                        st.info("The draft is the same as the current version; every verdict will stay the same.")
+        period = st.date_input(
+            "Cases decided between", value=(ctx.today - timedelta(days=89), ctx.today), format=DATE_FORMAT,
+            key="rp_period", **DATE_LIMITS,
+        )
+        if st.button("Run the replay", type="primary", disabled=draft is None, icon=":material/replay:"):
+            if not isinstance(period, tuple) or len(period) != 2:
+                st.error("Pick the first and the last day of the range.", icon=":material/error:")
+            else:
+                bar = st.progress(0.0, text="Counting the decided cases")
+                try:
+                    st.session_state["rp_result"] = replay.replay(
+                        ctx.db, ctx.actor.id, draft, period[0], period[1], book=book,
+                        progress=lambda done, total: bar.progress(
+                            done / total if total else 1.0, text=f"Re-judged {done:,} of {total:,} decided cases"
+                        ),
+                    )
+                except DeskError as exc:
+                    st.error(str(exc), icon=":material/error:")
+                bar.empty()
+        res = st.session_state.get("rp_result")
+        if res is not None:
+            st.divider()
+            st.markdown(
+                f"**Draft {res.draft.version}** (effective from {res.draft.effective_from}, "
+                f"{res.draft.window_days}-day window) over cases decided {res.start} to {res.end}: "
+                f"{res.cases:,} cases re-judged in "
+                + (f"{res.seconds:.1f} s." if res.seconds >= 0.1 else "under 0.1 s.")
+            )
+            if res.cases == 0:
+                st.info("No case was decided in this range. Pick a wider range.")
+            else:
+                m1, m2, m3, m4 = st.columns(4)
+                m1.metric("Decided cases", f"{res.cases:,}", border=True)
+                m2.metric("Verdicts that change", f"{res.verdicts_changed:,}",
+                          f"{res.verdicts_changed / res.cases:.1%} of cases", delta_color="off", delta_arrow="off",
+                          border=True)
+                m3.metric("More generous", f"{res.more_generous:,}", border=True,
+                          help="The draft recommends or allows more for the customer.")
+                m4.metric("Less generous", f"{res.less_generous:,}", border=True,
+                          help="The draft recommends or allows less for the customer.")
+                if res.not_judged:
+                    st.warning(
+                        f"{len(res.not_judged):,} cases could not be judged (e.g. case {res.not_judged[0][0]}: "
+                        f"{res.not_judged[0][1]}). They are counted but left out of the rates."
+                    )
+                pct = st.column_config.NumberColumn(format="percent")
+                st.markdown("**Refund and exception rates**")
+                st.dataframe(
+                    res.rates(), hide_index=True,
+                    column_config={"as decided": pct, "under the draft": pct,
+                                   "change (points)": st.column_config.NumberColumn(format="%+.2f")},
+                )
+                rate_cols = {c: pct for c in res.by_reason_frame().columns if "rate" in c}
+                rate_cols.update({c: st.column_config.NumberColumn(width="small") for c in ("cases", "changed")})
+                rate_cols["more generous"] = st.column_config.NumberColumn("more", width="small",
+                                                                           help="Verdicts that became more generous")
+                rate_cols["less generous"] = st.column_config.NumberColumn("less", width="small",
+                                                                           help="Verdicts that became less generous")
+                st.markdown("**By reason**")
+                st.dataframe(res.by_reason_frame(), hide_index=True, column_config=rate_cols)
+                st.markdown("**By service type**")
+                st.dataframe(res.by_service_type_frame(), hide_index=True, column_config=rate_cols)
+                st.markdown(f"**Cases whose verdict changes** ({res.verdicts_changed:,})")
+                if res.changed:
+                    limit = 2_000
+                    st.dataframe(res.changed_frame(limit), hide_index=True)
+                    if len(res.changed) > limit:
+                        st.caption(f"Showing the first {limit:,}; the CSV has all {len(res.changed):,}.")
+                    st.download_button(
+                        "Download the changed cases as CSV", res.changed_csv(),
+                        file_name=f"replay-{res.draft.version.replace(' ', '-')}-{res.start}-{res.end}.csv",
+                        mime="text/csv", icon=":material/download:",
+                    )
+                else:
+                    st.info("No verdict changes under this draft.")

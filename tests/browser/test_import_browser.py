@@ -1,0 +1,53 @@
+"""The admin's import in a real browser, against a private server on a fresh demo database (it writes)."""
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import func, select
+
+from data.models import CaseEvent, Service
+from tests.conftest import make_demo
+from tests.support.browser import ARTIFACTS, wait_for_app
+from tests.support.intake import EXAMPLES
+
+pytestmark = pytest.mark.browser
+
+
+def test_ada_imports_the_example_services_file_and_a_reviewer_cannot_open_the_page(
+    browser_page, server_factory, tmp_path
+):
+    url = f"sqlite:///{tmp_path / 'import-demo.db'}"
+    db = make_demo(url, cases=60)
+    server = server_factory(url)
+    page = browser_page
+    # the first request to a fresh server runs the page without app.py: its own guard must refuse Rita
+    page.goto(f"{server.url}/import")
+    wait_for_app(page)
+    expect(page.get_by_test_id("stAlertContentWarning")).to_contain_text("This page is not available for your role.")
+    expect(page.get_by_text("Import data", exact=True)).to_have_count(0)
+
+    page.goto(server.url)
+    wait_for_app(page)
+    page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").click()
+    page.get_by_role("option", name="Ada Lovelace · admin").click()
+    wait_for_app(page)
+    page.get_by_test_id("stSidebarNavLink").filter(has_text="Import data").click()
+    wait_for_app(page)
+    expect(page.get_by_test_id("stHeading").first).to_contain_text("Import data")
+    page.locator("input[type=file]").set_input_files(str(EXAMPLES / "services.csv"))
+    wait_for_app(page)
+    page.get_by_role("button", name="Check and import").click()
+    wait_for_app(page)
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(
+        "Imported 8 services from 8 rows, 6 new customers; 0 were already present"
+    )
+    with db.read() as s:
+        assert s.scalar(select(func.count()).where(Service.external_id.like("SRV-2026-%"))) == 8
+        event = s.scalar(select(CaseEvent).where(CaseEvent.kind == "import_completed"))
+    assert (event.actor, event.payload["file_name"], event.payload["inserted"]) == (
+        "ada@refund-desk.example", "services.csv", 8)
+    db.dispose()
+    height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
+    page.set_viewport_size({"width": 1400, "height": max(1000, height + 100)})
+    wait_for_app(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "import.png"), full_page=True)
