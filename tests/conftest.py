@@ -146,10 +146,24 @@ def app_env(monkeypatch):
 
 
 @pytest.fixture
-def app(app_env, sqlite_demo_url):
-    """A factory for AppTest runs of app.py against the shared SQLite demo database."""
+def app(app_env, sqlite_demo_url, monkeypatch):
+    """A factory for AppTest runs of app.py against the shared SQLite demo database.
+
+    AppTest resets Streamlit's legacy `pages/` mode before every run, so each run would start as a fresh
+    server's first request (which the guard answers with a rerun, dropping a button's click). A real server
+    leaves that mode once, on its first request; here it is left from the start. The first-request trap
+    itself is tested in the browser against fresh servers (tests/browser/test_sign_in.py).
+    """
+    from streamlit.runtime.pages_manager import PagesManager
     from streamlit.testing.v1 import AppTest
 
+    original_init = PagesManager.__init__
+
+    def _init_without_legacy_mode(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", _init_without_legacy_mode)
     app_env(sqlite_demo_url)
 
     def _make(url: str | None = None) -> AppTest:

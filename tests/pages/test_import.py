@@ -82,7 +82,7 @@ def test_a_dry_run_reports_what_would_be_imported(app, desk_url):
     at.file_uploader[0].set_value(("services.xlsx", example("services.xlsx"), "application/octet-stream"))
     at.run()
     at.button[0].click().run()
-    assert at.info[0].value.startswith("All 8 rows are valid: 8 services would be imported")
+    assert at.info[-1].value.startswith("All 8 rows are valid: 8 services would be imported")
 
 
 def test_the_page_is_for_admins_only_even_when_opened_directly(app, desk_url):
