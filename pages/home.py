@@ -54,7 +54,14 @@ else:
 links = [k for k in ("queue", "analytics", "checker") if k in BY_KEY and ctx.actor.role in BY_KEY[k].roles]
 if links:
     st.subheader("Go to")
-    cols = st.columns(len(links))
+    cols = st.columns(len(links) + (1 if ctx.actor.may("approve_exception") and "queue" in links else 0))
     for col, key in zip(cols, links):
         spec = BY_KEY[key]
         col.page_link(spec.path, label=spec.title, icon=spec.icon)
+    if len(cols) > len(links):
+        cols[-1].page_link(
+            BY_KEY["queue"].path,
+            label=f"Approve exceptions ({h.awaiting_approval:,} waiting)",
+            icon=":material/approval:",
+            query_params={"status": "awaiting_approval"},
+        )

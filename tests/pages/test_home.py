@@ -32,3 +32,17 @@ def test_a_database_without_tables_gets_a_clear_message_not_a_traceback(app, tmp
     at = app(f"sqlite:///{tmp_path / 'empty.db'}").run()
     assert not at.exception
     assert "not set up yet" in at.error[0].value
+
+
+def test_a_manager_gets_a_link_to_the_exceptions_awaiting_approval(app):
+    at = app()
+    at.session_state["local_user_email"] = "max@refund-desk.example"
+    at.run()
+    labels = [el.proto.label for el in at.get("page_link")]
+    assert any(label.startswith("Approve exceptions (") for label in labels), labels
+
+
+def test_a_reviewer_gets_no_approval_link(app):
+    at = app().run()
+    labels = [el.proto.label for el in at.get("page_link")]
+    assert labels and not any(label.startswith("Approve exceptions") for label in labels)
