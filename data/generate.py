@@ -112,6 +112,14 @@ DESCRIPTIONS = {
         "The service was fine but not worth the price.",
     ],
 }
+DETAILS = [
+    "Please call me back, I have been waiting since last week.",
+    "Order number is on the invoice attached to my first email.",
+    "This is the second time I am writing about this.",
+    "I would prefer a credit if a refund is not possible.",
+    "Our office manager can confirm.",
+    "Thanks in advance.",
+]
 RATIONALES = {
     "fix": "Fix scheduled / applied as the policy requires (section 1).",
     "full_refund": "Full refund per policy.",
@@ -286,7 +294,9 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
     # Open cases: mostly the newest, with a tail of older backlog of varied age.
     age = today - opened
     score = age + rng.exponential(6.0, size=n_c)
-    open_idx = np.argpartition(score, plan.open_cases - 1)[: plan.open_cases] if plan.open_cases < n_c else np.arange(n_c)
+    open_idx = (
+        np.argpartition(score, plan.open_cases - 1)[: plan.open_cases] if plan.open_cases < n_c else np.arange(n_c)
+    )
     is_open = np.zeros(n_c, dtype=bool)
     is_open[open_idx] = True
     # fix results of open cases may still be pending
@@ -478,7 +488,8 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
             counts["sales_daily"] = int(nz.size)
 
             # cases
-            desc_pool = {r: DESCRIPTIONS[r] + [fake.sentence(nb_words=14) for _ in range(6)] for r in REASONS}
+            # realistic wording: each template, alone or followed by a detail the customer adds
+            desc_pool = {r: DESCRIPTIONS[r] + [f"{d} {x}" for d in DESCRIPTIONS[r] for x in DETAILS] for r in REASONS}
             desc_roll = rng.integers(0, 1000, size=n_c).tolist()
             doc_pool = [
                 json.dumps(items)
