@@ -20,7 +20,10 @@ class PageSpec:
 
 
 # Register only pages that exist and work. Order is menu order.
-PAGES: tuple[PageSpec, ...] = (PageSpec("home", "pages/home.py", "Home", ":material/home:", "home", default=True),)
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("home", "pages/home.py", "Home", ":material/home:", "home", default=True),
+    PageSpec("analytics", "pages/analytics.py", "Analytics", ":material/monitoring:", "analytics"),
+)
 
 BY_KEY = {p.key: p for p in PAGES}
 
