@@ -24,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, Date, and_, case, cast, func, or_, select, type_coerce
 from sqlalchemy.exc import OperationalError, ProgrammingError
@@ -165,9 +166,8 @@ def _next_unit(d: date, unit: str) -> date:
     return date(d.year + (d.month == 12), d.month % 12 + 1, 1)
 
 
-def cover(start: date, end: date, unit: str) -> list[tuple[str, date, date]]:
-    """Pieces (grain, first period, last period) that cover [start, end] exactly: the whole units
-    (months or weeks) inside it from that grain, the loose days at either edge from the day grain."""
+def _whole_units(start: date, end: date, unit: str) -> list[tuple[str, date, date]]:
+    """[start, end] as its whole units (months or weeks) plus the loose days at either edge."""
     first = _unit_start(start, unit)
     if first < start:
         first = _next_unit(first, unit)
@@ -183,6 +183,28 @@ def cover(start: date, end: date, unit: str) -> list[tuple[str, date, date]]:
     after = _next_unit(last, unit)
     if after <= end:
         pieces.append(("day", after, end))
+    return pieces
+
+
+def cover(start: date, end: date, unit: str) -> list[tuple[str, date, date]]:
+    """Pieces (grain, first period, last period) that cover [start, end] exactly with as few rollup rows
+    as possible, each piece inside one trend bucket of `unit`:
+
+    - unit "week": whole weeks, and loose days at the edges;
+    - unit "month": whole months; what is left at the edges, month by month, as whole weeks and loose days
+      (a week is only used inside one month, so a monthly trend can bucket it by its Monday).
+    """
+    if unit == "week":
+        return _whole_units(start, end, "week")
+    pieces: list[tuple[str, date, date]] = []
+    for grain, lo, hi in _whole_units(start, end, "month"):
+        if grain == "month":
+            pieces.append((grain, lo, hi))
+            continue
+        while lo <= hi:  # the loose days, split at month ends, then as weeks and days
+            month_end = min(hi, _next_unit(_unit_start(lo, "month"), "month") - timedelta(days=1))
+            pieces += _whole_units(lo, month_end, "week")
+            lo = month_end + timedelta(days=1)
     return pieces
 
 
@@ -203,7 +225,9 @@ def _bucket(col, unit: str, dialect: str):
 
 def _frame(conn: Connection, query) -> pd.DataFrame:
     result = conn.execute(query)
-    return pd.DataFrame(result.all(), columns=list(result.keys()))
+    columns = list(result.keys())
+    # plain tuples: pandas probing SQLAlchemy Row objects attribute by attribute is slow
+    return pd.DataFrame([tuple(row) for row in result], columns=columns)
 
 
 @contextmanager
@@ -286,9 +310,17 @@ def summarise_lead(lead: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
     """decided, within_due, within_due_share, lead_median and lead_p90 (days; 31 means 31 or more)."""
     by = list(by)
     cols = ["decided", "within_due", *LEAD_COLUMNS]
-    d = lead if not lead.empty else pd.DataFrame(columns=[*by, *cols])
-    d = d.astype({c: "float64" for c in cols}).fillna({c: 0 for c in cols}).astype({c: "int64" for c in cols})
-    out = d.groupby(by, sort=True, as_index=False)[cols].sum() if by else d[cols].sum().to_frame().T
+    if lead.empty:
+        values = np.zeros((0, len(cols)), dtype=np.int64)
+        keys = pd.DataFrame(columns=by)
+    else:
+        values = np.nan_to_num(lead[cols].to_numpy(dtype=np.float64)).astype(np.int64)  # SUM() of nothing: NULL
+        keys = lead[by]
+    if by:
+        frame = pd.concat([keys.reset_index(drop=True), pd.DataFrame(values, columns=cols)], axis=1)
+        out = frame.groupby(by, sort=True, as_index=False)[cols].sum()
+    else:
+        out = pd.DataFrame([values.sum(axis=0)], columns=cols)
     hist = out[list(LEAD_COLUMNS)].to_numpy()
     out["within_due_share"] = _ratio(out["within_due"], out["decided"])
     out["lead_median"] = [percentile(h, 0.5) for h in hist]
@@ -414,60 +446,102 @@ def _int(x: Any) -> int:
     return int(x) if x is not None and not pd.isna(x) else 0
 
 
-def summarise(states: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
+MEASURES = (
+    "decisions",
+    "effective",
+    "money",
+    "money_cents",
+    "refunds",
+    "refund_cents",
+    "full_refunds",
+    "full_refund_cents",
+    "partial_refunds",
+    "partial_refund_cents",
+    "credits",
+    "credit_cents",
+    "fixes",
+    "denials",
+    "pending",
+    "exceptions",
+    "exceptions_approved",
+    "exceptions_pending",
+    "exceptions_rejected",
+    "exception_money_cents",
+    "overrides",
+    "more_generous",
+    "less_generous",
+)
+
+
+def measures(states: pd.DataFrame) -> pd.DataFrame:
+    """Per `decision_states` row, what it adds to each metric (the columns of MEASURES), with the row's
+    dimension columns kept. The definitions of docs/metrics.md, in one place."""
+    d = states
+    key_columns = [c for c in d.columns if c not in STATE and c not in ("decisions", "amount_cents")]
+    if d.empty:
+        return pd.DataFrame(columns=[*key_columns, *MEASURES])
+    n = d["decisions"].to_numpy(dtype=np.int64)
+    amount = d["amount_cents"].to_numpy(dtype=np.int64)
+    outcome = d["outcome"].to_numpy(dtype=object)
+    advised = d["recommended_outcome"].to_numpy(dtype=object)
+    approval = d["approval_status"].to_numpy(dtype=object)
+    superseded = d["superseded"].to_numpy().astype(bool)
+    exc = d["is_exception"].to_numpy().astype(bool)
+    effective = ~superseded & np.isin(approval, EFFECTIVE_STATUSES)
+    money = effective & np.isin(outcome, MONEY_OUTCOMES)
+    cash = effective & np.isin(outcome, CASH_OUTCOMES)
+
+    def outcome_is(o: str) -> np.ndarray:
+        return effective & (outcome == o)
+
+    rank = {o: i for i, o in enumerate(GENEROSITY)}
+    given = np.array([rank[o] for o in outcome])
+    recommended = np.array([rank[o] for o in advised])
+    values = {
+        "decisions": n,
+        "effective": n * effective,
+        "money": n * money,
+        "money_cents": amount * money,
+        "refunds": n * cash,
+        "refund_cents": amount * cash,
+        "full_refunds": n * outcome_is("full_refund"),
+        "full_refund_cents": amount * outcome_is("full_refund"),
+        "partial_refunds": n * outcome_is("partial_refund"),
+        "partial_refund_cents": amount * outcome_is("partial_refund"),
+        "credits": n * outcome_is("credit"),
+        "credit_cents": amount * outcome_is("credit"),
+        "fixes": n * outcome_is("fix"),
+        "denials": n * outcome_is("deny"),
+        "pending": n * ((approval == "pending") & ~superseded),
+        "exceptions": n * exc,
+        "exceptions_approved": n * (exc & (approval == "approved")),
+        "exceptions_pending": n * (exc & (approval == "pending")),
+        "exceptions_rejected": n * (exc & (approval == "rejected")),
+        "exception_money_cents": amount * (exc & money),
+        "overrides": n * (given != recommended),
+        "more_generous": n * (given > recommended),
+        "less_generous": n * (given < recommended),
+    }
+    return pd.concat([d[key_columns].reset_index(drop=True), pd.DataFrame(values)], axis=1)
+
+
+def summarise(states: pd.DataFrame, by: Sequence[str] = (), *, measured: pd.DataFrame | None = None) -> pd.DataFrame:
     """The decision metrics of docs/metrics.md from `decision_states` rows, per `by` (one row if empty).
 
     Counts: decisions (recorded), effective, money, money_cents, refunds (cash: full + partial),
     refund_cents, full_refunds, full_refund_cents, partial_refunds, partial_refund_cents, credits,
-    credit_cents, fixes, denials (all of effective decisions), pending, exceptions, exceptions_approved, exceptions_pending, exceptions_rejected,
-    exception_money_cents, overrides, more_generous, less_generous. Rates: money_share (of effective
-    decisions), exception_share and override_rate (of decisions recorded).
+    credit_cents, fixes, denials (all of effective decisions), pending, exceptions, exceptions_approved,
+    exceptions_pending, exceptions_rejected, exception_money_cents, overrides, more_generous,
+    less_generous. Rates: money_share (of effective decisions), exception_share and override_rate (of
+    decisions recorded). Pass `measured=measures(states)` to reuse it across several groupings.
     """
     by = list(by)
-    d = states if not states.empty else pd.DataFrame(columns=[*by, *STATE, "decisions", "amount_cents"])
-    n = d["decisions"].astype("int64")
-    amount = d["amount_cents"].astype("int64")
-    superseded = d["superseded"].astype(bool)
-    effective = ~superseded & d["approval_status"].isin(EFFECTIVE_STATUSES)
-    money = effective & d["outcome"].isin(MONEY_OUTCOMES)
-    cash = effective & d["outcome"].isin(CASH_OUTCOMES)
-    credit = effective & (d["outcome"] == "credit")
-    exc = d["is_exception"].astype(bool)
-    rank = {o: i for i, o in enumerate(GENEROSITY)}
-    given, advised = d["outcome"].map(rank), d["recommended_outcome"].map(rank)
-    parts = pd.DataFrame(
-        {
-            "decisions": n,
-            "effective": n.where(effective, 0),
-            "money": n.where(money, 0),
-            "money_cents": amount.where(money, 0),
-            "refunds": n.where(cash, 0),
-            "refund_cents": amount.where(cash, 0),
-            "full_refunds": n.where(effective & (d["outcome"] == "full_refund"), 0),
-            "full_refund_cents": amount.where(effective & (d["outcome"] == "full_refund"), 0),
-            "partial_refunds": n.where(effective & (d["outcome"] == "partial_refund"), 0),
-            "partial_refund_cents": amount.where(effective & (d["outcome"] == "partial_refund"), 0),
-            "credits": n.where(credit, 0),
-            "credit_cents": amount.where(credit, 0),
-            "fixes": n.where(effective & (d["outcome"] == "fix"), 0),
-            "denials": n.where(effective & (d["outcome"] == "deny"), 0),
-            "pending": n.where((d["approval_status"] == "pending") & ~superseded, 0),
-            "exceptions": n.where(exc, 0),
-            "exceptions_approved": n.where(exc & (d["approval_status"] == "approved"), 0),
-            "exceptions_pending": n.where(exc & (d["approval_status"] == "pending"), 0),
-            "exceptions_rejected": n.where(exc & (d["approval_status"] == "rejected"), 0),
-            "exception_money_cents": amount.where(exc & money, 0),
-            "overrides": n.where(d["outcome"] != d["recommended_outcome"], 0),
-            "more_generous": n.where(given > advised, 0),
-            "less_generous": n.where(given < advised, 0),
-        },
-        index=d.index,
-    )
+    parts = measures(states) if measured is None else measured
     if by:
-        parts[by] = d[by]
-        out = parts.groupby(by, sort=True).sum().reset_index()
+        out = parts.groupby(by, sort=True, as_index=False)[list(MEASURES)].sum()
+        out[list(MEASURES)] = out[list(MEASURES)].astype("int64")
     else:
-        out = parts.sum().to_frame().T.astype("int64")
+        out = pd.DataFrame([parts[list(MEASURES)].to_numpy(dtype=np.int64).sum(axis=0)], columns=list(MEASURES))
     out["money_share"] = _ratio(out["money"], out["effective"])
     out["exception_share"] = _ratio(out["exceptions"], out["decisions"])
     out["override_rate"] = _ratio(out["overrides"], out["decisions"])
@@ -600,6 +674,18 @@ class Report:
     timings_ms: dict[str, float]
 
     @property
+    def partial_buckets(self) -> frozenset[date]:
+        """The trend periods (months or weeks) that the date range covers only in part: the first and the
+        last, unless the range starts and ends on their boundaries."""
+        f, unit = self.filters, self.filters.granularity
+        out = set()
+        if _unit_start(f.start, unit) != f.start:
+            out.add(_unit_start(f.start, unit))
+        if _next_unit(_unit_start(f.end, unit), unit) - timedelta(days=1) != f.end:
+            out.add(_unit_start(f.end, unit))
+        return frozenset(out)
+
+    @property
     def has_decisions(self) -> bool:
         return self.kpis.decisions > 0
 
@@ -652,15 +738,16 @@ def report(db: Database, filters: Filters, actor: Actor, today: date) -> Report:
     with timer("pandas: shaping"):
         sold = trend_sales[["sold", "revenue_cents"]].sum().to_frame().T
         opened = int(opened_detail["opened"].sum()) if cases_ok else None
-        kpis = _kpis(summarise(states), summarise_lead(lead), sold, opened)
+        measured = measures(states)
+        kpis = _kpis(summarise(states, measured=measured), summarise_lead(lead), sold, opened)
         kpis_prev = _kpis(summarise(states_prev), summarise_lead(lead_prev), sold_prev, opened_prev)
         trend = _trend(trend_states, trend_sales, opened_detail)
-        by_reason, by_reason_type, reason_trend = _reasons(states, opened_detail)
-        by_reviewer = summarise(states, ["decided_by_id"]).merge(
+        by_reason, by_reason_type, reason_trend = _reasons(measured, opened_detail)
+        by_reviewer = summarise(states, ["decided_by_id"], measured=measured).merge(
             summarise_lead(lead, ["decided_by_id"]), on="decided_by_id", how="outer"
         )
         by_reviewer.insert(1, "reviewer", by_reviewer["decided_by_id"].map(names).fillna("(unknown user)"))
-        by_version = summarise(states, ["policy_version"])
+        by_version = summarise(states, ["policy_version"], measured=measured)
         exc = summarise(trend_states, ["bucket"])
         exc = exc[exc["exceptions"] > 0][
             ["bucket", "exceptions", "exceptions_approved", "exceptions_pending", "exceptions_rejected"]
@@ -711,11 +798,11 @@ def _trend(states: pd.DataFrame, sold: pd.DataFrame, opened: pd.DataFrame) -> pd
     return out.sort_values(keys).reset_index(drop=True)
 
 
-def _reasons(states: pd.DataFrame, opened: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _reasons(measured: pd.DataFrame, opened: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """By reason, and by reason and service type: cases opened (and their share), decision metrics; and
     cases opened per bucket and reason."""
-    by_r = summarise(states, ["reason"])
-    by_rt = summarise(states, ["reason", "service_type"])
+    by_r = summarise(pd.DataFrame(), ["reason"], measured=measured)
+    by_rt = summarise(pd.DataFrame(), ["reason", "service_type"], measured=measured)
     if opened.empty:
         by_r["opened"] = pd.NA
         by_r["share_of_cases"] = float("nan")

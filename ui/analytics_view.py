@@ -8,12 +8,15 @@ as the screen without its formatting.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from desk.analytics import LEAD_CAPPED, Report
+from ui import charts
 from ui.charts import APPROVAL_LABELS, OUTCOME_LABELS, REASON_LABELS, SERVICE_TYPE_LABELS
 
 PCT = st.column_config.NumberColumn(format="%.2f%%")
@@ -44,130 +47,151 @@ def days_label(days: float | None) -> str:
 # ---- KPI tiles -----------------------------------------------------------------------------------------
 
 
-def _pp(now: float | None, before: float | None) -> str | None:
+def _change(now: float | None, before: float | None, kind: str) -> str | None:
+    """The change against the previous period: percentage points, relative %, or days. None if unknown."""
     if now is None or before is None:
         return None
-    return f"{(now - before) * 100:+.2f} pp"
-
-
-def _rel(now: float, before: float) -> str | None:
+    if kind == "pp":
+        diff = round((now - before) * 100, 2)
+        return "no change" if diff == 0 else f"{diff:+.2f} pp"
+    if kind == "days":
+        diff = int(now - before)
+        return "no change" if diff == 0 else f"{diff:+d} days"
     if not before:
         return None
-    return f"{(now - before) / before:+.1%}"
+    rel = (now - before) / before
+    return "no change" if round(rel, 3) == 0 else f"{rel:+.1%}"
+
+
+def _tile(col, label: str, value: str, change: str | None, help: str, worse_when_up: bool | None) -> None:
+    """A KPI tile; worse_when_up: True = red when it rises, False = green, None = neutral."""
+    color = (
+        "off" if worse_when_up is None or change in (None, "no change") else "inverse" if worse_when_up else "normal"
+    )
+    col.metric(
+        label,
+        value,
+        change,
+        delta_color=color,
+        delta_arrow="off" if change in ("no change", "right now", "not per reviewer") else "auto",
+        border=True,
+        help=help,
+    )
+
+
+def _money(cents: int) -> str:
+    dollars = cents / 100
+    if abs(dollars) >= 1_000_000:
+        return f"${dollars / 1_000_000:,.2f}M"
+    if abs(dollars) >= 10_000:
+        return f"${dollars / 1_000:,.1f}k"
+    return f"${dollars:,.0f}"
 
 
 def kpi_tiles(r: Report) -> None:
     k, p = r.kpis, r.kpis_previous
-    prev = f"{r.previous.start:%d %b %Y} – {r.previous.end:%d %b %Y}"
-    vs = f"vs {prev}"
 
     def rate(x: float | None) -> str:
         return "—" if x is None else f"{x:.2%}"
 
-    row1 = st.columns(5)
-    row1[0].metric(
+    row = st.columns(5)
+    scoped = (
+        " With a reviewer or reason filter this is their contribution to the desk's rate (the services sold "
+        f"stay the denominator); of their effective decisions {rate(k.money_share)} gave money back."
+        if r.filters.reviewers or r.filters.reasons
+        else ""
+    )
+    _tile(
+        row[0],
         "Refund rate (count)",
         rate(k.refund_rate),
-        _pp(k.refund_rate, p.refund_rate),
-        delta_color="inverse",
-        delta_description=vs,
-        border=True,
-        help=f"{k.money:,} full refunds, partial refunds and credits decided in the period ÷ {k.sold:,} services "
-        "sold in the period (of the selected service types). Credits count; see the Credits tile for them alone.",
+        _change(k.refund_rate, p.refund_rate, "pp"),
+        f"{k.money:,} full refunds, partial refunds and credits decided in the period ÷ {k.sold:,} services "
+        "sold in the period (of the selected service types). Credits count; the Credits tile shows them alone."
+        + scoped,
+        True,
     )
-    row1[1].metric(
+    _tile(
+        row[1],
         "Refund rate (value)",
         rate(k.refund_value_rate),
-        _pp(k.refund_value_rate, p.refund_value_rate),
-        delta_color="inverse",
-        delta_description=vs,
-        border=True,
-        help=f"${k.money_cents / 100:,.2f} refunded or credited ÷ ${k.revenue_cents / 100:,.2f} revenue of the "
+        _change(k.refund_value_rate, p.refund_value_rate, "pp"),
+        f"${k.money_cents / 100:,.2f} refunded or credited ÷ ${k.revenue_cents / 100:,.2f} revenue of the "
         "services sold in the period.",
+        True,
     )
-    row1[2].metric(
+    _tile(
+        row[2],
         "Credits",
         rate(k.credit_rate),
-        _pp(k.credit_rate, p.credit_rate),
-        delta_color="inverse",
-        delta_description=vs,
-        border=True,
-        help=f"{k.credits:,} credits for future services (${k.credit_cents / 100:,.2f}) ÷ services sold. "
-        "Included in the refund rate; shown alone here.",
+        _change(k.credit_rate, p.credit_rate, "pp"),
+        f"{k.credits:,} credits for future services (${k.credit_cents / 100:,.2f}) ÷ services sold; "
+        f"{rate(k.credit_value_rate)} of revenue. Included in the refund rate, shown alone here.",
+        True,
     )
-    row1[3].metric(
+    _tile(
+        row[3],
         "Money granted",
-        f"${k.money_cents / 100:,.0f}",
-        _rel(k.money_cents, p.money_cents),
-        delta_color="inverse",
-        delta_description=vs,
-        border=True,
-        help="Full refunds + partial refunds + credits of effective decisions in the period, in dollars.",
+        _money(k.money_cents),
+        _change(k.money_cents, p.money_cents, "rel"),
+        f"${k.money_cents / 100:,.2f}: full refunds + partial refunds + credits of effective decisions in the period.",
+        True,
     )
-    row1[4].metric(
+    _tile(
+        row[4],
         "Request rate",
         rate(k.request_rate) if r.cases_attributable else "—",
-        _pp(k.request_rate, p.request_rate) if r.cases_attributable else None,
-        delta_color="off",
-        delta_description=vs if r.cases_attributable else None,
-        border=True,
-        help=(
-            f"{k.opened:,} cases opened in the period ÷ {k.sold:,} services sold in the period."
-            if r.cases_attributable
-            else "Not shown for a reviewer: a case belongs to nobody when it is opened."
-        ),
+        _change(k.request_rate, p.request_rate, "pp") if r.cases_attributable else "not per reviewer",
+        f"{k.opened:,} cases opened in the period ÷ {k.sold:,} services sold in the period."
+        if r.cases_attributable
+        else "Not shown per reviewer: a case belongs to nobody when it is opened.",
+        None,
     )
-    row2 = st.columns(5)
-    row2[0].metric(
+    row = st.columns(5)
+    _tile(
+        row[0],
         "Decisions",
         f"{k.decisions:,}",
-        _rel(k.decisions, p.decisions),
-        delta_color="off",
-        delta_description=vs,
-        border=True,
-        help=f"Decisions recorded in the period, including {k.decisions - k.effective:,} that do not count for "
-        "money (waiting for approval, rejected, or superseded).",
+        _change(k.decisions, p.decisions, "rel"),
+        f"Decisions recorded in the period, {k.decisions - k.effective:,} of them not counting for money "
+        "(waiting for approval, rejected, or superseded).",
+        None,
     )
-    row2[1].metric(
+    _tile(
+        row[1],
         "Exceptions",
         rate(k.exception_share),
-        _pp(k.exception_share, p.exception_share),
-        delta_color="inverse",
-        delta_description=vs,
-        border=True,
-        help=f"{k.exceptions:,} discretionary exceptions (an outcome outside the policy's allowed outcomes) ÷ "
-        f"{k.decisions:,} decisions recorded. Money granted through approved exceptions: "
+        _change(k.exception_share, p.exception_share, "pp"),
+        f"{k.exceptions:,} discretionary exceptions (outcomes the policy does not allow for the case) ÷ "
+        f"{k.decisions:,} decisions recorded. Money through approved exceptions: "
         f"${k.exception_money_cents / 100:,.2f}.",
+        True,
     )
-    row2[2].metric(
+    _tile(
+        row[2],
         "Override rate",
         rate(k.override_rate),
-        _pp(k.override_rate, p.override_rate),
-        delta_color="off",
-        delta_description=vs,
-        border=True,
-        help=f"{k.overrides:,} decisions whose outcome differs from the policy's recommendation ÷ "
-        f"{k.decisions:,} decisions recorded. Direction per reviewer in the Overrides tab.",
+        _change(k.override_rate, p.override_rate, "pp"),
+        f"{k.overrides:,} decisions whose outcome differs from the policy's recommendation ÷ {k.decisions:,} "
+        "decisions recorded. The direction per reviewer is in the Overrides tab.",
+        None,
     )
-    row2[3].metric(
-        "Median time to decision",
+    _tile(
+        row[3],
+        "Time to decision",
         days_label(k.lead_median),
-        (
-            f"{k.lead_median - p.lead_median:+.0f} days"
-            if k.lead_median is not None and p.lead_median is not None
-            else None
-        ),
-        delta_color="inverse",
-        delta_description=vs,
-        border=True,
-        help=f"Days from a case's opening to its effective decision; p90: {days_label(k.lead_p90)}. "
-        f"Within the due date: {rate(k.within_due_share)} of {k.effective:,} effective decisions.",
+        _change(k.lead_median, p.lead_median, "days"),
+        f"Median days from a case's opening to its effective decision (p90: {days_label(k.lead_p90)}). "
+        f"Decided within the due date: {rate(k.within_due_share)} of {k.effective:,} effective decisions.",
+        True,
     )
-    row2[4].metric(
+    _tile(
+        row[4],
         "Pending approvals",
         f"{r.pending_approvals:,}",
-        border=True,
-        help="Exceptions waiting for a manager's approval right now (not limited to the date range).",
+        "right now",
+        "Exceptions waiting for a manager's approval now (the date range does not apply).",
+        None,
     )
 
 
@@ -286,17 +310,11 @@ def exceptions_by_table(frame: pd.DataFrame, first: str, names: pd.Series) -> pd
 
 def exception_list_table(r: Report) -> pd.DataFrame:
     e = r.exception_list
-
-    def status(row) -> str:
-        if row["approval_status"] == "rejected":
-            return "Rejected"
-        if row["superseded"]:
-            return "Superseded"
-        return APPROVAL_LABELS.get(row["approval_status"], row["approval_status"])
-
+    approval = e["approval_status"].map(APPROVAL_LABELS).fillna(e["approval_status"])
+    approval = approval.where(~(e["superseded"].astype(bool) & (e["approval_status"] != "rejected")), "Superseded")
     return pd.DataFrame(
         {
-            "Case": [f"/case?case={int(c)}" for c in e["case_id"]],
+            "Case": "/case?case=" + e["case_id"].astype("int64").astype(str),
             "Decided on": e["decided_on"],
             "Decided by": e["decided_by"],
             "Service type": e["service_type"].map(SERVICE_TYPE_LABELS),
@@ -304,7 +322,7 @@ def exception_list_table(r: Report) -> pd.DataFrame:
             "Outcome": e["outcome"].map(OUTCOME_LABELS),
             "Policy recommended": e["recommended_outcome"].map(OUTCOME_LABELS),
             "Amount ($)": e["amount_cents"] / 100,
-            "Approval": [status(row) for _, row in e.iterrows()] if not e.empty else [],
+            "Approval": approval,
             "Approver": e["approver"].fillna("—"),
             "Rationale": e["rationale"],
             "Approval note": e["approval_note"].fillna(""),
@@ -385,3 +403,71 @@ def version_table(r: Report) -> pd.DataFrame:
             "Override rate (%)": v["override_rate"] * 100,
         }
     )
+
+
+# ---- everything the page draws, built once per report ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class View:
+    """The figures and tables of one report. Built once and cached (ui.cache), then only drawn: treat
+    them as read-only."""
+
+    figures: dict[str, go.Figure]  # only the charts that have something to show
+    tables: dict[str, pd.DataFrame]
+    partial_note: str | None
+
+
+def build_view(r: Report) -> View:
+    g, partial = r.filters.granularity, r.partial_buckets
+    k = r.kpis
+    fig: dict[str, go.Figure] = {
+        "refund_count": charts.refund_rate_chart(r.trend, g, False, partial),
+        "refund_value": charts.refund_rate_chart(r.trend, g, True, partial),
+        "money": charts.money_by_outcome_chart(r.trend, g, partial),
+    }
+    if r.cases_attributable:
+        fig["request"] = charts.request_rate_chart(r.trend, g, partial)
+        if r.by_reason["opened"].fillna(0).sum() > 0:
+            fig["reason_share"] = charts.reason_share_chart(r.by_reason)
+        if not r.reason_trend.empty:
+            fig["reason_trend"] = charts.reason_trend_chart(r.reason_trend, g, partial)
+            fig["reason_type"] = charts.reason_by_type_chart(r.by_reason_type)
+    if r.by_reason["effective"].sum() > 0:
+        fig["reason_money"] = charts.money_rate_by_reason_chart(r.by_reason)
+    reason_names = r.by_reason["reason"].map(REASON_LABELS)
+    if not r.exceptions_by_bucket.empty:
+        fig["exc"] = charts.exceptions_by_period_chart(r.exceptions_by_bucket, g, partial)
+        fig["exc_reviewer"] = charts.exceptions_by_chart(r.by_reviewer, r.by_reviewer["reviewer"])
+        fig["exc_reason"] = charts.exceptions_by_chart(r.by_reason, reason_names)
+    if r.has_decisions:
+        fig["override"] = charts.override_chart(r.by_reviewer)
+        fig["per_reviewer"] = charts.decisions_per_reviewer_chart(r.by_reviewer)
+    if k.effective:
+        fig["lead"] = charts.lead_time_chart(r.lead_histogram, k.lead_median, k.lead_p90)
+    if r.backlog["cases"].sum():
+        fig["backlog"] = charts.backlog_chart(r.backlog)
+    if not r.by_version.empty:
+        fig["versions"] = charts.outcome_mix_by_version_chart(r.by_version)
+    tables = {
+        "trend": trend_table(r),
+        "reasons": reason_table(r),
+        "reason_type": reason_type_table(r),
+        "exc_period": exceptions_period_table(r),
+        "exc_reviewer": exceptions_by_table(r.by_reviewer, "Reviewer", r.by_reviewer["reviewer"]),
+        "exc_reason": exceptions_by_table(r.by_reason, "Reason", reason_names),
+        "exc_list": exception_list_table(r),
+        "overrides": reviewer_table(r),
+        "health": health_table(r),
+        "backlog": backlog_table(r),
+        "lead": lead_table(r),
+        "versions": version_table(r),
+    }
+    note = None
+    if partial:
+        periods = " and ".join(period_label(b, g) for b in sorted(partial))
+        note = (
+            f"Hollow points and lighter bars: {periods} {'are' if len(partial) > 1 else 'is'} only partly in the "
+            "range; compare rates, not counts, there."
+        )
+    return View(fig, tables, note)

@@ -36,11 +36,12 @@ SERVICE_TYPE_LABELS = {
 }
 SERVICE_TYPE_COLORS = {
     "technical_support": "#6F4E9C",  # purple
-    "software_update": "#B07AA1",  # mauve
+    "software_update": "#8CA252",  # olive
     "online_service": "#9C755F",  # brown
     "subscription": "#EDC948",  # yellow
 }
 TOTAL_COLOR = "#262730"  # "all selected service types": the ink colour, dashed
+NEUTRAL_COLOR = "#6B7B8C"  # a bar that is no outcome, service type or state
 REASON_ORDER = (
     "our_error",
     "technical_issue",
@@ -72,8 +73,10 @@ REASON_COLORS = {
     "dissatisfied": "#FF9896",
 }
 APPROVAL_LABELS = {"approved": "Approved", "pending": "Pending", "rejected": "Rejected"}
-APPROVAL_COLORS = {"approved": "#3B7D4F", "pending": "#E0A526", "rejected": "#7A5195"}
-DIRECTION_COLORS = {"more": "#D1495B", "less": "#4C78A8"}  # more generous = towards refunds (red)
+# States that are not outcomes use shades of slate, so no hue on the page ever means two things.
+APPROVAL_COLORS = {"approved": "#3D4B5C", "pending": "#98A6B7", "rejected": "#D3D9E0"}
+DIRECTION_COLORS = {"more": "#7B2D3B", "less": "#2F4B7C"}  # dark wine / navy: towards refunds / towards deny
+DUE_COLORS = {"within": "#98A6B7", "overdue": "#262730"}
 
 HEIGHT = 340
 FONT = "Source Sans Pro, sans-serif"
@@ -131,10 +134,33 @@ def _list(values) -> list:
     return list(values.tolist() if hasattr(values, "tolist") else values)
 
 
+# Partial periods (the range covers only some of their days) are drawn lighter (bars) or hollow (points),
+# so a short first month does not read as a collapse.
+Partial = frozenset
+
+
+def _bar_marker(color: str, xs, partial: Partial) -> dict:
+    return {"color": color, "opacity": [0.4 if x in partial else 1.0 for x in xs]} if partial else {"color": color}
+
+
+def _approval_marker(status: str, xs, partial: Partial) -> dict:
+    marker = _bar_marker(APPROVAL_COLORS[status], xs, partial)
+    if status == "rejected":
+        marker["pattern"] = {"shape": "/", "fgcolor": APPROVAL_COLORS["approved"], "size": 6}
+    return marker
+
+
+def _point_marker(color: str, xs, partial: Partial, size: int = 5) -> dict:
+    symbols = ["circle-open" if x in partial else "circle" for x in xs]
+    return {"size": size, "color": color, "symbol": symbols}
+
+
 # ---- refund rates ------------------------------------------------------------------------------------------
 
 
-def _rate_line(x, num, den, name: str, color: str, what: str, money: bool, dash: bool = False) -> dict:
+def _rate_line(
+    x, num, den, name: str, color: str, what: str, money: bool, partial: Partial, dash: bool = False
+) -> dict:
     num, den = (
         pd.Series(num, dtype="float64").reset_index(drop=True),
         pd.Series(den, dtype="float64").reset_index(drop=True),
@@ -147,7 +173,7 @@ def _rate_line(x, num, den, name: str, color: str, what: str, money: bool, dash:
         "name": name,
         "mode": "lines" if dash else "lines+markers",
         "line": {"color": color, "width": 2, **({"dash": "dash"} if dash else {})},
-        "marker": {"size": 5},
+        "marker": _point_marker(color, _list(x), partial),
         "customdata": [[a, b] for a, b in zip(_list(num / scale), _list(den / scale))],
         "hovertemplate": f"%{{y:.2%}} — %{{customdata[0]:,.{digits}f}} {what} of %{{customdata[1]:,.{digits}f}}"
         f"<extra>{name}</extra>",
@@ -155,7 +181,15 @@ def _rate_line(x, num, den, name: str, color: str, what: str, money: bool, dash:
 
 
 def _rate_lines(
-    trend: pd.DataFrame, num: str, den: str, granularity: str, *, y_title: str, what: str, money: bool = False
+    trend: pd.DataFrame,
+    num: str,
+    den: str,
+    granularity: str,
+    partial: Partial,
+    *,
+    y_title: str,
+    what: str,
+    money: bool = False,
 ) -> go.Figure:
     """A rate per service type over time, plus the rate of all selected types together (dashed)."""
     traces = []
@@ -164,37 +198,56 @@ def _rate_lines(
         if d.empty or d[den].sum() == 0:
             continue
         traces.append(
-            _rate_line(d["bucket"], d[num], d[den], SERVICE_TYPE_LABELS[st_], SERVICE_TYPE_COLORS[st_], what, money)
+            _rate_line(
+                d["bucket"], d[num], d[den], SERVICE_TYPE_LABELS[st_], SERVICE_TYPE_COLORS[st_], what, money, partial
+            )
         )
     total = trend.groupby("bucket", as_index=False)[[num, den]].sum()
     if not total.empty and total[den].sum():
         traces.append(
             _rate_line(
-                total["bucket"], total[num], total[den], "All selected types", TOTAL_COLOR, what, money, dash=True
+                total["bucket"],
+                total[num],
+                total[den],
+                "All selected types",
+                TOTAL_COLOR,
+                what,
+                money,
+                partial,
+                dash=True,
             )
         )
     return _figure(traces, y_title=y_title, y_format=".1%", hovermode="x unified", xaxis=_date_axis(granularity))
 
 
-def refund_rate_chart(trend: pd.DataFrame, granularity: str, by_value: bool) -> go.Figure:
+def refund_rate_chart(
+    trend: pd.DataFrame, granularity: str, by_value: bool, partial: Partial = frozenset()
+) -> go.Figure:
     if by_value:
         return _rate_lines(
             trend,
             "money_cents",
             "revenue_cents",
             granularity,
+            partial,
             y_title="Refunded value (% of revenue)",
             what="$ refunded or credited",
             money=True,
         )
     return _rate_lines(
-        trend, "money", "sold", granularity, y_title="Refund rate (% of services sold)", what="refunds and credits"
+        trend,
+        "money",
+        "sold",
+        granularity,
+        partial,
+        y_title="Refund rate (% of services sold)",
+        what="refunds and credits",
     )
 
 
-def request_rate_chart(trend: pd.DataFrame, granularity: str) -> go.Figure:
+def request_rate_chart(trend: pd.DataFrame, granularity: str, partial: Partial = frozenset()) -> go.Figure:
     return _rate_lines(
-        trend, "opened", "sold", granularity, y_title="Request rate (% of services sold)", what="cases opened"
+        trend, "opened", "sold", granularity, partial, y_title="Request rate (% of services sold)", what="cases opened"
     )
 
 
@@ -212,7 +265,7 @@ OUTCOME_COUNTS = (
 )
 
 
-def money_by_outcome_chart(trend: pd.DataFrame, granularity: str) -> go.Figure:
+def money_by_outcome_chart(trend: pd.DataFrame, granularity: str, partial: Partial = frozenset()) -> go.Figure:
     """Money granted per period, stacked by outcome: full refunds, partial refunds, credits."""
     cols = [c for _, cents, count in MONEY_PARTS for c in (cents, count)]
     per = trend.groupby("bucket", as_index=False)[cols].sum()
@@ -222,7 +275,7 @@ def money_by_outcome_chart(trend: pd.DataFrame, granularity: str) -> go.Figure:
             "x": _list(per["bucket"]),
             "y": _list(per[cents] / 100),
             "name": OUTCOME_LABELS[outcome],
-            "marker": {"color": OUTCOME_COLORS[outcome]},
+            "marker": _bar_marker(OUTCOME_COLORS[outcome], _list(per["bucket"]), partial),
             "customdata": _list(per[count]),
             "hovertemplate": "$%{y:,.2f} in %{customdata:,} decisions<extra>" + OUTCOME_LABELS[outcome] + "</extra>",
         }
@@ -256,7 +309,7 @@ def reason_share_chart(by_reason: pd.DataFrame) -> go.Figure:
         "orientation": "h",
         "x": _list(d["share_of_cases"]),
         "y": [REASON_LABELS.get(r, r) for r in d["reason"]],
-        "marker": {"color": [REASON_COLORS.get(r, TOTAL_COLOR) for r in d["reason"]]},
+        "marker": {"color": NEUTRAL_COLOR},  # reasons are named on the axis; colours stay for outcomes
         "customdata": _list(d["opened"].astype("int64")),
         "hovertemplate": "%{x:.1%} of cases opened (%{customdata:,})<extra>%{y}</extra>",
     }
@@ -296,7 +349,7 @@ def money_rate_by_reason_chart(by_reason: pd.DataFrame) -> go.Figure:
     )
 
 
-def reason_trend_chart(reason_trend: pd.DataFrame, granularity: str) -> go.Figure:
+def reason_trend_chart(reason_trend: pd.DataFrame, granularity: str, partial: Partial = frozenset()) -> go.Figure:
     traces = []
     for reason in REASON_ORDER:
         d = reason_trend[reason_trend["reason"] == reason]
@@ -305,11 +358,12 @@ def reason_trend_chart(reason_trend: pd.DataFrame, granularity: str) -> go.Figur
         traces.append(
             {
                 "type": "scatter",
-                "mode": "lines",
+                "mode": "lines+markers",
                 "x": _list(d["bucket"]),
                 "y": _list(d["opened"]),
                 "name": REASON_LABELS[reason],
                 "line": {"color": REASON_COLORS[reason], "width": 2},
+                "marker": _point_marker(REASON_COLORS[reason], _list(d["bucket"]), partial, size=4),
                 "hovertemplate": "%{y:,} cases<extra>" + REASON_LABELS[reason] + "</extra>",
             }
         )
@@ -321,7 +375,7 @@ def reason_by_type_chart(by_reason_type: pd.DataFrame) -> go.Figure:
     d = by_reason_type[by_reason_type["opened"].fillna(0) > 0]
     types = [t for t in SERVICE_TYPE_ORDER if t in set(d["service_type"])]
     reasons = [r for r in REASON_ORDER if r in set(d["reason"])]
-    counts = d.pivot_table(index="reason", columns="service_type", values="opened", aggfunc="sum", fill_value=0)
+    counts = d.groupby(["reason", "service_type"])["opened"].sum().unstack(fill_value=0)
     counts = counts.reindex(index=reasons, columns=types, fill_value=0).astype("int64")
     share = counts / counts.sum(axis=0).replace(0, float("nan"))
     trace = {
@@ -343,14 +397,14 @@ def reason_by_type_chart(by_reason_type: pd.DataFrame) -> go.Figure:
 # ---- exceptions ------------------------------------------------------------------------------------------
 
 
-def exceptions_by_period_chart(exc: pd.DataFrame, granularity: str) -> go.Figure:
+def exceptions_by_period_chart(exc: pd.DataFrame, granularity: str, partial: Partial = frozenset()) -> go.Figure:
     traces = [
         {
             "type": "bar",
             "x": _list(exc["bucket"]),
             "y": _list(exc[f"exceptions_{status}"]),
             "name": APPROVAL_LABELS[status],
-            "marker": {"color": APPROVAL_COLORS[status]},
+            "marker": _approval_marker(status, _list(exc["bucket"]), partial),
             "hovertemplate": "%{y:,} exceptions<extra>" + APPROVAL_LABELS[status] + "</extra>",
         }
         for status in ("approved", "pending", "rejected")
@@ -364,6 +418,7 @@ def exceptions_by_period_chart(exc: pd.DataFrame, granularity: str) -> go.Figure
             "name": "Share of decisions",
             "yaxis": "y2",
             "line": {"color": TOTAL_COLOR, "dash": "dot"},
+            "marker": _point_marker(TOTAL_COLOR, _list(exc["bucket"]), partial),
             "hovertemplate": "%{y:.2%} of decisions<extra>Share</extra>",
         }
     )
@@ -381,6 +436,8 @@ def exceptions_by_period_chart(exc: pd.DataFrame, granularity: str) -> go.Figure
             "title": {"text": "Share of decisions (%)"},
             "rangemode": "tozero",
             "showgrid": False,
+            "tickmode": "auto",
+            "nticks": 5,
         },
     )
 
@@ -397,7 +454,7 @@ def exceptions_by_chart(frame: pd.DataFrame, names: pd.Series) -> go.Figure:
             "x": _list(d[f"exceptions_{status}"]),
             "y": ys,
             "name": APPROVAL_LABELS[status],
-            "marker": {"color": APPROVAL_COLORS[status]},
+            "marker": _approval_marker(status, ys, frozenset()),
             "customdata": custom,
             "hovertemplate": "%{x:,} "
             + APPROVAL_LABELS[status].lower()
@@ -465,46 +522,49 @@ def lead_time_chart(hist: pd.DataFrame, median: float | None, p90: float | None)
         "type": "bar",
         "x": labels,
         "y": _list(hist["decisions"]),
-        "marker": {"color": OUTCOME_COLORS["fix"]},
+        "marker": {"color": NEUTRAL_COLOR},
         "customdata": _list(hist["decisions"] / total) if total else [0] * len(labels),
         "hovertemplate": "%{y:,} decisions (%{customdata:.1%}) after %{x} days<extra></extra>",
         "showlegend": False,
     }
-    shapes, notes = [], []
-    for value, name in ((median, "median"), (p90, "p90")):
-        if value is None:
-            continue
-        x = str(int(value)) if value <= 30 else "31+"
-        shapes.append(
-            {
-                "type": "line",
-                "x0": x,
-                "x1": x,
-                "y0": 0,
-                "y1": 1,
-                "yref": "paper",
-                "line": {"color": TOTAL_COLOR, "dash": "dash"},
-            }
-        )
-        notes.append(
-            {
-                "x": x,
-                "y": 1,
-                "yref": "paper",
-                "text": f"{name} {x} d",
-                "showarrow": False,
-                "xanchor": "left",
-                "yanchor": "bottom" if name == "p90" else "top",
-            }
-        )
+    shapes = []
+    for value in (median, p90):
+        if value is not None:
+            x = str(int(value)) if value <= 30 else "31+"
+            shapes.append(
+                {
+                    "type": "line",
+                    "x0": x,
+                    "x1": x,
+                    "y0": 0,
+                    "y1": 1,
+                    "yref": "paper",
+                    "line": {"color": TOTAL_COLOR, "dash": "dash", "width": 1},
+                }
+            )
+
+    def days(v):
+        return "—" if v is None else ("31+" if v > 30 else str(int(v)))
+
+    note = {
+        "x": 1,
+        "y": 1,
+        "xref": "paper",
+        "yref": "paper",
+        "xanchor": "right",
+        "yanchor": "top",
+        "showarrow": False,
+        "align": "right",
+        "text": f"dashed lines: median {days(median)} days, p90 {days(p90)} days",
+    }
     return _figure(
         [trace],
-        y_title="Decisions",
+        y_title="Effective decisions",
         y_format=",d",
         x_title="Days from opening to decision",
         xaxis={"type": "category"},
         shapes=shapes,
-        annotations=notes,
+        annotations=[note],
     )
 
 
@@ -516,7 +576,7 @@ def backlog_chart(backlog: pd.DataFrame) -> go.Figure:
             "x": x,
             "y": _list(backlog["cases"] - backlog["overdue"]),
             "name": "Within due date",
-            "marker": {"color": APPROVAL_COLORS["approved"]},
+            "marker": {"color": DUE_COLORS["within"]},
             "hovertemplate": "%{y:,} cases within their due date<extra>%{x}</extra>",
         },
         {
@@ -524,7 +584,7 @@ def backlog_chart(backlog: pd.DataFrame) -> go.Figure:
             "x": x,
             "y": _list(backlog["overdue"]),
             "name": "Overdue",
-            "marker": {"color": OUTCOME_COLORS["full_refund"]},
+            "marker": {"color": DUE_COLORS["overdue"]},
             "hovertemplate": "%{y:,} cases overdue<extra>%{x}</extra>",
         },
     ]

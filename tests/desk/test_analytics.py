@@ -471,7 +471,7 @@ def test_default_filters_are_the_last_twelve_months_ending_today():
 @pytest.mark.parametrize(
     ("start", "end", "unit", "pieces"),
     [
-        # the default view: loose days, eleven whole months, loose days
+        # the default view: loose days, eleven whole months, then November 2026 as a day, three weeks, days
         (
             "2025-11-27",
             "2026-11-26",
@@ -479,11 +479,32 @@ def test_default_filters_are_the_last_twelve_months_ending_today():
             [
                 ("day", "2025-11-27", "2025-11-30"),
                 ("month", "2025-12-01", "2026-10-01"),
-                ("day", "2026-11-01", "2026-11-26"),
+                ("day", "2026-11-01", "2026-11-01"),
+                ("week", "2026-11-02", "2026-11-16"),
+                ("day", "2026-11-23", "2026-11-26"),
             ],
         ),
         ("2026-03-01", "2026-03-31", "month", [("month", "2026-03-01", "2026-03-01")]),
-        ("2026-03-02", "2026-03-30", "month", [("day", "2026-03-02", "2026-03-30")]),
+        (
+            "2026-03-02",
+            "2026-03-30",
+            "month",
+            [("week", "2026-03-02", "2026-03-23"), ("day", "2026-03-30", "2026-03-30")],
+        ),
+        # no whole month: each month's part on its own, so no week straddles two months
+        (
+            "2026-03-15",
+            "2026-04-20",
+            "month",
+            [
+                ("day", "2026-03-15", "2026-03-15"),
+                ("week", "2026-03-16", "2026-03-23"),
+                ("day", "2026-03-30", "2026-03-31"),
+                ("day", "2026-04-01", "2026-04-05"),
+                ("week", "2026-04-06", "2026-04-13"),
+                ("day", "2026-04-20", "2026-04-20"),
+            ],
+        ),
         # March 2026 in weeks: Sunday 1st alone, four whole weeks from Monday 2nd, then the 30th and 31st
         (
             "2026-03-01",

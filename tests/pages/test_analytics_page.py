@@ -57,7 +57,7 @@ def test_a_manager_sees_kpis_charts_tables_and_csv_exports(app):
         "Request rate",
         "Exceptions",
         "Override rate",
-        "Median time to decision",
+        "Time to decision",
         "Pending approvals",
     ):
         assert label in m
