@@ -275,6 +275,14 @@ def test_a_reason_filter_keeps_the_denominator(desk):
     assert k.refund_rate == pytest.approx(1 / 150)
 
 
+def test_a_range_of_whole_weeks_and_loose_days_counts_the_same_facts(desk):
+    # 03-02 .. 03-30 is read from the week grain (four weeks) and one day; it drops 03-01 (c1 opened) and
+    # 03-31 (nothing): all 8 decisions (03-04 .. 03-25), both sales days, 7 of the 8 March cases
+    k = run(desk, Filters(date(2026, 3, 2), date(2026, 3, 30))).kpis
+    assert (k.decisions, k.money, k.money_cents, k.sold, k.opened) == (8, 4, 19000, 150, 7)
+    assert (k.lead_median, k.lead_p90, k.within_due) == (2, 15, 5)
+
+
 def test_home_page_refund_rate_matches_the_analytics_definition(desk):
     h = headline(desk, TODAY)  # last 30 days: 03-02 .. 03-31
     k = run(desk, Filters(date(2026, 3, 2), TODAY)).kpis
