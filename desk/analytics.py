@@ -2,14 +2,14 @@
 
 Every metric is defined in docs/metrics.md; this module is the one place that computes them.
 
-How it stays fast at a million cases: decisions and opened cases are summed by the database into the
-trigger-maintained rollups `decision_rollup` and `case_rollup` (migration 0002) at three grains — day,
-week (Monday) and month. A date range is answered from its whole months (or weeks, for weekly trends)
-plus the loose days at its edges (`cover`), so the default 12-month view reads a few tens of thousands of
-rollup rows, never the decisions or cases tables. Denominators come from the `sales_daily` rollup, never
-from the services table. The SQL groups by the few decision states (outcome, recommendation, exception,
-approval, superseded) and `summarise` turns those small frames into the metrics, so a rate means the same
-thing on every tile, chart and table.
+How it stays fast at a million cases: the database keeps decisions and opened cases summed in rollups
+(`decision_rollup`, `lead_time_rollup`, `case_rollup`; migration 0002, maintained by triggers) at three
+grains — day, week (Monday) and month. `cover` answers a date range from its whole months, then whole
+weeks, then loose days, so the default 12-month view reads some 20,000 rollup rows and never the
+decisions, cases or services tables; denominators come from the `sales_daily` rollup. The SQL groups by
+the few decision states (outcome, recommendation, exception, approval, superseded); `measures` and
+`summarise` turn those small frames into the metrics, so a rate means the same on every tile, chart and
+table.
 
 Reviewers see only their own numbers: `scope` forces the reviewer filter to the actor, here in desk/, not
 only in the page.
@@ -376,15 +376,16 @@ def backlog(conn: Connection, f: Filters, today: date) -> pd.DataFrame:
         .group_by(Case.opened_on)
     )
     by_day = _frame(conn, q)
+    if by_day.empty:
+        age = np.zeros(0, dtype=np.int64)
+    else:
+        opened = pd.to_datetime(by_day["opened_on"]).to_numpy(dtype="datetime64[D]")
+        age = np.maximum((np.datetime64(today, "D") - opened).astype(np.int64), 0)
+    cases, overdue = by_day["cases"].to_numpy(dtype=np.int64), by_day["overdue"].to_numpy(dtype=np.int64)
     rows = []
     for label, lo, hi in AGE_BUCKETS:
-        if by_day.empty:
-            n = overdue = 0
-        else:
-            age = (pd.Timestamp(today) - pd.to_datetime(by_day["opened_on"])).dt.days.clip(lower=0)
-            sel = (age >= lo) & (age <= hi) if hi is not None else age >= lo
-            n, overdue = int(by_day.loc[sel, "cases"].sum()), int(by_day.loc[sel, "overdue"].sum())
-        rows.append({"age": label, "cases": n, "overdue": overdue})
+        sel = (age >= lo) & (age <= (hi if hi is not None else age.max(initial=lo)))
+        rows.append({"age": label, "cases": int(cases[sel].sum()), "overdue": int(overdue[sel].sum())})
     return pd.DataFrame(rows)
 
 
