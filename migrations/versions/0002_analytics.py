@@ -79,7 +79,8 @@ def _rollup_sql(
     grains: str = GRAINS,
 ) -> str:
     """INSERT .. SELECT .. GROUP BY .. ON CONFLICT DO UPDATE: add `source`'s rows, each carrying a `sign`
-    (+1 to add a row, -1 to take it away), to `table` at every grain."""
+    (+1 to add a row, -1 to take it away), to `table` at every grain. Rows are upserted in key order, so
+    concurrent PostgreSQL writers lock shared rollup rows in the same order (no deadlock)."""
     keys = ("grain", "period", *dims)
     select = ", ".join(["g.grain", _period(dialect, f"s.{date_col}"), *(f"s.{d}" for d in dims), *(e for _, e in measures)])
     names = ", ".join([*keys, *(m for m, _ in measures)])
@@ -87,7 +88,7 @@ def _rollup_sql(
     sets = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m, _ in measures)
     return (
         f"INSERT INTO {table} ({names}) SELECT {select} FROM {source} AS s {join} CROSS JOIN {grains} "
-        f"WHERE {where} GROUP BY {group} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
+        f"WHERE {where} GROUP BY {group} ORDER BY {group} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}"
     )
 
 
