@@ -188,3 +188,23 @@ def test_each_grain_counts_every_decision_once(demo_db):
         opened = dict(c.execute(text("SELECT grain, SUM(opened) FROM case_rollup GROUP BY grain")).all())
     assert {g: int(v) for g, v in per_grain.items()} == {"day": n, "week": n, "month": n}
     assert {int(v) for v in opened.values()} == {400}
+
+
+def test_postgresql_trigger_functions_pin_plans_that_survive_stale_statistics(db):
+    """A bulk load's rows are invisible to the planner's statistics; a nested loop with an inner
+    sequential scan over such a table made a 300k-case rebuild quadratic. The functions pin safe plans."""
+    if db.backend != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite triggers are row triggers looking rows up by key")
+    with db.engine.connect() as c:
+        config = dict(
+            c.execute(
+                text(
+                    "SELECT proname, array_to_string(proconfig, ',') FROM pg_proc "
+                    "WHERE proname LIKE '%rollup%' AND pronamespace = current_schema()::regnamespace"
+                )
+            ).all()
+        )
+    assert "enable_nestloop=off" in config["rollup_resume"]
+    assert "enable_indexscan=off" in config["rollup_resume"]
+    for name in ("decision_rollups_insert", "decision_rollups_update", "case_rollup_insert"):
+        assert "enable_seqscan=off" in config[name]
