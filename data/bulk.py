@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from sqlalchemy import Connection
 
@@ -56,3 +57,28 @@ def reset_sequences(conn: Connection, tables: Sequence[str]) -> None:
         conn.exec_driver_sql(
             f"SELECT setval(pg_get_serial_sequence('{t}', 'id'), COALESCE((SELECT MAX(id) FROM {t}), 0) + 1, false)"
         )
+
+
+def pause_rollups(conn: Connection, note: str) -> None:
+    """Before loading many cases or decisions: the analytics rollup triggers stop doing per-row work.
+    Call `resume_rollups` in the same transaction (migration 0002 explains the protocol)."""
+    from data.models import rollup_pause
+
+    conn.execute(rollup_pause.insert().values(id=1, note=note[:200]))
+
+
+def resume_rollups(conn: Connection) -> None:
+    """After the load: the rollups are rebuilt from the tables (by a database trigger) and the per-row
+    triggers work again."""
+    from data.models import rollup_pause
+
+    conn.execute(rollup_pause.delete())
+
+
+@contextmanager
+def rollups_paused(conn: Connection, note: str) -> Iterator[None]:
+    """`with rollups_paused(conn, "why"):` load inside; on leaving the rollups are rebuilt. Use it inside
+    the load's own transaction, so no other connection ever sees the rollups stale."""
+    pause_rollups(conn, note)
+    yield
+    resume_rollups(conn)

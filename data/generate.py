@@ -487,7 +487,8 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
             )
             counts["sales_daily"] = int(nz.size)
 
-            # cases
+            # cases and decisions: the analytics rollups are rebuilt once at the end, not row by row
+            bulk.pause_rollups(conn, "demo generator bulk load")
             # realistic wording: each template, alone or followed by a detail the customer adds
             desc_pool = {r: DESCRIPTIONS[r] + [f"{d} {x}" for d in DESCRIPTIONS[r] for x in DETAILS] for r in REASONS}
             desc_roll = rng.integers(0, 1000, size=n_c).tolist()
@@ -596,6 +597,8 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
             )
             progress.step("decisions", n_c)
             counts["decisions"] = int(di.size)
+            progress.step("analytics rollups", 0)
+            bulk.resume_rollups(conn)
 
             # the audit trail: every case was opened; every decision (and approval) left an event
             appr_mask = np.array([a_ is not None for a_ in approver], dtype=bool)

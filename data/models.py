@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     Date,
     DateTime,
     ForeignKey,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     text,
 )
@@ -156,6 +158,17 @@ class Case(Base):
         ),
         Index("ix_cases_opened", "opened_on", "service_type", "reason"),
         Index("ix_cases_service", "service_id"),
+        # Analytics: the backlog by age, covered, over open cases only (migration 0002).
+        Index(
+            "ix_cases_backlog",
+            "opened_on",
+            "service_type",
+            "reason",
+            "assignee_id",
+            "due_on",
+            sqlite_where=text("status <> 'closed'"),
+            postgresql_where=text("status <> 'closed'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -200,6 +213,13 @@ class Decision(Base):
             sqlite_where=text("approval_status = 'pending'"),
             postgresql_where=text("approval_status = 'pending'"),
         ),
+        # Analytics: the newest discretionary exceptions first (migration 0002).
+        Index(
+            "ix_decisions_exception",
+            "decided_on",
+            sqlite_where=text("is_exception = 1"),
+            postgresql_where=text("is_exception"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -240,3 +260,90 @@ class CaseEvent(Base):
     kind: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+# ---- analytics rollups (migration 0002) -------------------------------------------------------------
+# Derived tables, maintained by database triggers on `decisions` and `cases` (SQLite and PostgreSQL), so
+# every writer — the desk, the importer, plain SQL — keeps them right without knowing they exist. They are
+# read with SQLAlchemy Core by desk/analytics.py and never written by Python code, hence plain Tables.
+# Each fact is counted once per grain: its day, the Monday of its week and the first of its month, so a
+# date range is answered from whole months (or weeks) plus the days at its edges.
+
+ROLLUP_GRAINS = ("day", "week", "month")
+LEAD_DAYS_MAX = 30  # time-to-decision histogram: exact days 0..30, then one bucket for 31 days or more
+LEAD_COLUMNS = tuple(f"lead_{d:02d}" for d in range(LEAD_DAYS_MAX + 1)) + ("lead_31p",)
+DECISION_ROLLUP_DIMS = (
+    "service_type",
+    "reason",
+    "decided_by_id",
+    "policy_version",
+    "outcome",
+    "recommended_outcome",
+    "is_exception",
+    "approval_status",
+    "superseded",
+)
+
+
+def _grain_key() -> list[Column]:
+    return [
+        Column("grain", String(5), primary_key=True),
+        Column("period", Date, primary_key=True),  # the day, the Monday of its week, or the 1st of its month
+    ]
+
+
+decision_rollup = Table(
+    "decision_rollup",
+    Base.metadata,
+    *_grain_key(),
+    Column("service_type", String(24), primary_key=True),
+    Column("reason", String(32), primary_key=True),
+    Column("decided_by_id", Integer, primary_key=True),
+    Column("policy_version", String(32), primary_key=True),
+    Column("outcome", String(16), primary_key=True),
+    Column("recommended_outcome", String(16), primary_key=True),
+    Column("is_exception", Boolean, primary_key=True),
+    Column("approval_status", String(16), primary_key=True),
+    Column("superseded", Boolean, primary_key=True),
+    Column("decisions", BigInteger, nullable=False),  # decision rows (of decided_on in the period)
+    Column("amount_cents", BigInteger, nullable=False),  # their amounts, summed
+    CheckConstraint("grain IN ('day', 'week', 'month')", name="grain"),
+    sqlite_with_rowid=False,
+)
+
+# Time to decision of *effective* decisions (not superseded; approval not required or approved).
+lead_time_rollup = Table(
+    "lead_time_rollup",
+    Base.metadata,
+    *_grain_key(),
+    Column("service_type", String(24), primary_key=True),
+    Column("reason", String(32), primary_key=True),
+    Column("decided_by_id", Integer, primary_key=True),
+    Column("decided", BigInteger, nullable=False),  # effective decisions
+    Column("within_due", BigInteger, nullable=False),  # of them, decided on or before the case's due date
+    # of them, decided N days after the case was opened (lead_31p: 31 days or more)
+    *(Column(name, Integer, nullable=False) for name in LEAD_COLUMNS),
+    CheckConstraint("grain IN ('day', 'week', 'month')", name="grain"),
+    sqlite_with_rowid=False,
+)
+
+case_rollup = Table(
+    "case_rollup",
+    Base.metadata,
+    *_grain_key(),  # of opened_on
+    Column("service_type", String(24), primary_key=True),
+    Column("reason", String(32), primary_key=True),
+    Column("opened", BigInteger, nullable=False),  # cases opened
+    CheckConstraint("grain IN ('day', 'week', 'month')", name="grain"),
+    sqlite_with_rowid=False,
+)
+
+# One row here pauses the rollup triggers for a bulk load; deleting it rebuilds the rollups (see
+# data.bulk.rollups_paused and migration 0002).
+rollup_pause = Table(
+    "rollup_pause",
+    Base.metadata,
+    Column("id", Integer, primary_key=True),
+    Column("note", String(200), nullable=False),
+    CheckConstraint("id = 1", name="single_row"),
+)

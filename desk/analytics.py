@@ -1,0 +1,831 @@
+"""Read side for the analytics page: SQL aggregates in, small DataFrames out. Never writes.
+
+Every metric is defined in docs/metrics.md; this module is the one place that computes them.
+
+How it stays fast at a million cases: the database keeps decisions and opened cases summed in rollups
+(`decision_rollup`, `lead_time_rollup`, `case_rollup`; migration 0002, maintained by triggers) at three
+grains — day, week (Monday) and month. `cover` answers a date range from its whole months, then whole
+weeks, then loose days, so the default 12-month view reads some 20,000 rollup rows and never the
+decisions, cases or services tables; denominators come from the `sales_daily` rollup. The SQL groups by
+the few decision states (outcome, recommendation, exception, approval, superseded); `measures` and
+`summarise` turn those small frames into the metrics, so a rate means the same on every tile, chart and
+table.
+
+Reviewers see only their own numbers: `scope` forces the reviewer filter to the actor, here in desk/, not
+only in the page.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, Date, and_, case, cast, func, or_, select, type_coerce
+from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import aliased
+
+from data.db import Database
+from data.models import (
+    LEAD_COLUMNS,
+    LEAD_DAYS_MAX,
+    REASONS,
+    SERVICE_TYPES,
+    Case,
+    Decision,
+    SalesDaily,
+    User,
+    case_rollup,
+    decision_rollup,
+    lead_time_rollup,
+)
+from desk.auth import Actor
+from desk.errors import DatabaseNotReady, InvalidInput, NotAllowed
+from desk.home import MONEY_OUTCOMES
+
+# ---- vocabulary ------------------------------------------------------------------------------------------
+
+CASH_OUTCOMES = ("full_refund", "partial_refund")
+EFFECTIVE_STATUSES = ("not_required", "approved")  # desk.home.effective_decisions(), on the rollup
+# Outcomes from least to most generous to the customer (docs/metrics.md, "Override direction").
+GENEROSITY = ("deny", "fix", "credit", "partial_refund", "full_refund")
+GRANULARITIES = ("month", "week")
+STATE = ("outcome", "recommended_outcome", "is_exception", "approval_status", "superseded")
+# Backlog age buckets (days since the case was opened, as of today): (label, lowest, highest or None).
+AGE_BUCKETS = (
+    ("0–2 days", 0, 2),
+    ("3–7 days", 3, 7),
+    ("8–14 days", 8, 14),
+    ("15–30 days", 15, 30),
+    ("31+ days", 31, None),
+)
+LEAD_CAPPED = LEAD_DAYS_MAX + 1  # a percentile of 31 means "31 days or more"
+EXCEPTION_LIST_LIMIT = 500
+
+
+# ---- filters and scope -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the page asks for. Empty tuples mean "all". Dates are inclusive."""
+
+    start: date
+    end: date
+    service_types: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    reviewers: tuple[int, ...] = ()
+    granularity: str = "month"  # of the trend charts: "month" or "week"
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+    def previous(self) -> Filters:
+        """The equal-length period just before this one (the KPI tiles' comparison)."""
+        return replace(self, start=self.start - timedelta(days=self.days), end=self.start - timedelta(days=1))
+
+
+def default_filters(today: date) -> Filters:
+    """The last 12 months ending today: from the day after today's date one year ago, through today."""
+    try:
+        year_ago = today.replace(year=today.year - 1)
+    except ValueError:  # 29 February
+        year_ago = today.replace(year=today.year - 1, day=28)
+    return Filters(start=year_ago + timedelta(days=1), end=today)
+
+
+def validate(f: Filters) -> Filters:
+    if f.start > f.end:
+        raise InvalidInput("The start date is after the end date.", field="dates")
+    if f.granularity not in GRANULARITIES:
+        raise InvalidInput(f"Trends are by month or by week, not {f.granularity!r}.", field="granularity")
+    unknown = set(f.service_types) - set(SERVICE_TYPES)
+    if unknown:
+        raise InvalidInput(f"Unknown service type: {', '.join(sorted(unknown))}.", field="service_types")
+    unknown = set(f.reasons) - set(REASONS)
+    if unknown:
+        raise InvalidInput(f"Unknown reason: {', '.join(sorted(unknown))}.", field="reasons")
+    return replace(
+        f,
+        service_types=tuple(sorted(set(f.service_types))),
+        reasons=tuple(sorted(set(f.reasons))),
+        reviewers=tuple(sorted(set(f.reviewers))),
+    )
+
+
+def scope(f: Filters, actor: Actor) -> Filters:
+    """Who may see what: managers and admins everything; a reviewer only their own numbers."""
+    if not actor.may("view_analytics"):
+        raise NotAllowed("Analytics are for reviewers, managers and admins.")
+    if not actor.may("view_all_analytics"):
+        return replace(f, reviewers=(actor.id,))
+    return f
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    name: str
+    role: str
+    active: bool
+
+
+def people(db: Database, actor: Actor) -> list[Person]:
+    """Who the reviewer filter can pick: everyone who decides cases (reviewers and managers), or only
+    the actor themselves when they are a reviewer."""
+    if not actor.may("view_analytics"):
+        raise NotAllowed("Analytics are for reviewers, managers and admins.")
+    with _reading(db) as conn:
+        rows = conn.execute(
+            select(User.id, User.display_name, User.role, User.active)
+            .where(User.role.in_(("reviewer", "manager")))
+            .order_by(User.active.desc(), User.display_name)
+        ).all()
+    found = [Person(r.id, r.display_name, r.role, bool(r.active)) for r in rows]
+    if not actor.may("view_all_analytics"):
+        found = [p for p in found if p.id == actor.id]
+    return found
+
+
+# ---- covering a date range with rollup grains -----------------------------------------------------------
+
+
+def _unit_start(d: date, unit: str) -> date:
+    return d.replace(day=1) if unit == "month" else d - timedelta(days=d.weekday())
+
+
+def _next_unit(d: date, unit: str) -> date:
+    if unit == "week":
+        return d + timedelta(days=7)
+    return date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+
+
+def _whole_units(start: date, end: date, unit: str) -> list[tuple[str, date, date]]:
+    """[start, end] as its whole units (months or weeks) plus the loose days at either edge."""
+    first = _unit_start(start, unit)
+    if first < start:
+        first = _next_unit(first, unit)
+    last = _unit_start(end, unit)
+    if _next_unit(last, unit) - timedelta(days=1) > end:  # the unit holding `end` is not whole
+        last = _unit_start(last - timedelta(days=1), unit)
+    if first > last:
+        return [("day", start, end)]
+    pieces = []
+    if start < first:
+        pieces.append(("day", start, first - timedelta(days=1)))
+    pieces.append((unit, first, last))
+    after = _next_unit(last, unit)
+    if after <= end:
+        pieces.append(("day", after, end))
+    return pieces
+
+
+def cover(start: date, end: date, unit: str) -> list[tuple[str, date, date]]:
+    """Pieces (grain, first period, last period) that cover [start, end] exactly with as few rollup rows
+    as possible, each piece inside one trend bucket of `unit`:
+
+    - unit "week": whole weeks, and loose days at the edges;
+    - unit "month": whole months; what is left at the edges, month by month, as whole weeks and loose days
+      (a week is only used inside one month, so a monthly trend can bucket it by its Monday).
+    """
+    if unit == "week":
+        return _whole_units(start, end, "week")
+    pieces: list[tuple[str, date, date]] = []
+    for grain, lo, hi in _whole_units(start, end, "month"):
+        if grain == "month":
+            pieces.append((grain, lo, hi))
+            continue
+        while lo <= hi:  # the loose days, split at month ends, then as weeks and days
+            month_end = min(hi, _next_unit(_unit_start(lo, "month"), "month") - timedelta(days=1))
+            pieces += _whole_units(lo, month_end, "week")
+            lo = month_end + timedelta(days=1)
+    return pieces
+
+
+def _in_range(table, f: Filters, unit: str):
+    return or_(*(and_(table.c.grain == g, table.c.period.between(lo, hi)) for g, lo, hi in cover(f.start, f.end, unit)))
+
+
+# ---- SQL helpers -----------------------------------------------------------------------------------------
+
+
+def _bucket(col, unit: str, dialect: str):
+    """The month (1st) or week (Monday) a date falls in, as a date."""
+    if dialect == "sqlite":
+        expr = func.date(col, "start of month") if unit == "month" else func.date(col, "weekday 0", "-6 days")
+        return type_coerce(expr, Date)
+    return cast(func.date_trunc(unit, col), Date)
+
+
+def _frame(conn: Connection, query) -> pd.DataFrame:
+    result = conn.execute(query)
+    columns = list(result.keys())
+    # plain tuples: pandas probing SQLAlchemy Row objects attribute by attribute is slow
+    return pd.DataFrame([tuple(row) for row in result], columns=columns)
+
+
+@contextmanager
+def _reading(db: Database) -> Iterator[Connection]:
+    """One read transaction (a consistent snapshot); a missing schema becomes DatabaseNotReady."""
+    try:
+        with db.engine.connect() as conn:
+            yield conn
+            conn.rollback()
+    except (OperationalError, ProgrammingError) as exc:
+        if "rollup" in str(exc) or "no such table" in str(exc) or "does not exist" in str(exc):
+            raise DatabaseNotReady(
+                "The analytics tables are missing: run the database migrations (`alembic upgrade head`, "
+                "or restart with `make run`)."
+            ) from exc
+        raise
+
+
+@dataclass
+class Timer:
+    """Milliseconds per named query, for the benchmark and the page's "how fresh" caption."""
+
+    ms: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.ms[name] = self.ms.get(name, 0.0) + (time.perf_counter() - t0) * 1000
+
+
+# ---- the queries ---------------------------------------------------------------------------------------
+
+
+def _dims_where(table, f: Filters, unit: str, reviewers: bool = True):
+    cond = [_in_range(table, f, unit)]
+    if f.service_types:
+        cond.append(table.c.service_type.in_(f.service_types))
+    if f.reasons:
+        cond.append(table.c.reason.in_(f.reasons))
+    if f.reviewers and reviewers:
+        cond.append(table.c.decided_by_id.in_(f.reviewers))
+    return and_(*cond)
+
+
+def _keys(table, by: Sequence[str], unit: str, dialect: str) -> list:
+    return [_bucket(table.c.period, unit, dialect).label("bucket") if k == "bucket" else table.c[k] for k in by]
+
+
+def decision_states(conn: Connection, f: Filters, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Decisions recorded in the period (by decided_on), counted and their amounts summed per `by` (any of
+    "bucket", service_type, reason, decided_by_id, policy_version) and per decision state."""
+    t = decision_rollup
+    unit = f.granularity if "bucket" in by else "month"
+    keys = _keys(t, by, unit, conn.dialect.name) + [t.c[k] for k in STATE]
+    q = (
+        select(*keys, func.sum(t.c.decisions).label("decisions"), func.sum(t.c.amount_cents).label("amount_cents"))
+        .where(_dims_where(t, f, unit))
+        .group_by(*keys)
+        .having(func.sum(t.c.decisions) != 0)
+    )
+    return _frame(conn, q)
+
+
+def lead_times(conn: Connection, f: Filters, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Effective decisions of the period: how many, how many within the due date, and the histogram of
+    days from opening to decision, per `by` (any of service_type, reason, decided_by_id)."""
+    t = lead_time_rollup
+    keys = _keys(t, by, "month", conn.dialect.name)
+    sums = [func.sum(t.c[c]).label(c) for c in ("decided", "within_due", *LEAD_COLUMNS)]
+    q = select(*keys, *sums).where(_dims_where(t, f, "month"))
+    if keys:
+        q = q.group_by(*keys).having(func.sum(t.c.decided) != 0)
+    return _frame(conn, q)
+
+
+def summarise_lead(lead: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
+    """decided, within_due, within_due_share, lead_median and lead_p90 (days; 31 means 31 or more)."""
+    by = list(by)
+    cols = ["decided", "within_due", *LEAD_COLUMNS]
+    if lead.empty:
+        values = np.zeros((0, len(cols)), dtype=np.int64)
+        keys = pd.DataFrame(columns=by)
+    else:
+        values = np.nan_to_num(lead[cols].to_numpy(dtype=np.float64)).astype(np.int64)  # SUM() of nothing: NULL
+        keys = lead[by]
+    if by:
+        frame = pd.concat([keys.reset_index(drop=True), pd.DataFrame(values, columns=cols)], axis=1)
+        out = frame.groupby(by, sort=True, as_index=False)[cols].sum()
+    else:
+        out = pd.DataFrame([values.sum(axis=0)], columns=cols)
+    hist = out[list(LEAD_COLUMNS)].to_numpy()
+    out["within_due_share"] = _ratio(out["within_due"], out["decided"])
+    out["lead_median"] = [percentile(h, 0.5) for h in hist]
+    out["lead_p90"] = [percentile(h, 0.9) for h in hist]
+    return out
+
+
+def sales(conn: Connection, f: Filters, by_bucket: bool) -> pd.DataFrame:
+    """Services sold and revenue (the denominators), per bucket and service type or in total."""
+    s = SalesDaily.__table__
+    cond = [s.c.day.between(f.start, f.end)]
+    if f.service_types:
+        cond.append(s.c.service_type.in_(f.service_types))
+    sums = [func.sum(s.c.services_sold).label("sold"), func.sum(s.c.revenue_cents).label("revenue_cents")]
+    if by_bucket:
+        keys = [_bucket(s.c.day, f.granularity, conn.dialect.name).label("bucket"), s.c.service_type]
+        return _frame(conn, select(*keys, *sums).where(*cond).group_by(*keys))
+    return _frame(conn, select(*sums).where(*cond))
+
+
+def cases_opened(conn: Connection, f: Filters, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Cases opened in the period (by opened_on), per `by` (any of "bucket", service_type, reason)."""
+    t = case_rollup
+    unit = f.granularity if "bucket" in by else "month"
+    keys = _keys(t, by, unit, conn.dialect.name)
+    q = select(*keys, func.sum(t.c.opened).label("opened")).where(_dims_where(t, f, unit, reviewers=False))
+    if keys:
+        q = q.group_by(*keys)
+    return _frame(conn, q)
+
+
+def _case_filters(f: Filters) -> list:
+    cond = []
+    if f.service_types:
+        cond.append(Case.service_type.in_(f.service_types))
+    if f.reasons:
+        cond.append(Case.reason.in_(f.reasons))
+    if f.reviewers:
+        cond.append(Case.assignee_id.in_(f.reviewers))
+    return cond
+
+
+def backlog(conn: Connection, f: Filters, today: date) -> pd.DataFrame:
+    """Cases not closed as of today (open or awaiting approval), by age bucket, with how many are overdue.
+    A snapshot: the date range does not apply; service type, reason and reviewer (assignee) do."""
+    q = (
+        select(
+            Case.opened_on,
+            func.count().label("cases"),
+            func.sum(case((Case.due_on < today, 1), else_=0)).label("overdue"),
+        )
+        .where(Case.status != "closed", *_case_filters(f))
+        .group_by(Case.opened_on)
+    )
+    by_day = _frame(conn, q)
+    if by_day.empty:
+        age = np.zeros(0, dtype=np.int64)
+    else:
+        opened = pd.to_datetime(by_day["opened_on"]).to_numpy(dtype="datetime64[D]")
+        age = np.maximum((np.datetime64(today, "D") - opened).astype(np.int64), 0)
+    cases, overdue = by_day["cases"].to_numpy(dtype=np.int64), by_day["overdue"].to_numpy(dtype=np.int64)
+    rows = []
+    for label, lo, hi in AGE_BUCKETS:
+        sel = (age >= lo) & (age <= (hi if hi is not None else age.max(initial=lo)))
+        rows.append({"age": label, "cases": int(cases[sel].sum()), "overdue": int(overdue[sel].sum())})
+    return pd.DataFrame(rows)
+
+
+def pending_approvals(conn: Connection, f: Filters) -> int:
+    """Exceptions waiting for a manager right now (a snapshot; the date range does not apply)."""
+    cond = [Decision.approval_status == "pending", Decision.superseded.is_(False)]
+    if f.service_types:
+        cond.append(Decision.service_type.in_(f.service_types))
+    if f.reasons:
+        cond.append(Decision.reason.in_(f.reasons))
+    if f.reviewers:
+        cond.append(Decision.decided_by_id.in_(f.reviewers))
+    return int(conn.execute(select(func.count()).select_from(Decision).where(*cond)).scalar() or 0)
+
+
+def exception_list(conn: Connection, f: Filters, limit: int = EXCEPTION_LIST_LIMIT) -> pd.DataFrame:
+    """The newest discretionary exceptions decided in the period, with rationale and approver."""
+    decider, approver = aliased(User), aliased(User)
+    cond = [Decision.is_exception == True, Decision.decided_on.between(f.start, f.end)]  # noqa: E712 (partial index)
+    if f.service_types:
+        cond.append(Decision.service_type.in_(f.service_types))
+    if f.reasons:
+        cond.append(Decision.reason.in_(f.reasons))
+    if f.reviewers:
+        cond.append(Decision.decided_by_id.in_(f.reviewers))
+    q = (
+        select(
+            Decision.case_id,
+            Decision.decided_on,
+            decider.display_name.label("decided_by"),
+            Decision.service_type,
+            Decision.reason,
+            Decision.outcome,
+            Decision.recommended_outcome,
+            Decision.amount_cents,
+            Decision.approval_status,
+            Decision.superseded,
+            approver.display_name.label("approver"),
+            Decision.rationale,
+            Decision.approval_note,
+        )
+        .join(decider, decider.id == Decision.decided_by_id)
+        .outerjoin(approver, approver.id == Decision.approver_id)
+        .where(*cond)
+        .order_by(Decision.decided_on.desc(), Decision.id.desc())
+        .limit(limit)
+    )
+    return _frame(conn, q)
+
+
+def user_names(conn: Connection) -> dict[int, str]:
+    return {r.id: r.display_name for r in conn.execute(select(User.id, User.display_name))}
+
+
+# ---- from decision states to metrics ---------------------------------------------------------------------
+
+
+def _int(x: Any) -> int:
+    return int(x) if x is not None and not pd.isna(x) else 0
+
+
+MEASURES = (
+    "decisions",
+    "effective",
+    "money",
+    "money_cents",
+    "refunds",
+    "refund_cents",
+    "full_refunds",
+    "full_refund_cents",
+    "partial_refunds",
+    "partial_refund_cents",
+    "credits",
+    "credit_cents",
+    "fixes",
+    "denials",
+    "pending",
+    "exceptions",
+    "exceptions_approved",
+    "exceptions_pending",
+    "exceptions_rejected",
+    "exception_money_cents",
+    "overrides",
+    "more_generous",
+    "less_generous",
+)
+
+
+def measures(states: pd.DataFrame) -> pd.DataFrame:
+    """Per `decision_states` row, what it adds to each metric (the columns of MEASURES), with the row's
+    dimension columns kept. The definitions of docs/metrics.md, in one place."""
+    d = states
+    key_columns = [c for c in d.columns if c not in STATE and c not in ("decisions", "amount_cents")]
+    if d.empty:
+        return pd.DataFrame(columns=[*key_columns, *MEASURES])
+    n = d["decisions"].to_numpy(dtype=np.int64)
+    amount = d["amount_cents"].to_numpy(dtype=np.int64)
+    outcome = d["outcome"].to_numpy(dtype=object)
+    advised = d["recommended_outcome"].to_numpy(dtype=object)
+    approval = d["approval_status"].to_numpy(dtype=object)
+    superseded = d["superseded"].to_numpy().astype(bool)
+    exc = d["is_exception"].to_numpy().astype(bool)
+    effective = ~superseded & np.isin(approval, EFFECTIVE_STATUSES)
+    money = effective & np.isin(outcome, MONEY_OUTCOMES)
+    cash = effective & np.isin(outcome, CASH_OUTCOMES)
+
+    def outcome_is(o: str) -> np.ndarray:
+        return effective & (outcome == o)
+
+    rank = {o: i for i, o in enumerate(GENEROSITY)}
+    given = np.array([rank[o] for o in outcome])
+    recommended = np.array([rank[o] for o in advised])
+    values = {
+        "decisions": n,
+        "effective": n * effective,
+        "money": n * money,
+        "money_cents": amount * money,
+        "refunds": n * cash,
+        "refund_cents": amount * cash,
+        "full_refunds": n * outcome_is("full_refund"),
+        "full_refund_cents": amount * outcome_is("full_refund"),
+        "partial_refunds": n * outcome_is("partial_refund"),
+        "partial_refund_cents": amount * outcome_is("partial_refund"),
+        "credits": n * outcome_is("credit"),
+        "credit_cents": amount * outcome_is("credit"),
+        "fixes": n * outcome_is("fix"),
+        "denials": n * outcome_is("deny"),
+        "pending": n * ((approval == "pending") & ~superseded),
+        "exceptions": n * exc,
+        "exceptions_approved": n * (exc & (approval == "approved")),
+        "exceptions_pending": n * (exc & (approval == "pending")),
+        "exceptions_rejected": n * (exc & (approval == "rejected")),
+        "exception_money_cents": amount * (exc & money),
+        "overrides": n * (given != recommended),
+        "more_generous": n * (given > recommended),
+        "less_generous": n * (given < recommended),
+    }
+    return pd.concat([d[key_columns].reset_index(drop=True), pd.DataFrame(values)], axis=1)
+
+
+def summarise(states: pd.DataFrame, by: Sequence[str] = (), *, measured: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The decision metrics of docs/metrics.md from `decision_states` rows, per `by` (one row if empty).
+
+    Counts: decisions (recorded), effective, money, money_cents, refunds (cash: full + partial),
+    refund_cents, full_refunds, full_refund_cents, partial_refunds, partial_refund_cents, credits,
+    credit_cents, fixes, denials (all of effective decisions), pending, exceptions, exceptions_approved,
+    exceptions_pending, exceptions_rejected, exception_money_cents, overrides, more_generous,
+    less_generous. Rates: money_share (of effective decisions), exception_share and override_rate (of
+    decisions recorded). Pass `measured=measures(states)` to reuse it across several groupings.
+    """
+    by = list(by)
+    parts = measures(states) if measured is None else measured
+    if by:
+        out = parts.groupby(by, sort=True, as_index=False)[list(MEASURES)].sum()
+        out[list(MEASURES)] = out[list(MEASURES)].astype("int64")
+    else:
+        out = pd.DataFrame([parts[list(MEASURES)].to_numpy(dtype=np.int64).sum(axis=0)], columns=list(MEASURES))
+    out["money_share"] = _ratio(out["money"], out["effective"])
+    out["exception_share"] = _ratio(out["exceptions"], out["decisions"])
+    out["override_rate"] = _ratio(out["overrides"], out["decisions"])
+    return out
+
+
+def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    den = den.astype("float64")
+    return (num.astype("float64") / den.where(den != 0)).astype("float64")
+
+
+def percentile(histogram: Sequence[int], q: float) -> float | None:
+    """Nearest-rank percentile of a day histogram (index = days): the smallest day by which at least a
+    share q of the decisions were made. None when there are none."""
+    total = sum(int(x) for x in histogram)
+    if total <= 0:
+        return None
+    need, seen = q * total, 0
+    for day, count in enumerate(histogram):
+        seen += int(count)
+        if seen >= need:
+            return float(day)
+    return float(len(histogram) - 1)
+
+
+# ---- the report: everything the page shows, in one call --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """The headline numbers of one period (see docs/metrics.md)."""
+
+    sold: int
+    revenue_cents: int
+    opened: int | None  # None when a reviewer filter applies (cases are not attributed to reviewers)
+    decisions: int
+    effective: int
+    money: int
+    money_cents: int
+    credits: int
+    credit_cents: int
+    exceptions: int
+    exception_money_cents: int
+    overrides: int
+    within_due: int
+    lead_median: float | None
+    lead_p90: float | None
+
+    @staticmethod
+    def _rate(num: int | None, den: int) -> float | None:
+        return num / den if den and num is not None else None
+
+    @property
+    def refund_rate(self) -> float | None:
+        return self._rate(self.money, self.sold)
+
+    @property
+    def refund_value_rate(self) -> float | None:
+        return self._rate(self.money_cents, self.revenue_cents)
+
+    @property
+    def credit_rate(self) -> float | None:
+        return self._rate(self.credits, self.sold)
+
+    @property
+    def credit_value_rate(self) -> float | None:
+        return self._rate(self.credit_cents, self.revenue_cents)
+
+    @property
+    def request_rate(self) -> float | None:
+        return self._rate(self.opened, self.sold)
+
+    @property
+    def exception_share(self) -> float | None:
+        return self._rate(self.exceptions, self.decisions)
+
+    @property
+    def override_rate(self) -> float | None:
+        return self._rate(self.overrides, self.decisions)
+
+    @property
+    def within_due_share(self) -> float | None:
+        return self._rate(self.within_due, self.effective)
+
+    @property
+    def money_share(self) -> float | None:
+        return self._rate(self.money, self.effective)
+
+
+def _kpis(summary: pd.DataFrame, lead: pd.DataFrame, sold: pd.DataFrame, opened: int | None) -> Kpis:
+    s, t = summary.iloc[0], lead.iloc[0]
+    return Kpis(
+        sold=_int(sold["sold"].iloc[0]) if not sold.empty else 0,
+        revenue_cents=_int(sold["revenue_cents"].iloc[0]) if not sold.empty else 0,
+        opened=opened,
+        decisions=_int(s["decisions"]),
+        effective=_int(s["effective"]),
+        money=_int(s["money"]),
+        money_cents=_int(s["money_cents"]),
+        credits=_int(s["credits"]),
+        credit_cents=_int(s["credit_cents"]),
+        exceptions=_int(s["exceptions"]),
+        exception_money_cents=_int(s["exception_money_cents"]),
+        overrides=_int(s["overrides"]),
+        within_due=_int(t["within_due"]),
+        lead_median=None if pd.isna(t["lead_median"]) else float(t["lead_median"]),
+        lead_p90=None if pd.isna(t["lead_p90"]) else float(t["lead_p90"]),
+    )
+
+
+@dataclass(frozen=True)
+class Report:
+    filters: Filters  # as scoped: a reviewer's own id is forced into `reviewers`
+    previous: Filters
+    today: date
+    own_numbers_only: bool  # the actor is a reviewer: every number is theirs
+    kpis: Kpis
+    kpis_previous: Kpis
+    pending_approvals: int  # right now (a snapshot)
+    trend: pd.DataFrame  # bucket x service_type: sold, revenue_cents, opened, decision metrics
+    lead_histogram: pd.DataFrame  # days (0..31, 31 = "31 or more"), decisions (effective)
+    by_reason: pd.DataFrame  # reason: opened, share_of_cases, decision metrics
+    by_reason_type: pd.DataFrame  # reason x service_type: opened, decision metrics
+    reason_trend: pd.DataFrame  # bucket x reason: opened
+    by_reviewer: pd.DataFrame  # decided_by_id, reviewer, decision metrics, lead-time metrics
+    by_version: pd.DataFrame  # policy_version: decision metrics
+    exceptions_by_bucket: pd.DataFrame  # bucket: exceptions by approval status, their money, share
+    exception_list: pd.DataFrame  # newest first, at most EXCEPTION_LIST_LIMIT rows
+    backlog: pd.DataFrame  # age bucket: cases, overdue (a snapshot as of today)
+    timings_ms: dict[str, float]
+
+    @property
+    def partial_buckets(self) -> frozenset[date]:
+        """The trend periods (months or weeks) that the date range covers only in part: the first and the
+        last, unless the range starts and ends on their boundaries."""
+        f, unit = self.filters, self.filters.granularity
+        out = set()
+        if _unit_start(f.start, unit) != f.start:
+            out.add(_unit_start(f.start, unit))
+        if _next_unit(_unit_start(f.end, unit), unit) - timedelta(days=1) != f.end:
+            out.add(_unit_start(f.end, unit))
+        return frozenset(out)
+
+    @property
+    def has_decisions(self) -> bool:
+        return self.kpis.decisions > 0
+
+    @property
+    def cases_attributable(self) -> bool:
+        """Opened-case numbers (request rate, reason mix) exist only without a reviewer filter: a case
+        is nobody's when it is opened."""
+        return not self.filters.reviewers
+
+
+def report(db: Database, filters: Filters, actor: Actor, today: date) -> Report:
+    """Every number of the analytics page for `filters`, scoped to what `actor` may see."""
+    f = scope(validate(filters), actor)
+    prev = f.previous()
+    timer = Timer()
+    cases_ok = not f.reviewers
+    dims = ("service_type", "reason", "decided_by_id", "policy_version")
+    with _reading(db) as conn:
+        with timer("decisions by type, reason, reviewer, version"):
+            states = decision_states(conn, f, by=dims)
+        with timer("decisions by period and type"):
+            trend_states = decision_states(conn, f, by=("bucket", "service_type"))
+        with timer("decisions, previous period"):
+            states_prev = decision_states(conn, prev)
+        with timer("lead times by reviewer"):
+            lead = lead_times(conn, f, by=("decided_by_id",))
+        with timer("lead times, previous period"):
+            lead_prev = lead_times(conn, prev)
+        with timer("services sold by period and type"):
+            trend_sales = sales(conn, f, by_bucket=True)
+        with timer("services sold, previous period"):
+            sold_prev = sales(conn, prev, by_bucket=False)
+        with timer("cases opened by period, type and reason"):
+            opened_detail = (
+                cases_opened(conn, f, by=("bucket", "service_type", "reason"))
+                if cases_ok
+                else pd.DataFrame(columns=["bucket", "service_type", "reason", "opened"])
+            )
+        with timer("cases opened, previous period"):
+            opened_prev = _int(cases_opened(conn, prev)["opened"].iloc[0]) if cases_ok else None
+        with timer("exception list"):
+            exceptions = exception_list(conn, f)
+        with timer("pending approvals"):
+            pending = pending_approvals(conn, f)
+        with timer("backlog"):
+            ages = backlog(conn, f, today)
+        with timer("users"):
+            names = user_names(conn)
+
+    with timer("pandas: shaping"):
+        sold = trend_sales[["sold", "revenue_cents"]].sum().to_frame().T
+        opened = int(opened_detail["opened"].sum()) if cases_ok else None
+        measured = measures(states)
+        kpis = _kpis(summarise(states, measured=measured), summarise_lead(lead), sold, opened)
+        kpis_prev = _kpis(summarise(states_prev), summarise_lead(lead_prev), sold_prev, opened_prev)
+        trend = _trend(trend_states, trend_sales, opened_detail)
+        by_reason, by_reason_type, reason_trend = _reasons(measured, opened_detail)
+        by_reviewer = summarise(states, ["decided_by_id"], measured=measured).merge(
+            summarise_lead(lead, ["decided_by_id"]), on="decided_by_id", how="outer"
+        )
+        by_reviewer.insert(1, "reviewer", by_reviewer["decided_by_id"].map(names).fillna("(unknown user)"))
+        by_version = summarise(states, ["policy_version"], measured=measured)
+        exc = summarise(trend_states, ["bucket"])
+        exc = exc[exc["exceptions"] > 0][
+            ["bucket", "exceptions", "exceptions_approved", "exceptions_pending", "exceptions_rejected"]
+            + ["exception_money_cents", "decisions", "exception_share"]
+        ].reset_index(drop=True)
+        hist = summarise_lead(lead)[list(LEAD_COLUMNS)].iloc[0].to_numpy()
+        lead_hist = pd.DataFrame({"days": range(len(LEAD_COLUMNS)), "decisions": [int(x) for x in hist]})
+    return Report(
+        filters=f,
+        previous=prev,
+        today=today,
+        own_numbers_only=not actor.may("view_all_analytics"),
+        kpis=kpis,
+        kpis_previous=kpis_prev,
+        pending_approvals=pending,
+        trend=trend,
+        lead_histogram=lead_hist,
+        by_reason=by_reason,
+        by_reason_type=by_reason_type,
+        reason_trend=reason_trend,
+        by_reviewer=by_reviewer,
+        by_version=by_version,
+        exceptions_by_bucket=exc,
+        exception_list=exceptions,
+        backlog=ages,
+        timings_ms=timer.ms,
+    )
+
+
+def _trend(states: pd.DataFrame, sold: pd.DataFrame, opened: pd.DataFrame) -> pd.DataFrame:
+    """Per bucket and service type: services sold, revenue, cases opened and the decision metrics."""
+    keys = ["bucket", "service_type"]
+    frames = [
+        sold if not sold.empty else pd.DataFrame(columns=[*keys, "sold", "revenue_cents"]),
+        summarise(states, keys),
+    ]
+    if not opened.empty:
+        frames.append(opened.groupby(keys, as_index=False)["opened"].sum())
+    for frame in frames:
+        frame["bucket"] = pd.to_datetime(frame["bucket"]).dt.date
+    out = frames[0]
+    for frame in frames[1:]:
+        out = out.merge(frame, on=keys, how="outer")
+    counts = [c for c in out.columns if c not in keys and not c.endswith(("_share", "_rate"))]
+    out[counts] = out[counts].fillna(0).astype("int64")
+    if opened.empty:
+        out["opened"] = pd.NA  # not attributable to reviewers
+    return out.sort_values(keys).reset_index(drop=True)
+
+
+def _reasons(measured: pd.DataFrame, opened: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """By reason, and by reason and service type: cases opened (and their share), decision metrics; and
+    cases opened per bucket and reason."""
+    by_r = summarise(pd.DataFrame(), ["reason"], measured=measured)
+    by_rt = summarise(pd.DataFrame(), ["reason", "service_type"], measured=measured)
+    if opened.empty:
+        by_r["opened"] = pd.NA
+        by_r["share_of_cases"] = float("nan")
+        by_rt["opened"] = pd.NA
+        trend = pd.DataFrame(columns=["bucket", "reason", "opened"])
+    else:
+        by_r = opened.groupby("reason", as_index=False)["opened"].sum().merge(by_r, on="reason", how="outer")
+        by_rt = (
+            opened.groupby(["reason", "service_type"], as_index=False)["opened"]
+            .sum()
+            .merge(by_rt, on=["reason", "service_type"], how="outer")
+        )
+        for frame in (by_r, by_rt):
+            counts = [
+                c for c in frame.columns if c not in ("reason", "service_type") and not c.endswith(("_share", "_rate"))
+            ]
+            frame[counts] = frame[counts].fillna(0).astype("int64")
+        total = by_r["opened"].sum()
+        by_r["share_of_cases"] = by_r["opened"] / total if total else float("nan")
+        trend = opened.groupby(["bucket", "reason"], as_index=False)["opened"].sum()
+        trend["bucket"] = pd.to_datetime(trend["bucket"]).dt.date
+        trend = trend.sort_values(["bucket", "reason"]).reset_index(drop=True)
+    order = {r: i for i, r in enumerate(REASONS)}
+    by_r = by_r.sort_values("reason", key=lambda col: col.map(order)).reset_index(drop=True)
+    return by_r, by_rt, trend

@@ -1,0 +1,260 @@
+"""Analytics: refund rates, reasons, discretionary exceptions, overrides, desk health and policy versions."""
+
+import streamlit as st
+
+from desk.analytics import GRANULARITIES, Filters, default_filters
+from desk.errors import DeskError, InvalidInput
+from ui import analytics_view as view
+from ui import charts
+from ui.cache import analytics_people, analytics_view
+from ui.guard import guard
+
+ctx = guard("analytics")
+
+st.title("Analytics")
+defaults = default_filters(ctx.today)
+people = analytics_people(ctx.db, ctx.actor)
+own_only = not ctx.actor.may("view_all_analytics")
+if own_only:
+    st.caption(
+        f"You see your own numbers only, {ctx.actor.display_name}: your decisions, your exceptions, the cases "
+        "assigned to you. Managers see the whole desk."
+    )
+
+# ---- filters -------------------------------------------------------------------------------------------
+with st.form("analytics_filters"):
+    c_dates, c_types, c_reasons, c_people, c_grain = st.columns([1.7, 1.3, 1.3, 1.3, 0.9])
+    dates = c_dates.date_input(
+        "Date range",
+        value=(defaults.start, defaults.end),
+        max_value=ctx.today,
+        format="YYYY-MM-DD",
+        key="an_dates",
+        help="Decisions count by the day they were recorded, cases by the day they were opened, services by "
+        "the day they were sold. Default: the last 12 months.",
+    )
+    types = c_types.multiselect(
+        "Service type",
+        charts.SERVICE_TYPE_ORDER,
+        format_func=charts.SERVICE_TYPE_LABELS.get,
+        placeholder="All service types",
+        key="an_types",
+    )
+    reasons = c_reasons.multiselect(
+        "Reason",
+        charts.REASON_ORDER,
+        format_func=charts.REASON_LABELS.get,
+        placeholder="All reasons",
+        key="an_reasons",
+    )
+    names = {p.id: p.name + ("" if p.active else " (inactive)") for p in people}
+    reviewers = c_people.multiselect(
+        "Reviewer",
+        list(names),
+        default=list(names) if own_only else None,
+        format_func=names.get,
+        placeholder="All reviewers",
+        disabled=own_only,
+        key="an_reviewers",
+        help="Decisions made by these people (reviewers and managers). Case-based numbers — request rate, "
+        "reason mix of opened cases — are not attributable to a reviewer and are hidden while this is set.",
+    )
+    granularity = c_grain.radio("Trend by", GRANULARITIES, format_func=str.title, horizontal=True, key="an_grain")
+    st.form_submit_button("Apply filters", type="primary", icon=":material/filter_alt:")
+
+if len(dates) != 2:
+    st.warning("Pick both a start and an end date of the range, then apply the filters.")
+    st.stop()
+
+try:
+    report, computed_at, v = analytics_view(
+        ctx.db,
+        Filters(dates[0], dates[1], tuple(types), tuple(reasons), tuple(reviewers), granularity),
+        ctx.actor,
+        ctx.today,
+    )
+except InvalidInput as exc:
+    st.error(exc.message)
+    st.stop()
+except DeskError as exc:
+    st.error(str(exc))
+    st.stop()
+
+f, k = report.filters, report.kpis
+st.caption(
+    f"**{f.start:%d %b %Y} – {f.end:%d %b %Y}** ({f.days:,} days); changes are against "
+    f"{report.previous.start:%d %b %Y} – {report.previous.end:%d %b %Y}. Figures as of {computed_at:%H:%M:%S}, "
+    "refreshed every minute. Definitions: docs/metrics.md."
+)
+
+if not report.has_decisions and k.sold == 0 and not (report.cases_attributable and k.opened):
+    st.info(
+        "Nothing to show for these filters: no services were sold, no cases opened and no decisions recorded "
+        f"between {f.start:%d %b %Y} and {f.end:%d %b %Y}. Widen the date range or clear a filter.",
+        icon=":material/search_off:",
+    )
+    st.stop()
+if not report.has_decisions:
+    who = "You have" if own_only else "The selected reviewers have" if f.reviewers else "The desk has"
+    st.info(
+        f"{who} no decisions between {f.start:%d %b %Y} and {f.end:%d %b %Y} for these filters, so the refund, "
+        "exception and override numbers are empty. Widen the date range or clear a filter.",
+        icon=":material/search_off:",
+    )
+
+view.kpi_tiles(report)
+
+t_rates, t_reasons, t_exc, t_over, t_health, t_versions = st.tabs(
+    ["Refund rates", "Reasons", "Exceptions", "Overrides", "Desk health", "Policy versions"]
+)
+fig, table = v.figures, v.tables
+
+
+def chart(name: str, empty: str) -> None:
+    """The figure, or why there is none."""
+    if name in fig:
+        st.plotly_chart(fig[name], key=f"ch_{name}", width="stretch", config={"displaylogo": False})
+    else:
+        st.info(empty)
+
+
+NO_DECISIONS = "No decisions in this period for these filters."
+
+with t_rates:
+    by_value = st.toggle("Show by value ($) instead of count", key="an_by_value")
+    if v.partial_note:
+        st.caption(v.partial_note)
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Refund rate", help="Refunds and credits ÷ services sold (or their value ÷ revenue).")
+        chart("refund_value" if by_value else "refund_count", NO_DECISIONS)
+    with right:
+        st.subheader("Request rate", help="Cases opened ÷ services sold, per service type.")
+        chart("request", "Cases are nobody's when they are opened, so there is no request rate per reviewer.")
+    st.subheader("Money granted by outcome", help="Full refunds, partial refunds and credits, in dollars.")
+    chart("money", NO_DECISIONS)
+    view.table_with_csv(table["trend"], "refund rates", "trend")
+
+with t_reasons:
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Share of cases by reason")
+        chart(
+            "reason_share",
+            "No cases were opened in this period for these filters."
+            if report.cases_attributable
+            else "Opened cases are not attributable to a reviewer; clear the reviewer filter to see them.",
+        )
+    with right:
+        st.subheader("Money outcome rate by reason", help="Of the effective decisions for each reason.")
+        chart("reason_money", NO_DECISIONS)
+    view.table_with_csv(table["reasons"], "reasons", "reasons")
+    if "reason_trend" in fig:
+        left, right = st.columns(2)
+        with left:
+            st.subheader(f"Cases opened by reason, per {f.granularity}")
+            if v.partial_note:
+                st.caption(v.partial_note)
+            chart("reason_trend", "")
+        with right:
+            st.subheader("Reason × service type", help="Each column: the share of that type's cases per reason.")
+            chart("reason_type", "")
+    view.table_with_csv(table["reason_type"], "reasons by service type", "reason_type")
+
+with t_exc:
+    st.caption(
+        "A discretionary exception is a decision outside the outcomes the policy allows for the case "
+        f"(section 5). Pending approvals right now: **{report.pending_approvals:,}**."
+    )
+    if "exc" not in fig:
+        st.info(
+            "No discretionary exceptions in this period for these filters: every decision stayed within the "
+            "policy's allowed outcomes.",
+            icon=":material/verified:",
+        )
+    else:
+        left, right = st.columns([3, 2])
+        with left:
+            st.subheader(f"Exceptions per {f.granularity}")
+            if v.partial_note:
+                st.caption(v.partial_note)
+            chart("exc", "")
+        with right:
+            st.subheader("Numbers")
+            view.table_with_csv(table["exc_period"], "exceptions by period", "exc_period")
+        left, right = st.columns(2)
+        with left:
+            st.subheader("By reviewer")
+            chart("exc_reviewer", "")
+            view.table_with_csv(table["exc_reviewer"], "exceptions by reviewer", "exc_rev")
+        with right:
+            st.subheader("By reason")
+            chart("exc_reason", "")
+            view.table_with_csv(table["exc_reason"], "exceptions by reason", "exc_reason")
+    st.subheader("Exception cases", help="Newest first. Click a case number to open the case.")
+    listed = table["exc_list"]
+    if listed.empty:
+        st.caption("No exception cases to list.")
+    else:
+        if k.exceptions > len(listed):
+            st.caption(
+                f"The {len(listed):,} most recent of {k.exceptions:,} exceptions; narrow the filters to see others."
+            )
+        view.table_with_csv(listed, "exception cases", "exc_list", dict(view.EXCEPTION_LIST_CONFIG))
+
+with t_over:
+    st.caption(
+        "An override is a decision whose outcome differs from the policy's recommendation (an exception is a "
+        "stronger thing: an outcome the policy does not allow at all). Generosity order: deny < fix < credit < "
+        "partial refund < full refund."
+    )
+    if "override" not in fig:
+        st.info(NO_DECISIONS)
+    else:
+        left, right = st.columns([3, 2])
+        with left:
+            st.subheader("Override rate by reviewer, by direction")
+            chart("override", "")
+        with right:
+            st.subheader("Numbers")
+            view.table_with_csv(table["overrides"], "overrides by reviewer", "overrides")
+
+with t_health:
+    within = "—" if k.within_due_share is None else f"{k.within_due_share:.1%}"
+    st.caption(
+        f"Time to decision: median **{view.days_label(k.lead_median)}**, p90 **{view.days_label(k.lead_p90)}**; "
+        f"decided within the due date: **{within}** of effective decisions in the period."
+    )
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Days from opening to decision")
+        chart("lead", "No effective decisions in this period for these filters.")
+    with right:
+        st.subheader("Backlog by age", help=f"Cases not closed as of {report.today:%d %b %Y}; not date-filtered.")
+        chart("backlog", "No open cases for these filters — the backlog is empty.")
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Decisions per reviewer")
+        chart("per_reviewer", NO_DECISIONS)
+    with right:
+        st.subheader("Numbers")
+        view.table_with_csv(table["health"], "desk health by reviewer", "health")
+        view.table_with_csv(table["backlog"], "backlog by age", "backlog")
+    with st.expander("Distribution of days to decision"):
+        view.table_with_csv(table["lead"], "days to decision", "lead")
+
+with t_versions:
+    st.caption(
+        "Each decision is judged under the policy version in force on its service date. Refund rates over "
+        "services sold are not split by version (a sale has no version); these are shares of decisions."
+    )
+    if "versions" not in fig:
+        st.info(NO_DECISIONS)
+    else:
+        left, right = st.columns([2, 3])
+        with left:
+            st.subheader("Outcome mix by policy version")
+            chart("versions", "")
+        with right:
+            st.subheader("Headline numbers by policy version")
+            view.table_with_csv(table["versions"], "policy versions", "versions")

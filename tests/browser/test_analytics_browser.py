@@ -1,0 +1,95 @@
+"""The analytics page in a real browser (headless Chromium), as a manager: charts render, a filter changes
+the numbers, a table downloads as CSV, an exception row opens its case."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from data.db import open_database
+from data.models import Decision
+from tests.support.browser import ARTIFACTS, wait_for_app
+
+pytestmark = pytest.mark.browser
+
+
+def open_as_manager(page, server):
+    """Local mode signs in as the reviewer Rita; switch to the manager Max, then open Analytics."""
+    page.goto(server.url)
+    wait_for_app(page)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_test_id("stSelectbox").click()
+    page.get_by_role("option", name="Max Müller · manager").click()
+    wait_for_app(page)
+    expect(sidebar).to_contain_text("Max Müller · manager")
+    sidebar.get_by_test_id("stSidebarNavLink").filter(has_text="Analytics").click()
+    wait_for_app(page)
+    expect(page.get_by_test_id("stHeading").first).to_contain_text("Analytics")
+
+
+def kpi(page, label: str):
+    return page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id("stMetricValue")
+
+
+def test_charts_render_and_a_filter_changes_the_numbers(browser_page, live_server):
+    page = browser_page
+    open_as_manager(page, live_server)
+    expect(page.get_by_test_id("stPlotlyChart").first).to_be_visible()
+    expect(page.locator("[data-testid='stPlotlyChart'] .main-svg").first).to_be_visible()  # Plotly drew it
+    before = kpi(page, "Refund rate (count)").inner_text()
+    decisions_before = kpi(page, "Decisions").inner_text()
+
+    page.get_by_test_id("stMultiSelect").filter(has_text="Service type").click()
+    page.get_by_role("option", name="Subscription").click()
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Apply filters").click()
+    wait_for_app(page)
+    expect(kpi(page, "Decisions")).not_to_have_text(decisions_before)
+    expect(kpi(page, "Refund rate (count)")).not_to_have_text(before)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "analytics-filtered.png"), full_page=True)
+
+
+def test_a_table_downloads_as_csv(browser_page, live_server):
+    page = browser_page
+    open_as_manager(page, live_server)
+    with page.expect_download() as download:
+        page.get_by_test_id("stDownloadButton").first.get_by_role("button").click()
+    d = download.value
+    assert d.suggested_filename == "refund-desk-refund-rates.csv"
+    header = Path(d.path()).read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("Period,Service type,Services sold")
+
+
+def test_an_exception_row_opens_its_case(browser_page, live_server, sqlite_demo_url):
+    db = open_database(sqlite_demo_url)
+    with db.read() as s:
+        newest = s.scalar(
+            select(Decision.case_id)
+            .where(Decision.is_exception.is_(True))
+            .order_by(Decision.decided_on.desc(), Decision.id.desc())
+            .limit(1)
+        )
+    db.dispose()
+    page = browser_page
+    open_as_manager(page, live_server)
+    page.get_by_role("tab", name="Exceptions").click()
+    grid = page.get_by_test_id("stDataFrame").filter(visible=True).last  # the list is the tab's last table
+    grid.scroll_into_view_if_needed()
+    expect(grid).to_be_visible()
+    box = grid.bounding_box()
+    assert box is not None
+    link = (box["x"] + 14, box["y"] + 35 + 17)  # first data row below the 35 px header, on the Case link text
+    navigations: list[str] = []
+    page.context.on("request", lambda r: navigations.append(r.url) if r.is_navigation_request() else None)
+    page.mouse.move(*link)
+    with page.context.expect_page() as opened:
+        page.mouse.click(*link)
+    opened.value.wait_for_load_state()
+    # the link opens the case in a new tab (where the tab ends up depends on the case page, another branch's)
+    assert f"{live_server.url}/case?case={newest}" in navigations
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "analytics-exceptions.png"), full_page=True)

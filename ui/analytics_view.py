@@ -1,0 +1,473 @@
+"""Presentation helpers of the analytics page: KPI tiles with their change, the human-readable tables
+(the same frame is shown and exported as CSV), and a table-with-download block.
+
+Tables name their units in the heading — "(%)" holds percentages, "($)" dollars — so a CSV means the same
+as the screen without its formatting.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from desk.analytics import LEAD_CAPPED, Report
+from ui import charts
+from ui.charts import APPROVAL_LABELS, OUTCOME_LABELS, REASON_LABELS, SERVICE_TYPE_LABELS
+
+PCT = st.column_config.NumberColumn(format="%.2f%%")
+USD = st.column_config.NumberColumn(format="dollar")
+COUNT = st.column_config.NumberColumn(format="localized")
+
+
+def _pct(x) -> float | None:
+    return None if x is None or pd.isna(x) else round(float(x) * 100, 4)
+
+
+def _usd(cents) -> float:
+    return round(float(cents) / 100, 2)
+
+
+def period_label(d: date, granularity: str) -> str:
+    return d.strftime("%Y-%m") if granularity == "month" else f"week of {d:%Y-%m-%d}"
+
+
+def days_label(days: float | None) -> str:
+    if days is None:
+        return "—"
+    if days >= LEAD_CAPPED:
+        return "31+ days"
+    return f"{int(days)} day" + ("" if int(days) == 1 else "s")
+
+
+# ---- KPI tiles -----------------------------------------------------------------------------------------
+
+
+def _change(now: float | None, before: float | None, kind: str) -> str | None:
+    """The change against the previous period: percentage points, relative %, or days. None if unknown."""
+    if now is None or before is None:
+        return None
+    if kind == "pp":
+        diff = round((now - before) * 100, 2)
+        return "no change" if diff == 0 else f"{diff:+.2f} pp"
+    if kind == "days":
+        diff = int(now - before)
+        return "no change" if diff == 0 else f"{diff:+d} days"
+    if not before:
+        return None
+    rel = (now - before) / before
+    return "no change" if round(rel, 3) == 0 else f"{rel:+.1%}"
+
+
+def _tile(col, label: str, value: str, change: str | None, help: str, worse_when_up: bool | None) -> None:
+    """A KPI tile; worse_when_up: True = red when it rises, False = green, None = neutral."""
+    color = (
+        "off" if worse_when_up is None or change in (None, "no change") else "inverse" if worse_when_up else "normal"
+    )
+    col.metric(
+        label,
+        value,
+        change,
+        delta_color=color,
+        delta_arrow="off" if change in ("no change", "right now", "not per reviewer") else "auto",
+        border=True,
+        help=help,
+    )
+
+
+def _money(cents: int) -> str:
+    dollars = cents / 100
+    if abs(dollars) >= 1_000_000:
+        return f"${dollars / 1_000_000:,.2f}M"
+    if abs(dollars) >= 10_000:
+        return f"${dollars / 1_000:,.1f}k"
+    return f"${dollars:,.0f}"
+
+
+def kpi_tiles(r: Report) -> None:
+    k, p = r.kpis, r.kpis_previous
+
+    def rate(x: float | None) -> str:
+        return "—" if x is None else f"{x:.2%}"
+
+    row = st.columns(5)
+    scoped = (
+        " With a reviewer or reason filter this is their contribution to the desk's rate (the services sold "
+        f"stay the denominator); of their effective decisions {rate(k.money_share)} gave money back."
+        if r.filters.reviewers or r.filters.reasons
+        else ""
+    )
+    _tile(
+        row[0],
+        "Refund rate (count)",
+        rate(k.refund_rate),
+        _change(k.refund_rate, p.refund_rate, "pp"),
+        f"{k.money:,} full refunds, partial refunds and credits decided in the period ÷ {k.sold:,} services "
+        "sold in the period (of the selected service types). Credits count; the Credits tile shows them alone."
+        + scoped,
+        True,
+    )
+    _tile(
+        row[1],
+        "Refund rate (value)",
+        rate(k.refund_value_rate),
+        _change(k.refund_value_rate, p.refund_value_rate, "pp"),
+        f"${k.money_cents / 100:,.2f} refunded or credited ÷ ${k.revenue_cents / 100:,.2f} revenue of the "
+        "services sold in the period.",
+        True,
+    )
+    _tile(
+        row[2],
+        "Credits",
+        rate(k.credit_rate),
+        _change(k.credit_rate, p.credit_rate, "pp"),
+        f"{k.credits:,} credits for future services (${k.credit_cents / 100:,.2f}) ÷ services sold; "
+        f"{rate(k.credit_value_rate)} of revenue. Included in the refund rate, shown alone here.",
+        True,
+    )
+    _tile(
+        row[3],
+        "Money granted",
+        _money(k.money_cents),
+        _change(k.money_cents, p.money_cents, "rel"),
+        f"${k.money_cents / 100:,.2f}: full refunds + partial refunds + credits of effective decisions in the period.",
+        True,
+    )
+    _tile(
+        row[4],
+        "Request rate",
+        rate(k.request_rate) if r.cases_attributable else "—",
+        _change(k.request_rate, p.request_rate, "pp") if r.cases_attributable else "not per reviewer",
+        f"{k.opened:,} cases opened in the period ÷ {k.sold:,} services sold in the period."
+        if r.cases_attributable
+        else "Not shown per reviewer: a case belongs to nobody when it is opened.",
+        None,
+    )
+    row = st.columns(5)
+    _tile(
+        row[0],
+        "Decisions",
+        f"{k.decisions:,}",
+        _change(k.decisions, p.decisions, "rel"),
+        f"Decisions recorded in the period, {k.decisions - k.effective:,} of them not counting for money "
+        "(waiting for approval, rejected, or superseded).",
+        None,
+    )
+    _tile(
+        row[1],
+        "Exceptions",
+        rate(k.exception_share),
+        _change(k.exception_share, p.exception_share, "pp"),
+        f"{k.exceptions:,} discretionary exceptions (outcomes the policy does not allow for the case) ÷ "
+        f"{k.decisions:,} decisions recorded. Money through approved exceptions: "
+        f"${k.exception_money_cents / 100:,.2f}.",
+        True,
+    )
+    _tile(
+        row[2],
+        "Override rate",
+        rate(k.override_rate),
+        _change(k.override_rate, p.override_rate, "pp"),
+        f"{k.overrides:,} decisions whose outcome differs from the policy's recommendation ÷ {k.decisions:,} "
+        "decisions recorded. The direction per reviewer is in the Overrides tab.",
+        None,
+    )
+    _tile(
+        row[3],
+        "Time to decision",
+        days_label(k.lead_median),
+        _change(k.lead_median, p.lead_median, "days"),
+        f"Median days from a case's opening to its effective decision (p90: {days_label(k.lead_p90)}). "
+        f"Decided within the due date: {rate(k.within_due_share)} of {k.effective:,} effective decisions.",
+        True,
+    )
+    _tile(
+        row[4],
+        "Pending approvals",
+        f"{r.pending_approvals:,}",
+        "right now",
+        "Exceptions waiting for a manager's approval now (the date range does not apply).",
+        None,
+    )
+
+
+# ---- tables --------------------------------------------------------------------------------------------
+
+
+def table_with_csv(frame: pd.DataFrame, name: str, key: str, column_config: dict | None = None, **kw) -> None:
+    """The table as shown, and a button that downloads exactly it as CSV."""
+    config = column_config or {}
+    for col in frame.columns:
+        if col in config:
+            continue
+        if col.endswith("(%)"):
+            config[col] = PCT
+        elif col.endswith("($)"):
+            config[col] = USD
+        elif pd.api.types.is_integer_dtype(frame[col]):
+            config[col] = COUNT
+    st.dataframe(frame, hide_index=True, column_config=config, key=f"table_{key}", **kw)
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    st.download_button(
+        f"Download CSV ({len(frame):,} rows)",
+        data=lambda: frame.to_csv(index=False),
+        file_name=f"refund-desk-{slug}.csv",
+        mime="text/csv",
+        key=f"csv_{key}",
+        icon=":material/download:",
+        on_click="ignore",
+        disabled=frame.empty,
+    )
+
+
+def trend_table(r: Report) -> pd.DataFrame:
+    t = r.trend
+    g = r.filters.granularity
+    out = pd.DataFrame(
+        {
+            "Period": [period_label(d, g) for d in t["bucket"]],
+            "Service type": t["service_type"].map(SERVICE_TYPE_LABELS),
+            "Services sold": t["sold"],
+            "Revenue ($)": t["revenue_cents"] / 100,
+            "Money outcomes": t["money"],
+            "Refund rate (%)": (t["money"] / t["sold"].where(t["sold"] != 0)) * 100,
+            "Refunded + credited ($)": t["money_cents"] / 100,
+            "Value rate (%)": (t["money_cents"] / t["revenue_cents"].where(t["revenue_cents"] != 0)) * 100,
+            "Credits": t["credits"],
+            "Credits ($)": t["credit_cents"] / 100,
+        }
+    )
+    if r.cases_attributable:
+        out.insert(4, "Cases opened", t["opened"].astype("int64"))
+        out.insert(5, "Request rate (%)", (t["opened"] / t["sold"].where(t["sold"] != 0)) * 100)
+    return out
+
+
+def reason_table(r: Report) -> pd.DataFrame:
+    b = r.by_reason
+    out = pd.DataFrame({"Reason": b["reason"].map(REASON_LABELS)})
+    if r.cases_attributable:
+        out["Cases opened"] = b["opened"].astype("int64")
+        out["Share of cases (%)"] = b["share_of_cases"] * 100
+    out["Decisions"] = b["effective"]
+    out["Money outcomes"] = b["money"]
+    out["Money rate (%)"] = b["money_share"] * 100
+    out["Full refunds"] = b["full_refunds"]
+    out["Partial refunds"] = b["partial_refunds"]
+    out["Credits"] = b["credits"]
+    out["Money ($)"] = b["money_cents"] / 100
+    return out
+
+
+def reason_type_table(r: Report) -> pd.DataFrame:
+    b = r.by_reason_type.copy()
+    out = pd.DataFrame(
+        {"Reason": b["reason"].map(REASON_LABELS), "Service type": b["service_type"].map(SERVICE_TYPE_LABELS)}
+    )
+    if r.cases_attributable:
+        type_total = b.groupby("service_type")["opened"].transform("sum")
+        out["Cases opened"] = b["opened"].astype("int64")
+        out["Share of type's cases (%)"] = b["opened"] / type_total.where(type_total != 0) * 100
+    out["Decisions"] = b["effective"]
+    out["Money rate (%)"] = b["money_share"] * 100
+    return out
+
+
+def exceptions_period_table(r: Report) -> pd.DataFrame:
+    e = r.exceptions_by_bucket
+    return pd.DataFrame(
+        {
+            "Period": [period_label(d, r.filters.granularity) for d in pd.to_datetime(e["bucket"]).dt.date],
+            "Exceptions": e["exceptions"],
+            "Approved": e["exceptions_approved"],
+            "Pending": e["exceptions_pending"],
+            "Rejected": e["exceptions_rejected"],
+            "Share of decisions (%)": e["exception_share"] * 100,
+            "Money through exceptions ($)": e["exception_money_cents"] / 100,
+        }
+    )
+
+
+def exceptions_by_table(frame: pd.DataFrame, first: str, names: pd.Series) -> pd.DataFrame:
+    d = frame[frame["exceptions"] > 0]
+    return pd.DataFrame(
+        {
+            first: names.loc[d.index],
+            "Exceptions": d["exceptions"],
+            "Approved": d["exceptions_approved"],
+            "Pending": d["exceptions_pending"],
+            "Rejected": d["exceptions_rejected"],
+            "Decisions": d["decisions"],
+            "Share of decisions (%)": d["exception_share"] * 100,
+            "Money through exceptions ($)": d["exception_money_cents"] / 100,
+        }
+    ).sort_values("Exceptions", ascending=False)
+
+
+def exception_list_table(r: Report) -> pd.DataFrame:
+    e = r.exception_list
+    approval = e["approval_status"].map(APPROVAL_LABELS).fillna(e["approval_status"])
+    approval = approval.where(~(e["superseded"].astype(bool) & (e["approval_status"] != "rejected")), "Superseded")
+    return pd.DataFrame(
+        {
+            "Case": "/case?case=" + e["case_id"].astype("int64").astype(str),
+            "Decided on": e["decided_on"],
+            "Decided by": e["decided_by"],
+            "Service type": e["service_type"].map(SERVICE_TYPE_LABELS),
+            "Reason": e["reason"].map(REASON_LABELS),
+            "Outcome": e["outcome"].map(OUTCOME_LABELS),
+            "Policy recommended": e["recommended_outcome"].map(OUTCOME_LABELS),
+            "Amount ($)": e["amount_cents"] / 100,
+            "Approval": approval,
+            "Approver": e["approver"].fillna("—"),
+            "Rationale": e["rationale"],
+            "Approval note": e["approval_note"].fillna(""),
+        }
+    )
+
+
+EXCEPTION_LIST_CONFIG = {
+    "Case": st.column_config.LinkColumn("Case", help="Open the case", display_text=r"/case\?case=(\d+)", width="small"),
+    "Decided on": st.column_config.DateColumn(format="YYYY-MM-DD"),
+    "Rationale": st.column_config.TextColumn(width="large"),
+}
+
+
+def reviewer_table(r: Report) -> pd.DataFrame:
+    b = r.by_reviewer[r.by_reviewer["decisions"].fillna(0) > 0]
+    return pd.DataFrame(
+        {
+            "Reviewer": b["reviewer"],
+            "Decisions": b["decisions"].astype("int64"),
+            "Overrides": b["overrides"].astype("int64"),
+            "Override rate (%)": b["override_rate"] * 100,
+            "More generous": b["more_generous"].astype("int64"),
+            "Less generous": b["less_generous"].astype("int64"),
+            "Exceptions": b["exceptions"].astype("int64"),
+            "Money rate (%)": b["money_share"] * 100,
+        }
+    ).sort_values("Override rate (%)", ascending=False)
+
+
+def health_table(r: Report) -> pd.DataFrame:
+    b = r.by_reviewer[r.by_reviewer["decisions"].fillna(0) > 0]
+    return pd.DataFrame(
+        {
+            "Reviewer": b["reviewer"],
+            "Decisions": b["decisions"].astype("int64"),
+            "Effective decisions": b["effective"].astype("int64"),
+            "Median days": b["lead_median"],
+            "p90 days": b["lead_p90"],
+            "Within due date (%)": b["within_due_share"] * 100,
+        }
+    ).sort_values("Decisions", ascending=False)
+
+
+def lead_table(r: Report) -> pd.DataFrame:
+    h = r.lead_histogram
+    total = h["decisions"].sum()
+    share = h["decisions"] / total if total else h["decisions"] * 0.0
+    return pd.DataFrame(
+        {
+            "Days to decision": [str(d) if d < LEAD_CAPPED else "31+" for d in h["days"]],
+            "Decisions": h["decisions"],
+            "Share (%)": share * 100,
+            "Cumulative share (%)": share.cumsum() * 100,
+        }
+    )
+
+
+def backlog_table(r: Report) -> pd.DataFrame:
+    b = r.backlog
+    return pd.DataFrame({"Age": b["age"], "Open cases": b["cases"], "Overdue": b["overdue"]})
+
+
+def version_table(r: Report) -> pd.DataFrame:
+    v = r.by_version
+    return pd.DataFrame(
+        {
+            "Policy version": v["policy_version"],
+            "Decisions": v["decisions"],
+            "Effective decisions": v["effective"],
+            "Money outcomes": v["money"],
+            "Money rate (%)": v["money_share"] * 100,
+            "Money ($)": v["money_cents"] / 100,
+            "Credits": v["credits"],
+            "Exceptions": v["exceptions"],
+            "Exception share (%)": v["exception_share"] * 100,
+            "Overrides": v["overrides"],
+            "Override rate (%)": v["override_rate"] * 100,
+        }
+    )
+
+
+# ---- everything the page draws, built once per report ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class View:
+    """The figures and tables of one report. Built once and cached (ui.cache), then only drawn: treat
+    them as read-only."""
+
+    figures: dict[str, go.Figure]  # only the charts that have something to show
+    tables: dict[str, pd.DataFrame]
+    partial_note: str | None
+
+
+def build_view(r: Report) -> View:
+    g, partial = r.filters.granularity, r.partial_buckets
+    k = r.kpis
+    fig: dict[str, go.Figure] = {
+        "refund_count": charts.refund_rate_chart(r.trend, g, False, partial),
+        "refund_value": charts.refund_rate_chart(r.trend, g, True, partial),
+        "money": charts.money_by_outcome_chart(r.trend, g, partial),
+    }
+    if r.cases_attributable:
+        fig["request"] = charts.request_rate_chart(r.trend, g, partial)
+        if r.by_reason["opened"].fillna(0).sum() > 0:
+            fig["reason_share"] = charts.reason_share_chart(r.by_reason)
+        if not r.reason_trend.empty:
+            fig["reason_trend"] = charts.reason_trend_chart(r.reason_trend, g, partial)
+            fig["reason_type"] = charts.reason_by_type_chart(r.by_reason_type)
+    if r.by_reason["effective"].sum() > 0:
+        fig["reason_money"] = charts.money_rate_by_reason_chart(r.by_reason)
+    reason_names = r.by_reason["reason"].map(REASON_LABELS)
+    if not r.exceptions_by_bucket.empty:
+        fig["exc"] = charts.exceptions_by_period_chart(r.exceptions_by_bucket, g, partial)
+        fig["exc_reviewer"] = charts.exceptions_by_chart(r.by_reviewer, r.by_reviewer["reviewer"])
+        fig["exc_reason"] = charts.exceptions_by_chart(r.by_reason, reason_names)
+    if r.has_decisions:
+        fig["override"] = charts.override_chart(r.by_reviewer)
+        fig["per_reviewer"] = charts.decisions_per_reviewer_chart(r.by_reviewer)
+    if k.effective:
+        fig["lead"] = charts.lead_time_chart(r.lead_histogram, k.lead_median, k.lead_p90)
+    if r.backlog["cases"].sum():
+        fig["backlog"] = charts.backlog_chart(r.backlog)
+    if not r.by_version.empty:
+        fig["versions"] = charts.outcome_mix_by_version_chart(r.by_version)
+    tables = {
+        "trend": trend_table(r),
+        "reasons": reason_table(r),
+        "reason_type": reason_type_table(r),
+        "exc_period": exceptions_period_table(r),
+        "exc_reviewer": exceptions_by_table(r.by_reviewer, "Reviewer", r.by_reviewer["reviewer"]),
+        "exc_reason": exceptions_by_table(r.by_reason, "Reason", reason_names),
+        "exc_list": exception_list_table(r),
+        "overrides": reviewer_table(r),
+        "health": health_table(r),
+        "backlog": backlog_table(r),
+        "lead": lead_table(r),
+        "versions": version_table(r),
+    }
+    note = None
+    if partial:
+        periods = " and ".join(period_label(b, g) for b in sorted(partial))
+        note = (
+            f"Hollow points and lighter bars: {periods} {'are' if len(partial) > 1 else 'is'} only partly in the "
+            "range; compare rates, not counts, there."
+        )
+    return View(fig, tables, note)

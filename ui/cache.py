@@ -1,0 +1,62 @@
+"""Cached read sides for the pages. A short TTL, and `clear_analytics_cache()` for writers to call.
+
+The engine is passed as `_db` (not hashed: an Engine is not hashable, and one URL has one engine), the
+database URL is passed as a plain argument so it is part of the key. Results are small frames, so
+st.cache_data's copy-on-read costs little.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import streamlit as st
+
+from data.db import Database
+from desk import analytics
+from desk.auth import Actor
+from ui.analytics_view import View, build_view
+
+ANALYTICS_TTL_SECONDS = 60
+
+
+@st.cache_data(ttl=ANALYTICS_TTL_SECONDS, show_spinner=False, max_entries=128)
+def _report(_db: Database, url: str, filters: analytics.Filters, actor: Actor, today: date):
+    return analytics.report(_db, filters, actor, today), datetime.now()
+
+
+@st.cache_data(ttl=ANALYTICS_TTL_SECONDS, show_spinner=False, max_entries=32)
+def _people(_db: Database, url: str, actor: Actor) -> list[analytics.Person]:
+    return analytics.people(_db, actor)
+
+
+# The figures and tables drawn from a report: building a dozen Plotly figures and display tables costs more
+# than a warm rerun may, so they are kept too — as shared objects (cache_resource: no copy per hit), which
+# the page only draws.
+@st.cache_resource(ttl=ANALYTICS_TTL_SECONDS, show_spinner=False, max_entries=64)
+def _view(_db: Database, url: str, filters: analytics.Filters, actor: Actor, today: date):
+    report, computed_at = _report(_db, url, filters, actor, today)
+    return report, computed_at, build_view(report)
+
+
+def analytics_report(db: Database, filters: analytics.Filters, actor: Actor, today: date):
+    """(Report, computed at): every number of the analytics page, cached for a minute per filter set."""
+    return _report(db, db.url, filters, actor, today)
+
+
+def analytics_view(
+    db: Database, filters: analytics.Filters, actor: Actor, today: date
+) -> tuple[analytics.Report, datetime, View]:
+    """(Report, computed at, View): the report and what the page draws from it, cached for a minute."""
+    return _view(db, db.url, filters, actor, today)
+
+
+def analytics_people(db: Database, actor: Actor) -> list[analytics.Person]:
+    return _people(db, db.url, actor)
+
+
+def clear_analytics_cache() -> None:
+    """Forget cached analytics, e.g. right after a decision or an approval was written, so the next
+    view of the analytics page shows it (otherwise it appears within ANALYTICS_TTL_SECONDS)."""
+    _view.clear()
+    _report.clear()
+    _people.clear()
