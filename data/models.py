@@ -156,6 +156,18 @@ class Case(Base):
             sqlite_where=text("status <> 'closed'"),
             postgresql_where=text("status <> 'closed'"),
         ),
+        # Filter counts of the queue answered from the index alone (migration 0003).
+        Index(
+            "ix_cases_queue_cover",
+            "due_on",
+            "status",
+            "service_type",
+            "reason",
+            "assignee_id",
+            "amount_requested_cents",
+            sqlite_where=text("status <> 'closed'"),
+            postgresql_where=text("status <> 'closed'"),
+        ),
         Index("ix_cases_opened", "opened_on", "service_type", "reason"),
         Index("ix_cases_service", "service_id"),
         # Analytics: the backlog by age, covered, over open cases only (migration 0002).
