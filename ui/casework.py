@@ -33,9 +33,12 @@ def cached_queue_users(_db: Database, url: str) -> list[tuple[int, str]]:
 
 
 def clear_queue_caches() -> None:
-    """After a write: the queue and its counts must show it at once."""
+    """After a write: the queue, its counts and the analytics must show it at once."""
+    from ui.cache import clear_analytics_cache
+
     cached_queue_page.clear()
     cached_queue_count.clear()
+    clear_analytics_cache()
 
 
 def flash(kind: str, message: str, details: list[str] | None = None) -> None:
