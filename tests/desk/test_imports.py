@@ -8,7 +8,7 @@ from datetime import date
 
 import pandas as pd
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from data.importer import import_event_payload
 from data.models import Case, CaseEvent, Customer, SalesDaily, Service
@@ -173,3 +173,18 @@ def test_a_case_the_policy_cannot_judge_is_refused_with_its_row(desk_db):
 def test_the_command_line_records_the_same_event_as_the_page():
     fields = [f.name for f in dataclasses.fields(audit.ImportCompleted)]
     assert list(import_event_payload("f.csv", "cases", 3, 2, 1)) == fields
+
+
+@pytest.mark.parametrize("pause_above", [20_000, 0], ids=["row-by-row", "paused-and-rebuilt"])
+def test_imported_cases_reach_the_analytics_rollups_either_way(desk_db, monkeypatch, pause_above):
+    """A small file keeps the rollups up to date row by row; a large one pauses them and rebuilds once."""
+    import data.importer
+    from tests.data.test_rollups import snapshot
+
+    monkeypatch.setattr(data.importer, "PAUSE_ROLLUPS_ABOVE", pause_above)
+    import_file(desk_db, ADA, example("services.csv"), "services.csv", "services")
+    import_file(desk_db, ADA, example("cases.csv"), "cases.csv", "cases")
+    with desk_db.engine.connect() as c:
+        opened = dict(c.execute(text("SELECT grain, SUM(opened) FROM case_rollup GROUP BY grain")).all())
+    assert {g: int(v) for g, v in opened.items()} == {"day": 7, "week": 7, "month": 7}
+    assert snapshot(desk_db)["case_rollup"]
