@@ -52,3 +52,15 @@ def test_desk_data_and_policy_work_without_streamlit(path):
 @pytest.mark.parametrize("path", [p for p in _files("data") if p.name != "generate.py"], ids=lambda p: p.name)
 def test_the_data_layer_imports_neither_policy_nor_desk(path):
     assert not {m for m in _imports(path) if m.split(".")[0] in {"policy", "desk"}}, f"{path} reaches upward"
+
+
+def test_the_database_and_the_policy_speak_the_same_vocabulary():
+    """data/ may not import policy/, so the enums live twice; they must never drift apart."""
+    import data.models as m
+    import policy as p
+
+    assert m.SERVICE_TYPES == p.SERVICE_TYPES
+    assert m.SERVICE_STATUSES == p.SERVICE_STATUSES
+    assert m.REASONS == p.REASONS
+    assert m.OUTCOMES == p.OUTCOMES
+    assert m.CYCLES == p.CYCLES
