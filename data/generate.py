@@ -378,7 +378,7 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
         outcome[i] = out
         recommended[i] = v.recommended_outcome
         version[i] = v.policy_version
-        verdict_json[i] = json.dumps(v.to_dict(), separators=(",", ":"))
+        verdict_json[i] = v.to_json()
         is_exc[i] = out not in allowed
         if k % 50_000 == 0 and k:
             progress.step("judging decisions", 50_000)
