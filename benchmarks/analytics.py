@@ -2,8 +2,8 @@
 
     python -m benchmarks.analytics [--db URL] [--runs 7] [--keep-copy]
 
-Default database: /work/bench/big-1m.db (1,000,000 cases, ~10M services sold, --request-rate 0.1,
-today = 2026-11-26). A database not yet at the analytics migration (0002) is never changed: a SQLite file
+Default database: data/large.db (`make demo-large`: 1,000,000 cases, ~10M services sold, --request-rate 0.1,
+today = 2026-11-26). A database not yet at the head migration is never changed: a SQLite file
 is copied next to it and the copy is migrated (and deleted afterwards unless --keep-copy); a PostgreSQL
 database must be migrated first (`alembic upgrade head`).
 
@@ -37,9 +37,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 TODAY = date(2026, 11, 26)
-DEFAULT_DB = "sqlite:////work/bench/big-1m.db"
+from benchmarks.common import LARGE_DB, head_revision  # noqa: E402
+
+DEFAULT_DB = f"sqlite:///{LARGE_DB}"
 MANAGER = "max@refund-desk.example"
-HEAD = "0002"
 
 
 def _rss_mb() -> float:
@@ -184,7 +185,7 @@ def prepare(url: str, keep_copy: bool) -> tuple[str, Path | None]:
     from sqlalchemy.engine import make_url
 
     rev = _revision(url)
-    if rev == HEAD:
+    if rev == head_revision():
         return url, None
     u = make_url(url)
     if u.get_backend_name() != "sqlite":
@@ -205,7 +206,7 @@ def prepare(url: str, keep_copy: bool) -> tuple[str, Path | None]:
         c.exec_driver_sql("ANALYZE")
     db.dispose()
     print(
-        f"  copied in {copied:.1f} s; migration 0002 (rollup backfill, triggers, indexes) in "
+        f"  copied in {copied:.1f} s; migrations to head (rollup backfill, triggers, indexes) in "
         f"{time.perf_counter() - t1:.1f} s{' (kept)' if keep_copy else ''}"
     )
     return f"sqlite:///{copy}", copy

@@ -1,8 +1,8 @@
 """The reviewers' hot paths at 1,000,000 cases: queue pages (first and 300 deep), filtered counts, the case page
 in AppTest, and decision commits with four writer processes on SQLite.
 
-    python -m benchmarks.queue                                  # a copy of /work/bench/big-1m.db, deleted after
-    python -m benchmarks.queue --db sqlite:////work/bench/my-copy.db   # a database you made; it WRITES decisions
+    python -m benchmarks.queue                                  # a copy of data/large.db (make demo-large), deleted after
+    python -m benchmarks.queue --db sqlite:////path/to/my-copy.db      # a database you made; it WRITES decisions
     python -m benchmarks.queue --cases 200000                   # generate a fresh database (--request-rate 0.1)
 
 Targets (issue 4): queue query p95 <= 5 ms on SQLite at any depth; case page warm render <= 150 ms in AppTest;
@@ -30,10 +30,11 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
+from benchmarks.common import LARGE_DB as BIG  # noqa: E402
+from benchmarks.common import SCRATCH, require_large_db  # noqa: E402
 from data.db import describe_url, open_database  # noqa: E402
 from data.models import Case  # noqa: E402
 
-BIG = Path("/work/bench/big-1m.db")
 TODAY = date(2026, 11, 26)
 REVIEWERS = ["rita", "omar", "li", "sofia"]
 
@@ -257,7 +258,7 @@ def prepare(args) -> tuple[str, Path | None]:
         from data.generate import Plan, generate
         from data.migrate import upgrade
 
-        path = Path(f"/work/bench/queue-gen-{args.cases}.db")
+        path = SCRATCH / f"queue-gen-{args.cases}.db"
         path.unlink(missing_ok=True)
         url = f"sqlite:///{path}"
         db = open_database(url)
@@ -266,7 +267,8 @@ def prepare(args) -> tuple[str, Path | None]:
         generate(db, Plan(cases=args.cases, seed=7, request_rate=0.1, today=TODAY), quiet=True)
         db.dispose()
         return url, path
-    copy = Path("/work/bench/queue-bench-copy.db")
+    require_large_db(BIG)
+    copy = SCRATCH / "queue-bench-copy.db"
     print(f"Copying {BIG} ({BIG.stat().st_size / 1e9:.1f} GB) to {copy} (the benchmark writes decisions) ...",
           flush=True)
     started = time.perf_counter()

@@ -1,6 +1,6 @@
 """How fast the what-if replay re-judges past decisions, and whether its memory stays flat.
 
-    python -m benchmarks.replay [--db /work/bench/big-1m.db] [--window-days 14] [--runs 1] [--chunk 50000]
+    python -m benchmarks.replay [--db data/large.db] [--window-days 14] [--runs 1] [--chunk 50000]
 
 Opens the database read-only (SQLite ``mode=ro``: the benchmark cannot write to it), then replays every
 decided case of the whole history under a draft of the current policy with another contact window, as
@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import sessionmaker
 
+from benchmarks.common import LARGE_DB, require_large_db
 from data.db import Database
 from desk.replay import draft_from_version, replay
 from policy import load_book
@@ -85,11 +86,12 @@ def rss_mb() -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--db", type=Path, default=Path("/work/bench/big-1m.db"))
+    ap.add_argument("--db", type=Path, default=LARGE_DB, help="SQLite file (default: data/large.db, `make demo-large`)")
     ap.add_argument("--window-days", type=int, default=14)
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--chunk", type=int, default=50_000)
     args = ap.parse_args()
+    require_large_db(args.db)
     db = read_only_database(args.db)
     book = load_book()
     base = book.versions[-1]
