@@ -46,12 +46,12 @@ from data.models import (
 )
 from desk.auth import Actor
 from desk.errors import DatabaseNotReady, InvalidInput, NotAllowed
-from desk.home import MONEY_OUTCOMES
+from desk.home import EFFECTIVE_APPROVAL_STATUSES as EFFECTIVE_STATUSES
+from policy import MONEY_OUTCOMES
 
 # ---- vocabulary ------------------------------------------------------------------------------------------
 
 CASH_OUTCOMES = ("full_refund", "partial_refund")
-EFFECTIVE_STATUSES = ("not_required", "approved")  # desk.home.effective_decisions(), on the rollup
 # Outcomes from least to most generous to the customer (docs/metrics.md, "Override direction").
 GENEROSITY = ("deny", "fix", "credit", "partial_refund", "full_refund")
 GRANULARITIES = ("month", "week")

@@ -11,14 +11,15 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from data.db import Database
 from data.models import Case, Decision, SalesDaily
 from desk.errors import DatabaseNotReady
+from policy import MONEY_OUTCOMES
 
-MONEY_OUTCOMES = ("full_refund", "partial_refund", "credit")
-OPEN_STATUSES = ("open", "awaiting_approval")
+# A decision counts once it needs no approval or was approved (a pending or rejected exception does not).
+EFFECTIVE_APPROVAL_STATUSES = ("not_required", "approved")
 
 
 def effective_decisions():
     """Decisions that count: not superseded, and not an exception still waiting for (or refused) approval."""
-    return and_(Decision.superseded.is_(False), Decision.approval_status.in_(("not_required", "approved")))
+    return and_(Decision.superseded.is_(False), Decision.approval_status.in_(EFFECTIVE_APPROVAL_STATUSES))
 
 
 @dataclass(frozen=True)

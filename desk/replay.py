@@ -39,6 +39,7 @@ from data.models import Case, Decision, Service
 from desk.auth import authorize
 from desk.errors import InvalidInput
 from desk.facts import facts_from_row
+from desk.home import effective_decisions
 from policy import (
     MONEY_OUTCOMES,
     OUTCOME_LABELS,
@@ -148,8 +149,7 @@ def _decided_in(start: date, end: date):
     return and_(
         Decision.decided_on >= start,
         Decision.decided_on <= end,
-        Decision.superseded.is_(False),
-        Decision.approval_status.in_(("not_required", "approved")),
+        effective_decisions(),
     )
 
 

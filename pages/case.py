@@ -350,7 +350,7 @@ def decide_form() -> None:
     def label(o: str) -> str:
         if o == v.recommended_outcome:
             return f"{OUTCOME_LABELS[o]} (recommended)"
-        return OUTCOME_LABELS[o] if o in v.allowed_outcomes else f"{OUTCOME_LABELS[o]} (exception)"
+        return f"{OUTCOME_LABELS[o]} (exception)" if v.is_exception(o) else OUTCOME_LABELS[o]
 
     # keyed by the rule too: when the facts change the verdict (a failed fix), the choice starts again from the
     # new recommendation instead of keeping an outcome that is now an exception
@@ -358,7 +358,7 @@ def decide_form() -> None:
         "Outcome", OUTCOMES, key=f"decide_outcome_{d.id}_{v.rule}", index=OUTCOMES.index(v.recommended_outcome),
         format_func=label, horizontal=True,
     )
-    exception = outcome not in v.allowed_outcomes
+    exception = v.is_exception(outcome)
     if exception:
         st.warning(
             f"**{OUTCOME_LABELS[outcome]} is a discretionary exception** (policy section 5): the policy allows "
