@@ -3,7 +3,7 @@
 import streamlit as st
 
 from desk.errors import DeskError
-from desk.home import headline
+from ui.cache import headline
 from ui.guard import guard
 from ui.nav import BY_KEY
 

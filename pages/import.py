@@ -5,6 +5,7 @@ import streamlit as st
 
 from desk import imports
 from desk.errors import DeskError, InvalidInput
+from ui.cache import clear_analytics_cache
 from ui.guard import guard
 
 ctx = guard("import")
@@ -60,6 +61,8 @@ if st.button("Check and import" if not dry_run else "Check the file", type="prim
     else:
         bar.empty()
         st.session_state["import_report"] = report
+        if not report.dry_run and report.inserted:
+            clear_analytics_cache()  # new services and cases count on home and analytics at once
 
 report = st.session_state.get("import_report")
 if report is not None and report.kind == kind:

@@ -12,7 +12,7 @@ from datetime import date, datetime
 import streamlit as st
 
 from data.db import Database
-from desk import analytics
+from desk import analytics, home
 from desk.auth import Actor
 from ui.analytics_view import View, build_view
 
@@ -54,9 +54,20 @@ def analytics_people(db: Database, actor: Actor) -> list[analytics.Person]:
     return _people(db, db.url, actor)
 
 
+@st.cache_data(ttl=ANALYTICS_TTL_SECONDS, show_spinner=False, max_entries=8)
+def _headline(_db: Database, url: str, today: date) -> home.Headline:
+    return home.headline(_db, today)
+
+
+def headline(db: Database, today: date) -> home.Headline:
+    """The home page's numbers (about 0.1 s of SQL at a million cases), cached like the analytics."""
+    return _headline(db, db.url, today)
+
+
 def clear_analytics_cache() -> None:
-    """Forget cached analytics, e.g. right after a decision or an approval was written, so the next
-    view of the analytics page shows it (otherwise it appears within ANALYTICS_TTL_SECONDS)."""
+    """Forget cached analytics and home numbers, e.g. right after a decision or an approval was written, so
+    the next view shows it (otherwise it appears within ANALYTICS_TTL_SECONDS)."""
+    _headline.clear()
     _view.clear()
     _report.clear()
     _people.clear()
