@@ -77,11 +77,12 @@ def draft_from_version(
     except PolicyError as exc:
         raise InvalidInput(str(exc), field="base") from None
     try:
-        return PolicyVersion(
-            name or f"{version.version} draft",
-            effective_from or version.effective_from,
+        # The draft's clauses and quotes say its window wherever they state a number of days (the loader
+        # refuses a version whose text and window_days disagree).
+        return version.with_window_days(
             version.window_days if window_days is None else window_days,
-            dict(version.clauses),
+            version=name or f"{version.version} draft",
+            effective_from=effective_from or version.effective_from,
         )
     except PolicyError as exc:
         field_name = str(exc).partition(":")[0]

@@ -60,6 +60,13 @@ RULES: tuple[Rule, ...] = (
 )
 # Every section a version must have: the rows cite 1-4, an exception cites 5, choosing the version cites 6.
 REQUIRED_CLAUSES = ("1", "2", "3", "4", "5", "6")
+EXCEPTION_CLAUSE = "5"
+# Every set of sections a row's verdicts can cite: the row's own, and for rows 9 and 11 a second one.
+CITATION_SETS: dict[int, tuple[tuple[str, ...], ...]] = {
+    **{r.number: (r.clauses,) for r in RULES if r.clauses},
+    9: (("1",), ("1", "2")),  # a subscription's failed fix cites section 2 as well
+    11: (("1",), ("3",)),  # completed: section 1; in progress: section 3
+}
 
 _NO_REFUND_REASONS = frozenset({"user_error", "changed_requirements", "usage_after_completion"})
 _OUR_SIDE_REASONS = frozenset({"our_error", "technical_issue"})
@@ -148,9 +155,9 @@ class CompiledVersion:
         self.r1, self.r3, self.r4, self.r5, self.r6, self.r7, self.r8, self.r9, self.r10 = (
             _Entry(name, rows[n]) for n in (1, 3, 4, 5, 6, 7, 8, 9, 10)
         )
-        self.r9_subscription = _Entry(name, rows[9], ("1", "2"))
-        self.r11_completed = _Entry(name, rows[11], ("1",))
-        self.r11_in_progress = _Entry(name, rows[11], ("3",))
+        self.r9_subscription = _Entry(name, rows[9], CITATION_SETS[9][1])
+        self.r11_completed = _Entry(name, rows[11], CITATION_SETS[11][0])
+        self.r11_in_progress = _Entry(name, rows[11], CITATION_SETS[11][1])
 
     def window_finding(self, days: int) -> Finding:
         finding = self._window_findings.get(days)

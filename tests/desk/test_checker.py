@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import pytest
 
 from desk import checker
-from policy import PolicyBook, PolicyVersion, load_book
+from policy import PolicyBook, load_book
 
 TODAY = date(2026, 11, 26)
 
@@ -107,7 +107,7 @@ def test_a_fix_result_without_a_fix_attempt_in_a_link_is_dropped_with_a_message(
 
 def test_versions_are_listed_newest_first_and_compared_as_a_unified_diff():
     first = load_book().versions[0]
-    later = PolicyVersion("2027-01-01", date(2027, 1, 1), 14, dict(first.clauses))
+    later = first.with_window_days(14, version="2027-01-01", effective_from=date(2027, 1, 1))
     book = PolicyBook([first, later])
     assert checker.version_names(book) == ["2027-01-01", "2024-01-01"]
     diff = checker.compare_versions(book, "2024-01-01", "2027-01-01")

@@ -162,7 +162,10 @@ def test_an_empty_range_and_a_backwards_range(small_desk, book):
 
 
 def test_an_uploaded_draft_is_read_from_toml_and_a_broken_one_is_explained(book):
-    text = book.versions[0].to_toml_text().replace("window_days = 7", "window_days = 10")
+    shipped = book.versions[0].to_toml_text()
+    with pytest.raises(InvalidInput, match=r"not a valid policy version: clauses\.1: says '7 days'"):
+        draft_from_toml(shipped.replace("window_days = 7", "window_days = 10"))  # its text still says 7
+    text = shipped.replace("window_days = 7", "window_days = 10").replace("within 7 days", "within 10 days")
     draft = draft_from_toml(text.encode())
     assert (draft.version, draft.window_days) == ("2024-01-01", 10)
     assert replaced_version(book, draft).version == "2024-01-01"
@@ -172,3 +175,10 @@ def test_an_uploaded_draft_is_read_from_toml_and_a_broken_one_is_explained(book)
     assert exc.value.field == "draft" and "window_days" in exc.value.message
     with pytest.raises(InvalidInput, match="window_days"):
         draft_from_version(book, "2024-01-01", window_days=99999)
+
+
+def test_a_draft_with_another_window_says_that_window_in_its_clauses(book):
+    draft = draft_from_version(book, "2024-01-01", window_days=14)
+    assert draft.window_days == 14
+    assert "within 14 days of the service date" in draft.clauses["1"]
+    assert "within 14 days of receiving the service" in draft.clauses["4"]

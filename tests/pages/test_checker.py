@@ -125,7 +125,7 @@ def two_versions(tmp_path, monkeypatch):
     (tmp_path / "2024-01-01.toml").write_text(shipped)
     later = shipped.replace('version = "2024-01-01"', 'version = "2027-01-01"')
     later = later.replace("effective_from = 2024-01-01", "effective_from = 2027-01-01")
-    later = later.replace("window_days = 7", "window_days = 14")
+    later = later.replace("window_days = 7", "window_days = 14").replace("within 7 days", "within 14 days")
     (tmp_path / "2027-01-01.toml").write_text(later)
     monkeypatch.setenv(POLICY_DIR_ENV, str(tmp_path))
     return tmp_path

@@ -135,7 +135,7 @@ def test_policy_dir_chooses_the_versions(tmp_path):
     (tmp_path / "2026-03-01.toml").write_text(
         text.replace('version = "2024-01-01"', 'version = "spring"')
         .replace("effective_from = 2024-01-01", "effective_from = 2026-03-01")
-        .replace("window_days = 7", "window_days = 30")
+        .replace("window_days = 7", "window_days = 30").replace("within 7 days", "within 30 days")
     )
     late = line(request_date="2026-03-20")
     (default,) = answers(run(late + "\n", "check"))

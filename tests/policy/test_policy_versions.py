@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -27,11 +28,27 @@ SHIPPED = DEFAULT_POLICY_DIR / "2024-01-01.toml"
 
 
 def toml_with(**changes: str) -> str:
-    """The shipped version's TOML with top-level lines replaced, e.g. window_days="window_days = 14"."""
-    lines = SHIPPED.read_text().splitlines()
+    """The shipped version's TOML with top-level lines replaced, e.g. window_days="window_days = 14". A new
+    window of N days is also what its clauses and quotes say ("within N days"), as the loader requires."""
+    text = SHIPPED.read_text()
+    window = changes.get("window_days", "").partition(" = ")[2]
+    if window.isdigit():
+        text = text.replace("within 7 days", f"within {window} days")
+    lines = text.splitlines()
     for key, line in changes.items():
         lines = [line if ln.split(" = ")[0] == key else ln for ln in lines]
     return "\n".join(lines) + "\n"
+
+
+def with_clause_line(line: str) -> str:
+    """The shipped TOML with one more line in its [clauses] table."""
+    return SHIPPED.read_text().replace("\n[[quotes]]", f"\n{line}\n\n[[quotes]]", 1)
+
+
+def without_sections(first: str) -> str:
+    """The shipped TOML without clause ``first`` and those after it (its quotes kept)."""
+    text = SHIPPED.read_text()
+    return text.split(f'"{first}" = ')[0] + text[text.index("\n[[quotes]]"):]
 
 
 @pytest.fixture
@@ -172,8 +189,7 @@ def test_to_toml_text_reads_back_as_the_same_version():
 
 def test_clauses_are_ordered_by_number_not_as_text():
     version = load_book().versions[0]
-    extended = PolicyVersion(version.version, version.effective_from, version.window_days,
-                             {"10": "Ten", **version.clauses, "7": "Seven"})
+    extended = replace(version, clauses={"10": "Ten", **version.clauses, "7": "Seven"})
     assert list(extended.clauses) == ["1", "2", "3", "4", "5", "6", "7", "10"]
 
 
@@ -190,9 +206,9 @@ BAD_TOML = [
     ("fractional window", toml_with(window_days="window_days = 7.5"), "window_days: expected a whole number"),
     ("boolean window", toml_with(window_days="window_days = true"), "window_days: expected a whole number"),
     ("empty name", toml_with(version='version = " "'), "version: expected a non-empty name"),
-    ("missing clause", SHIPPED.read_text().split('"5" = ')[0], "clauses: missing section 5, 6"),
-    ("empty clause", SHIPPED.read_text() + '"7" = ""\n', "clauses.7: expected the section's text"),
-    ("clause not numbered", SHIPPED.read_text() + '"A" = "text"\n', "section numbers are digits"),
+    ("missing clause", without_sections("5"), "clauses: missing section 5, 6"),
+    ("empty clause", with_clause_line('"7" = ""'), "clauses.7: expected the section's text"),
+    ("clause not numbered", with_clause_line('"A" = "text"'), "section numbers are digits"),
     ("not UTF-8", b"version = \"\xff\"", "not UTF-8"),
 ]
 
@@ -224,7 +240,7 @@ def test_two_versions_may_not_share_a_name(tmp_path):
 
 def test_two_versions_may_not_take_effect_on_the_same_day():
     version = load_book().versions[0]
-    twin = PolicyVersion("twin", version.effective_from, 7, version.clauses)
+    twin = replace(version, version="twin")
     with pytest.raises(PolicyError, match="both take effect on 2024-01-01"):
         PolicyBook([version, twin])
 
@@ -248,9 +264,7 @@ def test_diff_of_a_version_with_itself_is_empty():
 
 def test_diff_shows_a_changed_window_and_a_changed_clause(two_versions):
     old, new = load_book(two_versions).versions
-    reworded = PolicyVersion(new.version, new.effective_from, new.window_days,
-                             {**new.clauses, "1": new.clauses["1"].replace("within 7 days", "within 14 days")})
-    diff = diff_versions(old, reworded)
+    diff = diff_versions(old, new)
     lines = diff.splitlines()
     assert lines[0] == "--- 2024-01-01 (effective 2024-01-01)"
     assert lines[1] == "+++ 2027-01-01 (effective 2027-01-01)"
@@ -263,5 +277,6 @@ def test_diff_shows_a_changed_window_and_a_changed_clause(two_versions):
 
 def test_diff_shows_an_added_section():
     old = load_book().versions[0]
-    new = PolicyVersion("next", date(2027, 1, 1), 7, {**old.clauses, "7": "Gift Cards\nNot refundable."})
+    new = replace(old, version="next", effective_from=date(2027, 1, 1),
+                  clauses={**old.clauses, "7": "Gift Cards\nNot refundable."})
     assert "+Section 7:\n+Gift Cards\n+Not refundable." in diff_versions(old, new)
