@@ -23,6 +23,7 @@ from desk.auth import PERMISSIONS, Actor, authorize
 from desk.changes import bump, describe_event, event_at, stale_case
 from desk.decisions import default_book, documentation_items, facts_for_case, service_date_of
 from desk.errors import InvalidInput, NotFound, StaleCase
+from desk.money import MoneyError, format_money
 from policy import Facts, PolicyBook, PolicyError, Verdict, draft_reply, evaluate
 
 MAX_NOTE = 4000
@@ -187,14 +188,24 @@ def parse_case_id(raw: object) -> int:
     return int(text)
 
 
-def _decision_view(s: Session, d: Decision, users: dict[int, User], book: PolicyBook) -> DecisionView:
+def reply_money(currency: str) -> Callable[[float], str]:
+    """How the reply writes a verdict's amount (desk.facts makes it price_cents / 100): in the case's own
+    currency, by desk.money."""
+    return lambda amount: format_money(round(amount * 100), currency)
+
+
+def _decision_view(
+    s: Session, d: Decision, users: dict[int, User], book: PolicyBook, customer_name: str, currency: str
+) -> DecisionView:
     reply = None
     if d.approval_status in ("not_required", "approved"):
         try:
             verdict = Verdict.from_dict(d.verdict)
             amount = d.amount_cents / 100 if d.outcome in ("full_refund", "partial_refund", "credit") else None
-            reply = draft_reply(verdict, d.outcome, amount, book)
-        except PolicyError:
+            reply = draft_reply(
+                verdict, d.outcome, amount, book, customer_name=customer_name, money=reply_money(currency)
+            )
+        except (PolicyError, MoneyError):
             reply = None
     return DecisionView(
         id=d.id,
@@ -288,7 +299,11 @@ def case_detail(db: Database, case_id: int, today: date, *, book: PolicyBook | N
             cited=cited,
             window_days=window,
             timeline=timeline,
-            decision=_decision_view(s, current, users, book) if current is not None else None,
+            decision=(
+                _decision_view(s, current, users, book, customer.name if customer else "", service.currency)
+                if current is not None
+                else None
+            ),
             assignable=assignable_users(s),
         )
 

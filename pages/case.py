@@ -281,7 +281,7 @@ if dec is not None and d.status != "open":
             else:
                 st.info("Waiting for a manager's approval. Managers find it under “Awaiting approval” in the queue.")
         elif dec.draft_reply:
-            st.markdown("**Draft reply to the customer** — plain text to copy; it quotes the policy sections cited.")
+            st.markdown("**Draft reply to the customer** — plain text to copy; it quotes the sentences of the cited policy sections that apply.")
             st.code(dec.draft_reply, language=None, wrap_lines=True)
 
 # ---- actions -----------------------------------------------------------------------------------------------------

@@ -7,7 +7,9 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select, update
 
+from data.models import Case, Service
 from desk import audit
 from desk import cases as cases_module
 from desk.cases import add_note, assign, assign_many, case_detail, parse_case_id, record_fix
@@ -58,15 +60,22 @@ def test_the_checker_link_carries_the_facts_under_the_policy_field_names(demo_db
     assert params["amount_paid"] == "120.00" and params["fix_attempted"] == "false"
 
 
-def test_a_decided_case_shows_its_decision_and_a_draft_reply_quoting_the_clauses(demo_db):
+def test_a_decided_case_shows_a_draft_reply_by_name_in_its_currency_quoting_the_sentences_that_apply(demo_db):
     db = demo_db
-    cid = add_case(db, reason="technical_issue", fix_attempted=True, fix_succeeded=False)
+    cid = add_case(db, reason="technical_issue", fix_attempted=True, fix_succeeded=False, customer_name="Zoë Example")
+    with db.write.begin() as s:
+        s.execute(update(Service).where(Service.id == select(Case.service_id).where(Case.id == cid).scalar_subquery())
+                  .values(currency="EUR"))
     decide(db, user_id(db, "rita"), cid, "partial_refund", 5_000, "Half.", 1, uuid.uuid4().hex, today=TODAY)
     d = case_detail(db, cid, TODAY)
     assert d.decision is not None and d.decision.outcome == "partial_refund"
     assert d.decision.decided_by is not None and d.decision.decided_by.name == "Rita Ramos"
-    assert "We will refund 50.00 of the 120.00 you paid." in d.decision.draft_reply
-    assert d.cited[0][1] in d.decision.draft_reply
+    reply = d.decision.draft_reply
+    assert reply.startswith("Dear Zoë Example,")
+    assert "We will refund €50.00 of the €120.00 you paid." in reply
+    assert "we may offer a partial refund or credit for future services at our discretion." in reply
+    assert d.cited[0][1] not in reply  # the whole section is not quoted, only the sentences that apply
+    assert "Refunds will not be granted" not in reply
 
 
 def test_an_unknown_case_is_not_found(demo_db):
