@@ -8,12 +8,11 @@ an error belongs to, so the page can show it next to that field.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
 
+from desk.book import POLICY_DIR_ENV, current_book  # noqa: F401 - the checker page and the import use them here
 from policy import (
     CYCLES,
     MONEY_OUTCOMES,
@@ -33,10 +32,7 @@ from policy import (
     diff_versions,
     evaluate,
     facts_from_dict,
-    load_book,
 )
-
-POLICY_DIR_ENV = "REFUND_DESK_POLICY_DIR"
 
 # The form's fields, named exactly like the facts (and the query parameters that pre-fill them).
 DATE_FIELDS = ("service_date", "request_date", "cycle_start", "cycle_end", "cancelled_on")
@@ -99,17 +95,6 @@ def fix_choice(fix_attempted: bool, fix_succeeded: bool | None) -> str:
     if not fix_attempted:
         return "none"
     return "pending" if fix_succeeded is None else ("succeeded" if fix_succeeded else "failed")
-
-
-@lru_cache(maxsize=4)
-def _book(directory: str | None) -> PolicyBook:
-    return load_book(directory)
-
-
-def current_book() -> PolicyBook:
-    """Every policy version the desk judges by: ``policy/versions`` (or ``$REFUND_DESK_POLICY_DIR``).
-    Loaded once per directory; the versions are files in the repository, so a restart picks up a new one."""
-    return _book(os.environ.get(POLICY_DIR_ENV) or None)
 
 
 def default_form(today: date) -> dict:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -28,6 +27,7 @@ from data.db import Database
 from data.models import Case, CaseEvent, Decision, Service, User
 from desk import audit
 from desk.auth import authorize
+from desk.book import current_book
 from desk.changes import bump, event_at, stale_case
 from desk.errors import InvalidInput, NotAllowed, NotFound, StaleCase
 from desk.facts import SERVICE_FACT_COLUMNS, facts_for_objects
@@ -42,7 +42,6 @@ from policy import (
     Verdict,
     check_amount,
     evaluate,
-    load_book,
 )
 
 MIN_EXCEPTION_RATIONALE = 30
@@ -51,10 +50,10 @@ MAX_TEXT = 4000
 RATIONALE_TEMPLATE = "Exception because "
 
 
-@lru_cache(maxsize=1)
 def default_book() -> PolicyBook:
-    """The policy versions shipped in policy/versions (read once per process)."""
-    return load_book()
+    """The book deciding judges by: ``desk.book.current_book()``, the one loader of every entry point (so a
+    configured ``$REFUND_DESK_POLICY_DIR`` is honoured here as in the checker and the import)."""
+    return current_book()
 
 
 # ---- case row -> policy facts ------------------------------------------------------------------------------

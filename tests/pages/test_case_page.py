@@ -101,7 +101,7 @@ def test_a_failed_fix_then_a_partial_refund_through_the_forms(app, desk):
     with db.read() as s:
         d = s.scalar(select(Decision).where(Decision.case_id == cid))
     assert (d.outcome, d.amount_cents, d.approval_status) == ("partial_refund", 3_000, "not_required")
-    assert any("We will refund 30.00 of the 80.00 you paid." in c.value for c in at.code)  # the draft reply
+    assert any("We will refund $30.00 of the $80.00 you paid." in c.value for c in at.code)  # the draft reply
 
 
 def test_an_exception_is_flagged_before_submit_and_approved_by_another_manager(app, desk):
