@@ -16,7 +16,7 @@ import pytest
 
 from desk import analytics, checker
 from desk.auth import Actor
-from desk.book import POLICY_DIR_ENV, current_book
+from desk.book import POLICY_DIR_ENV, PolicyBookUnusable, current_book
 from desk.cases import case_detail
 from desk.decisions import decide, default_book
 from desk.imports import import_file
@@ -106,3 +106,34 @@ def test_the_import_judges_cases_by_the_configured_version(desk, desk_14):
     assert all("the earliest, 'desk-14', takes effect on 2026-01-01" in e.message for e in report.errors)
     assert import_file(desk, ADA, example("cases.csv"), "cases.csv", "cases", dry_run=True,
                        book=load_book()).errors == []
+
+
+@pytest.fixture
+def refused_dir(tmp_path: Path, monkeypatch) -> Path:
+    """A configured policy directory whose 2027 version has a 14-day window but says "within 7 days"."""
+    directory = tmp_path / "refused"
+    directory.mkdir()
+    shipped = (load_book().versions[0].to_toml_text())
+    (directory / "2024-01-01.toml").write_text(shipped)
+    (directory / "2027-01-01.toml").write_text(
+        shipped.replace('version = "2024-01-01"', 'version = "2027-01-01"')
+        .replace("effective_from = 2024-01-01", "effective_from = 2027-01-01")
+        .replace("window_days = 7", "window_days = 14")
+    )
+    monkeypatch.setenv(POLICY_DIR_ENV, str(directory))
+    return directory
+
+
+def test_a_refused_version_stops_every_entry_point_with_a_message_naming_the_clause(desk, refused_dir):
+    cid = day_10_case(desk)
+    for attempt in (
+        current_book,
+        lambda: case_detail(desk, cid, TODAY),
+        lambda: decide(desk, RITA, cid, "deny", None, "", 1, uuid.uuid4().hex, today=TODAY),
+        lambda: open_cases(desk, actor=None, filters=QueueFilters(), today=TODAY),
+    ):
+        with pytest.raises(PolicyBookUnusable) as refused:
+            attempt()
+        assert "2027-01-01.toml: clauses.1: says '7 days'" in str(refused.value)
+        assert "window_days is 14" in str(refused.value)
+    assert case_detail(desk, cid, TODAY, book=load_book()).status == "open"  # nothing was decided

@@ -1,5 +1,6 @@
-"""The case page judges by the configured policy directory, like the checker: a day-10 request is within a
-14-day version's window, the page says which version judged it, and the draft reply greets the customer."""
+"""Pages under a configured policy directory: the case page judges by it like the checker (a day-10 request
+is within a 14-day version's window, the page says which version judged it, the draft reply greets the
+customer), and a refused version is a message naming the clause on every page, not an error id."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from desk.book import POLICY_DIR_ENV
 from policy import load_book
 from tests.conftest import make_demo
 from tests.pages.test_case_page import button, open_case
+from tests.pages.test_checker import open_checker
 from tests.support.apptest import shows
 from tests.support.cases import TODAY, add_case
 
@@ -43,3 +45,15 @@ def test_the_case_page_judges_and_decides_by_the_configured_version(app, desk_14
     assert shows(at.success, "Decision saved: Fix the issue")  # not an exception awaiting approval
     (reply,) = [c.value for c in at.code if c.value.startswith("Dear ")]
     assert reply.startswith("Dear Zoë Example,") and "we will work to fix the issue." in reply
+
+
+def test_a_refused_version_is_shown_as_a_message_naming_the_clause(app, tmp_path, monkeypatch):
+    shipped = load_book().versions[0].to_toml_text()
+    (tmp_path / "2024-01-01.toml").write_text(shipped.replace("window_days = 7", "window_days = 14"))
+    monkeypatch.setenv(POLICY_DIR_ENV, str(tmp_path))
+    at = open_checker(app)
+    assert not at.exception
+    assert shows(at.error, "a policy version was refused")
+    assert shows(at.error, "2024-01-01.toml: clauses.1: says '7 days'")
+    at = open_case(app(), 1)
+    assert shows(at.error, "2024-01-01.toml: clauses.1: says '7 days'")
