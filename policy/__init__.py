@@ -5,7 +5,7 @@
     verdict.recommended_outcome, verdict.allowed_outcomes, verdict.findings
 """
 
-from .book import DEFAULT_POLICY_DIR, PolicyBook, PolicyVersion, cited_texts, diff_versions, load_book
+from .book import DEFAULT_POLICY_DIR, PolicyBook, PolicyVersion, Quote, cited_texts, diff_versions, load_book
 from .errors import InvalidFacts, NoPolicyInForce, PolicyError
 from .facts import Facts, Subscription, facts_from_dict, facts_to_dict
 from .reply import draft_reply
@@ -48,6 +48,7 @@ __all__ = [
     "PolicyBook",
     "PolicyError",
     "PolicyVersion",
+    "Quote",
     "Rule",
     "Subscription",
     "Verdict",
