@@ -17,6 +17,7 @@ again (`desk.auth.authorize`), so a role change applies on the user's next click
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -36,7 +37,7 @@ from ui.access import (
     email_from_claims,
     local_mode_problem,
 )
-from ui.errors import reported
+from ui.errors import RAISE_ENV, report, reported, show_unexpected
 from ui.nav import BY_KEY
 from ui.runtime import get_db, today
 
@@ -295,9 +296,29 @@ def _identity(ctx: Ctx, mode: SignInMode) -> None:
 def signed_in() -> Ctx:
     """Resolve who is signed in for this run and draw the sign-in chrome (banner, picker, sign-out).
 
-    Stops the script with a sign-in, no-access or configuration page when nobody may see data.
+    Stops the script with a sign-in, no-access or configuration page when nobody may see data, and with
+    an error-id page when something unexpected fails (a database that became unreadable, say): this runs
+    before app.py's `serving` wrapper and, on a fresh server's first request, without app.py at all.
     """
     _leave_legacy_mode()
+    try:
+        return _resolve()
+    except Exception as exc:  # st.stop/st.rerun/st.switch_page are BaseException and pass through
+        error_id = report(exc, "signing in")
+        if os.environ.get(RAISE_ENV):  # tests: let AppTest see the exception
+            raise
+        _gate("Refund Desk", _error_page(error_id))
+
+
+def _error_page(error_id: str) -> Callable[[], None]:
+    def render() -> None:
+        st.title("Refund Desk")
+        show_unexpected(error_id)
+
+    return render
+
+
+def _resolve() -> Ctx:
     db = get_db()
     mode = sign_in_mode()
     if mode.kind == "refused":
