@@ -318,6 +318,13 @@ def _error_page(error_id: str) -> Callable[[], None]:
     return render
 
 
+def _schema_missing(exc: OperationalError | ProgrammingError) -> bool:
+    """The database answers but has no tables yet (not migrated): SQLite's "no such table", PostgreSQL's
+    undefined_table (SQLSTATE 42P01)."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) == "42P01" or "no such table" in str(orig)
+
+
 def _resolve() -> Ctx:
     db = get_db()
     mode = sign_in_mode()
@@ -325,7 +332,9 @@ def _resolve() -> Ctx:
         _gate("Refund Desk", _refused_page(mode.problem or ""))
     try:
         actor = _oidc_actor(db, mode) if mode.kind == "oidc" else _local_actor(db)
-    except (OperationalError, ProgrammingError):
+    except (OperationalError, ProgrammingError) as exc:
+        if not _schema_missing(exc):  # a locked, unreachable or failing database: the error-id page
+            raise
         _gate("Refund Desk", _db_not_ready_page)
     ctx = Ctx(db=db, actor=actor, today=today())
     _identity(ctx, mode)
