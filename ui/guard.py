@@ -17,6 +17,7 @@ again (`desk.auth.authorize`), so a role change applies on the user's next click
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -36,11 +37,14 @@ from ui.access import (
     email_from_claims,
     local_mode_problem,
 )
-from ui.errors import reported
+from ui.errors import RAISE_ENV, report, reported, show_unexpected
 from ui.nav import BY_KEY
 from ui.runtime import get_db, today
 
-LOCAL_USER_KEY = "local_user_email"
+LOCAL_USER_KEY = "local_user_email"  # who acts in local mode: a plain key, written only by _acting_email/_pick
+LOCAL_SOURCE_KEY = "local_user_source"  # how this session came to act as them: picked/continued/default/inactive
+LOCAL_GONE_KEY = "local_user_gone"
+PICKER_KEY = "local_user_picker"  # the sidebar widget that shows and changes LOCAL_USER_KEY
 DEFAULT_LOCAL_USER = "rita@refund-desk.example"
 _AUDITED_KEY = "_refund_desk_refusal_audited"
 NO_ACCESS_TITLE = "No access to Refund Desk"
@@ -178,8 +182,49 @@ def _oidc_actor(db: Database, mode: SignInMode) -> Actor:
     return actor
 
 
+@st.cache_resource(show_spinner=False)
+def _last_picked() -> dict[str, str]:
+    """Local mode: the person last picked on this server, per database URL (one process, one computer:
+    local mode is loopback-only). A new tab or a reload continues as them, and says so."""
+    return {}
+
+
+def _pick(db_url: str) -> None:
+    """The picker's on_change: the only place, with the first run of a session, that writes who acts."""
+    email = st.session_state.get(PICKER_KEY)
+    if email:
+        st.session_state[LOCAL_USER_KEY] = email
+        st.session_state[LOCAL_SOURCE_KEY] = "picked"
+        _last_picked()[db_url] = email
+
+
+def _acting_email(db: Database, emails: list[str]) -> str:
+    """Who acts in this browser session: kept in a plain session-state key that no navigation drops.
+
+    A new session (a new tab, a reload, a typed link) continues as the person last picked on this
+    server, else the default demo user; the banner says which."""
+    current = st.session_state.get(LOCAL_USER_KEY)
+    if current in emails:
+        return current
+    if current is not None:  # picked earlier, deactivated since: say so rather than switch silently
+        st.session_state[LOCAL_SOURCE_KEY] = "inactive"
+        st.session_state[LOCAL_GONE_KEY] = current
+    last = _last_picked().get(db.url)
+    if last in emails:
+        chosen, source = last, "continued"
+    else:
+        chosen, source = (DEFAULT_LOCAL_USER if DEFAULT_LOCAL_USER in emails else emails[0]), "default"
+    st.session_state[LOCAL_USER_KEY] = chosen
+    if current is None:
+        st.session_state[LOCAL_SOURCE_KEY] = source
+    return chosen
+
+
 def local_user_picker(db: Database) -> None:
-    """Local mode: choose which demo user you are (sidebar). Only active users are listed."""
+    """Local mode: choose which demo user you are (sidebar). Only active users are listed.
+
+    The widget only shows and changes the acting person (LOCAL_USER_KEY); it never is it. Each run sets
+    the widget to the acting person before drawing it, so the two cannot disagree after a navigation."""
     try:
         users = list_active_users(db)
     except (OperationalError, ProgrammingError):
@@ -188,26 +233,41 @@ def local_user_picker(db: Database) -> None:
         return
     emails = [u.email for u in users]
     labels = {u.email: f"{u.display_name} · {u.role}" for u in users}
-    current = st.session_state.get(LOCAL_USER_KEY)
-    if current not in emails:  # first run, or the user was deactivated meanwhile
-        current = DEFAULT_LOCAL_USER if DEFAULT_LOCAL_USER in emails else emails[0]
+    acting = _acting_email(db, emails)
+    if st.session_state.get(PICKER_KEY) != acting:
+        st.session_state[PICKER_KEY] = acting
     st.sidebar.selectbox(
         "Signed in as (local mode)",
         emails,
-        index=emails.index(current),
         format_func=labels.get,
-        key=LOCAL_USER_KEY,
-        help="Local mode: no sign-in provider is configured, so you pick a demo user. "
+        key=PICKER_KEY,
+        on_change=_pick,
+        args=(db.url,),
+        help="Local mode: no sign-in provider is configured, so you pick a demo user. This tab acts as them "
+        "until you pick another; a new tab or a reload continues as the person last picked on this computer. "
         "Configure `[auth]` in .streamlit/secrets.toml before anyone else uses this app.",
     )
 
 
+NEW_TAB_RULE = "a new tab or a reload continues as the person last picked on this computer"
+
+
+def _source_note(actor: Actor) -> str:
+    """Whom this tab acts as and why, for the local-mode banner."""
+    who = f"**{actor.display_name} · {actor.role}**"
+    source = st.session_state.get(LOCAL_SOURCE_KEY)
+    if source == "continued":
+        return f"This tab continues as {who}, the person last picked on this computer (a new tab or a reload does)."
+    if source == "inactive":
+        gone = str(st.session_state.get(LOCAL_GONE_KEY, "")).replace("`", "")
+        return f"`{gone}` is no longer active, so this tab now acts as {who}."
+    if source == "default":
+        return f"This tab acts as {who}, the default demo user; {NEW_TAB_RULE}."
+    return f"This tab acts as {who}; {NEW_TAB_RULE}."
+
+
 def _local_actor(db: Database) -> Actor:
-    st.info(
-        "**Local mode** — no sign-in provider is configured, so you choose a demo user in the sidebar. "
-        "Configure sign-in before sharing this app (README → Sign-in).",
-        icon=":material/computer:",
-    )
+    banner = st.empty()  # filled once the acting person is known (the picker may change it)
     local_user_picker(db)
     actor = find_active_user(db, st.session_state.get(LOCAL_USER_KEY, DEFAULT_LOCAL_USER))
     if actor is None:
@@ -215,6 +275,11 @@ def _local_actor(db: Database) -> Actor:
             NO_ACCESS_TITLE,
             _no_access_page("There is no active user in the case database. Run `make run` to add the demo users."),
         )
+    banner.info(
+        "**Local mode** — no sign-in provider is configured, so you act as the demo user picked in the sidebar. "
+        f"{_source_note(actor)} Configure sign-in before sharing this app (README → Sign-in).",
+        icon=":material/computer:",
+    )
     return actor
 
 
@@ -231,16 +296,45 @@ def _identity(ctx: Ctx, mode: SignInMode) -> None:
 def signed_in() -> Ctx:
     """Resolve who is signed in for this run and draw the sign-in chrome (banner, picker, sign-out).
 
-    Stops the script with a sign-in, no-access or configuration page when nobody may see data.
+    Stops the script with a sign-in, no-access or configuration page when nobody may see data, and with
+    an error-id page when something unexpected fails (a database that became unreadable, say): this runs
+    before app.py's `serving` wrapper and, on a fresh server's first request, without app.py at all.
     """
     _leave_legacy_mode()
+    try:
+        return _resolve()
+    except Exception as exc:  # st.stop/st.rerun/st.switch_page are BaseException and pass through
+        error_id = report(exc, "signing in")
+        if os.environ.get(RAISE_ENV):  # tests: let AppTest see the exception
+            raise
+        _gate("Refund Desk", _error_page(error_id))
+
+
+def _error_page(error_id: str) -> Callable[[], None]:
+    def render() -> None:
+        st.title("Refund Desk")
+        show_unexpected(error_id)
+
+    return render
+
+
+def _schema_missing(exc: OperationalError | ProgrammingError) -> bool:
+    """The database answers but has no tables yet (not migrated): SQLite's "no such table", PostgreSQL's
+    undefined_table (SQLSTATE 42P01)."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) == "42P01" or "no such table" in str(orig)
+
+
+def _resolve() -> Ctx:
     db = get_db()
     mode = sign_in_mode()
     if mode.kind == "refused":
         _gate("Refund Desk", _refused_page(mode.problem or ""))
     try:
         actor = _oidc_actor(db, mode) if mode.kind == "oidc" else _local_actor(db)
-    except (OperationalError, ProgrammingError):
+    except (OperationalError, ProgrammingError) as exc:
+        if not _schema_missing(exc):  # a locked, unreachable or failing database: the error-id page
+            raise
         _gate("Refund Desk", _db_not_ready_page)
     ctx = Ctx(db=db, actor=actor, today=today())
     _identity(ctx, mode)

@@ -25,7 +25,7 @@ def open_as_manager(page, server):
     page.get_by_role("option", name="Max Müller · manager").click()
     wait_for_app(page)
     expect(sidebar).to_contain_text("Max Müller · manager")
-    sidebar.get_by_test_id("stSidebarNavLink").filter(has_text="Analytics").click()
+    sidebar.get_by_test_id("stPageLink-NavLink").filter(has_text="Analytics").click()
     wait_for_app(page)
     expect(page.get_by_test_id("stHeading").first).to_contain_text("Analytics")
 

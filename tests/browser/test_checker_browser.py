@@ -29,7 +29,7 @@ def open_checker(page, url: str | None = None) -> None:
     if url:  # a new session; without it, stay in this one (the signed-in user lives in the session)
         page.goto(url)
         wait_for_app(page)
-    page.get_by_test_id("stSidebarNavLink").filter(has_text="Policy checker").click()
+    page.get_by_test_id("stSidebar").get_by_test_id("stPageLink-NavLink").filter(has_text="Policy checker").click()
     wait_for_app(page)
 
 

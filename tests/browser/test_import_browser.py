@@ -32,7 +32,7 @@ def test_ada_imports_the_example_services_file_and_a_reviewer_cannot_open_the_pa
     page.get_by_test_id("stSidebar").get_by_test_id("stSelectbox").click()
     page.get_by_role("option", name="Ada Lovelace · admin").click()
     wait_for_app(page)
-    page.get_by_test_id("stSidebarNavLink").filter(has_text="Import data").click()
+    page.get_by_test_id("stSidebar").get_by_test_id("stPageLink-NavLink").filter(has_text="Import data").click()
     wait_for_app(page)
     expect(page.get_by_test_id("stHeading").first).to_contain_text("Import data")
     page.locator("input[type=file]").set_input_files(str(EXAMPLES / "services.csv"))

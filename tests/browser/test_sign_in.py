@@ -147,14 +147,14 @@ def test_local_mode_fresh_server_restricted_url_then_admin_adds_a_user(browser_p
     expect(page.get_by_test_id("stAlertContentInfo").first).to_contain_text("Local mode")
     _, headings = seen(page)
     assert "Users and roles" not in headings, headings
-    expect(page.get_by_test_id("stSidebarNavLink").filter(has_text="Users and roles")).to_have_count(0)
+    expect(page.get_by_test_id("stSidebar").get_by_test_id("stPageLink-NavLink").filter(has_text="Users and roles")).to_have_count(0)
 
     # Pick the demo admin: the menu grows a Users and roles entry.
     sidebar = page.get_by_test_id("stSidebar")
     sidebar.get_by_test_id("stSelectbox").click()
     page.get_by_role("option", name="Ada Lovelace · admin").click()
     wait_for_app(page)
-    sidebar.get_by_test_id("stSidebarNavLink").filter(has_text="Users and roles").click()
+    sidebar.get_by_test_id("stPageLink-NavLink").filter(has_text="Users and roles").click()
     wait_for_app(page)
     expect(page.get_by_role("heading", name="Users and roles")).to_be_visible()
     expect(page.get_by_test_id("stDataFrame").first).to_be_visible()

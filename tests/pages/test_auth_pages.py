@@ -76,7 +76,7 @@ def test_local_mode_shows_a_banner_and_picks_among_active_demo_users(app):
     at = app().run()
     assert not at.exception
     assert local_banner(at)
-    picker = at.sidebar.selectbox(key="local_user_email")
+    picker = at.sidebar.selectbox(key="local_user_picker")
     assert picker.label == "Signed in as (local mode)"
     assert picker.value == "rita@refund-desk.example"
     assert "Ada Lovelace · admin" in picker.options
@@ -98,11 +98,11 @@ def test_navigation_shows_users_and_roles_to_admins_only(app):
     at = app().run()
     assert registered(at, "pages/home.py")
     assert not registered(at, "pages/users.py"), "a reviewer's menu lists the users page"
-    at.sidebar.selectbox(key="local_user_email").set_value("ada@refund-desk.example").run()
+    at.sidebar.selectbox(key="local_user_picker").set_value("ada@refund-desk.example").run()
     at.switch_page("pages/users.py").run()
     assert not at.exception
     assert at.title[0].value == "Users and roles"
-    at.sidebar.selectbox(key="local_user_email").set_value("max@refund-desk.example").run()
+    at.sidebar.selectbox(key="local_user_picker").set_value("max@refund-desk.example").run()
     assert at.title[0].value == "Refund Desk", "a manager kept the users page after switching user"
     assert not registered(at, "pages/users.py")
 
@@ -154,7 +154,7 @@ def test_admin_adds_a_user_who_can_then_be_picked(app, desk_db):
     assert not at.exception
     assert "Added Lin Chen (`lin.chen@refund-desk.example`) as manager" in at.success[0].value
     assert at.text_input(key="new_email").value == ""  # the form is ready for the next person
-    assert "Lin Chen · manager" in at.sidebar.selectbox(key="local_user_email").options
+    assert "Lin Chen · manager" in at.sidebar.selectbox(key="local_user_picker").options
     assert "Lin Chen" in at.dataframe[0].value["Name"].tolist()
     assert "added as manager" in at.dataframe[1].value["Change"].iloc[0]
 
@@ -187,8 +187,8 @@ def test_admin_changes_a_role_and_deactivates_a_user_and_both_are_audited(app, d
     assert [b.label for b in at.button if "Rita" in b.label] == ["Reactivate Rita Ramos"]
     changes = at.dataframe[1].value["Change"].tolist()
     assert changes[:2] == ["deactivated", "role reviewer → manager"]
-    assert "Rita Ramos · manager" not in at.sidebar.selectbox(key="local_user_email").options
-    assert "Max Müller · manager" in at.sidebar.selectbox(key="local_user_email").options
+    assert "Rita Ramos · manager" not in at.sidebar.selectbox(key="local_user_picker").options
+    assert "Max Müller · manager" in at.sidebar.selectbox(key="local_user_picker").options
 
 
 def test_the_last_admin_protection_shows_next_to_the_control(app, desk_db):
