@@ -8,6 +8,7 @@ import streamlit as st
 from desk import checker, replay
 from desk.errors import DeskError
 from policy import CYCLE_LABELS, REASON_LABELS, SERVICE_STATUSES, SERVICE_TYPE_LABELS, SERVICE_TYPES, STATUS_LABELS
+from ui.export import download_file, download_prepared_csv
 from ui.guard import guard
 
 ctx = guard("checker")
@@ -234,7 +235,7 @@ with tabs[1]:
     for number, text in version.clauses.items():
         with st.expander(f"Section {number}: {text.strip().splitlines()[0]}", expanded=False):
             st.text(text.strip())
-    st.download_button(
+    download_file(
         "Download this version as TOML (a template for a draft)",
         version.to_toml_text(),
         file_name=checker.version_file_name(version),
@@ -375,10 +376,10 @@ if may_replay:
                     st.dataframe(res.changed_frame(limit), hide_index=True)
                     if len(res.changed) > limit:
                         st.caption(f"Showing the first {limit:,}; the CSV has all {len(res.changed):,}.")
-                    st.download_button(
+                    download_prepared_csv(
                         "Download the changed cases as CSV", res.changed_csv(),
                         file_name=f"replay-{res.draft.version.replace(' ', '-')}-{res.start}-{res.end}.csv",
-                        mime="text/csv", icon=":material/download:",
+                        icon=":material/download:",
                     )
                 else:
                     st.info("No verdict changes under this draft.")

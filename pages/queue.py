@@ -14,6 +14,7 @@ from ui.casework import (
     flash,
     show_flash,
 )
+from ui.export import download_csv
 from ui.guard import guard
 
 ctx = guard("queue")
@@ -252,11 +253,11 @@ nav.button(
     "Next", on_click=_next, args=(page.next_cursor,), disabled=page.next_cursor is None,
     icon=":material/chevron_right:",
 )
-nav.download_button(
+download_csv(
     "Download CSV",
-    data=lambda: export_frame(db, actor=actor, filters=filters, today=ctx.today).to_csv(index=False),
+    lambda: export_frame(db, actor=actor, filters=filters, today=ctx.today),
     file_name=f"open-cases-{ctx.today.isoformat()}.csv",
-    mime="text/csv",
+    where=nav,
     icon=":material/download:",
     help="All matching cases in this order (up to 5,000 rows).",
     on_click="ignore",
