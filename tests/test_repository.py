@@ -1,0 +1,67 @@
+"""The repository itself: no unresolved merge conflicts in any tracked file, and the README's layout section
+names what is really there."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+# Built from pieces so this file never holds a marker at the start of a line itself.
+_OPEN, _BASE, _CLOSE, _MID = "<" * 7, "|" * 7, ">" * 7, "=" * 7
+_MARKER = re.compile(rf"^(?:{re.escape(_OPEN)}|{re.escape(_BASE)}|{re.escape(_CLOSE)})(?: |$)", re.MULTILINE)
+_SEPARATOR = re.compile(rf"^{_MID}$", re.MULTILINE)
+
+
+def tracked_files() -> list[str]:
+    try:
+        out = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("not a git checkout")
+    return [p for p in out.stdout.split("\0") if p]
+
+
+def conflict_lines(text: str) -> list[int]:
+    """Line numbers of merge-conflict markers (a lone ======= counts only next to the other markers)."""
+    hits = [m.start() for m in _MARKER.finditer(text)]
+    if hits:
+        hits += [m.start() for m in _SEPARATOR.finditer(text)]
+    return sorted(text.count("\n", 0, pos) + 1 for pos in hits)
+
+
+def test_conflict_markers_are_found():
+    text = f"intro\n{_OPEN} HEAD\nours\n{_MID}\ntheirs\n{_CLOSE} branch\n"
+    assert conflict_lines(text) == [2, 4, 6]
+    assert conflict_lines("Title\n=======\n\nA setext heading is not a conflict.\n") == []
+
+
+def test_no_tracked_file_holds_merge_conflict_markers():
+    found = []
+    for name in tracked_files():
+        path = ROOT / name
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, FileNotFoundError, IsADirectoryError):
+            continue  # binary files (screenshots) and files deleted in the work tree
+        found += [f"{name}:{line}" for line in conflict_lines(text)]
+    assert not found, f"unresolved merge conflicts at {', '.join(found)}"
+
+
+def _layout_entries() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Layout", 1)[1].split("```", 2)[1]
+    return [line.split()[0] for line in block.splitlines() if line and not line.startswith(" ")]
+
+
+def test_the_readme_layout_lists_every_top_level_part_and_nothing_that_is_not_there():
+    entries = _layout_entries()
+    for entry in entries:
+        assert (ROOT / entry).exists(), f"README layout names {entry}, which does not exist"
+    listed = {e.rstrip("/").split("/")[0] for e in entries}
+    tops = {name.split("/")[0] for name in tracked_files()}
+    config = {".gitignore", "alembic.ini", "pyproject.toml", "requirements.txt", "requirements-dev.txt", "README.md"}
+    missing = sorted(tops - listed - config)
+    assert not missing, f"README layout does not mention {missing}"
