@@ -14,7 +14,7 @@ from ui.guard import guard
 ctx = guard("checker")
 
 K = "chk_"  # widget keys: chk_<facts field>, chk_fix (attempted + succeeded), chk_cancelled
-DATE_LIMITS = {"min_value": checker.EARLIEST_DATE, "max_value": ctx.today + timedelta(days=5 * 365)}
+DATE_LIMITS = checker.WIDGET_DATE_LIMITS  # wide: a date outside the accepted range gets a message, not ignored
 DATE_FORMAT = "YYYY-MM-DD"
 
 book = checker.current_book()
@@ -52,7 +52,7 @@ if st.session_state[K + "reason"] not in reasons:
 form = {name: st.session_state[K + name] for name in checker.WIDGET_FIELDS}
 form["fix_attempted"], form["fix_succeeded"] = checker.FIX_CHOICES[st.session_state[K + "fix"]]
 form["cancelled_on"] = st.session_state[K + "cancelled_on"] if st.session_state[K + "cancelled"] else None
-result = checker.check(form, book)
+result = checker.check(form, book, ctx.today)
 
 
 def error_for(*fields: str) -> None:
@@ -128,6 +128,9 @@ with tabs[0]:
                 **DATE_LIMITS,
             )
             error_for("request_date")
+            future = checker.future_request_note(form, ctx.today)
+            if future:
+                st.warning(future, icon=":material/event_upcoming:")
         if is_sub:
             c1, c2 = st.columns(2)
             with c1:
