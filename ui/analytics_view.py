@@ -57,7 +57,7 @@ def _change(now: float | None, before: float | None, kind: str) -> str | None:
         return "no change" if diff == 0 else f"{diff:+.2f} pp"
     if kind == "days":
         diff = int(now - before)
-        return "no change" if diff == 0 else f"{diff:+d} days"
+        return "no change" if diff == 0 else f"{diff:+d} day" + ("" if abs(diff) == 1 else "s")
     if not before:
         return None
     rel = (now - before) / before
