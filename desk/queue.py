@@ -80,6 +80,16 @@ class QueueFilters:
         bad = [s for s in self.statuses if s not in OPEN_STATUSES]
         if bad:
             raise ValueError(f"unknown status {bad[0]!r}; the queue holds {', '.join(OPEN_STATUSES)}")
+        if ordered_amount_range(self.amount_min_cents, self.amount_max_cents)[2]:
+            raise ValueError("the amount range ends below its start; use ordered_amount_range first")
+
+
+def ordered_amount_range(low_cents: int | None, high_cents: int | None) -> tuple[int | None, int | None, bool]:
+    """An amount filter "from low to high" in order: a range typed backwards (from 500 to 10) would match
+    nothing, so it is read as from 10 to 500. Returns (low, high, swapped)."""
+    if low_cents is not None and high_cents is not None and low_cents > high_cents:
+        return high_cents, low_cents, True
+    return low_cents, high_cents, False
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ import streamlit as st
 
 from desk.cases import assign, assign_many
 from desk.errors import DeskError, StaleCase
-from desk.queue import OPEN_STATUSES, SORTS, STATUS_LABELS, QueueFilters, export_frame
+from desk.money import DEFAULT_CURRENCY, format_money
+from desk.queue import OPEN_STATUSES, SORTS, STATUS_LABELS, QueueFilters, export_frame, ordered_amount_range
 from policy import REASON_LABELS, REASONS, SERVICE_TYPE_LABELS, SERVICE_TYPES
 from ui.casework import (
     cached_queue_count,
@@ -146,13 +147,24 @@ with st.container(border=True):
 
 st.session_state[SAVED] = {k: st.session_state[k] for k in FILTER_KEYS}
 status = st.session_state["qf_status"]
+amount_min, amount_max, swapped = ordered_amount_range(
+    None if st.session_state["qf_min"] is None else round(st.session_state["qf_min"] * 100),
+    None if st.session_state["qf_max"] is None else round(st.session_state["qf_max"] * 100),
+)
+if swapped:
+    st.info(
+        f"The amount range was from {format_money(amount_max, DEFAULT_CURRENCY)} to "
+        f"{format_money(amount_min, DEFAULT_CURRENCY)}, which matches nothing; showing cases from "
+        f"{format_money(amount_min, DEFAULT_CURRENCY)} to {format_money(amount_max, DEFAULT_CURRENCY)}.",
+        icon=":material/swap_horiz:",
+    )
 filters = QueueFilters(
     service_types=tuple(st.session_state["qf_types"]),
     reasons=tuple(st.session_state["qf_reasons"]),
     statuses=OPEN_STATUSES if status == "all" else (status,),
     assignee=st.session_state["qf_assignee"],
-    amount_min_cents=None if st.session_state["qf_min"] is None else round(st.session_state["qf_min"] * 100),
-    amount_max_cents=None if st.session_state["qf_max"] is None else round(st.session_state["qf_max"] * 100),
+    amount_min_cents=amount_min,
+    amount_max_cents=amount_max,
     text=st.session_state["qf_text"].strip(),
     sort=st.session_state["qf_sort"],
 )

@@ -137,3 +137,23 @@ def test_assign_to_me_from_the_queue(app, big_queue_url):
     with db.read() as s:
         assert set(s.scalars(select(Case.assignee_id).where(Case.id.in_(chosen)))) == {rita}
     db.dispose()
+
+
+def test_an_amount_range_typed_backwards_is_swapped_with_a_message(app, sqlite_demo_url):
+    at = open_queue(app())
+    at.number_input(key="qf_min").set_value(500.0)
+    at.number_input(key="qf_max").set_value(10.0).run()
+    assert not at.exception
+    assert shows(at.info, "The amount range was from $500.00 to $10.00, which matches nothing; showing cases "
+                 "from $10.00 to $500.00.")
+    expected = db_count(sqlite_demo_url, Case.amount_requested_cents.between(1_000, 50_000))
+    assert expected > 0 and shown_count(at) == expected
+
+
+def test_a_backwards_amount_range_never_reaches_the_queue_query():
+    from desk.queue import QueueFilters, ordered_amount_range
+
+    assert ordered_amount_range(50_000, 1_000) == (1_000, 50_000, True)
+    assert ordered_amount_range(1_000, None) == (1_000, None, False)
+    with pytest.raises(ValueError, match="amount range"):
+        QueueFilters(amount_min_cents=50_000, amount_max_cents=1_000)
