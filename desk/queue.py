@@ -27,27 +27,10 @@ from data.db import Database
 from data.models import Case, Customer, Service, User
 from desk.auth import Actor
 from desk.decisions import default_book, facts_for_case
-from policy import PolicyBook, PolicyError, evaluate
+from policy import REASON_LABELS, SERVICE_TYPE_LABELS, PolicyBook, PolicyError, evaluate
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 OPEN_STATUSES = ("open", "awaiting_approval")
-# Short labels for the queue's narrow columns (the case page uses the policy's full labels).
-SERVICE_SHORT = {
-    "technical_support": "Tech support",
-    "software_update": "Software update",
-    "online_service": "Online service",
-    "subscription": "Subscription",
-}
-REASON_SHORT = {
-    "our_error": "Our error",
-    "technical_issue": "Technical issue",
-    "billing_error": "Billing error",
-    "user_error": "User error",
-    "changed_requirements": "Changed needs",
-    "usage_after_completion": "After completion",
-    "unused_subscription": "Unused period",
-    "dissatisfied": "Dissatisfied",
-}
 STATUS_LABELS = {"open": "Open", "awaiting_approval": "Awaiting approval"}
 MAX_LIMIT = 500
 
@@ -137,8 +120,8 @@ class QueuePage:
             {
                 "Case": [r.case_id for r in self.rows],
                 "Customer": [r.customer_name for r in self.rows],
-                "Service": [SERVICE_SHORT.get(r.service_type, r.service_type) for r in self.rows],
-                "Reason": [REASON_SHORT.get(r.reason, r.reason) for r in self.rows],
+                "Service": [SERVICE_TYPE_LABELS.get(r.service_type, r.service_type) for r in self.rows],
+                "Reason": [REASON_LABELS.get(r.reason, r.reason) for r in self.rows],
                 "Requested": [r.amount_requested_cents / 100 for r in self.rows],
                 "Age (days)": [r.age_days for r in self.rows],
                 "Days left": [r.days_left for r in self.rows],

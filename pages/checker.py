@@ -8,6 +8,7 @@ import streamlit as st
 from desk import checker, replay
 from desk.errors import DeskError
 from policy import CYCLE_LABELS, REASON_LABELS, SERVICE_STATUSES, SERVICE_TYPE_LABELS, SERVICE_TYPES, STATUS_LABELS
+from policy.vocabulary import REASON_HELP
 from ui.export import download_file, download_prepared_csv
 from ui.guard import guard
 
@@ -163,7 +164,10 @@ with tabs[0]:
                     error_for("cancelled_on")
         c1, c2 = st.columns(2)
         with c1:
-            st.selectbox("Reason", reasons, key=K + "reason", format_func=REASON_LABELS.get)
+            st.selectbox(
+                "Reason", reasons, key=K + "reason", format_func=REASON_LABELS.get,
+                help=" · ".join(f"{REASON_LABELS[r]}: {REASON_HELP[r].lower()}" for r in reasons),
+            )
             error_for("reason")
         with c2:
             st.number_input(

@@ -65,3 +65,24 @@ def test_the_readme_layout_lists_every_top_level_part_and_nothing_that_is_not_th
     config = {".gitignore", "alembic.ini", "pyproject.toml", "requirements.txt", "requirements-dev.txt", "README.md"}
     missing = sorted(tops - listed - config)
     assert not missing, f"README layout does not mention {missing}"
+
+
+def test_every_screen_labels_a_reason_service_type_or_outcome_with_the_one_vocabulary():
+    """Labels for the same value once differed between screens ("Mistake on our side", "Our mistake",
+    "Our error"): no module of desk/, ui/ or pages/ keeps its own table of labels for these codes."""
+    import ast
+
+    from policy.vocabulary import OUTCOMES, REASONS, SERVICE_TYPES
+
+    codes = set(REASONS) | set(SERVICE_TYPES) | set(OUTCOMES)
+    offenders = []
+    for folder in ("desk", "ui", "pages"):
+        for path in sorted((ROOT / folder).glob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(node, ast.Dict):
+                    continue
+                keys = [k.value for k in node.keys if isinstance(k, ast.Constant)]
+                labels = [v for v in node.values if isinstance(v, ast.Constant) and isinstance(v.value, str)]
+                if len(set(keys) & codes) >= 3 and len(labels) >= 3 and not str(labels[0].value).startswith("#"):
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not offenders, f"label tables outside policy/vocabulary.py: {offenders}"

@@ -10,16 +10,12 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-# ---- vocabulary: labels and colours ------------------------------------------------------------------------
+# The labels are the app's one vocabulary (policy/vocabulary.py); re-exported here for the chart code.
+from policy.vocabulary import OUTCOME_LABELS, REASON_LABELS, REASONS, SERVICE_TYPE_LABELS, SERVICE_TYPES
+
+# ---- colours (the labels are policy/vocabulary.py's) ---------------------------------------------------
 
 OUTCOME_ORDER = ("full_refund", "partial_refund", "credit", "fix", "deny")  # most to least generous
-OUTCOME_LABELS = {
-    "full_refund": "Full refund",
-    "partial_refund": "Partial refund",
-    "credit": "Credit",
-    "fix": "Fix",
-    "deny": "Deny",
-}
 OUTCOME_COLORS = {
     "full_refund": "#D1495B",  # red: the most money back
     "partial_refund": "#F08A24",  # orange
@@ -27,13 +23,7 @@ OUTCOME_COLORS = {
     "fix": "#4C78A8",  # blue: work, not money
     "deny": "#9E9E9E",  # grey: nothing
 }
-SERVICE_TYPE_ORDER = ("technical_support", "software_update", "online_service", "subscription")
-SERVICE_TYPE_LABELS = {
-    "technical_support": "Technical support",
-    "software_update": "Software update",
-    "online_service": "Online service",
-    "subscription": "Subscription",
-}
+SERVICE_TYPE_ORDER = SERVICE_TYPES
 SERVICE_TYPE_COLORS = {
     "technical_support": "#6F4E9C",  # purple
     "software_update": "#8CA252",  # olive
@@ -42,26 +32,7 @@ SERVICE_TYPE_COLORS = {
 }
 TOTAL_COLOR = "#262730"  # "all selected service types": the ink colour, dashed
 NEUTRAL_COLOR = "#6B7B8C"  # a bar that is no outcome, service type or state
-REASON_ORDER = (
-    "our_error",
-    "technical_issue",
-    "billing_error",
-    "user_error",
-    "changed_requirements",
-    "usage_after_completion",
-    "unused_subscription",
-    "dissatisfied",
-)
-REASON_LABELS = {
-    "our_error": "Our mistake",
-    "technical_issue": "Technical issue",
-    "billing_error": "Billing error",
-    "user_error": "User error",
-    "changed_requirements": "Changed requirements",
-    "usage_after_completion": "Use after completion",
-    "unused_subscription": "Unused subscription",
-    "dissatisfied": "Dissatisfied, no fault",
-}
+REASON_ORDER = REASONS
 REASON_COLORS = {
     "our_error": "#1F77B4",
     "technical_issue": "#17BECF",

@@ -50,7 +50,7 @@ def test_a_reviewer_fills_in_a_failed_fix_on_day_3_and_gets_a_partial_refund_cit
     page.keyboard.press("Tab")
     wait_for_app(page)
     page.get_by_test_id("stSelectbox").filter(has_text="Reason").click()
-    page.get_by_role("option", name="Technical issue on our side").click()
+    page.get_by_role("option", name="Technical issue").click()
     wait_for_app(page)
     amount = page.get_by_test_id("stNumberInput").filter(has_text="Amount paid").locator("input")
     amount.fill("59.99")

@@ -59,7 +59,7 @@ def test_a_filter_changes_the_count(app, sqlite_demo_url):
     assert not at.exception
     expected = db_count(sqlite_demo_url, Case.reason.in_(("our_error", "technical_issue")))
     assert shown_count(at) == expected < everything
-    assert set(at.dataframe[0].value["Reason"]) <= {"Our error", "Technical issue"}
+    assert set(at.dataframe[0].value["Reason"]) <= {"Our mistake", "Technical issue"}
     at.selectbox(key="qf_assignee").set_value("unassigned").run()
     expected = db_count(
         sqlite_demo_url, Case.reason.in_(("our_error", "technical_issue")), Case.assignee_id.is_(None)
