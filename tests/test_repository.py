@@ -86,3 +86,26 @@ def test_every_screen_labels_a_reason_service_type_or_outcome_with_the_one_vocab
                 if len(set(keys) & codes) >= 3 and len(labels) >= 3 and not str(labels[0].value).startswith("#"):
                     offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not offenders, f"label tables outside policy/vocabulary.py: {offenders}"
+
+
+def test_the_readme_role_table_is_the_desk_s_permission_table():
+    from desk.auth import PERMISSIONS
+
+    rows = {
+        "queue, case page, checker": "view_cases",
+        "assign, note, fix attempt, decide": "act_on_case",
+        "approve / reject an exception (never their own)": "approve_exception",
+        "what-if replay of a draft policy (checker page)": "replay_policy",
+        "analytics": "view_analytics",
+        "import data page": "import_data",
+        "users and roles page": "manage_users",
+    }
+    readme = (ROOT / "README.md").read_text()
+    table = {}
+    for line in readme.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0] in rows:
+            table[rows[cells[0]]] = {r for r, c in zip(("reviewer", "manager", "admin"), cells[1:]) if c != "no"}
+    assert set(table) == set(rows.values()), "a row of the README's role table is missing"
+    assert table == {p: set(PERMISSIONS[p]) for p in table}
+    assert "own numbers only" in readme and "reviewer" not in PERMISSIONS["view_all_analytics"]
