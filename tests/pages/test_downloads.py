@@ -162,3 +162,11 @@ def test_the_hostile_desk_really_holds_formulas(hostile_url):
     with db.read() as s:
         assert s.scalar(text("SELECT name FROM customers LIMIT 1")).startswith("=HYPERLINK")
     db.dispose()
+
+
+def test_tables_offer_no_built_in_csv_export():
+    """st.dataframe's own toolbar export writes formula cells raw; the app's config turns it off."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["client"]["disableDataExport"] is True
