@@ -15,7 +15,7 @@ from ui.casework import (
     flash,
     show_flash,
 )
-from ui.export import download_csv
+from ui.export import download_csv, plural
 from ui.guard import guard
 
 ctx = guard("queue")
@@ -294,11 +294,11 @@ if actor.may("act_on_case"):
         if result.skipped:
             flash(
                 "warning",
-                f"Assigned {len(result.assigned)} case(s) to you; {len(result.skipped)} skipped:",
+                f"Assigned {plural(len(result.assigned), 'case')} to you; {len(result.skipped)} skipped:",
                 [f"#{cid}: {why}" for cid, why in result.skipped],
             )
         else:
-            flash("success", f"Assigned {len(result.assigned)} case(s) to you: "
+            flash("success", f"Assigned {plural(len(result.assigned), 'case')} to you: "
                   + ", ".join(f"#{c}" for c in result.assigned))
 
     with nav.popover("Assign to me", icon=":material/assignment_ind:", disabled=not takeable):

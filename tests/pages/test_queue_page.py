@@ -132,7 +132,7 @@ def test_assign_to_me_from_the_queue(app, big_queue_url):
     at.multiselect(key="queue_take").set_value(chosen).run()
     at.button(key="queue_take_submit").click().run()
     assert not at.exception
-    assert shows(at.success, "Assigned 2 case(s) to you")
+    assert shows(at.success, "Assigned 2 cases to you")
     assert shown_count(at) == unassigned - 2  # the cache was cleared: the count is current
     with db.read() as s:
         assert set(s.scalars(select(Case.assignee_id).where(Case.id.in_(chosen)))) == {rita}
