@@ -733,6 +733,10 @@ def report(db: Database, filters: Filters, actor: Actor, today: date) -> Report:
                 if cases_ok
                 else pd.DataFrame(columns=["bucket", "service_type", "reason", "opened"])
             )
+        with timer("cases opened, every reason"):  # the reason mix's denominator ignores the reason filter
+            opened_all_reasons = (
+                _int(cases_opened(conn, replace(f, reasons=()))["opened"].iloc[0]) if cases_ok and f.reasons else None
+            )
         with timer("cases opened, previous period"):
             opened_prev = _int(cases_opened(conn, prev)["opened"].iloc[0]) if cases_ok else None
         with timer("exception list"):
@@ -751,7 +755,7 @@ def report(db: Database, filters: Filters, actor: Actor, today: date) -> Report:
         kpis = _kpis(summarise(states, measured=measured), summarise_lead(lead), sold, opened)
         kpis_prev = _kpis(summarise(states_prev), summarise_lead(lead_prev), sold_prev, opened_prev)
         trend = _trend(trend_states, trend_sales, opened_detail)
-        by_reason, by_reason_type, reason_trend = _reasons(measured, opened_detail)
+        by_reason, by_reason_type, reason_trend = _reasons(measured, opened_detail, opened_all_reasons)
         by_reviewer = summarise(states, ["decided_by_id"], measured=measured).merge(
             summarise_lead(lead, ["decided_by_id"]), on="decided_by_id", how="outer"
         )
@@ -807,9 +811,12 @@ def _trend(states: pd.DataFrame, sold: pd.DataFrame, opened: pd.DataFrame) -> pd
     return out.sort_values(keys).reset_index(drop=True)
 
 
-def _reasons(measured: pd.DataFrame, opened: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+def _reasons(
+    measured: pd.DataFrame, opened: pd.DataFrame, all_reasons: int | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """By reason, and by reason and service type: cases opened (and their share), decision metrics; and
-    cases opened per bucket and reason."""
+    cases opened per bucket and reason. ``all_reasons``: the cases opened under the same filters but every
+    reason (with a reason filter), the share's denominator as docs/metrics.md defines it."""
     by_r = summarise(pd.DataFrame(), ["reason"], measured=measured)
     by_rt = summarise(pd.DataFrame(), ["reason", "service_type"], measured=measured)
     if opened.empty:
@@ -829,7 +836,7 @@ def _reasons(measured: pd.DataFrame, opened: pd.DataFrame) -> tuple[pd.DataFrame
                 c for c in frame.columns if c not in ("reason", "service_type") and not c.endswith(("_share", "_rate"))
             ]
             frame[counts] = frame[counts].fillna(0).astype("int64")
-        total = by_r["opened"].sum()
+        total = by_r["opened"].sum() if all_reasons is None else all_reasons
         by_r["share_of_cases"] = by_r["opened"] / total if total else float("nan")
         trend = opened.groupby(["bucket", "reason"], as_index=False)["opened"].sum()
         trend["bucket"] = pd.to_datetime(trend["bucket"]).dt.date

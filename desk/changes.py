@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from data.models import Case, CaseEvent, User
 from desk.errors import StaleCase
+from policy.vocabulary import OUTCOME_LABELS
 
 # The event kinds that go with a version bump (case_opened is version 1; refusals change nothing).
 VERSIONED_KINDS = (
@@ -29,13 +30,7 @@ VERSIONED_KINDS = (
 )
 STALE_MESSAGE = "This case changed since you opened it. Nothing was saved; the page now shows the current case."
 
-OUTCOME_WORDS = {
-    "fix": "fix the issue",
-    "full_refund": "full refund",
-    "partial_refund": "partial refund",
-    "credit": "credit for future services",
-    "deny": "deny the refund",
-}
+OUTCOME_WORDS = {outcome: label.lower() for outcome, label in OUTCOME_LABELS.items()}  # inside a sentence
 
 
 def money(cents: int | None, currency: str = "$") -> str:

@@ -56,6 +56,34 @@ FIELDS = (
 WIDGET_FIELDS = tuple(f for f in FIELDS if f not in ("fix_attempted", "fix_succeeded", "cancelled_on"))
 SUBSCRIPTION_FIELDS = ("cycle", "cycle_start", "cycle_end", "cancelled_on")
 EARLIEST_DATE = date(2000, 1, 1)
+YEARS_AHEAD = 5  # a scheduled service or a billing cycle may lie this far ahead of today, not further
+# The date widgets take any four-digit year, so a date typed outside the accepted range reaches
+# ``check`` and gets a message next to its field (a widget's own limits drop a typed date silently).
+WIDGET_DATE_LIMITS = {"min_value": date(1000, 1, 1), "max_value": date(9999, 12, 31)}
+
+
+def latest_date(today: date) -> date:
+    """The last day the checker accepts in any date field (today + five years)."""
+    return today + timedelta(days=YEARS_AHEAD * 365)
+
+
+def date_problem(day: date, today: date) -> str | None:
+    """Why ``day`` cannot be in a date field of the checker (None if it can): it must lie between 2000-01-01
+    and today + five years."""
+    if day < EARLIEST_DATE:
+        return f"dates before {EARLIEST_DATE} are not accepted"
+    if day > latest_date(today):
+        return f"dates after {latest_date(today)} (five years from today) are not accepted"
+    return None
+
+
+def future_request_note(form: Mapping[str, object], today: date) -> str | None:
+    """A word for a request date after today: the checker still judges it (a what-if, e.g. under a version
+    that takes effect later), but no customer can have contacted us on that day yet."""
+    day = form.get("request_date")
+    if isinstance(day, date) and today < day <= latest_date(today):
+        return f"{day} is after today ({today}): this checks a request not made yet."
+    return None
 
 # What the fix widget offers: (fix_attempted, fix_succeeded) in words.
 FIX_CHOICES: dict[str, tuple[bool, bool | None]] = {
@@ -131,7 +159,7 @@ def _one(value: object) -> str:
     return str(value).strip()
 
 
-def _parse_param(name: str, text: str) -> object:
+def _parse_param(name: str, text: str, today: date) -> object:
     """One query parameter's value for the form; ValueError with a plain message if it is not one."""
     low = text.lower()
     if name == "service_type":
@@ -159,8 +187,9 @@ def _parse_param(name: str, text: str) -> object:
             day = date.fromisoformat(text)
         except ValueError:
             raise ValueError("expected a date as YYYY-MM-DD") from None
-        if day < EARLIEST_DATE:
-            raise ValueError(f"dates before {EARLIEST_DATE} are not accepted")
+        problem = date_problem(day, today)
+        if problem:
+            raise ValueError(problem)
         return day
     if name == "amount_paid":
         try:
@@ -190,7 +219,7 @@ def form_from_query(params: Mapping[str, object], today: date) -> tuple[dict, li
             continue
         text = _one(params[name])
         try:
-            given[name] = _parse_param(name, text)
+            given[name] = _parse_param(name, text, today)
         except ValueError as exc:
             problems.append(f"Link parameter {name}={text!r} is not valid ({exc}); using the default instead.")
     form.update(given)
@@ -339,9 +368,20 @@ def _plain(message: str) -> str:
     return message[:1].upper() + message[1:]
 
 
-def check(form: Mapping[str, object], book: PolicyBook) -> CheckResult | FieldError:
-    """Judge the form's request; a ``FieldError`` names the field that makes it unjudgeable."""
+def check(form: Mapping[str, object], book: PolicyBook, today: date | None = None) -> CheckResult | FieldError:
+    """Judge the form's request; a ``FieldError`` names the field that makes it unjudgeable. With ``today``,
+    a date outside the accepted range (``date_problem``) is refused next to its field."""
     is_sub = form.get("service_type") == "subscription"
+    if today is not None:
+        for name in DATE_FIELDS:
+            if name == "service_date" and is_sub:
+                continue  # a subscription's service date is its cycle start
+            if name in SUBSCRIPTION_FIELDS and not is_sub:
+                continue
+            day = form.get(name)
+            problem = date_problem(day, today) if isinstance(day, date) else None
+            if problem:
+                return FieldError(name, problem[:1].upper() + problem[1:] + ".")
     try:
         facts = facts_from_dict(facts_dict(form))
         verdict = evaluate(facts, book)

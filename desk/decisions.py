@@ -46,7 +46,8 @@ from policy import (
 
 MIN_EXCEPTION_RATIONALE = 30
 MAX_TEXT = 4000
-# What the decision form pre-fills; an exception needs more than this.
+# A rationale may open with this phrase (the form does not pre-fill it); it does not count towards the
+# substance an exception needs.
 RATIONALE_TEMPLATE = "Exception because "
 
 

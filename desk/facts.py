@@ -2,7 +2,7 @@
 
 ``facts_from_row(row)`` works on a plain row or mapping holding the columns of ``cases`` and ``services``
 (see ``FACT_COLUMNS``), so every reader can use it: the deciding code (``desk.decisions.facts_for_case``
-should delegate here), the what-if replay reading 50,000-row chunks with SQLAlchemy Core, and the importer
+delegates here), the what-if replay reading 50,000-row chunks with SQLAlchemy Core, and the importer
 checking a file before it is written. One mapping means a replay re-judges a case exactly as a reviewer's
 screen judged it.
 

@@ -7,7 +7,6 @@ the whole file in one transaction with its ``import_completed`` audit event, or 
 
 from __future__ import annotations
 
-import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from desk import audit
 from desk.auth import authorize
 from desk.checker import current_book
 from desk.errors import InvalidInput
+from desk.export import csv_rows_bytes
 from desk.facts import facts_from_row
 from policy import InvalidFacts, NoPolicyInForce, PolicyBook, evaluate
 
@@ -60,9 +60,8 @@ class ImportReport:
         )
 
     def errors_csv(self) -> bytes:
-        out = io.StringIO()
-        importer.write_errors_csv(self.errors, out)
-        return out.getvalue().encode("utf-8")
+        """The problems as CSV; messages quote the file's own cells, so formulas are neutralised."""
+        return csv_rows_bytes(["row", "column", "message"], ((e.row, e.column, e.message) for e in self.errors))
 
 
 def layout(kind: str) -> pd.DataFrame:

@@ -27,27 +27,10 @@ from data.db import Database
 from data.models import Case, Customer, Service, User
 from desk.auth import Actor
 from desk.decisions import default_book, facts_for_case
-from policy import PolicyBook, PolicyError, evaluate
+from policy import REASON_LABELS, SERVICE_TYPE_LABELS, PolicyBook, PolicyError, evaluate
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 OPEN_STATUSES = ("open", "awaiting_approval")
-# Short labels for the queue's narrow columns (the case page uses the policy's full labels).
-SERVICE_SHORT = {
-    "technical_support": "Tech support",
-    "software_update": "Software update",
-    "online_service": "Online service",
-    "subscription": "Subscription",
-}
-REASON_SHORT = {
-    "our_error": "Our error",
-    "technical_issue": "Technical issue",
-    "billing_error": "Billing error",
-    "user_error": "User error",
-    "changed_requirements": "Changed needs",
-    "usage_after_completion": "After completion",
-    "unused_subscription": "Unused period",
-    "dissatisfied": "Dissatisfied",
-}
 STATUS_LABELS = {"open": "Open", "awaiting_approval": "Awaiting approval"}
 MAX_LIMIT = 500
 
@@ -80,6 +63,16 @@ class QueueFilters:
         bad = [s for s in self.statuses if s not in OPEN_STATUSES]
         if bad:
             raise ValueError(f"unknown status {bad[0]!r}; the queue holds {', '.join(OPEN_STATUSES)}")
+        if ordered_amount_range(self.amount_min_cents, self.amount_max_cents)[2]:
+            raise ValueError("the amount range ends below its start; use ordered_amount_range first")
+
+
+def ordered_amount_range(low_cents: int | None, high_cents: int | None) -> tuple[int | None, int | None, bool]:
+    """An amount filter "from low to high" in order: a range typed backwards (from 500 to 10) would match
+    nothing, so it is read as from 10 to 500. Returns (low, high, swapped)."""
+    if low_cents is not None and high_cents is not None and low_cents > high_cents:
+        return high_cents, low_cents, True
+    return low_cents, high_cents, False
 
 
 @dataclass(frozen=True)
@@ -127,8 +120,8 @@ class QueuePage:
             {
                 "Case": [r.case_id for r in self.rows],
                 "Customer": [r.customer_name for r in self.rows],
-                "Service": [SERVICE_SHORT.get(r.service_type, r.service_type) for r in self.rows],
-                "Reason": [REASON_SHORT.get(r.reason, r.reason) for r in self.rows],
+                "Service": [SERVICE_TYPE_LABELS.get(r.service_type, r.service_type) for r in self.rows],
+                "Reason": [REASON_LABELS.get(r.reason, r.reason) for r in self.rows],
                 "Requested": [r.amount_requested_cents / 100 for r in self.rows],
                 "Age (days)": [r.age_days for r in self.rows],
                 "Days left": [r.days_left for r in self.rows],

@@ -24,8 +24,6 @@ It never writes: the whole replay is one read-only transaction (PostgreSQL ``REA
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +36,7 @@ from data.db import Database
 from data.models import Case, Decision, Service
 from desk.auth import authorize
 from desk.errors import InvalidInput
+from desk.export import csv_rows_bytes
 from desk.facts import facts_from_row
 from desk.home import effective_decisions
 from policy import (
@@ -300,11 +299,7 @@ class ReplayResult:
         return pd.DataFrame(rows, columns=CHANGED_COLUMNS)
 
     def changed_csv(self) -> bytes:
-        out = io.StringIO()
-        w = csv.writer(out)
-        w.writerow(CHANGED_COLUMNS)
-        w.writerows(self.changed)
-        return out.getvalue().encode("utf-8")
+        return csv_rows_bytes(CHANGED_COLUMNS, self.changed)
 
 
 # --- the replay ------------------------------------------------------------------------------------------

@@ -82,7 +82,7 @@ except DeskError as exc:
 
 f, k = report.filters, report.kpis
 st.caption(
-    f"**{f.start:%d %b %Y} – {f.end:%d %b %Y}** ({f.days:,} days); changes are against "
+    f"**{f.start:%d %b %Y} – {f.end:%d %b %Y}** ({f.days:,} day{'' if f.days == 1 else 's'}); changes are against "
     f"{report.previous.start:%d %b %Y} – {report.previous.end:%d %b %Y}. Figures as of {computed_at:%H:%M:%S}, "
     "refreshed every minute. Definitions: docs/metrics.md."
 )

@@ -31,7 +31,7 @@ from ui.nav import BY_KEY
 
 ctx = guard("case")
 db, actor, today = ctx.db, ctx.actor, ctx.today
-ERRORS = "case_form_errors"  # {"case": id, "form": name, field: message}
+ERRORS = "case_form_errors"  # {"case": id, "which": form name, "fields": {field or "form": message}}
 
 st.page_link("pages/queue.py", label="Back to the queue", icon=":material/arrow_back:")
 
@@ -84,12 +84,14 @@ def table(rows: list[tuple[str, str]]) -> None:
 
 
 def form_errors(form: str) -> dict:
+    """The refusal messages of `form` by field ("form": the whole form), if its last submit was refused."""
     errs = st.session_state.get(ERRORS) or {}
-    return errs if errs.get("case") == d.id and errs.get("form") == form else {}
+    return errs["fields"] if errs.get("case") == d.id and errs.get("which") == form else {}
 
 
 def set_error(form: str, exc: InvalidInput) -> None:
-    st.session_state[ERRORS] = {"case": d.id, "form": form, exc.field or "form": exc.message}
+    # the form's own name is kept apart from the messages, so it is never shown as one
+    st.session_state[ERRORS] = {"case": d.id, "which": form, "fields": {exc.field or "form": exc.message}}
 
 
 def idem_key(action: str) -> str:

@@ -8,12 +8,14 @@ import streamlit as st
 from desk import checker, replay
 from desk.errors import DeskError
 from policy import CYCLE_LABELS, REASON_LABELS, SERVICE_STATUSES, SERVICE_TYPE_LABELS, SERVICE_TYPES, STATUS_LABELS
+from policy.vocabulary import REASON_HELP
+from ui.export import download_file, download_prepared_csv
 from ui.guard import guard
 
 ctx = guard("checker")
 
 K = "chk_"  # widget keys: chk_<facts field>, chk_fix (attempted + succeeded), chk_cancelled
-DATE_LIMITS = {"min_value": checker.EARLIEST_DATE, "max_value": ctx.today + timedelta(days=5 * 365)}
+DATE_LIMITS = checker.WIDGET_DATE_LIMITS  # wide: a date outside the accepted range gets a message, not ignored
 DATE_FORMAT = "YYYY-MM-DD"
 
 book = checker.current_book()
@@ -51,7 +53,7 @@ if st.session_state[K + "reason"] not in reasons:
 form = {name: st.session_state[K + name] for name in checker.WIDGET_FIELDS}
 form["fix_attempted"], form["fix_succeeded"] = checker.FIX_CHOICES[st.session_state[K + "fix"]]
 form["cancelled_on"] = st.session_state[K + "cancelled_on"] if st.session_state[K + "cancelled"] else None
-result = checker.check(form, book)
+result = checker.check(form, book, ctx.today)
 
 
 def error_for(*fields: str) -> None:
@@ -127,6 +129,9 @@ with tabs[0]:
                 **DATE_LIMITS,
             )
             error_for("request_date")
+            future = checker.future_request_note(form, ctx.today)
+            if future:
+                st.warning(future, icon=":material/event_upcoming:")
         if is_sub:
             c1, c2 = st.columns(2)
             with c1:
@@ -159,7 +164,10 @@ with tabs[0]:
                     error_for("cancelled_on")
         c1, c2 = st.columns(2)
         with c1:
-            st.selectbox("Reason", reasons, key=K + "reason", format_func=REASON_LABELS.get)
+            st.selectbox(
+                "Reason", reasons, key=K + "reason", format_func=REASON_LABELS.get,
+                help=" · ".join(f"{REASON_LABELS[r]}: {REASON_HELP[r].lower()}" for r in reasons),
+            )
             error_for("reason")
         with c2:
             st.number_input(
@@ -234,7 +242,7 @@ with tabs[1]:
     for number, text in version.clauses.items():
         with st.expander(f"Section {number}: {text.strip().splitlines()[0]}", expanded=False):
             st.text(text.strip())
-    st.download_button(
+    download_file(
         "Download this version as TOML (a template for a draft)",
         version.to_toml_text(),
         file_name=checker.version_file_name(version),
@@ -375,10 +383,10 @@ if may_replay:
                     st.dataframe(res.changed_frame(limit), hide_index=True)
                     if len(res.changed) > limit:
                         st.caption(f"Showing the first {limit:,}; the CSV has all {len(res.changed):,}.")
-                    st.download_button(
+                    download_prepared_csv(
                         "Download the changed cases as CSV", res.changed_csv(),
                         file_name=f"replay-{res.draft.version.replace(' ', '-')}-{res.start}-{res.end}.csv",
-                        mime="text/csv", icon=":material/download:",
+                        icon=":material/download:",
                     )
                 else:
                     st.info("No verdict changes under this draft.")

@@ -6,6 +6,7 @@ import streamlit as st
 from desk import imports
 from desk.errors import DeskError, InvalidInput
 from ui.cache import clear_analytics_cache
+from ui.export import download_file, download_prepared_csv
 from ui.guard import guard
 
 ctx = guard("import")
@@ -29,7 +30,7 @@ with st.expander(f"Column layout of a {kind} file", icon=":material/table_chart:
     st.caption("Dates as YYYY-MM-DD, amounts like 129.99, true/false for yes/no. The first row holds the column "
                "names. Full description: docs/import.md.")
     name, content = imports.example_file(kind)
-    st.download_button(
+    download_file(
         f"Download the example {name}", content, file_name=name, mime="text/csv", icon=":material/download:"
     )
 
@@ -79,9 +80,9 @@ if report is not None and report.kind == kind:
                            "column": st.column_config.TextColumn("Column", width="medium"),
                            "message": st.column_config.TextColumn("Problem", width="large")},
         )
-        st.download_button(
+        download_prepared_csv(
             "Download the problems as CSV", report.errors_csv(), file_name=f"{report.file_name}-problems.csv",
-            mime="text/csv", icon=":material/download:",
+            icon=":material/download:",
         )
     elif report.dry_run:
         st.info(

@@ -4,7 +4,8 @@ import streamlit as st
 
 from desk.cases import assign, assign_many
 from desk.errors import DeskError, StaleCase
-from desk.queue import OPEN_STATUSES, SORTS, STATUS_LABELS, QueueFilters, export_frame
+from desk.money import DEFAULT_CURRENCY, format_money
+from desk.queue import OPEN_STATUSES, SORTS, STATUS_LABELS, QueueFilters, export_frame, ordered_amount_range
 from policy import REASON_LABELS, REASONS, SERVICE_TYPE_LABELS, SERVICE_TYPES
 from ui.casework import (
     cached_queue_count,
@@ -14,6 +15,7 @@ from ui.casework import (
     flash,
     show_flash,
 )
+from ui.export import download_csv, plural
 from ui.guard import guard
 
 ctx = guard("queue")
@@ -145,13 +147,24 @@ with st.container(border=True):
 
 st.session_state[SAVED] = {k: st.session_state[k] for k in FILTER_KEYS}
 status = st.session_state["qf_status"]
+amount_min, amount_max, swapped = ordered_amount_range(
+    None if st.session_state["qf_min"] is None else round(st.session_state["qf_min"] * 100),
+    None if st.session_state["qf_max"] is None else round(st.session_state["qf_max"] * 100),
+)
+if swapped:
+    st.info(
+        f"The amount range was from {format_money(amount_max, DEFAULT_CURRENCY)} to "
+        f"{format_money(amount_min, DEFAULT_CURRENCY)}, which matches nothing; showing cases from "
+        f"{format_money(amount_min, DEFAULT_CURRENCY)} to {format_money(amount_max, DEFAULT_CURRENCY)}.",
+        icon=":material/swap_horiz:",
+    )
 filters = QueueFilters(
     service_types=tuple(st.session_state["qf_types"]),
     reasons=tuple(st.session_state["qf_reasons"]),
     statuses=OPEN_STATUSES if status == "all" else (status,),
     assignee=st.session_state["qf_assignee"],
-    amount_min_cents=None if st.session_state["qf_min"] is None else round(st.session_state["qf_min"] * 100),
-    amount_max_cents=None if st.session_state["qf_max"] is None else round(st.session_state["qf_max"] * 100),
+    amount_min_cents=amount_min,
+    amount_max_cents=amount_max,
     text=st.session_state["qf_text"].strip(),
     sort=st.session_state["qf_sort"],
 )
@@ -252,11 +265,11 @@ nav.button(
     "Next", on_click=_next, args=(page.next_cursor,), disabled=page.next_cursor is None,
     icon=":material/chevron_right:",
 )
-nav.download_button(
+download_csv(
     "Download CSV",
-    data=lambda: export_frame(db, actor=actor, filters=filters, today=ctx.today).to_csv(index=False),
+    lambda: export_frame(db, actor=actor, filters=filters, today=ctx.today),
     file_name=f"open-cases-{ctx.today.isoformat()}.csv",
-    mime="text/csv",
+    where=nav,
     icon=":material/download:",
     help="All matching cases in this order (up to 5,000 rows).",
     on_click="ignore",
@@ -281,11 +294,11 @@ if actor.may("act_on_case"):
         if result.skipped:
             flash(
                 "warning",
-                f"Assigned {len(result.assigned)} case(s) to you; {len(result.skipped)} skipped:",
+                f"Assigned {plural(len(result.assigned), 'case')} to you; {len(result.skipped)} skipped:",
                 [f"#{cid}: {why}" for cid, why in result.skipped],
             )
         else:
-            flash("success", f"Assigned {len(result.assigned)} case(s) to you: "
+            flash("success", f"Assigned {plural(len(result.assigned), 'case')} to you: "
                   + ", ".join(f"#{c}" for c in result.assigned))
 
     with nav.popover("Assign to me", icon=":material/assignment_ind:", disabled=not takeable):

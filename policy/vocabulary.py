@@ -21,11 +21,14 @@ OUTCOMES = ("fix", "full_refund", "partial_refund", "credit", "deny")
 MONEY_OUTCOMES = ("full_refund", "partial_refund", "credit")
 CYCLES = ("monthly", "annual")
 
+# One label per value, used on every screen, chart and export (the queue, the case page, the checker, the
+# analytics page and its CSV files): a reason never reads "Our mistake" on one screen and "Our error" on
+# another. Short enough for a narrow table column or a chart legend.
 SERVICE_TYPE_LABELS = {
     "technical_support": "Technical support",
     "software_update": "Software update",
-    "online_service": "Other online service",
-    "subscription": "Subscription (recurring payment)",
+    "online_service": "Online service",
+    "subscription": "Subscription",
 }
 STATUS_LABELS = {
     "not_started": "Not started yet",
@@ -33,14 +36,25 @@ STATUS_LABELS = {
     "completed": "Rendered or completed",
 }
 REASON_LABELS = {
-    "our_error": "Mistake on our side",
-    "technical_issue": "Technical issue on our side",
-    "billing_error": "Error in billing",
+    "our_error": "Our mistake",
+    "technical_issue": "Technical issue",
+    "billing_error": "Billing error",
     "user_error": "User error",
-    "changed_requirements": "Customer's requirements changed",
-    "usage_after_completion": "Problem from use after the service was completed",
-    "unused_subscription": "Unused part of a subscription",
-    "dissatisfied": "Dissatisfied, no fault identified",
+    "changed_requirements": "Changed requirements",
+    "usage_after_completion": "Use after completion",
+    "unused_subscription": "Unused subscription",
+    "dissatisfied": "Dissatisfied, no fault",
+}
+# What each reason means, in the policy's words (help texts next to a reason picker).
+REASON_HELP = {
+    "our_error": "A mistake on our side",
+    "technical_issue": "A technical issue on our side",
+    "billing_error": "An error in billing",
+    "user_error": "An error by the user",
+    "changed_requirements": "The customer's requirements changed",
+    "usage_after_completion": "A problem from use after the service was completed",
+    "unused_subscription": "An unused part of a subscription",
+    "dissatisfied": "The customer is dissatisfied and no fault was identified",
 }
 OUTCOME_LABELS = {
     "fix": "Fix the issue",

@@ -18,6 +18,7 @@ import streamlit as st
 from desk.analytics import LEAD_CAPPED, Report
 from ui import charts
 from ui.charts import APPROVAL_LABELS, OUTCOME_LABELS, REASON_LABELS, SERVICE_TYPE_LABELS
+from ui.export import download_csv, plural
 
 PCT = st.column_config.NumberColumn(format="%.2f%%")
 USD = st.column_config.NumberColumn(format="dollar")
@@ -56,7 +57,7 @@ def _change(now: float | None, before: float | None, kind: str) -> str | None:
         return "no change" if diff == 0 else f"{diff:+.2f} pp"
     if kind == "days":
         diff = int(now - before)
-        return "no change" if diff == 0 else f"{diff:+d} days"
+        return "no change" if diff == 0 else f"{diff:+d} day" + ("" if abs(diff) == 1 else "s")
     if not before:
         return None
     rel = (now - before) / before
@@ -212,11 +213,10 @@ def table_with_csv(frame: pd.DataFrame, name: str, key: str, column_config: dict
             config[col] = COUNT
     st.dataframe(frame, hide_index=True, column_config=config, key=f"table_{key}", **kw)
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    st.download_button(
-        f"Download CSV ({len(frame):,} rows)",
-        data=lambda: frame.to_csv(index=False),
+    download_csv(
+        f"Download CSV ({plural(len(frame), 'row')})",
+        lambda: frame,
         file_name=f"refund-desk-{slug}.csv",
-        mime="text/csv",
         key=f"csv_{key}",
         icon=":material/download:",
         on_click="ignore",

@@ -10,16 +10,12 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-# ---- vocabulary: labels and colours ------------------------------------------------------------------------
+# The labels are the app's one vocabulary (policy/vocabulary.py); re-exported here for the chart code.
+from policy.vocabulary import OUTCOME_LABELS, REASON_LABELS, REASONS, SERVICE_TYPE_LABELS, SERVICE_TYPES
+
+# ---- colours (the labels are policy/vocabulary.py's) ---------------------------------------------------
 
 OUTCOME_ORDER = ("full_refund", "partial_refund", "credit", "fix", "deny")  # most to least generous
-OUTCOME_LABELS = {
-    "full_refund": "Full refund",
-    "partial_refund": "Partial refund",
-    "credit": "Credit",
-    "fix": "Fix",
-    "deny": "Deny",
-}
 OUTCOME_COLORS = {
     "full_refund": "#D1495B",  # red: the most money back
     "partial_refund": "#F08A24",  # orange
@@ -27,13 +23,7 @@ OUTCOME_COLORS = {
     "fix": "#4C78A8",  # blue: work, not money
     "deny": "#9E9E9E",  # grey: nothing
 }
-SERVICE_TYPE_ORDER = ("technical_support", "software_update", "online_service", "subscription")
-SERVICE_TYPE_LABELS = {
-    "technical_support": "Technical support",
-    "software_update": "Software update",
-    "online_service": "Online service",
-    "subscription": "Subscription",
-}
+SERVICE_TYPE_ORDER = SERVICE_TYPES
 SERVICE_TYPE_COLORS = {
     "technical_support": "#6F4E9C",  # purple
     "software_update": "#8CA252",  # olive
@@ -42,26 +32,7 @@ SERVICE_TYPE_COLORS = {
 }
 TOTAL_COLOR = "#262730"  # "all selected service types": the ink colour, dashed
 NEUTRAL_COLOR = "#6B7B8C"  # a bar that is no outcome, service type or state
-REASON_ORDER = (
-    "our_error",
-    "technical_issue",
-    "billing_error",
-    "user_error",
-    "changed_requirements",
-    "usage_after_completion",
-    "unused_subscription",
-    "dissatisfied",
-)
-REASON_LABELS = {
-    "our_error": "Our mistake",
-    "technical_issue": "Technical issue",
-    "billing_error": "Billing error",
-    "user_error": "User error",
-    "changed_requirements": "Changed requirements",
-    "usage_after_completion": "Use after completion",
-    "unused_subscription": "Unused subscription",
-    "dissatisfied": "Dissatisfied, no fault",
-}
+REASON_ORDER = REASONS
 REASON_COLORS = {
     "our_error": "#1F77B4",
     "technical_issue": "#17BECF",
@@ -120,7 +91,47 @@ def _figure(
             **layout,
         },
     }
+    _integer_ticks(fig)
     return go.Figure(fig)
+
+
+def integer_dtick(top: float) -> int:
+    """A whole-number tick step for a count axis reaching ``top``: 1, 2, 5, 10, 20, 50, ... giving at most
+    about six ticks, so a small count never gets ticks like 0, 0.5, 1 (shown as 0, 1, 1 with a ",d" format)."""
+    step = 1
+    while top / step > 6:
+        for factor in (2, 2.5, 2):  # 1 -> 2 -> 5 -> 10 -> 20 -> 50 -> 100 ...
+            step = int(step * factor)
+            if top / step <= 6:
+                break
+    return step
+
+
+def _integer_ticks(fig: dict) -> None:
+    """Give every count axis (tickformat ",d") a whole-number tick step from the data it shows (stacked
+    traces summed), unless the figure sets its own ticks."""
+    layout = fig["layout"]
+    for axis, value_key, ref_key in (("xaxis", "x", "xaxis"), ("yaxis", "y", "yaxis")):
+        spec = layout.get(axis) or {}
+        if spec.get("tickformat") != ",d" or "dtick" in spec or "tickvals" in spec:
+            continue
+        other = "y" if value_key == "x" else "x"
+        stacked = layout.get("barmode") in ("stack", "relative")
+        totals: dict = {}
+        for trace in fig["data"]:
+            if trace.get(ref_key, value_key) != value_key:  # a trace on a secondary axis
+                continue
+            horizontal = trace.get("orientation") == "h"
+            if (value_key == "x") != horizontal and trace.get("type") == "bar":
+                continue  # this axis holds the bars' categories, not their values
+            for cat, v in zip(trace.get(other) or [], trace.get(value_key) or []):
+                if not isinstance(v, int | float) or v != v:  # None or NaN
+                    continue
+                before = totals.get(cat, 0)
+                totals[cat] = before + max(v, 0) if stacked and trace.get("type") == "bar" else max(before, v)
+        top = max(totals.values(), default=0)
+        spec.update({"tick0": 0, "dtick": integer_dtick(top)})
+        layout[axis] = spec
 
 
 def _date_axis(granularity: str) -> dict:
@@ -524,7 +535,9 @@ def lead_time_chart(hist: pd.DataFrame, median: float | None, p90: float | None)
         "y": _list(hist["decisions"]),
         "marker": {"color": NEUTRAL_COLOR},
         "customdata": _list(hist["decisions"] / total) if total else [0] * len(labels),
-        "hovertemplate": "%{y:,} decisions (%{customdata:.1%}) after %{x} days<extra></extra>",
+        "text": [f"{x} day" if x == "1" else f"{x} days" for x in labels],
+        "textposition": "none",
+        "hovertemplate": "%{y:,} decisions (%{customdata:.1%}) after %{text}<extra></extra>",
         "showlegend": False,
     }
     shapes = []
@@ -544,7 +557,9 @@ def lead_time_chart(hist: pd.DataFrame, median: float | None, p90: float | None)
             )
 
     def days(v):
-        return "—" if v is None else ("31+" if v > 30 else str(int(v)))
+        if v is None:
+            return "—"
+        return "31+ days" if v > 30 else f"{int(v)} day" + ("" if int(v) == 1 else "s")
 
     note = {
         "x": 1,
@@ -555,7 +570,7 @@ def lead_time_chart(hist: pd.DataFrame, median: float | None, p90: float | None)
         "yanchor": "top",
         "showarrow": False,
         "align": "right",
-        "text": f"dashed lines: median {days(median)} days, p90 {days(p90)} days",
+        "text": f"dashed lines: median {days(median)}, p90 {days(p90)}",
     }
     return _figure(
         [trace],

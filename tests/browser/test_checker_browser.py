@@ -50,7 +50,7 @@ def test_a_reviewer_fills_in_a_failed_fix_on_day_3_and_gets_a_partial_refund_cit
     page.keyboard.press("Tab")
     wait_for_app(page)
     page.get_by_test_id("stSelectbox").filter(has_text="Reason").click()
-    page.get_by_role("option", name="Technical issue on our side").click()
+    page.get_by_role("option", name="Technical issue").click()
     wait_for_app(page)
     amount = page.get_by_test_id("stNumberInput").filter(has_text="Amount paid").locator("input")
     amount.fill("59.99")
@@ -94,3 +94,32 @@ def test_a_manager_replays_a_14_day_window_over_past_decisions(browser_page, liv
     expect(page.get_by_text("Refund and exception rates")).to_be_visible()
     expect(page.get_by_role("button", name="Download the changed cases as CSV")).to_be_visible()
     screenshot(page, "replay.png")
+
+
+def test_a_link_with_a_date_past_the_range_keeps_the_form_and_a_typed_year_past_it_gets_a_message(
+    browser_page, live_server
+):
+    """/checker?service_date=9999-12-31 showed only an error id; a typed year past the pickers' range was
+    silently dropped; a request date after today passed without a word."""
+    page = browser_page
+    page.goto(f"{live_server.url}/checker?service_date=9999-12-31&request_date=2026-11-28")
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name="Policy checker")).to_be_visible()
+    expect(
+        page.get_by_test_id("stAlertContentWarning").filter(has_text="service_date='9999-12-31' is not valid")
+    ).to_contain_text("using the default instead")
+    expect(page.get_by_test_id("stAlertContentWarning").filter(has_text="is after today")).to_be_visible()
+    expect(page.get_by_text("error id")).to_have_count(0)
+    expect(page.get_by_role("heading", name="Recommended: Fix the issue")).to_be_visible()
+
+    year = page.get_by_role("spinbutton", name="year, Service date (rendered or completed)")
+    year.click()
+    page.keyboard.type("20990101")
+    page.keyboard.press("Tab")
+    page.get_by_role("heading", name="The request").click()  # close the calendar: the typed date is committed
+    wait_for_app(page)
+    expect(
+        page.get_by_test_id("stAlertContentError").filter(has_text="Dates after 2031-11-25")
+    ).to_contain_text("five years from today")
+    expect(page.get_by_text("No verdict yet: Service date needs attention")).to_be_visible()
+    screenshot(page, "checker-date-out-of-range.png")

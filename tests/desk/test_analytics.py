@@ -306,6 +306,13 @@ def test_reasons_share_of_cases_and_money_rate(desk):
     assert b.loc["unused_subscription", "effective"] == 0  # d5 waits for approval
 
 
+def test_a_reason_filter_keeps_the_share_of_cases_over_all_reasons(desk):
+    """With a reason filter the share is still of every case opened (docs/metrics.md), not 100 %."""
+    b = run(desk, replace(MARCH, reasons=("our_error",))).by_reason.set_index("reason")
+    assert b.loc["our_error", "opened"] == 2
+    assert b.loc["our_error", "share_of_cases"] == pytest.approx(2 / 8)
+
+
 def test_reason_by_service_type_and_trend(desk):
     r = run(desk)
     rt = r.by_reason_type.set_index(["reason", "service_type"])

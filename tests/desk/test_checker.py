@@ -91,6 +91,10 @@ def test_the_query_parameters_of_a_case_link_prefill_every_field():
         ("amount_paid", "ten", "expected an amount such as 120.00"),
         ("fix_attempted", "maybe", "expected true or false"),
         ("reason", "bored", "expected one of our_error"),
+        ("service_date", "9999-12-31", "dates after 2031-11-25 (five years from today) are not accepted"),
+        ("cycle_end", "2031-11-26", "dates after 2031-11-25"),
+        ("cancelled_on", "1999-12-31", "dates before 2000-01-01 are not accepted"),
+        ("request_date", "2100-01-01", "not accepted"),
     ],
 )
 def test_a_bad_query_parameter_gets_a_message_naming_it_and_its_field_keeps_the_default(name, value, says):
@@ -125,3 +129,29 @@ def test_docs_checker_md_lists_every_link_parameter():
     documented = {name.strip("` ") for line in table.splitlines() if line.startswith("| `")
                   for name in line.split("|")[1].split(",")}
     assert documented == set(checker.FIELDS)
+
+
+def test_the_last_accepted_day_is_five_years_ahead_and_the_day_after_is_refused():
+    last = checker.latest_date(TODAY)
+    assert last == date(2031, 11, 25)
+    f, problems = checker.form_from_query({"service_date": last.isoformat()}, TODAY)
+    assert (f["service_date"], problems) == (last, [])
+    assert checker.date_problem(last, TODAY) is None
+    assert "not accepted" in checker.date_problem(last + timedelta(days=1), TODAY)
+    assert checker.date_problem(checker.EARLIEST_DATE, TODAY) is None
+
+
+def test_a_typed_date_outside_the_range_is_refused_next_to_its_field(book):
+    r = checker.check(form(service_date=date(2099, 1, 1), request_date=date(2099, 1, 3)), book, TODAY)
+    assert r == checker.FieldError("service_date", "Dates after 2031-11-25 (five years from today) are not accepted.")
+    r = checker.check(form(request_date=date(1999, 5, 1)), book, TODAY)
+    assert isinstance(r, checker.FieldError) and r.field == "request_date" and "before 2000-01-01" in r.message
+    sub = form(service_type="subscription", cycle_start=TODAY, cycle_end=date(2040, 1, 1), reason="unused_subscription")
+    r = checker.check(sub, book, TODAY)
+    assert isinstance(r, checker.FieldError) and r.field == "cycle_end"
+
+
+def test_a_request_date_after_today_is_judged_with_a_word_and_today_is_not():
+    assert checker.future_request_note(form(request_date=TODAY), TODAY) is None
+    note = checker.future_request_note(form(request_date=TODAY + timedelta(days=1)), TODAY)
+    assert note == "2026-11-27 is after today (2026-11-26): this checks a request not made yet."

@@ -110,9 +110,9 @@ def test_a_14_day_window_changes_three_verdicts_all_more_generous(small_desk, bo
     assert changed.loc["C-F", ["decided", "was_exception", "would_decide", "exception_under_draft"]].tolist() == [
         "partial_refund", True, "partial_refund", False]
     by_reason = r.by_reason_frame().set_index("reason")
-    assert by_reason.loc["Technical issue on our side", ["cases", "changed", "more generous"]].tolist() == [
+    assert by_reason.loc["Technical issue", ["cases", "changed", "more generous"]].tolist() == [
         4, 1, 1]  # A C G I
-    assert by_reason.loc["Error in billing", "refund rate (draft)"] == 1.0
+    assert by_reason.loc["Billing error", "refund rate (draft)"] == 1.0
     assert r.by_service_type_frame()["cases"].tolist() == [8]
     rows = list(csv.reader(io.StringIO(r.changed_csv().decode())))
     assert rows[0][:3] == ["case_id", "external_id", "decided_on"] and len(rows) == 4

@@ -202,3 +202,27 @@ def test_the_warm_case_page_renders_quickly(app, sqlite_demo_url):
     started = time.perf_counter()
     at.run()
     assert time.perf_counter() - started < 1.5  # generous on a shared 2-core machine; the benchmark measures it
+
+
+def test_a_refused_form_shows_its_message_and_never_the_form_s_own_name(app, desk):
+    """Each refused form (decide, note, approve) shows one red box: the reason, not 'decide' or 'note'."""
+    url, db = desk
+    cid = add_case(db, reason="technical_issue", price_cents=8_000, service_date=TODAY - timedelta(days=20))
+    at = open_case(app(url), cid)
+    at.text_area(key=f"note_text_{cid}").set_value("   ")
+    button(at, "Add note").click().run()
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "Write the note first" in errors[0], errors
+    at.radio(key=f"decide_outcome_{cid}_3").set_value("credit").run()  # rule 3, late: an exception
+    at.number_input(key=f"decide_amount_{cid}").set_value(25.0)
+    button(at, "Submit exception for approval").click().run()
+    errors = [e.value for e in at.error]
+    assert len(errors) == 1 and "rationale of substance" in errors[0], errors
+    decide(db, user_id(db, "omar"), cid, "credit", 2_000, "Outage on our side during the window; documented.", 1,
+           uuid.uuid4().hex, today=TODAY)
+    manager = open_case(app(url), cid, user="max")
+    button(manager, "Reject").click().run()  # a rejection needs a note
+    errors = [e.value for e in manager.error]
+    assert len(errors) == 1 and errors[0] not in ("approve", "decide", "note"), errors
+    for at_ in (at, manager):
+        assert not {e.value for e in at_.error} & {"decide", "note", "approve", "fix", "assign"}

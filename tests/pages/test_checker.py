@@ -182,3 +182,30 @@ def test_a_broken_uploaded_draft_is_explained_and_cannot_be_replayed(app):
     assert at.tabs[2].error[0].value.startswith("The draft is not a valid policy version:")
     [run] = [b for b in at.tabs[2].button if b.label == "Run the replay"]
     assert run.disabled
+
+
+def test_a_link_with_a_date_past_the_range_keeps_the_form_and_says_the_value_is_not_valid(app):
+    """/checker?service_date=9999-12-31 once showed only an error id: the widget refused the value."""
+    at = open_checker(app, params={"service_date": "9999-12-31", "cycle_end": "12345-01-01"})
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert any("service_date='9999-12-31' is not valid" in w and "using the default" in w for w in warnings)
+    assert any("cycle_end='12345-01-01' is not valid" in w for w in warnings)
+    assert at.date_input(key="chk_service_date").value == TODAY - timedelta(days=3)
+    assert "#### Recommended: Fix the issue" in markdown(at)
+
+
+def test_a_typed_year_past_the_range_gets_a_message_not_the_old_date(app):
+    at = open_checker(app)
+    at.date_input(key="chk_service_date").set_value(date(2099, 1, 1)).run()
+    assert not at.exception
+    assert at.date_input(key="chk_service_date").value == date(2099, 1, 1)
+    assert [e.value for e in at.error] == ["Dates after 2031-11-25 (five years from today) are not accepted."]
+    assert any("No verdict yet: Service date needs attention" in i.value for i in at.info)
+
+
+def test_a_request_date_in_the_future_is_judged_with_a_warning(app):
+    at = open_checker(app, params={"request_date": (TODAY + timedelta(days=2)).isoformat()})
+    assert not at.exception
+    assert any("is after today (2026-11-26)" in w.value for w in at.warning)
+    assert "Recommended:" in markdown(at)
