@@ -141,3 +141,14 @@ def test_other_errors_are_not_timeouts():
     assert timeout_message(ValueError("x")) is None
     assert timeout_message(RuntimeError("database is locked")) is None
 
+
+
+@needs_pg
+def test_migrations_are_not_cut_short_by_the_read_timeout_and_leave_it_in_place(pg_url):
+    db = open_database(pg_url, pg_limits={"statement_timeout": "1ms"})
+    upgrade(db.engine)  # dozens of DDL statements and trigger functions: each well over 1 ms
+    with db.read() as s:  # the same pooled connection: SET LOCAL ended with the migration's transaction
+        assert s.execute(text("SHOW statement_timeout")).scalar() == "1ms"
+    db.dispose()
+    with open_database(pg_url).read() as s:
+        assert s.execute(text("SELECT version_num FROM alembic_version")).scalar()
