@@ -92,6 +92,9 @@ def _objects(c: Connection, schema: str) -> list[tuple[str, str, str]]:
             "SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' ELSE 'TABLE' END, c.relname, "
             "pg_get_userbyid(c.relowner) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
             "WHERE n.nspname = :s AND c.relkind IN ('r', 'p', 'v', 'S') "
+            # a serial column's sequence follows its table (ALTER SEQUENCE would refuse it)
+            "AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid "
+            "AND d.classid = 'pg_class'::regclass AND d.deptype IN ('a', 'i'))) "
             "UNION ALL SELECT 'FUNCTION', p.oid::regprocedure::text, pg_get_userbyid(p.proowner) "
             "FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = :s"
         ),

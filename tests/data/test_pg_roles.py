@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from data.db import open_database
@@ -238,3 +239,44 @@ def test_the_command_prints_both_urls_and_refuses_bad_names(team, capsys):
         Roles(owner="Robert'); DROP TABLE", app="x")
     assert main(["--admin-url", team.admin_url, "--owner", "same", "--app", "same"]) == 2
     assert "two different roles" in capsys.readouterr().err
+
+
+def test_a_schema_first_migrated_by_one_all_powerful_role_is_handed_to_the_owner(tmp_path):
+    """The issue's starting point: every table owned by the role that ran the migrations (here the superuser)."""
+    from tests.conftest import Backend
+
+    backend = Backend("postgresql", tmp_path)
+    url = backend.new_url()
+    schema = make_url(url).query["options"].split("search_path=")[1]
+    tag = uuid.uuid4().hex[:10]
+    roles = Roles(owner=f"rd_owner_{tag}", app=f"rd_app_{tag}", schema=schema)
+    legacy = open_database(url)
+    upgrade(legacy.engine)
+    add_demo_users(legacy)
+    legacy.dispose()
+    try:
+        apply(url, roles)
+        with create_engine(url).connect() as c:
+            owners = set(
+                c.execute(
+                    text("SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class c JOIN pg_namespace n "
+                         "ON n.oid = c.relnamespace WHERE n.nspname = :s"),
+                    {"s": schema},
+                ).scalars()
+            )
+        assert owners == {roles.owner}
+        app = open_database(role_url(url, roles.app).render_as_string(hide_password=False))
+        cid = add_case(app, reason="billing_error")  # the app role inserts with the handed-over sequences
+        assert decide(app, user_id(app, "rita"), cid, "full_refund", 12_000, "Per policy.", 1, uuid.uuid4().hex,
+                      today=TODAY)
+        with pytest.raises(DBAPIError, match="must be owner"), app.engine.begin() as c:
+            c.exec_driver_sql("ALTER TABLE case_events DISABLE TRIGGER ALL")
+        app.dispose()
+    finally:
+        backend.cleanup()
+        eng = create_engine(pg_base_url(), isolation_level="AUTOCOMMIT")
+        with eng.connect() as c:
+            for role in (roles.app, roles.owner):
+                c.exec_driver_sql(f'DROP OWNED BY "{role}"')
+                c.exec_driver_sql(f'DROP ROLE "{role}"')
+        eng.dispose()
