@@ -13,6 +13,7 @@ SIGTERM) stops all three. Logs: <run dir>/server-a.log, server-b.log, error.log,
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import pwd
 import shutil
@@ -141,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         for port in ports:
             wait_healthy(f"http://127.0.0.1:{port}/_stcore/health", procs)
+        (run_dir / "servers.json").write_text(  # for monitoring (RSS per server) and the load benchmark
+            json.dumps({name: {"pid": proc.pid, "port": port} for name, proc, port in zip("ab", procs, ports)})
+        )
         procs.append(subprocess.Popen([nginx, "-p", str(run_dir), "-c", str(conf), "-g", "daemon off;"], cwd=run_dir))
         wait_healthy(f"http://127.0.0.1:{args.port}/_stcore/health", procs, timeout=30)
         print(f"Refund Desk on http://{args.host}:{args.port} — servers a (127.0.0.1:{ports[0]}) and b "
