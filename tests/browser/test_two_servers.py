@@ -106,13 +106,13 @@ def session_on(chromium, base: str, server: str):
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name="rita").click()
     wait_for_app(page, 60_000)
-    expect(page.get_by_test_id("stSidebar")).to_contain_text("rita@refund-desk.example")
+    expect(page.get_by_test_id("stSidebar")).to_contain_text("rita@refund-desk.example", timeout=60_000)
     return context, page, response.headers.get("x-refund-desk-server")
 
 
 def open_cases_shown(page) -> int:
     metric = page.get_by_test_id("stMetric").filter(has_text="Open cases")
-    expect(metric).to_be_visible()
+    expect(metric).to_be_visible(timeout=60_000)
     return int(re.sub(r"\D", "", metric.get_by_test_id("stMetricValue").inner_text()))
 
 
@@ -133,7 +133,7 @@ def test_a_decision_on_server_a_shows_at_once_in_a_session_on_server_b(team_db, 
         wait_for_app(page_a, 60_000)
         page_a.get_by_role("button", name="Record decision").click()
         wait_for_app(page_a, 60_000)
-        expect(page_a.get_by_test_id("stAlertContentSuccess")).to_contain_text("Decision saved")
+        expect(page_a.get_by_test_id("stAlertContentSuccess")).to_contain_text("Decision saved", timeout=60_000)
 
         # B's cached home numbers were cleared by the notification: the decision counts at once.
         deadline = time.monotonic() + 20  # well inside the 60 s the cache would otherwise hold
