@@ -155,6 +155,8 @@ def timeout_message(exc: BaseException, limits: dict[str, str] | None = None) ->
         state = getattr(err, "sqlstate", None)
         if state is None and "idle-in-transaction timeout" in str(err):
             state = "25P03"  # the server's FATAL message before it closed the connection
+        if state == "57014" and "statement timeout" not in str(err):
+            state = None  # cancelled for another reason (an operator's pg_cancel_backend): not a limit
         if state in _TIMEOUT_MESSAGES:
             shown = limits or pg_limits()
             return _TIMEOUT_MESSAGES[state].format(**{k: _spoken(v) for k, v in shown.items()})

@@ -152,3 +152,12 @@ def test_migrations_are_not_cut_short_by_the_read_timeout_and_leave_it_in_place(
     db.dispose()
     with open_database(pg_url).read() as s:
         assert s.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+@needs_pg
+def test_a_statement_cancelled_by_an_operator_is_not_called_a_timeout(pg_url):
+    db = open_database(pg_url)
+    with pytest.raises(DBAPIError) as err, db.read() as s:
+        s.execute(text("SELECT pg_cancel_backend(pg_backend_pid()), pg_sleep(1)"))
+    assert "user request" in str(err.value) and timeout_message(err.value) is None
+    db.dispose()
