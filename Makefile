@@ -10,7 +10,7 @@ PORT   ?= 8501
 #   TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make test
 export TEST_DATABASE_URL
 
-.PHONY: run test setup setup-dev browser lint demo-large clean
+.PHONY: run test setup setup-dev browser lint demo-large clean pg-roles nginx team
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,24 @@ test: setup-dev browser lint
 CASES ?= 1000000
 demo-large: setup
 	$(PY) -m data.generate --cases $(CASES) --request-rate 0.1 --db sqlite:///data/large.db
+
+# PostgreSQL owner + app roles for a team deployment (docs/deployment.md); re-run after every migration:
+#   make pg-roles ADMIN_URL=postgresql+psycopg://postgres@db-host:5432/refund_desk
+pg-roles: setup
+	$(PY) -m data.pg_roles --admin-url "$(ADMIN_URL)"
+
+# Debian's nginx for deploy/ (the reverse proxy in front of several app servers).
+nginx:
+	@command -v nginx >/dev/null 2>&1 || test -x /usr/sbin/nginx || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nginx-light >/dev/null; }
+	@PATH="$$PATH:/usr/sbin" nginx -v
+
+# nginx + two app servers on one PostgreSQL (docs/deployment.md):
+#   make team DB=postgresql+psycopg://refund_desk_app@db-host/refund_desk SECRETS=path/to/secrets.toml
+PROXY_PORT ?= 8080
+team: setup nginx
+	$(PY) deploy/serve.py --db "$(DB)" --secrets "$(SECRETS)" --port $(PROXY_PORT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache test-artifacts

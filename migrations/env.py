@@ -39,6 +39,10 @@ def run_migrations_online() -> None:
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # The app's read statement_timeout (data/db.py) must not cut a long migration short; SET LOCAL ends
+            # with this transaction, so the pooled connection keeps its limit afterwards.
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
         context.run_migrations()
     if connection.in_transaction():
         connection.commit()

@@ -27,6 +27,7 @@ from typing import ParamSpec, TypeVar
 
 import streamlit as st
 
+from data.db import timeout_message
 from desk.errors import DeskError
 
 RAISE_ENV = "REFUND_DESK_RAISE_ERRORS"  # set by tests/conftest.py's app fixture
@@ -87,9 +88,17 @@ def reported(where: str = "") -> Iterator[None]:
     """
     try:
         yield
-    except DeskError as exc:
-        st.error(str(exc), icon=":material/block:")
     except Exception as exc:
+        # A PostgreSQL limit that fired (statement, lock or idle timeout) is the desk being busy, not a bug:
+        # say so, whichever layer wrapped it (analytics wraps database errors in DatabaseNotReady).
+        busy = timeout_message(exc)
+        if busy:
+            log.warning("database limit%s: %s", f" while {where}" if where else "", str(exc).splitlines()[0])
+            st.warning(busy, icon=":material/hourglass_top:")
+            return
+        if isinstance(exc, DeskError):
+            st.error(str(exc), icon=":material/block:")
+            return
         error_id = report(exc, where)
         if os.environ.get(RAISE_ENV):  # tests: let AppTest see the exception (at.exception)
             raise

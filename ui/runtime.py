@@ -28,7 +28,11 @@ def _has_secrets() -> bool:
 @st.cache_resource(show_spinner=False)
 def _database(url: str) -> Database:
     # The engine is shared by every session (it is thread-safe); sessions are never cached.
-    return open_database(url)
+    db = open_database(url)
+    from ui.changes import watch  # PostgreSQL: other app servers' writes clear our caches at once
+
+    watch(db)
+    return db
 
 
 def get_db() -> Database:
