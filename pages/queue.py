@@ -221,8 +221,8 @@ st.dataframe(
         "Service": st.column_config.TextColumn("Service", width=90),
         "Reason": st.column_config.TextColumn("Reason", width=125),
         "Assignee": st.column_config.TextColumn("Assignee", width=95),
-        "Requested": st.column_config.NumberColumn(
-            "Requested", format="$%.2f", help="Amount the customer asked for", width=72
+        "Requested": st.column_config.TextColumn(
+            "Requested", help="Amount the customer asked for, in the currency of the service", width=80
         ),
         "Age (days)": st.column_config.NumberColumn(
             "Age", format="%d d", help="Days since the request was opened", width=45

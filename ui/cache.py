@@ -54,6 +54,16 @@ def analytics_people(db: Database, actor: Actor) -> list[analytics.Person]:
     return _people(db, db.url, actor)
 
 
+@st.cache_data(ttl=ANALYTICS_TTL_SECONDS, show_spinner=False, max_entries=32)
+def _currencies(_db: Database, url: str, actor: Actor, reporting: str) -> list[str]:
+    return analytics.currencies(_db, actor, reporting)
+
+
+def analytics_currencies(db: Database, actor: Actor, reporting: str) -> list[str]:
+    """The currency filter's choices: the reporting currency first, then every currency the desk sells in."""
+    return _currencies(db, db.url, actor, reporting)
+
+
 @st.cache_data(ttl=ANALYTICS_TTL_SECONDS, show_spinner=False, max_entries=8)
 def _headline(_db: Database, url: str, today: date) -> home.Headline:
     return home.headline(_db, today)
@@ -71,3 +81,4 @@ def clear_analytics_cache() -> None:
     _view.clear()
     _report.clear()
     _people.clear()
+    _currencies.clear()
