@@ -167,7 +167,7 @@ def kpi_tiles(r: Report) -> None:
     )
     _tile(
         row[3],
-        f"Money granted ({cur})",
+        "Money granted",
         format_money_short(k.money_cents, cur),
         _change(k.money_cents, p.money_cents, "rel"),
         f"{money(k.money_cents)}: full refunds + partial refunds + credits of effective decisions in the period, "
