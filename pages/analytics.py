@@ -7,12 +7,13 @@ from desk.errors import DeskError, InvalidInput
 from ui import analytics_view as view
 from ui import charts
 from ui.cache import analytics_currencies, analytics_people, analytics_view
+from ui.currency import reporting_currency
 from ui.guard import guard
 
 ctx = guard("analytics")
 
 st.title("Analytics")
-reporting, config_problem = view.reporting_currency()
+reporting, config_problem = reporting_currency()
 if config_problem:
     st.warning(config_problem)
 defaults = default_filters(ctx.today, reporting)

@@ -8,7 +8,6 @@ same as the screen without its formatting.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -19,9 +18,6 @@ import streamlit as st
 
 from desk.analytics import LEAD_CAPPED, Report
 from desk.money import (
-    DEFAULT_CURRENCY,
-    MoneyError,
-    check_currency,
     currency_symbol,
     format_money,
     format_money_short,
@@ -34,27 +30,6 @@ from ui.charts import APPROVAL_LABELS, OUTCOME_LABELS, REASON_LABELS, SERVICE_TY
 PCT = st.column_config.NumberColumn(format="%.2f%%")
 COUNT = st.column_config.NumberColumn(format="localized")
 MONEY_HEADING = re.compile(r"\(([A-Z]{3})\)$")  # "Revenue (EUR)"
-REPORTING_CURRENCY_ENV = "REFUND_DESK_REPORTING_CURRENCY"
-
-
-def reporting_currency() -> tuple[str, str | None]:
-    """The desk's reporting currency — the analytics' default currency filter — and a warning if the
-    configured one is not a currency. From $REFUND_DESK_REPORTING_CURRENCY, else `[desk] reporting_currency`
-    in .streamlit/secrets.toml, else USD."""
-    configured = os.environ.get(REPORTING_CURRENCY_ENV)
-    if not configured:
-        try:
-            configured = st.secrets.get("desk", {}).get("reporting_currency")
-        except Exception:  # no secrets.toml (or an unreadable one: the sign-in path reports that)
-            configured = None
-    if not configured:
-        return DEFAULT_CURRENCY, None
-    try:
-        return check_currency(str(configured)), None
-    except MoneyError as exc:
-        return DEFAULT_CURRENCY, f"The configured reporting currency is not valid ({exc}); using {DEFAULT_CURRENCY}."
-
-
 def money_column(currency: str):
     """A table column of amounts in `currency` (major units), shown with its symbol and decimals."""
     digits = minor_digits(currency)

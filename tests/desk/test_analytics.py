@@ -40,7 +40,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import delete, insert
+from sqlalchemy import delete, insert, update
 
 from data.models import Case, Customer, Decision, SalesDaily, Service, User, sales_by_currency
 from desk import analytics
@@ -529,7 +529,13 @@ def desk_in_two_currencies(desk):
                 status="completed", purchased_on=date(2026, 3, 2),
             )
         )
-        # the trigger counted the one EUR service; the hand-written figure is 20 sold for €1,000
+        # the trigger counted the one EUR service; the hand-written figure is 20 sold for €1,000 (and sales_daily,
+        # which every writer of services keeps too, counts them with the day's USD sales)
+        s.execute(
+            update(SalesDaily)
+            .where(SalesDaily.day == date(2026, 3, 2), SalesDaily.service_type == "technical_support")
+            .values(services_sold=SalesDaily.services_sold + 20, revenue_cents=SalesDaily.revenue_cents + 100_000)
+        )
         s.execute(delete(sales_by_currency).where(sales_by_currency.c.currency == "EUR"))
         s.execute(
             insert(sales_by_currency).values(
@@ -591,3 +597,13 @@ def test_an_unknown_currency_is_refused_with_the_field_named(desk):
     with pytest.raises(InvalidInput) as exc:
         run(desk, replace(MARCH, currency="XYZ"))
     assert exc.value.field == "currency"
+
+
+def test_the_home_page_value_rate_is_per_currency_like_the_analytics(desk_in_two_currencies):
+    db = desk_in_two_currencies
+    for currency in ("USD", "EUR"):
+        h = headline(db, TODAY, currency)
+        k = run(db, Filters(date(2026, 3, 2), TODAY, currency=currency)).kpis
+        assert (h.refund_rate_30d, h.refund_value_rate_30d) == (pytest.approx(k.refund_rate), pytest.approx(k.refund_value_rate))
+    # EUR: d10 €40.00 of €1,000 revenue
+    assert headline(db, TODAY, "EUR").refund_value_rate_30d == pytest.approx(4000 / 100_000)
