@@ -296,13 +296,16 @@ def _keys(table, by: Sequence[str], unit: str, dialect: str) -> list:
 
 def decision_states(conn: Connection, f: Filters, by: Sequence[str] = ()) -> pd.DataFrame:
     """Decisions recorded in the period (by decided_on), counted per `by` (any of "bucket", service_type,
-    reason, decided_by_id, policy_version) and per decision state; `amount_cents` sums the amounts of the
-    decisions in `f.currency` only (the counts are of every currency)."""
+    reason, decided_by_id, policy_version, currency) and per decision state. Without "currency" in `by`,
+    `amount_cents` sums the amounts of the decisions in `f.currency` only (the counts are of every
+    currency); with it, each row's amounts are of its own currency. Never a sum across currencies."""
     t = decision_rollup
     unit = f.granularity if "bucket" in by else "month"
     keys = _keys(t, by, unit, conn.dialect.name) + [t.c[k] for k in STATE]
-    # counts of every currency; amounts of the filter's currency only (never a sum across currencies)
-    amount = func.sum(case((t.c.currency == f.currency, t.c.amount_cents), else_=0))
+    if "currency" in by:
+        amount = func.sum(t.c.amount_cents)
+    else:
+        amount = func.sum(case((t.c.currency == f.currency, t.c.amount_cents), else_=0))
     q = (
         select(*keys, func.sum(t.c.decisions).label("decisions"), amount.label("amount_cents"))
         .where(_dims_where(t, f, unit))
@@ -467,22 +470,23 @@ def exception_list(conn: Connection, f: Filters, limit: int = EXCEPTION_LIST_LIM
     return _frame(conn, q)
 
 
-def money_by_currency(conn: Connection, f: Filters) -> dict[str, int]:
-    """Money granted in the period (amounts of effective decisions with a money outcome) per currency: how
-    the page shows amounts of several currencies together — side by side, never summed."""
-    t = decision_rollup
-    q = (
-        select(t.c.currency, func.sum(t.c.amount_cents).label("cents"))
-        .where(
-            _dims_where(t, f, "month"),
-            t.c.superseded == False,  # noqa: E712 (a column, not a Python bool)
-            t.c.approval_status.in_(EFFECTIVE_STATUSES),
-            t.c.outcome.in_(MONEY_OUTCOMES),
-        )
-        .group_by(t.c.currency)
-        .having(func.sum(t.c.decisions) != 0)
-    )
-    return {r.currency: int(r.cents or 0) for r in conn.execute(q)}
+def in_currency(states: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """`decision_states` rows per currency -> the same rows with the amounts of `currency` only (the other
+    currencies' rows keep their counts, their amounts become 0)."""
+    out = states.copy()
+    if not out.empty:
+        out["amount_cents"] = np.where(out["currency"] == currency, out["amount_cents"].fillna(0), 0)
+    return out
+
+
+def money_per_currency(states: pd.DataFrame) -> dict[str, int]:
+    """Money granted (amounts of effective money decisions) per currency, from `decision_states` rows per
+    currency: how the page shows amounts of several currencies together — side by side, never summed."""
+    if states.empty:
+        return {}
+    per = summarise(states, ["currency"])
+    per = per[per["money"] > 0]
+    return {str(c): int(v) for c, v in zip(per["currency"], per["money_cents"])}
 
 
 def currencies(db: Database, actor: Actor, reporting: str = DEFAULT_CURRENCY) -> list[str]:
@@ -767,8 +771,8 @@ def report(db: Database, filters: Filters, actor: Actor, today: date) -> Report:
     with _reading(db) as conn:
         with timer("decisions by type, reason, reviewer, version"):
             states = decision_states(conn, f, by=dims)
-        with timer("decisions by period and type"):
-            trend_states = decision_states(conn, f, by=("bucket", "service_type"))
+        with timer("decisions by period, type and currency"):
+            trend_by_currency = decision_states(conn, f, by=("bucket", "service_type", "currency"))
         with timer("decisions, previous period"):
             states_prev = decision_states(conn, prev)
         with timer("lead times by reviewer"):
@@ -791,14 +795,14 @@ def report(db: Database, filters: Filters, actor: Actor, today: date) -> Report:
             exceptions = exception_list(conn, f)
         with timer("pending approvals"):
             pending = pending_approvals(conn, f)
-        with timer("money per currency"):
-            per_currency = money_by_currency(conn, f)
         with timer("backlog"):
             ages = backlog(conn, f, today)
         with timer("users"):
             names = user_names(conn)
 
     with timer("pandas: shaping"):
+        trend_states = in_currency(trend_by_currency, f.currency)
+        per_currency = money_per_currency(trend_by_currency)
         sold = trend_sales[["sold", "revenue_cents"]].sum().to_frame().T
         opened = int(opened_detail["opened"].sum()) if cases_ok else None
         measured = measures(states)
