@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from data.db import open_database
-from data.models import Case, Service
+from data.models import Case, Decision, Service
 from tests.browser.test_analytics_browser import kpi, open_as_manager
 from tests.support.browser import ARTIFACTS, wait_for_app
 
@@ -18,15 +18,21 @@ pytestmark = pytest.mark.browser
 
 
 def a_case_in(url: str, currency: str, status: str) -> int:
+    """The first open case in `currency`, or the first closed one decided with money (a partial refund)."""
     db = open_database(url)
     with db.read() as s:
-        cid = s.scalar(
+        q = (
             select(Case.id)
             .join(Service, Service.id == Case.service_id)
             .where(Service.currency == currency, Case.status == status)
             .order_by(Case.id)
             .limit(1)
         )
+        if status == "closed":
+            q = q.join(Decision, Decision.case_id == Case.id).where(
+                Decision.outcome == "partial_refund", Decision.superseded.is_(False)
+            )
+        cid = s.scalar(q)
     db.dispose()
     assert cid is not None, f"the demo data has no {status} {currency} case"
     return cid
@@ -45,6 +51,8 @@ def test_a_eur_case_page_shows_euros_and_no_dollar_sign(browser_page, live_serve
     expect(main).to_contain_text("€")
     text = main.inner_text()
     assert "$" not in text, re.findall(r".{0,40}\$.{0,40}", text)
+    if status == "closed":  # the decision box: "Partial refund · €12.34"
+        expect(main).to_contain_text(re.compile(r"Partial refund · €[0-9,]+\.[0-9]{2}"))
     if status == "open":  # a money outcome asks for the amount in the case's currency
         page.get_by_text(re.compile(r"^Credit for future services")).first.click()
         wait_for_app(page)
