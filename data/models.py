@@ -294,7 +294,7 @@ DECISION_ROLLUP_DIMS = (
     "is_exception",
     "approval_status",
     "superseded",
-    "currency",  # of the decided case's service (migration 0004): amounts are summed per currency only
+    "currency",  # of the amount: the case's service's, '' for 0 (migration 0004); summed per currency only
 )
 
 

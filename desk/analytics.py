@@ -485,7 +485,7 @@ def money_per_currency(states: pd.DataFrame) -> dict[str, int]:
     if states.empty:
         return {}
     per = summarise(states, ["currency"])
-    per = per[per["money"] > 0]
+    per = per[(per["money"] > 0) & (per["currency"] != "")]  # '': amounts of 0 (see migration 0004)
     return {str(c): int(v) for c, v in zip(per["currency"], per["money_cents"])}
 
 

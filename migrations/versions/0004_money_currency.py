@@ -5,7 +5,7 @@ Amounts of different currencies are never added together (docs/metrics.md, "Curr
 for revenue. This revision:
 
 - rebuilds `decision_rollup` with `currency` in its key: the currency of the decided case's service (a
-  decision's amount is in the case's currency, which is its service's). The triggers read it through
+  decision's amount is in the case's currency, which is its service's), or '' for an amount of 0. The triggers read it through
   `cases.service_id -> services.currency`, two primary-key lookups per decision row, so no writer has to
   know about it (the desk, the importer, plain SQL alike);
 - adds `sales_by_currency` (services sold and revenue per purchase day, service type and currency), kept by
@@ -102,9 +102,11 @@ def _rollup_sql(
 
 
 def _with_currency(source: str) -> str:
-    """Decision rows with the currency of their case's service."""
+    """Decision rows with the currency of their amount: their case's service's; '' when the amount is 0 (a
+    fix or a denial: there is no money to tell apart, and not splitting those rows by currency keeps the
+    rollup, and every query of it, nearly as small as before)."""
     return (
-        f"(SELECT x.*, sv.currency AS currency FROM {source} AS x "
+        f"(SELECT x.*, CASE WHEN x.amount_cents = 0 THEN '' ELSE sv.currency END AS currency FROM {source} AS x "
         "JOIN cases AS c ON c.id = x.case_id JOIN services AS sv ON sv.id = c.service_id)"
     )
 
