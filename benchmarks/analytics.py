@@ -100,8 +100,9 @@ def child_page(url: str, runs: int) -> dict:
     }
 
 
-def child_naive(url: str, start: str, end: str) -> dict:
-    """The headline numbers with the whole decisions and cases tables in pandas (no SQL aggregates)."""
+def child_naive(url: str, start: str, end: str, currency: str = "USD") -> dict:
+    """The headline numbers with the whole decisions and cases tables in pandas (no SQL aggregates); money
+    in `currency` only (each case with its service's currency, revenue from the per-currency sales rollup)."""
     import pandas as pd
     from sqlalchemy import text
 
@@ -111,8 +112,10 @@ def child_naive(url: str, start: str, end: str) -> dict:
     t0 = time.perf_counter()
     with db.engine.connect() as conn:
         decisions = pd.read_sql(text("SELECT * FROM decisions"), conn)
-        cases = pd.read_sql(text("SELECT * FROM cases"), conn)
-        sales = pd.read_sql(text("SELECT * FROM sales_daily"), conn)
+        cases = pd.read_sql(
+            text("SELECT cases.*, services.currency FROM cases JOIN services ON services.id = cases.service_id"), conn
+        )
+        sales = pd.read_sql(text("SELECT * FROM sales_by_currency"), conn)
     loaded = time.perf_counter() - t0
     for frame, cols in ((decisions, ["decided_on"]), (cases, ["opened_on", "due_on"]), (sales, ["day"])):
         for c in cols:
@@ -121,14 +124,16 @@ def child_naive(url: str, start: str, end: str) -> dict:
     d = decisions[(decisions["decided_on"] >= lo) & (decisions["decided_on"] <= hi)]
     eff = d[~d["superseded"].astype(bool) & d["approval_status"].isin(["not_required", "approved"])]
     money = eff[eff["outcome"].isin(["full_refund", "partial_refund", "credit"])]
+    money_currency = money["case_id"].map(cases.set_index("id")["currency"])
     s = sales[(sales["day"] >= lo) & (sales["day"] <= hi)]
+    s_revenue = s.loc[s["currency"] == currency, "revenue_cents"].sum()
     opened = cases[(cases["opened_on"] >= lo) & (cases["opened_on"] <= hi)]
     joined = eff.merge(cases[["id", "opened_on", "due_on"]], left_on="case_id", right_on="id")
     lead = (joined["decided_on"] - joined["opened_on"]).dt.days.clip(lower=0)
     rank = {"deny": 0, "fix": 1, "credit": 2, "partial_refund": 3, "full_refund": 4}
     numbers = {
         "refund_rate": len(money) / s["services_sold"].sum(),
-        "refund_value_rate": money["amount_cents"].sum() / s["revenue_cents"].sum(),
+        "refund_value_rate": money.loc[money_currency == currency, "amount_cents"].sum() / s_revenue,
         "credit_rate": (money["outcome"] == "credit").sum() / s["services_sold"].sum(),
         "request_rate": len(opened) / s["services_sold"].sum(),
         "decisions": len(d),

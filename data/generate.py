@@ -54,6 +54,11 @@ EXCEPTION_RATE = {1: 0.01, 2: 0.06, 3: 0.005, 4: 0.02, 5: 0.09, 6: 0.01, 7: 0.03
 DECIDER_WEIGHTS = np.array([0.17, 0.16, 0.17, 0.15, 0.14, 0.13, 0.05, 0.03])
 MANAGER_IDS = [7, 8]
 
+# The desk sells in three currencies, by the customer's country (US, euro area, UK): every service of a
+# customer is in the customer's currency. Drawn from a stream of its own, so the rest of the demo data (and
+# every count derived from it) is the same for a seed as before currencies were added.
+CURRENCIES = ("USD", "EUR", "GBP")
+CURRENCY_SHARE = np.array([0.60, 0.25, 0.15])
 TYPE_SHARE = np.array([0.30, 0.25, 0.25, 0.20])  # technical_support, software_update, online_service, subscription
 # Refund requests are likelier for some types (relative weights when picking the services with a case).
 TYPE_REQUEST_WEIGHT = np.array([1.4, 0.8, 0.8, 1.1])
@@ -262,6 +267,8 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
     initiated_mask = status >= 1
     completed_mask = (status == 2) & ~is_sub
     customer_id = rng.integers(1, n_cu + 1, size=n_s)
+    customer_currency = np.random.default_rng([plan.seed, 4217]).choice(len(CURRENCIES), size=n_cu, p=CURRENCY_SHARE)
+    currency = customer_currency[customer_id - 1]
 
     # ---- cases: which services get a refund request, and what it says ----
     keys = rng.exponential(size=n_s) / TYPE_REQUEST_WEIGHT[stype]
@@ -455,7 +462,7 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
                         "customer_id": customer_id[sl].tolist(),
                         "service_type": [stype_names[t] for t in stype[sl].tolist()],
                         "price_cents": price[sl].tolist(),
-                        "currency": ["USD"] * (b - a),
+                        "currency": [CURRENCIES[c] for c in currency[sl].tolist()],
                         "status": [status_names[x] for x in status[sl].tolist()],
                         "purchased_on": _iso(purchased[sl]),
                         "scheduled_on": _iso(scheduled[sl]),

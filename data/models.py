@@ -294,6 +294,7 @@ DECISION_ROLLUP_DIMS = (
     "is_exception",
     "approval_status",
     "superseded",
+    "currency",  # of the amount: the case's service's, '' for 0 (migration 0004); summed per currency only
 )
 
 
@@ -317,6 +318,7 @@ decision_rollup = Table(
     Column("is_exception", Boolean, primary_key=True),
     Column("approval_status", String(16), primary_key=True),
     Column("superseded", Boolean, primary_key=True),
+    Column("currency", String(3), primary_key=True),
     Column("decisions", BigInteger, nullable=False),  # decision rows (of decided_on in the period)
     Column("amount_cents", BigInteger, nullable=False),  # their amounts, summed
     CheckConstraint("grain IN ('day', 'week', 'month')", name="grain"),
@@ -347,6 +349,19 @@ case_rollup = Table(
     Column("reason", String(32), primary_key=True),
     Column("opened", BigInteger, nullable=False),  # cases opened
     CheckConstraint("grain IN ('day', 'week', 'month')", name="grain"),
+    sqlite_with_rowid=False,
+)
+
+# Services sold and revenue per purchase day, service type and currency (migration 0004), kept by triggers on
+# `services`: revenue of different currencies is never summed. (`sales_daily` keeps the counts per day and type.)
+sales_by_currency = Table(
+    "sales_by_currency",
+    Base.metadata,
+    Column("day", Date, primary_key=True),
+    Column("service_type", String(24), primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("services_sold", BigInteger, nullable=False),
+    Column("revenue_cents", BigInteger, nullable=False),
     sqlite_with_rowid=False,
 )
 

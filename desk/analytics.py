@@ -6,10 +6,15 @@ How it stays fast at a million cases: the database keeps decisions and opened ca
 (`decision_rollup`, `lead_time_rollup`, `case_rollup`; migration 0002, maintained by triggers) at three
 grains — day, week (Monday) and month. `cover` answers a date range from its whole months, then whole
 weeks, then loose days, so the default 12-month view reads some 20,000 rollup rows and never the
-decisions, cases or services tables; denominators come from the `sales_daily` rollup. The SQL groups by
+decisions, cases or services tables; denominators come from the `sales_by_currency` rollup. The SQL groups by
 the few decision states (outcome, recommendation, exception, approval, superseded); `measures` and
 `summarise` turn those small frames into the metrics, so a rate means the same on every tile, chart and
 table.
+
+Money is per currency (docs/metrics.md, "Currencies"): `Filters.currency` picks the currency of every
+amount, revenue and value rate (the desk's reporting currency by default); counts and count rates are of
+every currency; amounts of different currencies are never added (the rollups carry a currency, migration
+0004), only shown side by side (`money_by_currency`).
 
 Reviewers see only their own numbers: `scope` forces the reviewer filter to the actor, here in desk/, not
 only in the page.
@@ -38,15 +43,17 @@ from data.models import (
     SERVICE_TYPES,
     Case,
     Decision,
-    SalesDaily,
+    Service,
     User,
     case_rollup,
     decision_rollup,
     lead_time_rollup,
+    sales_by_currency,
 )
 from desk.auth import Actor
 from desk.errors import DatabaseNotReady, InvalidInput, NotAllowed
 from desk.home import EFFECTIVE_APPROVAL_STATUSES as EFFECTIVE_STATUSES
+from desk.money import DEFAULT_CURRENCY, MoneyError, check_currency
 from policy import MONEY_OUTCOMES
 
 # ---- vocabulary ------------------------------------------------------------------------------------------
@@ -81,6 +88,8 @@ class Filters:
     reasons: tuple[str, ...] = ()
     reviewers: tuple[int, ...] = ()
     granularity: str = "month"  # of the trend charts: "month" or "week"
+    # Money figures (amounts, revenue, value rates) are of this currency only; counts are of every currency.
+    currency: str = DEFAULT_CURRENCY
 
     @property
     def days(self) -> int:
@@ -91,13 +100,14 @@ class Filters:
         return replace(self, start=self.start - timedelta(days=self.days), end=self.start - timedelta(days=1))
 
 
-def default_filters(today: date) -> Filters:
-    """The last 12 months ending today: from the day after today's date one year ago, through today."""
+def default_filters(today: date, currency: str = DEFAULT_CURRENCY) -> Filters:
+    """The last 12 months ending today: from the day after today's date one year ago, through today; money
+    in `currency` (the desk's reporting currency)."""
     try:
         year_ago = today.replace(year=today.year - 1)
     except ValueError:  # 29 February
         year_ago = today.replace(year=today.year - 1, day=28)
-    return Filters(start=year_ago + timedelta(days=1), end=today)
+    return Filters(start=year_ago + timedelta(days=1), end=today, currency=currency)
 
 
 def validate(f: Filters) -> Filters:
@@ -111,8 +121,13 @@ def validate(f: Filters) -> Filters:
     unknown = set(f.reasons) - set(REASONS)
     if unknown:
         raise InvalidInput(f"Unknown reason: {', '.join(sorted(unknown))}.", field="reasons")
+    try:
+        currency = check_currency(f.currency)
+    except MoneyError as exc:
+        raise InvalidInput(f"Money is shown per currency: {exc}.", field="currency") from None
     return replace(
         f,
+        currency=currency,
         service_types=tuple(sorted(set(f.service_types))),
         reasons=tuple(sorted(set(f.reasons))),
         reviewers=tuple(sorted(set(f.reviewers))),
@@ -280,13 +295,19 @@ def _keys(table, by: Sequence[str], unit: str, dialect: str) -> list:
 
 
 def decision_states(conn: Connection, f: Filters, by: Sequence[str] = ()) -> pd.DataFrame:
-    """Decisions recorded in the period (by decided_on), counted and their amounts summed per `by` (any of
-    "bucket", service_type, reason, decided_by_id, policy_version) and per decision state."""
+    """Decisions recorded in the period (by decided_on), counted per `by` (any of "bucket", service_type,
+    reason, decided_by_id, policy_version, currency) and per decision state. Without "currency" in `by`,
+    `amount_cents` sums the amounts of the decisions in `f.currency` only (the counts are of every
+    currency); with it, each row's amounts are of its own currency. Never a sum across currencies."""
     t = decision_rollup
     unit = f.granularity if "bucket" in by else "month"
     keys = _keys(t, by, unit, conn.dialect.name) + [t.c[k] for k in STATE]
+    if "currency" in by:
+        amount = func.sum(t.c.amount_cents)
+    else:
+        amount = func.sum(case((t.c.currency == f.currency, t.c.amount_cents), else_=0))
     q = (
-        select(*keys, func.sum(t.c.decisions).label("decisions"), func.sum(t.c.amount_cents).label("amount_cents"))
+        select(*keys, func.sum(t.c.decisions).label("decisions"), amount.label("amount_cents"))
         .where(_dims_where(t, f, unit))
         .group_by(*keys)
         .having(func.sum(t.c.decisions) != 0)
@@ -329,12 +350,14 @@ def summarise_lead(lead: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
 
 
 def sales(conn: Connection, f: Filters, by_bucket: bool) -> pd.DataFrame:
-    """Services sold and revenue (the denominators), per bucket and service type or in total."""
-    s = SalesDaily.__table__
+    """Services sold (of every currency) and revenue (of `f.currency` only): the denominators, per bucket and
+    service type or in total."""
+    s = sales_by_currency
     cond = [s.c.day.between(f.start, f.end)]
     if f.service_types:
         cond.append(s.c.service_type.in_(f.service_types))
-    sums = [func.sum(s.c.services_sold).label("sold"), func.sum(s.c.revenue_cents).label("revenue_cents")]
+    revenue = func.sum(case((s.c.currency == f.currency, s.c.revenue_cents), else_=0))
+    sums = [func.sum(s.c.services_sold).label("sold"), revenue.label("revenue_cents")]
     if by_bucket:
         keys = [_bucket(s.c.day, f.granularity, conn.dialect.name).label("bucket"), s.c.service_type]
         return _frame(conn, select(*keys, *sums).where(*cond).group_by(*keys))
@@ -429,6 +452,7 @@ def exception_list(conn: Connection, f: Filters, limit: int = EXCEPTION_LIST_LIM
             Decision.outcome,
             Decision.recommended_outcome,
             Decision.amount_cents,
+            Service.currency,
             Decision.approval_status,
             Decision.superseded,
             approver.display_name.label("approver"),
@@ -436,12 +460,43 @@ def exception_list(conn: Connection, f: Filters, limit: int = EXCEPTION_LIST_LIM
             Decision.approval_note,
         )
         .join(decider, decider.id == Decision.decided_by_id)
+        .join(Case, Case.id == Decision.case_id)
+        .join(Service, Service.id == Case.service_id)
         .outerjoin(approver, approver.id == Decision.approver_id)
         .where(*cond)
         .order_by(Decision.decided_on.desc(), Decision.id.desc())
         .limit(limit)
     )
     return _frame(conn, q)
+
+
+def in_currency(states: pd.DataFrame, currency: str) -> pd.DataFrame:
+    """`decision_states` rows per currency -> the same rows with the amounts of `currency` only (the other
+    currencies' rows keep their counts, their amounts become 0)."""
+    out = states.copy()
+    if not out.empty:
+        out["amount_cents"] = np.where(out["currency"] == currency, out["amount_cents"].fillna(0), 0)
+    return out
+
+
+def money_per_currency(states: pd.DataFrame) -> dict[str, int]:
+    """Money granted (amounts of effective money decisions) per currency, from `decision_states` rows per
+    currency: how the page shows amounts of several currencies together — side by side, never summed."""
+    if states.empty:
+        return {}
+    per = summarise(states, ["currency"])
+    per = per[(per["money"] > 0) & (per["currency"] != "")]  # '': amounts of 0 (see migration 0004)
+    return {str(c): int(v) for c, v in zip(per["currency"], per["money_cents"])}
+
+
+def currencies(db: Database, actor: Actor, reporting: str = DEFAULT_CURRENCY) -> list[str]:
+    """The currencies the desk sells in (from the sales rollup), the reporting currency first."""
+    if not actor.may("view_analytics"):
+        raise NotAllowed("Analytics are for reviewers, managers and admins.")
+    with _reading(db) as conn:
+        found = {r[0] for r in conn.execute(select(sales_by_currency.c.currency).distinct())}
+    reporting = check_currency(reporting)
+    return [reporting, *sorted(found - {reporting})]
 
 
 def user_names(conn: Connection) -> dict[int, str]:
@@ -670,6 +725,7 @@ class Report:
     kpis: Kpis
     kpis_previous: Kpis
     pending_approvals: int  # right now (a snapshot)
+    money_by_currency: dict[str, int]  # money granted in the period per currency (kpis: filters.currency only)
     trend: pd.DataFrame  # bucket x service_type: sold, revenue_cents, opened, decision metrics
     lead_histogram: pd.DataFrame  # days (0..31, 31 = "31 or more"), decisions (effective)
     by_reason: pd.DataFrame  # reason: opened, share_of_cases, decision metrics
@@ -715,8 +771,8 @@ def report(db: Database, filters: Filters, actor: Actor, today: date) -> Report:
     with _reading(db) as conn:
         with timer("decisions by type, reason, reviewer, version"):
             states = decision_states(conn, f, by=dims)
-        with timer("decisions by period and type"):
-            trend_states = decision_states(conn, f, by=("bucket", "service_type"))
+        with timer("decisions by period, type and currency"):
+            trend_by_currency = decision_states(conn, f, by=("bucket", "service_type", "currency"))
         with timer("decisions, previous period"):
             states_prev = decision_states(conn, prev)
         with timer("lead times by reviewer"):
@@ -749,6 +805,8 @@ def report(db: Database, filters: Filters, actor: Actor, today: date) -> Report:
             names = user_names(conn)
 
     with timer("pandas: shaping"):
+        trend_states = in_currency(trend_by_currency, f.currency)
+        per_currency = money_per_currency(trend_by_currency)
         sold = trend_sales[["sold", "revenue_cents"]].sum().to_frame().T
         opened = int(opened_detail["opened"].sum()) if cases_ok else None
         measured = measures(states)
@@ -776,6 +834,7 @@ def report(db: Database, filters: Filters, actor: Actor, today: date) -> Report:
         kpis=kpis,
         kpis_previous=kpis_prev,
         pending_approvals=pending,
+        money_by_currency=per_currency,
         trend=trend,
         lead_histogram=lead_hist,
         by_reason=by_reason,

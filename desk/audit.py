@@ -61,6 +61,7 @@ class DecisionRecorded(Event):
     exception: bool
     policy_version: str = ""
     recommended_outcome: str = ""
+    currency: str = ""  # of amount_cents (the case's); empty in events written before it was recorded
 
 
 @dataclass(frozen=True)

@@ -247,7 +247,7 @@ def case_detail(db: Database, case_id: int, today: date, *, book: PolicyBook | N
         cited = book.cited_texts(verdict) if verdict else []
         window = book.get(verdict.policy_version).window_days if verdict else None
         timeline = [
-            TimelineEntry(e.at, names.get(e.actor, e.actor), e.kind, describe_event(e.kind, e.payload, names))
+            TimelineEntry(e.at, names.get(e.actor, e.actor), e.kind, describe_event(e.kind, e.payload, names, service.currency))
             for e in audit.timeline(s, case_id)
         ]
         current = s.scalar(

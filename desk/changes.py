@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from data.models import Case, CaseEvent, User
+from data.models import Case, CaseEvent, Service, User
 from desk.errors import StaleCase
+from desk.money import DEFAULT_CURRENCY, format_money
 from policy.vocabulary import OUTCOME_LABELS
 
 # The event kinds that go with a version bump (case_opened is version 1; refusals change nothing).
@@ -33,8 +34,9 @@ STALE_MESSAGE = "This case changed since you opened it. Nothing was saved; the p
 OUTCOME_WORDS = {outcome: label.lower() for outcome, label in OUTCOME_LABELS.items()}  # inside a sentence
 
 
-def money(cents: int | None, currency: str = "$") -> str:
-    return f"{currency}{(cents or 0) / 100:,.2f}"
+def money(cents: int | None, currency: str) -> str:
+    """An amount in its own currency ('€1,234.50'); see desk.money."""
+    return format_money(cents, currency)
 
 
 def user_names(session: Session) -> dict[str, str]:
@@ -42,8 +44,14 @@ def user_names(session: Session) -> dict[str, str]:
     return {email: name for email, name in session.execute(select(User.email, User.display_name))}
 
 
-def describe_event(kind: str, payload: Mapping[str, Any] | None, names: Mapping[str, str] | None = None) -> str:
-    """One plain sentence for an audit event (customer text, e.g. a note, is included verbatim)."""
+def describe_event(
+    kind: str,
+    payload: Mapping[str, Any] | None,
+    names: Mapping[str, str] | None = None,
+    currency: str = DEFAULT_CURRENCY,
+) -> str:
+    """One plain sentence for an audit event (customer text, e.g. a note, is included verbatim). Amounts are
+    shown in the payload's currency, or else in `currency` (the case's: events older than the currency field)."""
     p = dict(payload or {})
     names = names or {}
 
@@ -65,7 +73,7 @@ def describe_event(kind: str, payload: Mapping[str, Any] | None, names: Mapping[
         return f"Fix attempt recorded: {result}{note}"
     if kind == "decision_recorded":
         outcome = OUTCOME_WORDS.get(p.get("outcome", ""), p.get("outcome", "?"))
-        amount = f" {money(p.get('amount_cents'))}" if p.get("amount_cents") else ""
+        amount = f" {money(p.get('amount_cents'), p.get('currency') or currency)}" if p.get("amount_cents") else ""
         exc = " — discretionary exception, awaiting a manager's approval" if p.get("exception") else ""
         return f"Decided: {outcome}{amount}{exc}"
     if kind == "exception_approved":
@@ -83,6 +91,7 @@ def changes_since(session: Session, case_id: int, seen_version: int, current_ver
     if n <= 0:
         return []
     names = user_names(session)
+    currency = case_currency(session, case_id)
     events = session.execute(
         select(CaseEvent.kind, CaseEvent.payload, CaseEvent.actor, CaseEvent.at)
         .where(CaseEvent.case_id == case_id, CaseEvent.kind.in_(VERSIONED_KINDS))
@@ -90,9 +99,17 @@ def changes_since(session: Session, case_id: int, seen_version: int, current_ver
         .limit(n)
     ).all()
     return [
-        f"{names.get(actor, actor)}, {at:%d %b %H:%M}: {describe_event(kind, payload, names)}"
+        f"{names.get(actor, actor)}, {at:%d %b %H:%M}: {describe_event(kind, payload, names, currency)}"
         for kind, payload, actor, at in reversed(events)
     ]
+
+
+def case_currency(session: Session, case_id: int) -> str:
+    """The currency of a case: its service's (every amount of the case is in it)."""
+    found = session.scalar(
+        select(Service.currency).join(Case, Case.service_id == Service.id).where(Case.id == case_id)
+    )
+    return found or DEFAULT_CURRENCY
 
 
 def stale_case(session: Session, case_id: int, seen_version: int) -> StaleCase:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -28,10 +29,11 @@ from data.models import Case, CaseEvent, Decision, Service, User
 from desk import audit
 from desk.auth import authorize
 from desk.book import current_book
-from desk.changes import bump, event_at, stale_case
+from desk.changes import bump, case_currency, event_at, stale_case
 from desk.errors import InvalidInput, NotAllowed, NotFound, StaleCase
 from desk.facts import SERVICE_FACT_COLUMNS, facts_for_objects
 from desk.facts import service_date_of as _service_date_of_row
+from desk.money import DEFAULT_CURRENCY, MoneyError, format_money, parse_amount
 from policy import (
     MONEY_OUTCOMES,
     OUTCOME_LABELS,
@@ -103,11 +105,12 @@ class DecisionResult:
     policy_version: str
     recommended_outcome: str
     replayed: bool = False  # True: this idempotency key was seen before; nothing new was written
+    currency: str = DEFAULT_CURRENCY  # of the case's service: amount_cents is in its minor units
 
     @property
     def message(self) -> str:
         label = OUTCOME_LABELS[self.outcome]
-        amount = f" of ${self.amount_cents / 100:,.2f}" if self.outcome in MONEY_OUTCOMES else ""
+        amount = f" of {format_money(self.amount_cents, self.currency)}" if self.outcome in MONEY_OUTCOMES else ""
         if self.approval_status == "pending":
             return f"Decision saved: {label}{amount}. It is a discretionary exception: a manager must approve it."
         if self.approval_status == "approved":
@@ -131,6 +134,7 @@ def _result(s: Session, d: Decision, replayed: bool) -> DecisionResult:
         policy_version=d.policy_version,
         recommended_outcome=d.recommended_outcome,
         replayed=replayed,
+        currency=case_currency(s, d.case_id),
     )
 
 
@@ -178,7 +182,7 @@ def decide(
     actor_id: int,
     case_id: int,
     outcome: str,
-    amount_cents: int | None,
+    amount: int | str | Decimal | None,
     rationale: str,
     seen_version: int,
     idempotency_key: str | None,
@@ -188,15 +192,21 @@ def decide(
     book: PolicyBook | None = None,
 ) -> DecisionResult:
     """Decide an open case. An outcome outside the verdict's allowed outcomes is a discretionary exception:
-    it needs a rationale of substance and the case waits for a manager's approval instead of closing."""
+    it needs a rationale of substance and the case waits for a manager's approval instead of closing.
+
+    `amount` is in the case's currency (its service's): an int is whole minor units (cents); a str or
+    Decimal is an amount as typed ("12.50"), refused if it has more decimals than the currency has
+    ("12.345" for EUR) — never rounded. A float is refused: it cannot say exactly what was typed."""
     actor = authorize(db, actor_id, "act_on_case", case_id=case_id)
     if outcome not in OUTCOMES:
         raise InvalidInput(f"Choose an outcome ({', '.join(OUTCOMES)}).", field="outcome")
     rationale = _check_text(rationale, "rationale", required=False, label="the rationale")
-    if amount_cents is not None and (type(amount_cents) is not int or amount_cents < 0):
+    if isinstance(amount, str) and not amount.strip():
+        amount = None
+    if isinstance(amount, bool) or (amount is not None and not isinstance(amount, (int, str, Decimal))):
+        raise InvalidInput("Give the amount as typed (text) or in whole cents.", field="amount")
+    if isinstance(amount, int) and amount < 0:
         raise InvalidInput("The amount must be zero or more, in whole cents.", field="amount")
-    if outcome not in MONEY_OUTCOMES and amount_cents == 0:
-        amount_cents = None
     book = book or default_book()
     at = event_at(now) or audit.utcnow()
     # 1. Judge the case as the user saw it, outside the write lock (SQLite has one writer at a time, so the
@@ -219,6 +229,13 @@ def decide(
         except PolicyError as exc:
             raise InvalidInput(f"The policy engine cannot judge this case's facts: {exc}") from None
         service_type, reason = case.service_type, case.reason
+        currency = s.scalar(select(Service.currency).where(Service.id == case.service_id)) or DEFAULT_CURRENCY
+    try:
+        amount_cents = amount if isinstance(amount, int) or amount is None else parse_amount(amount, currency)
+    except MoneyError as exc:
+        raise InvalidInput(f"The amount is not valid: {exc}.", field="amount") from None
+    if outcome not in MONEY_OUTCOMES and amount_cents == 0:
+        amount_cents = None
     problem = check_amount(verdict, outcome, None if amount_cents is None else amount_cents / 100)
     if problem:
         problem = problem.removeprefix("amount: ")
@@ -265,6 +282,7 @@ def decide(
                 audit.DecisionRecorded(
                     outcome=outcome,
                     amount_cents=amount_cents or 0,
+                    currency=currency,
                     exception=is_exception,
                     policy_version=verdict.policy_version,
                     recommended_outcome=verdict.recommended_outcome,
@@ -287,6 +305,7 @@ def decide(
                 case_version=new_version,
                 policy_version=verdict.policy_version,
                 recommended_outcome=verdict.recommended_outcome,
+                currency=currency,
             )
     except (StaleCase, IntegrityError):
         # The same key committed by a concurrent submit (PostgreSQL lets both reach the UPDATE): answer with it.

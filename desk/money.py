@@ -11,7 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
-from babel.numbers import format_currency, get_currency_precision, is_currency
+from babel.numbers import (
+    format_compact_currency,
+    format_currency,
+    get_currency_precision,
+    get_currency_symbol,
+    is_currency,
+)
 
 LOCALE = "en_US"
 DEFAULT_CURRENCY = "USD"
@@ -80,3 +86,18 @@ def format_totals(totals: dict[str, int], locale: str = LOCALE) -> str:
         return "—"
     ordered = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
     return " · ".join(format_money(v, c, locale) for c, v in ordered)
+
+
+def currency_symbol(currency: str, locale: str = LOCALE) -> str:
+    """'€' for EUR, 'CA$' for CAD (in en_US): for chart axes and table headings."""
+    return get_currency_symbol(check_currency(currency), locale=locale)
+
+
+def format_money_short(minor: int | None, currency: str, locale: str = LOCALE) -> str:
+    """A KPI tile's amount: '€1.23M', '£12.3K', or in full below 10,000 ('$999.50')."""
+    code = check_currency(currency)
+    major = to_major(minor, code)
+    if abs(major) < 10_000:
+        return format_money(minor, code, locale)
+    digits = 2 if abs(major) >= 1_000_000 else 1
+    return format_compact_currency(major, code, locale=locale, fraction_digits=digits)

@@ -27,6 +27,7 @@ from data.db import Database
 from data.models import Case, Customer, Service, User
 from desk.auth import Actor
 from desk.decisions import default_book, facts_for_case
+from desk.money import format_money
 from policy import REASON_LABELS, SERVICE_TYPE_LABELS, PolicyBook, PolicyError, evaluate
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -94,6 +95,7 @@ class QueueRow:
     service_type: str
     reason: str
     amount_requested_cents: int
+    currency: str  # of the amount (the service's)
     opened_on: date
     due_on: date
     age_days: int
@@ -122,7 +124,8 @@ class QueuePage:
                 "Customer": [r.customer_name for r in self.rows],
                 "Service": [SERVICE_TYPE_LABELS.get(r.service_type, r.service_type) for r in self.rows],
                 "Reason": [REASON_LABELS.get(r.reason, r.reason) for r in self.rows],
-                "Requested": [r.amount_requested_cents / 100 for r in self.rows],
+                # formatted in each case's own currency: the queue mixes currencies
+                "Requested": [format_money(r.amount_requested_cents, r.currency) for r in self.rows],
                 "Age (days)": [r.age_days for r in self.rows],
                 "Days left": [r.days_left for r in self.rows],
                 "Window": [r.window for r in self.rows],
@@ -267,6 +270,7 @@ def _window(case_ns: Any, service_ns: Any, book: PolicyBook) -> str:
 _SERVICE_COLUMNS = (
     Service.status.label("service_status"),
     Service.price_cents,
+    Service.currency,
     Service.purchased_on,
     Service.scheduled_on,
     Service.initiated_on,
@@ -327,6 +331,7 @@ def open_cases(
                 service_type=r.service_type,
                 reason=r.reason,
                 amount_requested_cents=r.amount_requested_cents,
+                currency=r.currency,
                 opened_on=r.opened_on,
                 due_on=r.due_on,
                 age_days=(today - r.opened_on).days,

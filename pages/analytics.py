@@ -6,14 +6,19 @@ from desk.analytics import GRANULARITIES, Filters, default_filters
 from desk.errors import DeskError, InvalidInput
 from ui import analytics_view as view
 from ui import charts
-from ui.cache import analytics_people, analytics_view
+from ui.cache import analytics_currencies, analytics_people, analytics_view
+from ui.currency import reporting_currency
 from ui.guard import guard
 
 ctx = guard("analytics")
 
 st.title("Analytics")
-defaults = default_filters(ctx.today)
+reporting, config_problem = reporting_currency()
+if config_problem:
+    st.warning(config_problem)
+defaults = default_filters(ctx.today, reporting)
 people = analytics_people(ctx.db, ctx.actor)
+currencies = analytics_currencies(ctx.db, ctx.actor, reporting)
 own_only = not ctx.actor.may("view_all_analytics")
 if own_only:
     st.caption(
@@ -23,7 +28,7 @@ if own_only:
 
 # ---- filters -------------------------------------------------------------------------------------------
 with st.form("analytics_filters"):
-    c_dates, c_types, c_reasons, c_people, c_grain = st.columns([1.7, 1.3, 1.3, 1.3, 0.9])
+    c_dates, c_types, c_reasons, c_people, c_cur, c_grain = st.columns([1.7, 1.3, 1.3, 1.3, 0.8, 0.9])
     dates = c_dates.date_input(
         "Date range",
         value=(defaults.start, defaults.end),
@@ -59,6 +64,14 @@ with st.form("analytics_filters"):
         help="Decisions made by these people (reviewers and managers). Case-based numbers — request rate, "
         "reason mix of opened cases — are not attributable to a reviewer and are hidden while this is set.",
     )
+    currency = c_cur.selectbox(
+        "Currency",
+        currencies,
+        key="an_currency",
+        help=f"Money figures — amounts, revenue, value rates — are of this currency only: amounts of different "
+        f"currencies are never added together. Counts and count rates include every currency. Default: the "
+        f"desk's reporting currency ({reporting}).",
+    )
     granularity = c_grain.radio("Trend by", GRANULARITIES, format_func=str.title, horizontal=True, key="an_grain")
     st.form_submit_button("Apply filters", type="primary", icon=":material/filter_alt:")
 
@@ -69,7 +82,7 @@ if len(dates) != 2:
 try:
     report, computed_at, v = analytics_view(
         ctx.db,
-        Filters(dates[0], dates[1], tuple(types), tuple(reasons), tuple(reviewers), granularity),
+        Filters(dates[0], dates[1], tuple(types), tuple(reasons), tuple(reviewers), granularity, currency),
         ctx.actor,
         ctx.today,
     )
@@ -121,7 +134,7 @@ def chart(name: str, empty: str) -> None:
 NO_DECISIONS = "No decisions in this period for these filters."
 
 with t_rates:
-    by_value = st.toggle("Show by value ($) instead of count", key="an_by_value")
+    by_value = st.toggle(f"Show by value ({f.currency}) instead of count", key="an_by_value")
     if v.partial_note:
         st.caption(v.partial_note)
     left, right = st.columns(2)

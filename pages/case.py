@@ -16,6 +16,7 @@ from desk.decisions import (
     reject_exception,
 )
 from desk.errors import DeskError, InvalidInput, NotFound, StaleCase
+from desk.money import format_money, minor_digits
 from policy import (
     CYCLE_LABELS,
     MONEY_OUTCOMES,
@@ -65,7 +66,8 @@ may_act = actor.may("act_on_case")
 
 
 def money(cents: int | None) -> str:
-    return f"${(cents or 0) / 100:,.2f}"
+    """An amount of this case, in the case's currency (its service's): '€1,234.50'."""
+    return format_money(cents, d.service.currency)
 
 
 def day(value) -> str:
@@ -166,7 +168,7 @@ with left:
     rows = [
         ("Type", SERVICE_TYPE_LABELS.get(svc.service_type, svc.service_type)),
         ("Status", STATUS_LABELS.get(svc.status, svc.status)),
-        ("Price paid", f"{money(svc.price_cents)} {svc.currency}"),
+        ("Price paid", money(svc.price_cents)),
         ("Purchased", day(svc.purchased_on)),
         ("Scheduled", day(svc.scheduled_on)),
         ("Initiated", day(svc.initiated_on)),
@@ -293,8 +295,8 @@ def _submit_decision(case_id: int, version: int, key: str, outcome: str, paid_ce
     if outcome == "full_refund":
         amount_cents = paid_cents
     elif outcome in MONEY_OUTCOMES:
-        raw = st.session_state.get(f"decide_amount_{case_id}")
-        amount_cents = None if raw is None else round(raw * 100)
+        # the text as typed: desk.decide parses it in the case's currency and refuses extra decimals
+        amount_cents = st.session_state.get(f"decide_amount_{case_id}") or None
     else:
         amount_cents = None
     rationale = st.session_state.get(f"decide_rationale_{case_id}", "")
@@ -368,12 +370,15 @@ def decide_form() -> None:
             f"{MIN_EXCEPTION_RATIONALE} characters; the case then waits for a manager other than you to approve it.",
             icon=":material/gavel:",
         )
-    paid_cents = round(v.amount_paid * 100)
+    paid_cents = d.service.price_cents
+    currency = d.service.currency
+    digits = minor_digits(currency)
+    example = "12" if digits == 0 else "12." + "5" * digits
     key = idem_key("decide")
     with st.form(f"decide_form_{d.id}"):
         if outcome == "full_refund":
-            st.number_input(
-                "Amount ($)", value=v.amount_paid, disabled=True, key=f"decide_full_{d.id}",
+            st.text_input(
+                f"Amount ({currency})", value=money(paid_cents), disabled=True, key=f"decide_full_{d.id}",
                 help="A full refund is the amount paid.",
             )
         elif outcome in MONEY_OUTCOMES:
@@ -382,9 +387,12 @@ def decide_form() -> None:
                 if outcome == "partial_refund"
                 else "more than 0"
             )
-            st.number_input(
-                "Amount ($)", min_value=0.0, value=None, step=1.0, format="%.2f", key=f"decide_amount_{d.id}",
-                placeholder=f"{bound}", help=f"A {OUTCOME_LABELS[outcome].lower()} is {bound}.",
+            places = "no decimals" if digits == 0 else f"at most {digits} decimals"
+            st.text_input(
+                f"Amount ({currency})", key=f"decide_amount_{d.id}", max_chars=24,
+                placeholder=f"{bound}, e.g. {example}",
+                help=f"A {OUTCOME_LABELS[outcome].lower()} is {bound}. In {currency}, {places}; an amount with "
+                "more decimals is refused, never rounded.",
             )
         if errs.get("amount"):
             st.error(errs["amount"], icon=":material/error:")

@@ -4,6 +4,7 @@ import streamlit as st
 
 from desk.errors import DeskError
 from ui.cache import headline
+from ui.currency import reporting_currency
 from ui.guard import guard
 from ui.nav import BY_KEY
 
@@ -13,7 +14,7 @@ st.title("Refund Desk")
 st.caption(f"Today is {ctx.today:%A, %d %B %Y}. Numbers come straight from the case database.")
 
 try:
-    h = headline(ctx.db, ctx.today)
+    h = headline(ctx.db, ctx.today, reporting_currency()[0])
 except DeskError as exc:
     st.error(str(exc))
     st.stop()
@@ -38,7 +39,7 @@ c4.metric(
     f"{rate:.2%}" if rate is not None else "—",
     help="Services with a money outcome (full or partial refund, credit) decided in the last 30 days, "
     "over services sold in the same 30 days. See docs/metrics.md.",
-    delta=f"{h.refund_value_rate_30d:.2%} of revenue" if h.refund_value_rate_30d is not None else None,
+    delta=f"{h.refund_value_rate_30d:.2%} of {h.currency} revenue" if h.refund_value_rate_30d is not None else None,
     delta_color="off",
     delta_arrow="off",
     border=True,

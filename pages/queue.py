@@ -142,8 +142,9 @@ with st.container(border=True):
         "Service type", SERVICE_TYPES, key="qf_types", format_func=SERVICE_TYPE_LABELS.get, placeholder="Any type"
     )
     row2[1].multiselect("Reason", REASONS, key="qf_reasons", format_func=REASON_LABELS.get, placeholder="Any reason")
-    row2[2].number_input("Amount from ($)", min_value=0.0, step=10.0, key="qf_min", placeholder="0")
-    row2[3].number_input("Amount to ($)", min_value=0.0, step=10.0, key="qf_max", placeholder="any")
+    same_units = "In each case's own currency (the queue mixes currencies; nothing is converted)."
+    row2[2].number_input("Amount from", min_value=0.0, step=10.0, key="qf_min", placeholder="0", help=same_units)
+    row2[3].number_input("Amount to", min_value=0.0, step=10.0, key="qf_max", placeholder="any", help=same_units)
 
 st.session_state[SAVED] = {k: st.session_state[k] for k in FILTER_KEYS}
 status = st.session_state["qf_status"]
@@ -234,8 +235,8 @@ st.dataframe(
         "Service": st.column_config.TextColumn("Service", width=90),
         "Reason": st.column_config.TextColumn("Reason", width=125),
         "Assignee": st.column_config.TextColumn("Assignee", width=95),
-        "Requested": st.column_config.NumberColumn(
-            "Requested", format="$%.2f", help="Amount the customer asked for", width=72
+        "Requested": st.column_config.TextColumn(
+            "Requested", help="Amount the customer asked for, in the currency of the service", width=80
         ),
         "Age (days)": st.column_config.NumberColumn(
             "Age", format="%d d", help="Days since the request was opened", width=45

@@ -1,8 +1,9 @@
 """Presentation helpers of the analytics page: KPI tiles with their change, the human-readable tables
 (the same frame is shown and exported as CSV), and a table-with-download block.
 
-Tables name their units in the heading — "(%)" holds percentages, "($)" dollars — so a CSV means the same
-as the screen without its formatting.
+Tables name their units in the heading — "(%)" holds percentages, "(EUR)" amounts in that currency (the
+report's currency filter; a list of mixed currencies formats each amount in its own) — so a CSV means the
+same as the screen without its formatting.
 """
 
 from __future__ import annotations
@@ -16,13 +17,28 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from desk.analytics import LEAD_CAPPED, Report
+from desk.money import (
+    currency_symbol,
+    format_money,
+    format_money_short,
+    format_totals,
+    minor_digits,
+)
 from ui import charts
 from ui.charts import APPROVAL_LABELS, OUTCOME_LABELS, REASON_LABELS, SERVICE_TYPE_LABELS
 from ui.export import download_csv, plural
 
 PCT = st.column_config.NumberColumn(format="%.2f%%")
-USD = st.column_config.NumberColumn(format="dollar")
 COUNT = st.column_config.NumberColumn(format="localized")
+MONEY_HEADING = re.compile(r"\(([A-Z]{3})\)$")  # "Revenue (EUR)"
+def money_column(currency: str):
+    """A table column of amounts in `currency` (major units), shown with its symbol and decimals."""
+    digits = minor_digits(currency)
+    return st.column_config.NumberColumn(format=f"{currency_symbol(currency)}%.{digits}f")
+
+
+def _major(cents: pd.Series, currency: str) -> pd.Series:
+    return cents / 10 ** minor_digits(currency)
 
 
 def _pct(x) -> float | None:
@@ -80,17 +96,12 @@ def _tile(col, label: str, value: str, change: str | None, help: str, worse_when
     )
 
 
-def _money(cents: int) -> str:
-    dollars = cents / 100
-    if abs(dollars) >= 1_000_000:
-        return f"${dollars / 1_000_000:,.2f}M"
-    if abs(dollars) >= 10_000:
-        return f"${dollars / 1_000:,.1f}k"
-    return f"${dollars:,.0f}"
-
-
 def kpi_tiles(r: Report) -> None:
     k, p = r.kpis, r.kpis_previous
+    cur = r.filters.currency
+
+    def money(cents: int) -> str:
+        return format_money(cents, cur)
 
     def rate(x: float | None) -> str:
         return "—" if x is None else f"{x:.2%}"
@@ -117,8 +128,8 @@ def kpi_tiles(r: Report) -> None:
         "Refund rate (value)",
         rate(k.refund_value_rate),
         _change(k.refund_value_rate, p.refund_value_rate, "pp"),
-        f"${k.money_cents / 100:,.2f} refunded or credited ÷ ${k.revenue_cents / 100:,.2f} revenue of the "
-        "services sold in the period.",
+        f"{money(k.money_cents)} refunded or credited ÷ {money(k.revenue_cents)} revenue of the services sold "
+        f"in the period, both in {cur} (each currency is its own rate; pick it in the filters).",
         True,
     )
     _tile(
@@ -126,16 +137,17 @@ def kpi_tiles(r: Report) -> None:
         "Credits",
         rate(k.credit_rate),
         _change(k.credit_rate, p.credit_rate, "pp"),
-        f"{k.credits:,} credits for future services (${k.credit_cents / 100:,.2f}) ÷ services sold; "
-        f"{rate(k.credit_value_rate)} of revenue. Included in the refund rate, shown alone here.",
+        f"{k.credits:,} credits for future services (of them in {cur}: {money(k.credit_cents)}) ÷ services sold; "
+        f"{rate(k.credit_value_rate)} of the {cur} revenue. Included in the refund rate, shown alone here.",
         True,
     )
     _tile(
         row[3],
         "Money granted",
-        _money(k.money_cents),
+        format_money_short(k.money_cents, cur),
         _change(k.money_cents, p.money_cents, "rel"),
-        f"${k.money_cents / 100:,.2f}: full refunds + partial refunds + credits of effective decisions in the period.",
+        f"{money(k.money_cents)}: full refunds + partial refunds + credits of effective decisions in the period, "
+        f"in {cur}. Every currency: {format_totals(r.money_by_currency)} (never added together).",
         True,
     )
     _tile(
@@ -164,8 +176,8 @@ def kpi_tiles(r: Report) -> None:
         rate(k.exception_share),
         _change(k.exception_share, p.exception_share, "pp"),
         f"{k.exceptions:,} discretionary exceptions (outcomes the policy does not allow for the case) ÷ "
-        f"{k.decisions:,} decisions recorded. Money through approved exceptions: "
-        f"${k.exception_money_cents / 100:,.2f}.",
+        f"{k.decisions:,} decisions recorded. Money through approved exceptions in {cur}: "
+        f"{money(k.exception_money_cents)}.",
         True,
     )
     _tile(
@@ -194,6 +206,19 @@ def kpi_tiles(r: Report) -> None:
         "Exceptions waiting for a manager's approval now (the date range does not apply).",
         None,
     )
+    money_per_currency(r)
+
+
+def money_per_currency(r: Report) -> None:
+    """Money granted in every currency, side by side (amounts of different currencies are never summed)."""
+    others = {c: v for c, v in r.money_by_currency.items() if c != r.filters.currency}
+    if not others:
+        return
+    st.caption(
+        f"Money granted per currency: {format_totals(r.money_by_currency)} — each in its own currency, never "
+        f"added together. Money figures on this page are in {r.filters.currency}; counts and count rates "
+        "include every currency."
+    )
 
 
 # ---- tables --------------------------------------------------------------------------------------------
@@ -207,8 +232,8 @@ def table_with_csv(frame: pd.DataFrame, name: str, key: str, column_config: dict
             continue
         if col.endswith("(%)"):
             config[col] = PCT
-        elif col.endswith("($)"):
-            config[col] = USD
+        elif MONEY_HEADING.search(col):
+            config[col] = money_column(MONEY_HEADING.search(col).group(1))
         elif pd.api.types.is_integer_dtype(frame[col]):
             config[col] = COUNT
     st.dataframe(frame, hide_index=True, column_config=config, key=f"table_{key}", **kw)
@@ -226,19 +251,19 @@ def table_with_csv(frame: pd.DataFrame, name: str, key: str, column_config: dict
 
 def trend_table(r: Report) -> pd.DataFrame:
     t = r.trend
-    g = r.filters.granularity
+    g, cur = r.filters.granularity, r.filters.currency
     out = pd.DataFrame(
         {
             "Period": [period_label(d, g) for d in t["bucket"]],
             "Service type": t["service_type"].map(SERVICE_TYPE_LABELS),
             "Services sold": t["sold"],
-            "Revenue ($)": t["revenue_cents"] / 100,
+            f"Revenue ({cur})": _major(t["revenue_cents"], cur),
             "Money outcomes": t["money"],
             "Refund rate (%)": (t["money"] / t["sold"].where(t["sold"] != 0)) * 100,
-            "Refunded + credited ($)": t["money_cents"] / 100,
+            f"Refunded + credited ({cur})": _major(t["money_cents"], cur),
             "Value rate (%)": (t["money_cents"] / t["revenue_cents"].where(t["revenue_cents"] != 0)) * 100,
             "Credits": t["credits"],
-            "Credits ($)": t["credit_cents"] / 100,
+            f"Credits ({cur})": _major(t["credit_cents"], cur),
         }
     )
     if r.cases_attributable:
@@ -259,7 +284,7 @@ def reason_table(r: Report) -> pd.DataFrame:
     out["Full refunds"] = b["full_refunds"]
     out["Partial refunds"] = b["partial_refunds"]
     out["Credits"] = b["credits"]
-    out["Money ($)"] = b["money_cents"] / 100
+    out[f"Money ({r.filters.currency})"] = _major(b["money_cents"], r.filters.currency)
     return out
 
 
@@ -287,12 +312,12 @@ def exceptions_period_table(r: Report) -> pd.DataFrame:
             "Pending": e["exceptions_pending"],
             "Rejected": e["exceptions_rejected"],
             "Share of decisions (%)": e["exception_share"] * 100,
-            "Money through exceptions ($)": e["exception_money_cents"] / 100,
+            f"Money through exceptions ({r.filters.currency})": _major(e["exception_money_cents"], r.filters.currency),
         }
     )
 
 
-def exceptions_by_table(frame: pd.DataFrame, first: str, names: pd.Series) -> pd.DataFrame:
+def exceptions_by_table(frame: pd.DataFrame, first: str, names: pd.Series, currency: str) -> pd.DataFrame:
     d = frame[frame["exceptions"] > 0]
     return pd.DataFrame(
         {
@@ -303,7 +328,7 @@ def exceptions_by_table(frame: pd.DataFrame, first: str, names: pd.Series) -> pd
             "Rejected": d["exceptions_rejected"],
             "Decisions": d["decisions"],
             "Share of decisions (%)": d["exception_share"] * 100,
-            "Money through exceptions ($)": d["exception_money_cents"] / 100,
+            f"Money through exceptions ({currency})": _major(d["exception_money_cents"], currency),
         }
     ).sort_values("Exceptions", ascending=False)
 
@@ -321,7 +346,8 @@ def exception_list_table(r: Report) -> pd.DataFrame:
             "Reason": e["reason"].map(REASON_LABELS),
             "Outcome": e["outcome"].map(OUTCOME_LABELS),
             "Policy recommended": e["recommended_outcome"].map(OUTCOME_LABELS),
-            "Amount ($)": e["amount_cents"] / 100,
+            # the list mixes currencies: each amount in its own
+            "Amount": [format_money(c, cur) for c, cur in zip(e["amount_cents"], e["currency"])],
             "Approval": approval,
             "Approver": e["approver"].fillna("—"),
             "Rationale": e["rationale"],
@@ -395,7 +421,7 @@ def version_table(r: Report) -> pd.DataFrame:
             "Effective decisions": v["effective"],
             "Money outcomes": v["money"],
             "Money rate (%)": v["money_share"] * 100,
-            "Money ($)": v["money_cents"] / 100,
+            f"Money ({r.filters.currency})": _major(v["money_cents"], r.filters.currency),
             "Credits": v["credits"],
             "Exceptions": v["exceptions"],
             "Exception share (%)": v["exception_share"] * 100,
@@ -423,8 +449,8 @@ def build_view(r: Report) -> View:
     k = r.kpis
     fig: dict[str, go.Figure] = {
         "refund_count": charts.refund_rate_chart(r.trend, g, False, partial),
-        "refund_value": charts.refund_rate_chart(r.trend, g, True, partial),
-        "money": charts.money_by_outcome_chart(r.trend, g, partial),
+        "refund_value": charts.refund_rate_chart(r.trend, g, True, partial, currency=r.filters.currency),
+        "money": charts.money_by_outcome_chart(r.trend, g, partial, currency=r.filters.currency),
     }
     if r.cases_attributable:
         fig["request"] = charts.request_rate_chart(r.trend, g, partial)
@@ -454,8 +480,8 @@ def build_view(r: Report) -> View:
         "reasons": reason_table(r),
         "reason_type": reason_type_table(r),
         "exc_period": exceptions_period_table(r),
-        "exc_reviewer": exceptions_by_table(r.by_reviewer, "Reviewer", r.by_reviewer["reviewer"]),
-        "exc_reason": exceptions_by_table(r.by_reason, "Reason", reason_names),
+        "exc_reviewer": exceptions_by_table(r.by_reviewer, "Reviewer", r.by_reviewer["reviewer"], r.filters.currency),
+        "exc_reason": exceptions_by_table(r.by_reason, "Reason", reason_names, r.filters.currency),
         "exc_list": exception_list_table(r),
         "overrides": reviewer_table(r),
         "health": health_table(r),

@@ -2,7 +2,8 @@
 defined once here, plus the Plotly figures of the analytics page (graph_objects: fast to build, no
 validation surprises). A colour means the same thing on every chart of the app.
 
-Figures take the small frames of desk.analytics.Report; money arrives in cents and leaves in dollars.
+Figures take the small frames of desk.analytics.Report; money arrives in minor units of one currency (the
+report's currency filter) and leaves in that currency's major units, labelled with its symbol.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 # The labels are the app's one vocabulary (policy/vocabulary.py); re-exported here for the chart code.
+from desk.money import DEFAULT_CURRENCY, currency_symbol, minor_digits
 from policy.vocabulary import OUTCOME_LABELS, REASON_LABELS, REASONS, SERVICE_TYPE_LABELS, SERVICE_TYPES
 
 # ---- colours (the labels are policy/vocabulary.py's) ---------------------------------------------------
@@ -232,7 +234,11 @@ def _rate_lines(
 
 
 def refund_rate_chart(
-    trend: pd.DataFrame, granularity: str, by_value: bool, partial: Partial = frozenset()
+    trend: pd.DataFrame,
+    granularity: str,
+    by_value: bool,
+    partial: Partial = frozenset(),
+    currency: str = DEFAULT_CURRENCY,
 ) -> go.Figure:
     if by_value:
         return _rate_lines(
@@ -241,8 +247,8 @@ def refund_rate_chart(
             "revenue_cents",
             granularity,
             partial,
-            y_title="Refunded value (% of revenue)",
-            what="$ refunded or credited",
+            y_title=f"Refunded value (% of {currency} revenue)",
+            what=f"{currency} refunded or credited",
             money=True,
         )
     return _rate_lines(
@@ -276,26 +282,31 @@ OUTCOME_COUNTS = (
 )
 
 
-def money_by_outcome_chart(trend: pd.DataFrame, granularity: str, partial: Partial = frozenset()) -> go.Figure:
-    """Money granted per period, stacked by outcome: full refunds, partial refunds, credits."""
+def money_by_outcome_chart(
+    trend: pd.DataFrame, granularity: str, partial: Partial = frozenset(), currency: str = DEFAULT_CURRENCY
+) -> go.Figure:
+    """Money granted per period in `currency`, stacked by outcome: full refunds, partial refunds, credits."""
+    symbol, scale = currency_symbol(currency), 10 ** minor_digits(currency)
     cols = [c for _, cents, count in MONEY_PARTS for c in (cents, count)]
     per = trend.groupby("bucket", as_index=False)[cols].sum()
     traces = [
         {
             "type": "bar",
             "x": _list(per["bucket"]),
-            "y": _list(per[cents] / 100),
+            "y": _list(per[cents] / scale),
             "name": OUTCOME_LABELS[outcome],
             "marker": _bar_marker(OUTCOME_COLORS[outcome], _list(per["bucket"]), partial),
             "customdata": _list(per[count]),
-            "hovertemplate": "$%{y:,.2f} in %{customdata:,} decisions<extra>" + OUTCOME_LABELS[outcome] + "</extra>",
+            "hovertemplate": symbol + "%{y:,.2f} in %{customdata:,} decisions<extra>" + OUTCOME_LABELS[outcome]
+            + "</extra>",
         }
         for outcome, cents, count in MONEY_PARTS
     ]
     return _figure(
         traces,
-        y_title="Money granted ($)",
-        y_format="$,.0f",
+        y_title=f"Money granted ({currency})",
+        y_format=",.0f",
+        yaxis={"tickprefix": symbol},
         barmode="stack",
         hovermode="x unified",
         xaxis=_date_axis(granularity),

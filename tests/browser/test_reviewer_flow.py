@@ -76,7 +76,7 @@ def test_a_reviewer_filters_opens_records_a_failed_fix_refunds_part_and_the_case
 
     click(page, page.get_by_role("tab", name="Decide"))
     expect(page.get_by_text("Partial refund (recommended)")).to_be_visible()
-    page.get_by_role("spinbutton", name="Amount ($)").fill("35")
+    page.get_by_role("textbox", name="Amount (USD)").fill("35")
     page.get_by_label("Rationale (optional)").fill("Fix failed; refund for the lost half of the session.")
     click(page, page.get_by_role("button", name="Record decision"))
     expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Decision saved: Partial refund of $35.00")
@@ -102,7 +102,7 @@ def test_an_exception_goes_to_a_manager_and_is_approved_by_a_different_user(desk
     expect(page.get_by_test_id("stHeading").first).to_contain_text(f"Case #{cid}")
     click(page, page.get_by_text("Credit for future services (exception)"))
     expect(page.get_by_test_id("stAlertContentWarning").first).to_contain_text("discretionary exception")
-    page.get_by_role("spinbutton", name="Amount ($)").fill("20")
+    page.get_by_role("textbox", name="Amount (USD)").fill("20")
     page.get_by_label("Rationale (required for an exception)").fill(
         "Customer was in hospital for the whole window; the clinic's letter is attached."
     )

@@ -208,3 +208,79 @@ def test_postgresql_trigger_functions_pin_plans_that_survive_stale_statistics(db
     assert "enable_indexscan=off" in config["rollup_resume"]
     for name in ("decision_rollups_insert", "decision_rollups_update", "case_rollup_insert"):
         assert "enable_seqscan=off" in config[name]
+
+
+# ---- currencies (migration 0004) ------------------------------------------------------------------------
+
+
+def _money_by_currency(db) -> dict[str, int]:
+    with db.engine.connect() as c:
+        rows = c.execute(
+            text("SELECT currency, SUM(amount_cents) FROM decision_rollup WHERE grain = 'month' GROUP BY currency")
+        ).all()
+    return {cur: int(v) for cur, v in rows if int(v)}
+
+
+def _sales(db) -> dict[tuple[str, str], tuple[int, int]]:
+    with db.engine.connect() as c:
+        rows = c.execute(
+            text("SELECT CAST(day AS VARCHAR(10)), currency, services_sold, revenue_cents FROM sales_by_currency")
+        ).all()
+    return {(str(d), cur): (int(n), int(r)) for d, cur, n, r in rows if int(n) or int(r)}
+
+
+def test_a_decision_is_rolled_up_in_the_currency_of_its_case(one_case):
+    db = one_case
+    with db.write.begin() as s:
+        s.execute(text("UPDATE services SET currency = 'EUR' WHERE id = 1"))
+        s.execute(INSERT_DECISION)
+    assert _money_by_currency(db) == {"EUR": 10000}
+    assert totals(db)["decisions"] == 1
+
+
+def test_revenue_is_rolled_up_per_currency_whoever_writes_services(one_case):
+    db = one_case
+    assert _sales(db) == {("2026-02-20", "USD"): (1, 10000)}
+    with db.write.begin() as s:
+        s.execute(
+            text(
+                "INSERT INTO services (id, customer_id, service_type, price_cents, currency, status, purchased_on) "
+                "VALUES (2, 1, 'technical_support', 5000, 'EUR', 'completed', '2026-02-20'), "
+                "(3, 1, 'technical_support', 7000, 'EUR', 'completed', '2026-02-20')"
+            )
+        )
+    assert _sales(db) == {("2026-02-20", "USD"): (1, 10000), ("2026-02-20", "EUR"): (2, 12000)}
+    with db.write.begin() as s:
+        s.execute(text("UPDATE services SET currency = 'GBP', price_cents = 6000 WHERE id = 3"))
+    assert _sales(db) == {
+        ("2026-02-20", "USD"): (1, 10000),
+        ("2026-02-20", "EUR"): (1, 5000),
+        ("2026-02-20", "GBP"): (1, 6000),
+    }
+    with db.write.begin() as s:
+        s.execute(text("DELETE FROM services WHERE id IN (2, 3)"))
+    assert _sales(db) == {("2026-02-20", "USD"): (1, 10000)}
+
+
+def test_demo_money_is_in_three_currencies_and_the_0004_backfill_agrees(demo_db):
+    db = demo_db
+    per_currency = _money_by_currency(db)
+    assert set(per_currency) == {"USD", "EUR", "GBP"}
+    with db.engine.connect() as c:
+        by_sql = dict(
+            c.execute(
+                text(
+                    "SELECT sv.currency, SUM(d.amount_cents) FROM decisions d JOIN cases c ON c.id = d.case_id "
+                    "JOIN services sv ON sv.id = c.service_id GROUP BY sv.currency"
+                )
+            ).all()
+        )
+        sold = c.execute(text("SELECT SUM(services_sold) FROM sales_daily")).scalar()
+        sold_by_currency = c.execute(text("SELECT SUM(services_sold) FROM sales_by_currency")).scalar()
+    assert per_currency == {cur: int(v) for cur, v in by_sql.items()}
+    assert int(sold) == int(sold_by_currency)  # the same services, counted per currency
+    generated, sales = snapshot(db), _sales(db)
+    downgrade(db.engine, "0003")
+    assert "sales_by_currency" not in inspect(db.engine).get_table_names()
+    upgrade(db.engine)
+    assert snapshot(db) == generated and _sales(db) == sales

@@ -40,9 +40,9 @@ from dataclasses import replace
 from datetime import date, datetime
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import delete, insert, update
 
-from data.models import Case, Customer, Decision, SalesDaily, Service, User
+from data.models import Case, Customer, Decision, SalesDaily, Service, User, sales_by_currency
 from desk import analytics
 from desk.analytics import Filters, cover
 from desk.auth import Actor
@@ -127,35 +127,17 @@ def desk(db):
                 }
             ],
         )
-        s.execute(
-            insert(SalesDaily),
-            [
-                {
-                    "day": date(2026, 2, 10),
-                    "service_type": "technical_support",
-                    "services_sold": 80,
-                    "revenue_cents": 800_000,
-                },
-                {
-                    "day": date(2026, 3, 2),
-                    "service_type": "technical_support",
-                    "services_sold": 100,
-                    "revenue_cents": 1_000_000,
-                },
-                {
-                    "day": date(2026, 3, 16),
-                    "service_type": "subscription",
-                    "services_sold": 50,
-                    "revenue_cents": 250_000,
-                },
-                {
-                    "day": date(2026, 4, 5),
-                    "service_type": "technical_support",
-                    "services_sold": 999,
-                    "revenue_cents": 999_000,
-                },
-            ],
-        )
+        sold = [
+            {"day": date(2026, 2, 10), "service_type": "technical_support", "services_sold": 80, "revenue_cents": 800_000},
+            {"day": date(2026, 3, 2), "service_type": "technical_support", "services_sold": 100, "revenue_cents": 1_000_000},
+            {"day": date(2026, 3, 16), "service_type": "subscription", "services_sold": 50, "revenue_cents": 250_000},
+            {"day": date(2026, 4, 5), "service_type": "technical_support", "services_sold": 999, "revenue_cents": 999_000},
+        ]
+        s.execute(insert(SalesDaily), sold)
+        # the per-currency sales rollup (migration 0004) by hand too: all of the above in USD (and not the one
+        # service row the cases need, which its trigger added)
+        s.execute(delete(sales_by_currency))
+        s.execute(insert(sales_by_currency), [{**row, "currency": "USD"} for row in sold])
         for cid, opened, stype, reason, status, due, assignee in CASES:
             s.execute(
                 insert(Case).values(
@@ -537,3 +519,98 @@ def test_default_filters_are_the_last_twelve_months_ending_today():
 def test_a_date_range_is_covered_by_whole_units_and_loose_days(start, end, unit, pieces):
     got = cover(date.fromisoformat(start), date.fromisoformat(end), unit)
     assert got == [(g, date.fromisoformat(a), date.fromisoformat(b)) for g, a, b in pieces]
+
+
+# ---- currencies (docs/metrics.md, "Currencies") -------------------------------------------------------
+
+
+@pytest.fixture
+def desk_in_two_currencies(desk):
+    """The desk above plus a EUR sale: 20 technical-support services sold for €1,000 on 03-02, and case c11
+    (opened 03-09 about a EUR service) decided d10 full refund €40.00 by Omar on 03-10."""
+    at = datetime(2026, 1, 1, 9, 0)
+    with desk.write.begin() as s:
+        s.execute(
+            insert(Service).values(
+                id=2, customer_id=1, service_type="technical_support", price_cents=4000, currency="EUR",
+                status="completed", purchased_on=date(2026, 3, 2),
+            )
+        )
+        # the trigger counted the one EUR service; the hand-written figure is 20 sold for €1,000 (and sales_daily,
+        # which every writer of services keeps too, counts them with the day's USD sales)
+        s.execute(
+            update(SalesDaily)
+            .where(SalesDaily.day == date(2026, 3, 2), SalesDaily.service_type == "technical_support")
+            .values(services_sold=SalesDaily.services_sold + 20, revenue_cents=SalesDaily.revenue_cents + 100_000)
+        )
+        s.execute(delete(sales_by_currency).where(sales_by_currency.c.currency == "EUR"))
+        s.execute(
+            insert(sales_by_currency).values(
+                day=date(2026, 3, 2), service_type="technical_support", currency="EUR", services_sold=20,
+                revenue_cents=100_000,
+            )
+        )
+        s.execute(
+            insert(Case).values(
+                id=11, service_id=2, customer_id=1, service_type="technical_support", opened_on=d("03-09"),
+                channel="email", reason="our_error", description="", amount_requested_cents=4000,
+                documentation=[], fix_attempted=False, status="closed", assignee_id=OMAR, due_on=d("03-23"),
+                decided_on=d("03-10"), version=2, created_at=at,
+            )
+        )
+        s.execute(
+            insert(Decision).values(
+                id=10, case_id=11, outcome="full_refund", recommended_outcome="full_refund", amount_cents=4000,
+                rationale="", decided_by_id=OMAR, decided_at=datetime(2026, 3, 10, 10, 0), decided_on=d("03-10"),
+                service_type="technical_support", reason="our_error", policy_version="2025-06-01", verdict={},
+                is_exception=False, approval_status="not_required", superseded=False,
+            )
+        )
+    return desk
+
+
+def test_money_is_of_the_chosen_currency_and_counts_are_of_all(desk_in_two_currencies):
+    usd = run(desk_in_two_currencies).kpis  # the default: USD
+    # counts take every currency: money outcomes 4 + d10 = 5; services sold 150 + 20 = 170
+    assert (usd.money, usd.sold, usd.decisions) == (5, 170, 9)
+    # money and revenue in USD only: d1 12000 + d2 3000 + d3 2500 + d9 1500 = 19000 of $12,500 revenue
+    assert (usd.money_cents, usd.revenue_cents) == (19000, 1_250_000)
+    assert usd.refund_value_rate == pytest.approx(19000 / 1_250_000)
+    eur = run(desk_in_two_currencies, replace(MARCH, currency="eur")).kpis
+    # the same counts; money d10 €40.00 of €1,000 revenue
+    assert (eur.money, eur.sold, eur.decisions) == (5, 170, 9)
+    assert (eur.money_cents, eur.revenue_cents) == (4000, 100_000)
+    assert eur.refund_value_rate == pytest.approx(4000 / 100_000)
+    assert eur.credit_cents == 0 and eur.exception_money_cents == 0
+
+
+def test_money_per_currency_is_shown_side_by_side_never_summed(desk_in_two_currencies):
+    r = run(desk_in_two_currencies)
+    assert r.money_by_currency == {"USD": 19000, "EUR": 4000}
+    assert r.filters.currency == "USD"
+    by_type = r.trend.groupby("service_type")["money_cents"].sum()
+    assert by_type["technical_support"] == 12000 + 3000  # d1 + d2, not d10's €40
+    exc = r.exception_list.set_index("case_id")
+    assert exc.loc[10, "currency"] == "USD"
+
+
+def test_the_currency_filter_lists_what_the_desk_sells_in_reporting_currency_first(desk_in_two_currencies):
+    assert analytics.currencies(desk_in_two_currencies, MANAGER, "EUR") == ["EUR", "USD"]
+    assert analytics.currencies(desk_in_two_currencies, MANAGER) == ["USD", "EUR"]
+    assert analytics.currencies(desk_in_two_currencies, MANAGER, "GBP") == ["GBP", "EUR", "USD"]
+
+
+def test_an_unknown_currency_is_refused_with_the_field_named(desk):
+    with pytest.raises(InvalidInput) as exc:
+        run(desk, replace(MARCH, currency="XYZ"))
+    assert exc.value.field == "currency"
+
+
+def test_the_home_page_value_rate_is_per_currency_like_the_analytics(desk_in_two_currencies):
+    db = desk_in_two_currencies
+    for currency in ("USD", "EUR"):
+        h = headline(db, TODAY, currency)
+        k = run(db, Filters(date(2026, 3, 2), TODAY, currency=currency)).kpis
+        assert (h.refund_rate_30d, h.refund_value_rate_30d) == (pytest.approx(k.refund_rate), pytest.approx(k.refund_value_rate))
+    # EUR: d10 €40.00 of €1,000 revenue
+    assert headline(db, TODAY, "EUR").refund_value_rate_30d == pytest.approx(4000 / 100_000)

@@ -348,3 +348,47 @@ def test_a_stale_decision_lists_every_change_since_the_version_seen(db_with_user
     assert len(changes) == 2
     assert "Note: Customer called again." in changes[0]
     assert "Fix attempt recorded: failed" in changes[1]
+
+
+# ---- amounts in the case's currency -------------------------------------------------------------------------
+
+
+def _in_currency(db, case_id: int, currency: str) -> None:
+    with db.write.begin() as s:
+        service_id = s.scalar(select(Case.service_id).where(Case.id == case_id))
+        s.execute(text("UPDATE services SET currency = :c WHERE id = :id"), {"c": currency, "id": service_id})
+
+
+@pytest.mark.parametrize("typed", ["12.345", "0.001", "1,000.999"])
+def test_a_typed_amount_with_more_decimals_than_the_currency_is_refused_not_rounded(db_with_users, typed):
+    db = db_with_users
+    cid = add_case(db, service_date=TODAY - timedelta(days=20), opened_on=TODAY - timedelta(days=1))  # late
+    _in_currency(db, cid, "EUR")
+    with pytest.raises(InvalidInput) as exc:
+        decide(db, user_id(db, "omar"), cid, "credit", typed, EXCEPTION_WHY, 1, key(), today=TODAY)
+    assert exc.value.field == "amount"
+    assert f"EUR amounts have at most 2 decimals; {typed} has more" in exc.value.message
+    assert counts(db, cid) == (0, 1, 1)  # nothing written
+
+
+def test_a_float_amount_is_refused_because_it_cannot_say_what_was_typed(db_with_users):
+    db = db_with_users
+    cid = add_case(db, service_date=TODAY - timedelta(days=20), opened_on=TODAY - timedelta(days=1))
+    with pytest.raises(InvalidInput) as exc:
+        decide(db, user_id(db, "omar"), cid, "credit", 12.34, EXCEPTION_WHY, 1, key(), today=TODAY)
+    assert exc.value.field == "amount"
+    assert counts(db, cid) == (0, 1, 1)
+
+
+def test_a_typed_amount_is_taken_exactly_in_the_case_currency_and_the_message_says_it(db_with_users):
+    db = db_with_users
+    cid = add_case(db, service_date=TODAY - timedelta(days=20), opened_on=TODAY - timedelta(days=1))
+    _in_currency(db, cid, "GBP")
+    result = decide(db, user_id(db, "omar"), cid, "credit", "25.1", EXCEPTION_WHY, 1, key(), today=TODAY)
+    assert (result.amount_cents, result.currency) == (2_510, "GBP")
+    assert "Credit for future services of £25.10" in result.message
+    with db.read() as s:
+        event = s.scalar(select(CaseEvent).where(CaseEvent.case_id == cid, CaseEvent.kind == "decision_recorded"))
+    assert (event.payload["amount_cents"], event.payload["currency"]) == (2_510, "GBP")
+    detail = case_detail(db, cid, today=TODAY)
+    assert any("£25.10" in entry.what for entry in detail.timeline)

@@ -57,3 +57,24 @@ def test_amounts_are_summed_per_currency_never_across():
     assert totals == {"USD": 101, "EUR": 250}
     assert format_totals(totals) == "€2.50 · $1.01"
     assert format_totals({}) == "—"
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency", "shown"),
+    [
+        (123456789, "EUR", "€1.23M"),
+        (1234567, "GBP", "£12.3K"),
+        (99950, "USD", "$999.50"),
+        (0, "EUR", "€0.00"),
+    ],
+)
+def test_a_tile_amount_is_short_and_keeps_its_currency(minor, currency, shown):
+    from desk.money import format_money_short
+
+    assert format_money_short(minor, currency) == shown
+
+
+def test_currency_symbols_for_headings():
+    from desk.money import currency_symbol
+
+    assert (currency_symbol("EUR"), currency_symbol("GBP"), currency_symbol("USD")) == ("€", "£", "$")

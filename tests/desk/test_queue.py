@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
-from data.models import Case, Customer
+from data.models import Case, Customer, Service
 from desk.auth import find_active_user
 from desk.cases import case_detail
 from desk.queue import SORTS, QueueCursor, QueueFilters, count_matching, open_cases
@@ -187,7 +187,20 @@ def test_rows_carry_what_the_table_shows(demo_db):
     assert list(frame.columns) == [
         "Case", "Customer", "Service", "Reason", "Requested", "Age (days)", "Days left", "Window", "Assignee", "Status",
     ]
-    assert frame.iloc[0]["Requested"] == 42.5 and frame.iloc[0]["Assignee"] == "Li Wei"
+    assert frame.iloc[0]["Requested"] == "$42.50" and frame.iloc[0]["Assignee"] == "Li Wei"
+
+
+def test_the_queue_shows_each_amount_in_its_own_currency(demo_db):
+    db = demo_db
+    cids = {cur: add_case(db, customer_name=f"Buyer {cur}", price_cents=123_456) for cur in ("USD", "EUR", "GBP")}
+    with db.write.begin() as s:
+        for cur, cid in cids.items():
+            service_id = s.scalar(select(Case.service_id).where(Case.id == cid))
+            s.execute(update(Service).where(Service.id == service_id).values(currency=cur))
+    page = open_cases(db, actor=None, filters=QueueFilters(text="Buyer"), today=TODAY)
+    shown = dict(zip(page.frame()["Customer"], page.frame()["Requested"]))
+    assert shown == {"Buyer USD": "$1,234.56", "Buyer EUR": "€1,234.56", "Buyer GBP": "£1,234.56"}
+    assert {r.currency for r in page.rows} == {"USD", "EUR", "GBP"}
 
 
 def test_an_awaiting_approval_case_carries_its_badge(demo_db):

@@ -89,7 +89,7 @@ def test_axes_name_their_units(app):
     at = open_page(app, MANAGER)
     titles = {spec["layout"]["yaxis"]["title"]["text"] for spec in charts(at) if spec["layout"]["yaxis"].get("title")}
     assert "Refund rate (% of services sold)" in titles
-    assert "Money granted ($)" in titles
+    assert "Money granted (USD)" in titles  # the reporting currency by default
 
 
 def test_a_service_type_filter_changes_the_numbers(app):
@@ -157,3 +157,32 @@ def test_the_page_stays_thin(page):
     source = (Path(__file__).resolve().parents[2] / page).read_text()
     assert "sqlalchemy" not in source and "from data" not in source and "import data" not in source
     assert "unsafe_allow_html" not in source and "st.html" not in source
+
+
+def test_money_figures_follow_the_currency_filter_and_counts_do_not(app):
+    at = open_page(app, MANAGER)
+    assert at.selectbox(key="an_currency").value == "USD"  # the reporting currency by default
+    assert set(at.selectbox(key="an_currency").options) == {"USD", "EUR", "GBP"}
+    usd = metrics(at)
+    assert usd["Money granted"].startswith("$")
+    assert any("Money granted per currency" in c.value and "€" in c.value and "£" in c.value for c in at.caption)
+    at.selectbox(key="an_currency").set_value("GBP")
+    gbp = metrics(apply(at))
+    assert gbp["Money granted"].startswith("£")
+    for count in ("Refund rate (count)", "Decisions", "Exceptions", "Override rate", "Request rate"):
+        assert gbp[count] == usd[count], count
+    assert gbp["Refund rate (value)"] != usd["Refund rate (value)"]
+    titles = {spec["layout"]["yaxis"]["title"]["text"] for spec in charts(at) if spec["layout"]["yaxis"].get("title")}
+    assert "Money granted (GBP)" in titles
+    assert "Revenue (GBP)" in at.dataframe[0].value.columns
+
+
+def test_the_reporting_currency_comes_from_the_environment(app, monkeypatch):
+    monkeypatch.setenv("REFUND_DESK_REPORTING_CURRENCY", "eur")
+    at = open_page(app, MANAGER)
+    assert at.selectbox(key="an_currency").value == "EUR"
+    assert metrics(at)["Money granted"].startswith("€")
+    monkeypatch.setenv("REFUND_DESK_REPORTING_CURRENCY", "EURO")
+    at = open_page(app, MANAGER)
+    assert at.selectbox(key="an_currency").value == "USD"
+    assert any("reporting currency is not valid" in w.value for w in at.warning)

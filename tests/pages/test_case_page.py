@@ -8,10 +8,10 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from data.db import open_database
-from data.models import Decision
+from data.models import Case, Decision, Service
 from desk.cases import assign
 from desk.decisions import decide
 from tests.conftest import make_demo
@@ -90,12 +90,13 @@ def test_a_failed_fix_then_a_partial_refund_through_the_forms(app, desk):
     assert not at.exception
     assert shows(at.success, "Fix attempt recorded: failed")
     assert at.radio(key=f"decide_outcome_{cid}_9").value == "partial_refund"  # the verdict followed the facts
-    at.number_input(key=f"decide_amount_{cid}").set_value(80.0)
+    assert at.text_input(key=f"decide_amount_{cid}").label == "Amount (USD)"
+    at.text_input(key=f"decide_amount_{cid}").set_value("80.00")
     button(at, "Record decision").click().run()
     errors = [e.value for e in at.error]
     assert any("less than 80.00" in e for e in errors), errors  # next to the amount field
     assert counts(db, cid)[0] == 0
-    at.number_input(key=f"decide_amount_{cid}").set_value(30.0)
+    at.text_input(key=f"decide_amount_{cid}").set_value("30")
     button(at, "Record decision").click().run()
     assert shows(at.success, "Decision saved: Partial refund of $30.00")
     with db.read() as s:
@@ -110,7 +111,7 @@ def test_an_exception_is_flagged_before_submit_and_approved_by_another_manager(a
     at = open_case(app(url), cid, user="omar")
     at.radio(key=f"decide_outcome_{cid}_3").set_value("credit").run()  # rule 3: late
     assert shows(at.warning, "discretionary exception")
-    at.number_input(key=f"decide_amount_{cid}").set_value(25.0)
+    at.text_input(key=f"decide_amount_{cid}").set_value("25.00")
     button(at, "Submit exception for approval").click().run()
     assert any("rationale of substance" in e.value for e in at.error)
     at.text_area(key=f"decide_rationale_{cid}").set_value(
@@ -214,7 +215,7 @@ def test_a_refused_form_shows_its_message_and_never_the_form_s_own_name(app, des
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "Write the note first" in errors[0], errors
     at.radio(key=f"decide_outcome_{cid}_3").set_value("credit").run()  # rule 3, late: an exception
-    at.number_input(key=f"decide_amount_{cid}").set_value(25.0)
+    at.text_input(key=f"decide_amount_{cid}").set_value("25")
     button(at, "Submit exception for approval").click().run()
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "rationale of substance" in errors[0], errors
@@ -226,3 +227,49 @@ def test_a_refused_form_shows_its_message_and_never_the_form_s_own_name(app, des
     assert len(errors) == 1 and errors[0] not in ("approve", "decide", "note"), errors
     for at_ in (at, manager):
         assert not {e.value for e in at_.error} & {"decide", "note", "approve", "fix", "assign"}
+
+
+def in_currency(db, case_id: int, currency: str) -> None:
+    """Make a test case's service (and so the case) be sold in `currency`."""
+    with db.write.begin() as s:
+        service_id = s.scalar(select(Case.service_id).where(Case.id == case_id))
+        s.execute(update(Service).where(Service.id == service_id).values(currency=currency))
+
+
+def test_a_eur_case_shows_every_amount_in_euros(app, desk):
+    url, db = desk
+    cid = add_case(db, reason="technical_issue", price_cents=123_456_789)  # requested: the price
+    in_currency(db, cid, "EUR")
+    at = open_case(app(url), cid)
+    assert not at.exception
+
+    def page_text() -> str:
+        texts = [str(t.value) for t in [*at.get("markdown"), *at.get("text"), *at.success, *at.caption]]
+        return " ".join(texts + [at.dataframe[i].value.to_csv() for i in range(len(at.dataframe))])
+
+    assert "€1,234,567.89" in page_text()  # amount requested and price paid
+    assert "$" not in page_text()
+    at.radio(key=f"fix_result_{cid}").set_value("failed")
+    button(at, "Record fix attempt").click().run()
+    assert at.text_input(key=f"decide_amount_{cid}").label == "Amount (EUR)"
+    at.text_input(key=f"decide_amount_{cid}").set_value("30.5")
+    button(at, "Record decision").click().run()
+    assert shows(at.success, "Decision saved: Partial refund of €30.50")
+    assert "€30.50" in page_text() and "$" not in page_text()  # the decision box and the timeline
+    with db.read() as s:
+        assert s.scalar(select(Decision.amount_cents).where(Decision.case_id == cid)) == 3_050
+
+
+def test_an_amount_with_more_decimals_than_its_currency_is_refused_not_rounded(app, desk):
+    url, db = desk
+    cid = add_case(db, reason="technical_issue", price_cents=8_000)
+    at = open_case(app(url), cid)
+    at.radio(key=f"fix_result_{cid}").set_value("failed")
+    button(at, "Record fix attempt").click().run()
+    assert at.radio(key=f"decide_outcome_{cid}_9").value == "partial_refund"
+    at.text_input(key=f"decide_amount_{cid}").set_value("12.345")
+    button(at, "Record decision").click().run()
+    errors = [e.value for e in at.error]
+    assert any("USD amounts have at most 2 decimals; 12.345 has more" in e for e in errors), errors
+    assert counts(db, cid)[0] == 0  # nothing saved
+    assert at.text_input(key=f"decide_amount_{cid}").value == "12.345"  # kept to correct
