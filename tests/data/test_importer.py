@@ -43,7 +43,8 @@ def check(db, kind: str, data: bytes) -> importer.Validated:
         (b"  \n\n", "s.csv", "s.csv is empty"),
         (SERVICES_CSV.splitlines()[0].encode() + b"\n", "s.csv", "has a header row but no data rows"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "s.csv", "is not a CSV file (it holds binary data)"),
-        ("external_id\nS1\n".encode("utf-16"), "s.csv", "is not a CSV file (it holds binary data)"),
+        ("external_id\nS1\n".encode("utf-16-le"), "s.csv", "looks like UTF-16 text without a byte-order mark"),
+        ("external_id\nS1\n".encode("utf-16-le"), "s.csv", 'Save it as UTF-8: in Excel, File > Save As > "CSV UTF-8'),
         ("external_id,x\nSÄ1,1\n".encode("latin-1"), "s.csv", "is not UTF-8 text"),
         (b"PK\x03\x04 not really a workbook", "s.xlsx", "is not a readable Excel (.xlsx) file"),
         (b"\n\nexternal_id\n", "s.csv", "has no header row"),
@@ -53,6 +54,22 @@ def test_a_file_that_is_not_an_import_gets_a_clear_message(data, name, says):
     with pytest.raises(ImportFileError) as exc:
         read_table(data, name, "services")
     assert says in str(exc.value)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig"])
+def test_a_utf16_or_bom_file_reads_like_utf8(encoding):
+    """Excel's "Unicode Text" and some exports write UTF-16 with a byte-order mark: it is read as such."""
+    data = SERVICES_CSV.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data
+    pd.testing.assert_frame_equal(read_table(data, "s.csv", "services"), read_table(SERVICES_CSV.encode(), "s.csv",
+                                                                                   "services"))
+
+
+def test_a_file_is_read_in_chunks_with_its_spreadsheet_row_numbers():
+    frames = list(importer.iter_tables(SERVICES_CSV.encode(), "s.csv", "services", chunk_rows=3))
+    assert [list(f.index + 2) for f in frames] == [[2, 3, 4], [5, 6, 7], [8, 9]]
+    pd.testing.assert_frame_equal(pd.concat(frames), read_table(SERVICES_CSV.encode(), "s.csv", "services"))
 
 
 def test_missing_and_unknown_columns_are_named_with_the_expected_layout():
