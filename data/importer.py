@@ -55,7 +55,7 @@ KINDS = ("services", "cases")
 MAX_ERRORS = 100_000  # a file that bad gets its first 100,000 problems listed
 LOOKUP_CHUNK = 30_000  # SQLite allows 32,766 parameters per statement
 WRITE_CHUNK = 20_000
-CHUNK_ROWS = 50_000  # rows read and checked at a time: memory stays at one chunk whatever the file's size
+CHUNK_ROWS = 20_000  # rows read and checked at a time: memory stays at one chunk whatever the file's size
 
 # Which column holds the date the policy counts a case from, by service status (subscriptions: cycle_start).
 # The same mapping as desk.facts.SERVICE_DATE_COLUMN (a test keeps the two equal; data/ cannot import desk/).
