@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from data import importer
 from data.db import Database, describe_url, open_database
@@ -235,8 +235,10 @@ def main(argv: list[str] | None = None) -> int:
     except DeskError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    except (SQLAlchemyError, OSError) as exc:  # a clear line, not a traceback; the transaction rolled back
-        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+    except Exception as exc:  # noqa: BLE001 - one clear line, not a traceback; the transaction rolled back
+        first = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0][:300]
+        if "no such table" in first or "does not exist" in first:
+            first += " (the database has no schema yet: run `alembic upgrade head`, or `make run` once)"
         print(f"error: the import failed, nothing was written: {type(exc).__name__}: {first}", file=sys.stderr)
         return 1
     finally:

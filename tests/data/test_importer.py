@@ -251,9 +251,43 @@ def test_the_command_line_lists_the_problems_as_csv_and_writes_nothing(db, tmp_p
     assert "services.csv is empty" in capsys.readouterr().err
 
 
+def test_a_failing_import_on_the_command_line_is_one_clear_line_not_a_traceback(tmp_path, capsys):
+    path = tmp_path / "services.csv"
+    path.write_bytes(example("services.csv"))
+    bare = f"sqlite:///{tmp_path / 'not-migrated.db'}"
+    assert importer.main([str(path), "--kind", "services", "--db", bare]) == 1
+    err = capsys.readouterr().err
+    assert "error: the import failed, nothing was written" in err and "alembic upgrade head" in err
+    assert "Traceback" not in err
+
+
 @pytest.mark.parametrize("kind", importer.KINDS)
 def test_docs_import_md_documents_every_column_of_each_layout(kind):
     doc = (importer.Path(__file__).resolve().parents[2] / "docs" / "import.md").read_text()
     section = doc.split(f"(`--kind {kind}`)")[1].split("\n## ")[0]
     documented = [line.split("|")[1].strip().strip("`") for line in section.splitlines() if line.startswith("| `")]
     assert documented == [c.name for c in importer.LAYOUTS[kind]]
+
+
+def test_checking_a_file_streams_it_so_memory_does_not_grow_with_the_file(tmp_path):
+    """Issue 10 §4: checking a 200 MB file peaked at 13x the file. Read in chunks, a file four times as long
+    needs about the same memory (what grows is 24 bytes an id for the duplicate check, and the new customers)."""
+    import tracemalloc
+
+    from benchmarks.import_rows import write_files
+
+    from data.db import open_database
+    from data.migrate import upgrade
+
+    db = open_database(f"sqlite:///{tmp_path / 'memory.db'}")  # memory does not depend on the backend
+    upgrade(db.engine)
+    peaks = []
+    for rows in (1_500, 6_000):
+        services, _ = write_files(tmp_path, rows, cases_too=False)
+        tracemalloc.start()
+        with importer.check_file(db.engine, services, services.name, "services", chunk_rows=500) as checked:
+            assert checked.ok and checked.new == rows
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    db.dispose()
+    assert peaks[1] < 1.5 * peaks[0], peaks
