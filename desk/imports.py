@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import io
+import sqlite3
 import sys
 import time
 from collections.abc import Callable
@@ -185,7 +186,9 @@ def run_import(
                     actor_id=actor_id,
                 )
             lock_seconds = time.perf_counter() - locked_at
-        except IntegrityError:
+        except Exception as exc:
+            if not _unique_clash(exc):
+                raise
             raise InvalidInput(
                 f"Some rows of {file_name} were imported by someone else while this import was being checked, so "
                 "nothing of it was written. Import the file again: the rows already there are skipped.",
@@ -196,6 +199,13 @@ def run_import(
         kind, file_name, checked.rows, counts["inserted"], counts["skipped"], counts["customers"],
         seconds=time.perf_counter() - started, check_seconds=checked.seconds, lock_seconds=lock_seconds,
     )
+
+
+def _unique_clash(exc: BaseException) -> bool:
+    """A unique key violated by the write (the bulk inserts use the driver directly, so the driver's own error
+    arrives as well as SQLAlchemy's)."""
+    orig = getattr(exc, "orig", None) or exc
+    return isinstance(exc, IntegrityError | sqlite3.IntegrityError) or getattr(orig, "sqlstate", None) == "23505"
 
 
 # --- the command line: python -m data.importer (or python -m desk.imports) -------------------------------------

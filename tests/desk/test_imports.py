@@ -194,9 +194,27 @@ def test_the_command_line_records_the_same_event_as_the_page(desk_db, tmp_path):
     assert list(cli.payload) == [f.name for f in dataclasses.fields(audit.ImportCompleted)]
 
 
+def test_rows_another_import_wrote_after_the_check_roll_the_whole_file_back_with_a_message(desk_db):
+    """The check holds no lock, so a second import of the same file can land between this one's check and
+    its write: the write then fails on a unique key, writes nothing, and says to import again."""
+    landed = []
+
+    def progress(fraction: float, label: str) -> None:
+        if label.startswith("Checking") and not landed:  # the check is done with the file: the other import
+            landed.append(import_file(desk_db, ADA, example("services.csv"), "services.csv", "services"))
+
+    with pytest.raises(InvalidInput, match="imported by someone else while this import was being checked") as err:
+        import_file(desk_db, ADA, example("services.csv"), "services.csv", "services", progress=progress)
+    assert err.value.field == "file" and landed[0].inserted == 8
+    assert counts(desk_db)["services"] == 8 and len(import_events(desk_db)) == 1
+    again = import_file(desk_db, ADA, example("services.csv"), "services.csv", "services")
+    assert (again.inserted, again.skipped) == (0, 8)
+
+
 @pytest.mark.parametrize("pause_above", [20_000, 0], ids=["row-by-row", "paused-and-rebuilt"])
 def test_imported_cases_reach_the_analytics_rollups_either_way(desk_db, monkeypatch, pause_above):
-    """A small file keeps the rollups up to date row by row; a large one pauses them and rebuilds once."""
+    """A small file keeps the rollups up to date row by row; a large one pauses them and rebuilds once on
+    SQLite (PostgreSQL keeps its per-statement triggers on for imports, so decisions never wait on a rebuild)."""
     import data.importer
     from tests.data.test_rollups import snapshot
 
