@@ -275,7 +275,6 @@ def test_checking_a_file_streams_it_so_memory_does_not_grow_with_the_file(tmp_pa
     import tracemalloc
 
     from benchmarks.import_rows import write_files
-
     from data.db import open_database
     from data.migrate import upgrade
 
