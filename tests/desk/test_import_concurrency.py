@@ -137,3 +137,34 @@ def test_a_wait_that_runs_out_says_the_desk_is_busy_and_saves_nothing(backend, m
         assert c.execute(text(f"SELECT COUNT(*) FROM decisions WHERE case_id = {cid}")).scalar() == 1
     reviewer_db.dispose()
     setup.dispose()
+
+
+def test_checking_a_file_takes_no_write_lock_so_a_bad_file_never_makes_anyone_wait(tmp_path, monkeypatch):
+    """While another writer holds SQLite's one write lock (and the import would give up waiting after 0.2 s),
+    a bad file is checked and refused with its problems, and a dry run of a good file completes."""
+    import sqlite3
+
+    from tests.support.intake import add_demo_users, example
+
+    monkeypatch.setattr(data_db, "BUSY_TIMEOUT_MS", 200)
+    path = tmp_path / "desk.db"
+    db = open_database(f"sqlite:///{path}")
+    from data.migrate import upgrade
+
+    upgrade(db.engine)
+    add_demo_users(db)
+    bad = example("services.csv").replace(b"2026-11-03", b"2026-13-03")
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        report = import_file(db, ADA, bad, "services.csv", "services")
+        assert report.errors and not report.written
+        dry = import_file(db, ADA, example("services.csv"), "services.csv", "services", dry_run=True)
+        assert (dry.errors, dry.inserted) == ([], 8)
+        with pytest.raises(DeskBusy):  # only writing needs the lock
+            import_file(db, ADA, example("services.csv"), "services.csv", "services")
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert import_file(db, ADA, example("services.csv"), "services.csv", "services").inserted == 8
+    db.dispose()
