@@ -67,11 +67,23 @@ def pause_rollups(conn: Connection, note: str) -> None:
     conn.execute(rollup_pause.insert().values(id=1, note=note[:200]))
 
 
+ROLLUP_TABLES = ("decision_rollup", "lead_time_rollup", "case_rollup")
+
+
 def resume_rollups(conn: Connection) -> None:
     """After the load: the rollups are rebuilt from the tables (by a database trigger) and the per-row
-    triggers work again."""
+    triggers work again.
+
+    PostgreSQL: other transactions do not see this one's pause, so their triggers keep upserting rollup rows
+    while the rebuild runs; one that committed mid-rebuild was counted twice or failed the rebuild on
+    ``pk_decision_rollup``. So the rebuild first locks the rollup tables against writers (SHARE ROW
+    EXCLUSIVE: readers go on): it waits for writers in flight to commit, and writers that come later wait
+    for this transaction, then add their rows to the rebuilt rollups. Bulk loads that pause are for loads
+    no reviewer waits on (an empty database, a migration); the importer keeps the triggers on there."""
     from data.models import rollup_pause
 
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"LOCK TABLE {', '.join(ROLLUP_TABLES)} IN SHARE ROW EXCLUSIVE MODE")
     conn.execute(rollup_pause.delete())
 
 

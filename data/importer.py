@@ -7,36 +7,44 @@ The column layouts are in docs/import.md (examples under data/examples/). The ru
 - **Every row is checked before anything is written**: types, allowed values, dates, amounts, references
   (a case's service must exist), duplicates. Problems come back as ``RowError(row, column, message)``;
   ``row`` counts the header as row 1, as a spreadsheet shows it.
-- **All or nothing**: a file with any bad row writes nothing. The caller owns the transaction: run
-  ``validate`` and ``write`` on one connection inside one transaction (``Database.write.begin()``).
+- **Checked before the write lock, streamed**: ``check_file`` reads the file as a stream (the csv module row by
+  row, openpyxl's read-only mode for .xlsx), checks it ``CHUNK_ROWS`` rows at a time on short read-only
+  connections and spools the new rows to a temporary file; memory stays at about one chunk whatever the
+  file's size, and no write lock is held while checking, so reviewers keep deciding.
+- **All or nothing**: a file with any bad row writes nothing. ``write`` inserts a checked file's rows on one
+  connection inside the caller's one transaction (``Database.write.begin()``), with nothing left to check.
+  Rows another import wrote between the check and the write make the insert fail on a unique key, and the
+  transaction rolls back whole.
 - **Re-importing is a no-op**: a row whose ``external_id`` is already in the database is skipped (and
   counted); existing rows are never changed.
 - Importing services adds them to the ``sales_daily`` rollup in the same transaction; importing cases opens
   them (status open, due 14 days after opening) with a ``case_opened`` audit event each.
 
-This module is the data layer: it imports nothing from desk/, policy/ or streamlit. The desk's use case
-(``desk.imports``) adds the permission check, the policy's own check of each case and the
-``import_completed`` audit event; the command line writes the same event itself.
+This module is the data layer: it imports nothing from desk/, policy/ or streamlit (only ``main``, the command
+line, hands over to the desk). The desk's use case (``desk.imports``) adds the permission check, the policy's
+own check of each case and the ``import_completed`` audit event, for the page and the command line alike.
 """
 
 from __future__ import annotations
 
-import argparse
+import codecs
 import csv
-import getpass
 import io
 import json
-import sys
+import pickle
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from hashlib import blake2b
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import BigInteger, Connection, Date, String, bindparam, func, select, text
+from sqlalchemy import BigInteger, Connection, Date, Engine, String, bindparam, func, select, text
 
 from data import bulk
 from data.generate import SLA_DAYS
@@ -47,6 +55,7 @@ KINDS = ("services", "cases")
 MAX_ERRORS = 100_000  # a file that bad gets its first 100,000 problems listed
 LOOKUP_CHUNK = 30_000  # SQLite allows 32,766 parameters per statement
 WRITE_CHUNK = 20_000
+CHUNK_ROWS = 20_000  # rows read and checked at a time: memory stays at one chunk whatever the file's size
 
 # Which column holds the date the policy counts a case from, by service status (subscriptions: cycle_start).
 # The same mapping as desk.facts.SERVICE_DATE_COLUMN (a test keeps the two equal; data/ cannot import desk/).
@@ -135,73 +144,200 @@ def utcnow() -> datetime:
 
 # --- reading ------------------------------------------------------------------------------------------------
 
-
-def _is_xlsx(data: bytes, file_name: str) -> bool:
-    return file_name.lower().endswith(".xlsx") or data[:4] == b"PK\x03\x04"
+Source = bytes | str | Path | BinaryIO  # the file's bytes, its path, or an open binary file (an upload)
 
 
-def read_table(data: bytes, file_name: str, kind: str) -> pd.DataFrame:
-    """The file's rows as strings (empty cells ""), columns checked against the ``kind``'s layout.
+def _open(source: Source) -> BinaryIO:
+    if isinstance(source, bytes | bytearray | memoryview):
+        return io.BytesIO(source)
+    if isinstance(source, str | Path):
+        return open(source, "rb")  # noqa: SIM115 (closed by the caller)
+    if source.seekable():
+        source.seek(0)
+    return source
+
+
+def _size(fh: BinaryIO) -> int:
+    try:
+        here = fh.tell()
+        end = fh.seek(0, io.SEEK_END)
+        fh.seek(here)
+        return end
+    except (OSError, ValueError):
+        return 0
+
+
+def _is_xlsx(head: bytes, file_name: str) -> bool:
+    return file_name.lower().endswith(".xlsx") or head[:4] == b"PK\x03\x04"
+
+
+def _csv_encoding(head: bytes, file_name: str) -> str:
+    """The text encoding of a CSV from its first bytes: UTF-8 (with or without a BOM) or UTF-16 with its BOM.
+
+    Excel's "Unicode Text" and some exports write UTF-16: it is read when its byte-order mark says so;
+    without one it is named, with how to save the file as UTF-8."""
+    if head.startswith(codecs.BOM_UTF32_LE) or head.startswith(codecs.BOM_UTF32_BE):
+        raise ImportFileError(f"{file_name} is UTF-32 text. {SAVE_AS_UTF8}")
+    if head.startswith(codecs.BOM_UTF16_LE) or head.startswith(codecs.BOM_UTF16_BE):
+        return "utf-16"
+    if b"\x00" in head:
+        if _looks_like_utf16(head):
+            raise ImportFileError(f"{file_name} looks like UTF-16 text without a byte-order mark. {SAVE_AS_UTF8}")
+        raise ImportFileError(f"{file_name} is not a CSV file (it holds binary data). Upload a .csv or .xlsx file.")
+    return "utf-8-sig"
+
+
+def _looks_like_utf16(head: bytes) -> bool:
+    """Text in UTF-16 without its byte-order mark: mostly Latin text, so one byte of every pair is zero and
+    the other is printable."""
+    if len(head) < 8:
+        return False
+    for zeros, chars in ((head[1::2], head[0::2]), (head[0::2], head[1::2])):
+        if zeros.count(0) >= 0.8 * len(zeros) and chars.count(0) == 0:
+            printable = sum(32 <= b < 127 or b in (9, 10, 13) or b >= 0xA0 for b in chars)
+            if printable >= 0.9 * len(chars):
+                return True
+    return False
+
+
+SAVE_AS_UTF8 = (
+    "Save it as UTF-8: in Excel, File > Save As > \"CSV UTF-8 (Comma delimited)\"; in LibreOffice, "
+    "Save As > Text CSV with character set Unicode (UTF-8); or upload the .xlsx instead."
+)
+HEAD_BYTES = 64 * 1024
+
+
+def iter_tables(source: Source, file_name: str, kind: str, chunk_rows: int = CHUNK_ROWS,
+                progress: Callable[[int, int], None] | None = None) -> Iterator[pd.DataFrame]:
+    """The file's rows as frames of at most ``chunk_rows`` rows of strings (empty cells ""), read as a stream:
+    memory stays at one chunk whatever the file's size. The index is the spreadsheet row number - 2; a
+    frame's ``attrs["row_errors"]`` lists its ragged rows. The header is checked against the ``kind``'s
+    layout before the first frame.
 
     Raises ImportFileError with a message for a person: not CSV or XLSX, empty, no data rows, missing or
-    unknown columns.
-    """
+    unknown columns, not UTF-8 (UTF-16 with a byte-order mark is read)."""
     if kind not in LAYOUTS:
         raise ImportFileError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
-    if not data or not data.strip():
-        raise ImportFileError(f"{file_name} is empty; expected a header row and at least one data row.")
-    if _is_xlsx(data, file_name):
-        frame = _read_xlsx(data, file_name)
-    else:
-        frame = _read_csv(data, file_name)
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
-    _check_columns(list(frame.columns), kind, file_name)
-    if frame.empty:
-        raise ImportFileError(f"{file_name} has a header row but no data rows.")
-    return frame
-
-
-def _read_csv(data: bytes, file_name: str) -> pd.DataFrame:
-    if b"\x00" in data[:4096]:
-        raise ImportFileError(f"{file_name} is not a CSV file (it holds binary data). Upload a .csv or .xlsx file.")
+    fh = _open(source)
+    rows: Iterator[tuple[int, list[str]]] | None = None
     try:
-        text_ = data.decode("utf-8-sig")
+        total = _size(fh)
+        head = fh.read(HEAD_BYTES)
+        fh.seek(0)
+        if not head:
+            raise ImportFileError(f"{file_name} is empty; expected a header row and at least one data row.")
+        if _is_xlsx(head, file_name):
+            rows = _xlsx_rows(fh, file_name)
+        else:
+            encoding = _csv_encoding(head, file_name)
+            if len(head) < HEAD_BYTES and not head.decode(encoding, errors="replace").strip():
+                raise ImportFileError(f"{file_name} is empty; expected a header row and at least one data row.")
+            rows = _csv_rows(fh, file_name, encoding)
+        yield from _frames(rows, file_name, kind, chunk_rows, lambda: progress(_tell(fh), total) if progress else None)
+    finally:
+        if rows is not None:
+            rows.close()  # before the file: the CSV reader lets go of it first
+        if fh is not source:
+            fh.close()
+
+
+def _tell(fh: BinaryIO) -> int:
+    try:
+        return fh.tell()
+    except (OSError, ValueError):
+        return 0
+
+
+def _csv_rows(fh: BinaryIO, file_name: str, encoding: str) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells) of every CSV record; the header is row 1."""
+    text_ = io.TextIOWrapper(fh, encoding=encoding, newline="")
+    try:
+        number = 0
+        for number, record in enumerate(csv.reader(text_), start=1):
+            yield number, record
     except UnicodeDecodeError:
+        what = "UTF-16" if encoding == "utf-16" else "UTF-8"
         raise ImportFileError(
-            f"{file_name} is not UTF-8 text, so it is not a CSV file we can read. Save it as CSV UTF-8 "
-            "(or upload the .xlsx)."
+            f"{file_name} is not {what} text (row {number + 1} holds bytes that are not), so it is not a CSV "
+            f"file we can read. {SAVE_AS_UTF8}"
         ) from None
-    try:
-        records = list(csv.reader(io.StringIO(text_, newline="")))
     except csv.Error as exc:
         raise ImportFileError(f"{file_name} is not a valid CSV file: {exc}") from None
-    if not records or not any(records[0]):
+    finally:
+        text_.detach()
+
+
+def _xlsx_rows(fh: BinaryIO, file_name: str) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells as text) of the first sheet, read row by row (openpyxl's read-only mode)."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(fh, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many kinds for a broken or foreign file
+        raise ImportFileError(f"{file_name} is not a readable Excel (.xlsx) file: {exc}") from None
+    try:
+        sheet = book.worksheets[0]
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield number, [_cell_text(v) for v in values]
+    except ImportFileError:
+        raise
+    except Exception as exc:
+        raise ImportFileError(f"{file_name} is not a readable Excel (.xlsx) file: {exc}") from None
+    finally:
+        book.close()
+
+
+def _frames(rows: Iterator[tuple[int, list[str]]], file_name: str, kind: str, chunk_rows: int,
+            tick: Callable[[], None]) -> Iterator[pd.DataFrame]:
+    first = next(rows, None)
+    if first is None or not any(c.strip() for c in first[1]):
         raise ImportFileError(f"{file_name} has no header row; the first row must hold the column names.")
-    header, width = records[0], len(records[0])
-    numbers, rows, ragged = [], [], []
-    for number, record in enumerate(records[1:], start=2):  # the header is row 1
-        if not record or (len(record) == 1 and not record[0].strip()):
+    header = list(first[1])
+    while header and not header[-1].strip():
+        header.pop()  # a spreadsheet's empty trailing columns
+    columns = [str(c).strip().lower() for c in header]
+    _check_columns(columns, kind, file_name)
+    width = len(columns)
+    numbers: list[int] = []
+    records: list[list[str]] = []
+    ragged: list[RowError] = []
+    any_rows = False
+    for number, record in rows:
+        if not any(c.strip() for c in record):
             continue  # a blank line
         if len(record) != width:
-            ragged.append(RowError(number, "", f"has {len(record)} values; the header has {width} columns"))
-            record = (record + [""] * width)[:width]
+            if len(record) > width and not any(c.strip() for c in record[width:]):
+                record = record[:width]  # empty trailing cells
+            else:
+                ragged.append(RowError(number, "", f"has {len(record)} values; the header has {width} columns"))
+                record = (record + [""] * width)[:width]
         numbers.append(number)
-        rows.append(record)
-    frame = pd.DataFrame(rows, columns=header, index=pd.Index(numbers, dtype="int64") - 2, dtype=object)
+        records.append(record)
+        if len(records) >= chunk_rows:
+            any_rows = True
+            yield _frame(records, columns, numbers, ragged)
+            tick()
+            numbers, records, ragged = [], [], []
+    if records or ragged:
+        any_rows = True
+        yield _frame(records, columns, numbers, ragged)
+        tick()
+    if not any_rows:
+        raise ImportFileError(f"{file_name} has a header row but no data rows.")
+
+
+def _frame(records: list[list[str]], columns: list[str], numbers: list[int], ragged: list[RowError]) -> pd.DataFrame:
+    frame = pd.DataFrame(records, columns=columns, index=pd.Index(numbers, dtype="int64") - 2, dtype=object)
     frame.attrs["row_errors"] = ragged
     return frame
 
 
-def _read_xlsx(data: bytes, file_name: str) -> pd.DataFrame:
-    try:
-        frame = pd.read_excel(io.BytesIO(data), sheet_name=0, dtype=object, engine="openpyxl")
-    except Exception as exc:  # openpyxl raises many kinds for a broken or foreign file
-        raise ImportFileError(f"{file_name} is not a readable Excel (.xlsx) file: {exc}") from None
-    frame = frame.dropna(how="all")  # blank rows; the index stays the row's position (row number - 2)
-    out = pd.DataFrame(index=frame.index)
-    for col in frame.columns:
-        out[col] = [_cell_text(v) for v in frame[col].tolist()]
-    return out
+def read_table(data: Source, file_name: str, kind: str) -> pd.DataFrame:
+    """The whole file as one frame (small files and tests; imports go through ``check_file``, chunk by chunk)."""
+    frames = list(iter_tables(data, file_name, kind))
+    frame = pd.concat(frames) if len(frames) > 1 else frames[0]
+    frame.attrs["row_errors"] = [e for f in frames for e in f.attrs.get("row_errors", [])]
+    return frame
 
 
 def _cell_text(value: object) -> str:
@@ -210,6 +346,8 @@ def _cell_text(value: object) -> str:
         return ""
     if isinstance(value, datetime):
         return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
@@ -320,12 +458,18 @@ class _Checker:
         self.flag((s != "") & ~is_true & ~is_false, name, lambda v: f"'{_short(v)}' is not true or false")
         return pd.Series(np.where(is_true, True, np.where(is_false, False, None)), index=s.index, dtype=object)
 
-    def duplicates(self, name: str) -> None:
+    def duplicates(self, name: str, seen: SeenKeys | None = None) -> None:
+        """Flag a value that appeared before: earlier in this frame, or (with ``seen``) in an earlier chunk."""
         s = self.col(name)
         dup = s.duplicated(keep="first") & (s != "")
+        first = s[~s.duplicated(keep="first") & (s != "")]
+        first_row = dict(zip(first.to_numpy(), first.index.to_numpy() + 2))
+        if seen is not None:
+            earlier = seen.check_and_add(first.to_numpy(), first.index.to_numpy() + 2)
+            for value, row in earlier.items():
+                first_row[value] = row
+            dup = dup | (s.isin(list(earlier)) & (s != ""))
         if dup.any():
-            first = s[~s.duplicated(keep="first")]
-            first_row = dict(zip(first.to_numpy(), first.index.to_numpy() + 2))
             self.flag(dup, name, lambda v: f"'{_short(v)}' appears again (first on row {first_row[v]})")
 
 
@@ -373,20 +517,22 @@ def lookup(conn: Connection, table, keys: Sequence[str], columns: Sequence) -> p
     return pd.DataFrame.from_records(parts, columns=names).set_index("external_id")
 
 
-def validate(conn: Connection, kind: str, frame: pd.DataFrame) -> Validated:
-    """Check every row of a file read by ``read_table`` against the layout and the database."""
+def validate(conn: Connection, kind: str, frame: pd.DataFrame, state: FileState | None = None) -> Validated:
+    """Check every row of a frame (a whole file from ``read_table``, or one chunk of ``iter_tables`` with the
+    file's ``state``, which carries what earlier chunks held) against the layout and the database. Only reads."""
     frame = _strip(frame)
+    state = state or FileState()
     if kind == "services":
-        return _validate_services(conn, frame)
+        return _validate_services(conn, frame, state)
     if kind == "cases":
-        return _validate_cases(conn, frame)
+        return _validate_cases(conn, frame, state)
     raise ImportFileError(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
 
 
-def _validate_services(conn: Connection, frame: pd.DataFrame) -> Validated:
+def _validate_services(conn: Connection, frame: pd.DataFrame, state: FileState) -> Validated:
     c = _Checker(frame)
     ext = c.text("external_id", 64)
-    c.duplicates("external_id")
+    c.duplicates("external_id", state.external_ids)
     cust = c.text("customer_external_id", 64)
     name = c.text("customer_name", 200)
     email = c.text("customer_email", 254)
@@ -434,9 +580,11 @@ def _validate_services(conn: Connection, frame: pd.DataFrame) -> Validated:
     )[keep].reset_index(drop=True)
     known = lookup(conn, Customer.__table__, new["customer_external_id"].tolist(), [Customer.__table__.c.id])
     first = new.drop_duplicates("customer_external_id")
+    first = first[~first["customer_external_id"].isin(state.new_customers)]  # created by an earlier chunk
     customers_new = first[~first["customer_external_id"].isin(known.index)][
         ["customer_external_id", "customer_name", "customer_email"]
     ].reset_index(drop=True)
+    state.new_customers.update(customers_new["customer_external_id"].tolist())
     return Validated("services", len(frame), [], new, int(present.sum()), customers_new)
 
 
@@ -453,10 +601,10 @@ SERVICE_FACT_COLUMNS = (
 )
 
 
-def _validate_cases(conn: Connection, frame: pd.DataFrame) -> Validated:
+def _validate_cases(conn: Connection, frame: pd.DataFrame, state: FileState) -> Validated:
     c = _Checker(frame)
     ext = c.text("external_id", 64)
-    c.duplicates("external_id")
+    c.duplicates("external_id", state.external_ids)
     svc_ext = c.text("service_external_id", 64)
     opened = c.date("opened_on")
     c.flag(c.col("opened_on") == "", "opened_on", "required; the cell is empty")
@@ -547,6 +695,139 @@ def _documentation(cell: str) -> str:
     return json.dumps(items)
 
 
+# --- checking a whole file, chunk by chunk ----------------------------------------------------------------------
+
+
+class SeenKeys:
+    """The external_ids met so far in a file, kept as 16-byte BLAKE2b digests with the row each first appeared
+    on: about 24 bytes an id where a set of the strings took ~150, so a file of millions of rows checks in
+    bounded memory. (Two different ids share a 128-bit digest with a probability of about n² / 2^129.)"""
+
+    def __init__(self) -> None:
+        self._digests: list[np.ndarray] = []  # per chunk, sorted
+        self._rows: list[np.ndarray] = []
+
+    def check_and_add(self, values: np.ndarray, rows: np.ndarray) -> dict[str, int]:
+        """Of ``values`` (distinct, with their rows), those met in an earlier chunk -> the row they first
+        appeared on; the others are remembered."""
+        if len(values) == 0:
+            return {}
+        digests = np.array([blake2b(str(v).encode(), digest_size=16).digest() for v in values], dtype="S16")
+        met = np.zeros(len(values), dtype=bool)
+        earlier: dict[str, int] = {}
+        for seen, first_rows in zip(self._digests, self._rows):
+            pos = np.minimum(np.searchsorted(seen, digests), len(seen) - 1)
+            hit = (seen[pos] == digests) & ~met
+            for i in np.flatnonzero(hit):
+                earlier[values[i]] = int(first_rows[pos[i]])
+            met |= hit
+        order = np.argsort(digests[~met], kind="stable")
+        self._digests.append(digests[~met][order])
+        self._rows.append(np.asarray(rows, dtype="int64")[~met][order])
+        return earlier
+
+
+@dataclass
+class FileState:
+    """What the checks of a file's earlier chunks leave for the later ones."""
+
+    external_ids: SeenKeys = field(default_factory=SeenKeys)
+    new_customers: set[str] = field(default_factory=set)  # customers an earlier chunk creates
+
+
+RowCheck = Callable[[pd.DataFrame], list[RowError]]  # more checks of a chunk's new rows (the desk's policy)
+
+
+@dataclass
+class Checked:
+    """A whole file checked without writing: its problems, or its new rows spooled to a temporary file, one
+    pickled ``Validated`` chunk after another, for ``write`` to insert in one short transaction."""
+
+    kind: str
+    rows: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    new: int = 0
+    skipped: int = 0
+    customers: int = 0
+    seconds: float = 0.0
+    _spool: BinaryIO | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def chunks(self) -> Iterator[Validated]:
+        if self._spool is None:
+            return
+        self._spool.seek(0)
+        while True:
+            try:
+                yield pickle.load(self._spool)
+            except EOFError:
+                return
+
+    def close(self) -> None:
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+    def __enter__(self) -> Checked:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def check_file(
+    engine: Engine,
+    source: Source,
+    file_name: str,
+    kind: str,
+    *,
+    more_checks: RowCheck | None = None,
+    keep_rows: bool = True,
+    progress: Callable[[int, int], None] | None = None,
+    chunk_rows: int = CHUNK_ROWS,
+) -> Checked:
+    """Read and check every row of a file, streaming: one chunk of ``chunk_rows`` rows in memory at a time,
+    each checked on a short read-only connection (no write lock is taken, so reviewers keep working).
+    With ``keep_rows`` the new rows of a clean file are spooled for ``write``. Use the result as a context
+    manager (or ``close()`` it) to drop the spool. Raises ImportFileError for a file that cannot be read."""
+    started = time.perf_counter()
+    checked = Checked(kind)
+    state = FileState()
+    spool = tempfile.TemporaryFile(prefix="refund-desk-import-") if keep_rows else None  # noqa: SIM115 (kept)
+    try:
+        for frame in iter_tables(source, file_name, kind, chunk_rows, progress):
+            with engine.connect() as conn:
+                part = validate(conn, kind, frame, state)
+            errors = part.errors
+            if not errors and more_checks is not None and len(part.new):
+                errors = more_checks(part.new)
+            checked.rows += part.rows
+            checked.skipped += part.skipped
+            if errors:
+                checked.errors.extend(errors[: MAX_ERRORS - len(checked.errors)])
+                if spool is not None:
+                    spool.close()
+                    spool = None
+                continue
+            checked.new += len(part.new)
+            checked.customers += len(part.customers_new)
+            if spool is not None and not checked.errors and len(part.new):
+                pickle.dump(part, spool, protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException:
+        if spool is not None:
+            spool.close()
+        raise
+    checked.errors.sort(key=lambda e: e.row)
+    if checked.errors:
+        checked.new = checked.customers = 0
+    checked._spool = spool
+    checked.seconds = time.perf_counter() - started
+    return checked
+
+
 # --- writing ------------------------------------------------------------------------------------------------
 
 
@@ -561,61 +842,72 @@ def _none(values) -> list:
 
 def write(
     conn: Connection,
-    checked: Validated,
+    checked: Validated | Checked,
     progress: Progress | None = None,
     actor: str = "import",
     actor_id: int | None = None,
 ) -> dict:
-    """Write a validated file's new rows on ``conn`` (inside the caller's transaction; nothing commits here).
+    """Write a checked file's new rows on ``conn`` (inside the caller's transaction; nothing commits here):
+    plain inserts of rows checked before, plus the id look-ups the audit events and services need.
     Returns counts: inserted, skipped, customers (created), sales_days (rollup rows touched)."""
     if not checked.ok:
         raise ValueError("refusing to write a file with errors")
     report = progress or (lambda done, total, label: None)
+    if isinstance(checked, Validated):
+        chunks, total = [checked], len(checked.new)
+    else:
+        chunks, total = checked.chunks(), checked.new
     if checked.kind == "services":
-        return _write_services(conn, checked, report)
-    return _write_cases(conn, checked, report, actor, actor_id)
+        counts = _write_services(conn, chunks, total, report)
+    else:
+        counts = _write_cases(conn, chunks, total, report, actor, actor_id)
+    return {**counts, "skipped": checked.skipped}
 
 
-def _write_services(conn: Connection, checked: Validated, report: Progress) -> dict:
-    new, total = checked.new, len(checked.new)
+def _write_services(conn: Connection, chunks: Iterable[Validated], total: int, report: Progress) -> dict:
     now = _iso_now()
-    cust = checked.customers_new
-    if len(cust):
-        bulk.insert_columns(
-            conn,
-            "customers",
-            {
-                "external_id": cust["customer_external_id"].tolist(),
-                "name": cust["customer_name"].tolist(),
-                "email": cust["customer_email"].tolist(),
-                "created_at": [now] * len(cust),
-            },
-        )
-    ids = lookup(conn, Customer.__table__, new["customer_external_id"].tolist(), [Customer.__table__.c.id])["id"]
-    customer_id = new["customer_external_id"].map(ids).astype("int64")
+    done = customers = days = 0
     report(0, total, "services")
-    for start in range(0, total, WRITE_CHUNK):
-        part = new.iloc[start : start + WRITE_CHUNK]
-        bulk.insert_columns(
-            conn,
-            "services",
-            {
-                "external_id": part["external_id"].tolist(),
-                "customer_id": customer_id.iloc[start : start + WRITE_CHUNK].tolist(),
-                "service_type": part["service_type"].tolist(),
-                "price_cents": part["price_cents"].tolist(),
-                "currency": part["currency"].tolist(),
-                "status": part["status"].tolist(),
-                **{
-                    col: _none(part[col].tolist())
-                    for col in ("purchased_on", "scheduled_on", "initiated_on", "completed_on", "cycle",
-                                "cycle_start", "cycle_end", "cancelled_on")
+    for part in chunks:
+        cust = part.customers_new
+        if len(cust):
+            bulk.insert_columns(
+                conn,
+                "customers",
+                {
+                    "external_id": cust["customer_external_id"].tolist(),
+                    "name": cust["customer_name"].tolist(),
+                    "email": cust["customer_email"].tolist(),
+                    "created_at": [now] * len(cust),
                 },
-            },
-        )
-        report(min(total, start + WRITE_CHUNK), total, "services")
-    days = add_to_sales_rollup(conn, new)
-    return {"inserted": total, "skipped": checked.skipped, "customers": len(cust), "sales_days": days}
+            )
+            customers += len(cust)
+        new = part.new
+        ids = lookup(conn, Customer.__table__, new["customer_external_id"].tolist(), [Customer.__table__.c.id])["id"]
+        customer_id = new["customer_external_id"].map(ids).astype("int64")
+        for start in range(0, len(new), WRITE_CHUNK):
+            piece = new.iloc[start : start + WRITE_CHUNK]
+            bulk.insert_columns(
+                conn,
+                "services",
+                {
+                    "external_id": piece["external_id"].tolist(),
+                    "customer_id": customer_id.iloc[start : start + WRITE_CHUNK].tolist(),
+                    "service_type": piece["service_type"].tolist(),
+                    "price_cents": piece["price_cents"].tolist(),
+                    "currency": piece["currency"].tolist(),
+                    "status": piece["status"].tolist(),
+                    **{
+                        col: _none(piece[col].tolist())
+                        for col in ("purchased_on", "scheduled_on", "initiated_on", "completed_on", "cycle",
+                                    "cycle_start", "cycle_end", "cancelled_on")
+                    },
+                },
+            )
+            done += len(piece)
+            report(min(total, done), total, "services")
+        days += add_to_sales_rollup(conn, new)
+    return {"inserted": done, "customers": customers, "sales_days": days}
 
 
 def add_to_sales_rollup(conn: Connection, services: pd.DataFrame) -> int:
@@ -652,26 +944,33 @@ def _day(iso: str) -> date:
     return date.fromisoformat(str(iso)[:10])
 
 
-PAUSE_ROLLUPS_ABOVE = 20_000  # case rows; a larger file rebuilds the analytics rollups once instead
+PAUSE_ROLLUPS_ABOVE = 20_000  # case rows; on SQLite a larger file rebuilds the analytics rollups once instead
 
 
-def _write_cases(conn: Connection, checked: Validated, report: Progress, actor: str, actor_id: int | None) -> dict:
-    new, total = checked.new, len(checked.new)
+def _write_cases(conn: Connection, chunks: Iterable[Validated], total: int, report: Progress, actor: str,
+                 actor_id: int | None) -> dict:
     now = _iso_now()
+    report(0, total, "cases")
+    # SQLite, a file large next to the table: pause the analytics rollup triggers and rebuild once at the end
+    # (cheaper than per-row trigger work; SQLite has one writer, so nothing can commit during the rebuild).
+    # PostgreSQL keeps its triggers on: they are per statement (one set-based upsert per insert of a chunk),
+    # and a rebuild would make every reviewer's decision wait for it (see bulk.resume_rollups).
+    large = False
+    if conn.dialect.name == "sqlite":
+        existing = conn.execute(select(func.count()).select_from(CaseRow.__table__)).scalar_one()
+        large = total > max(PAUSE_ROLLUPS_ABOVE, existing // 4)
+    done = 0
+    with bulk.rollups_paused(conn, "case import") if large else nullcontext():
+        for part in chunks:
+            done = _insert_cases(conn, part.new, now, done, total, report, actor, actor_id)
+    return {"inserted": done, "customers": 0, "sales_days": 0}
+
+
+def _insert_cases(conn: Connection, new: pd.DataFrame, now: str, done: int, total: int, report: Progress,
+                  actor: str, actor_id: int | None) -> int:
     opened = pd.to_datetime(new["opened_on"], format="%Y-%m-%d")
     due = (opened + pd.Timedelta(days=SLA_DAYS)).dt.strftime("%Y-%m-%d")
-    report(0, total, "cases")
-    # A file large next to the table: pause the analytics rollup triggers and rebuild once at the end
-    # (cheaper than per-row trigger work); a small file keeps the per-row upkeep.
-    existing = conn.execute(select(func.count()).select_from(CaseRow.__table__)).scalar_one()
-    large = total > max(PAUSE_ROLLUPS_ABOVE, existing // 4)
-    with bulk.rollups_paused(conn, "case import") if large else nullcontext():
-        _insert_cases(conn, new, due, now, total, report)
-    return _finish_cases(conn, checked, new, total, actor, actor_id, now)
-
-
-def _insert_cases(conn: Connection, new, due, now: str, total: int, report: Progress) -> None:
-    for start in range(0, total, WRITE_CHUNK):
+    for start in range(0, len(new), WRITE_CHUNK):
         part = new.iloc[start : start + WRITE_CHUNK]
         n = len(part)
         bulk.insert_columns(
@@ -698,111 +997,34 @@ def _insert_cases(conn: Connection, new, due, now: str, total: int, report: Prog
                 "created_at": [now] * n,
             },
         )
-        report(min(total, start + WRITE_CHUNK), total, "cases")
-
-
-def _finish_cases(conn: Connection, checked: Validated, new, total: int, actor: str, actor_id, now: str) -> dict:
-    # every case's timeline starts with its opening, as for cases the desk opens itself
-    ids = lookup(conn, CaseRow.__table__, new["external_id"].tolist(), [CaseRow.__table__.c.id])["id"]
-    case_ids = new["external_id"].map(ids).astype("int64").tolist()
-    bulk.insert_columns(
-        conn,
-        "case_events",
-        {
-            "case_id": case_ids,
-            "actor_id": [actor_id] * total,
-            "actor": [actor] * total,
-            "at": [now] * total,
-            "kind": ["case_opened"] * total,
-            "payload": new["channel"].map({ch: json.dumps({"channel": ch}) for ch in CHANNELS}).tolist(),
-        },
-    )
-    return {"inserted": total, "skipped": checked.skipped, "customers": 0, "sales_days": 0}
+        # every case's timeline starts with its opening, as for cases the desk opens itself
+        ids = lookup(conn, CaseRow.__table__, part["external_id"].tolist(), [CaseRow.__table__.c.id])["id"]
+        bulk.insert_columns(
+            conn,
+            "case_events",
+            {
+                "case_id": part["external_id"].map(ids).astype("int64").tolist(),
+                "actor_id": [actor_id] * n,
+                "actor": [actor] * n,
+                "at": [now] * n,
+                "kind": ["case_opened"] * n,
+                "payload": part["channel"].map({ch: json.dumps({"channel": ch}) for ch in CHANNELS}).tolist(),
+            },
+        )
+        done += n
+        report(min(total, done), total, "cases")
+    return done
 
 
 # --- the command line -----------------------------------------------------------------------------------------
 
 
-def import_event_payload(file_name: str, kind: str, rows: int, inserted: int, skipped: int) -> dict:
-    """The payload of the ``import_completed`` audit event (the same fields as desk.audit.ImportCompleted)."""
-    return {"file_name": file_name, "kind_of_rows": kind, "rows": rows, "inserted": inserted, "skipped": skipped}
-
-
-def write_errors_csv(errors: Sequence[RowError], out) -> None:
-    w = csv.writer(out)
-    w.writerow(["row", "column", "message"])
-    w.writerows((e.row, e.column, e.message) for e in errors)
-
-
 def main(argv: list[str] | None = None) -> int:
-    from sqlalchemy import insert
+    """``python -m data.importer``: kept for the README and scripts. It is the desk's import use case, the
+    one the page runs (desk.imports.main: the policy's check of each case, the same audit event)."""
+    from desk.imports import main as desk_main  # the command line composes the layers, like data.generate
 
-    from data.db import describe_url, open_database
-    from data.models import CaseEvent
-
-    ap = argparse.ArgumentParser(
-        prog="python -m data.importer",
-        description="Import services or refund cases from a CSV or .xlsx file (layouts: docs/import.md). "
-        "Every row is checked first; a file with any bad row writes nothing.",
-    )
-    ap.add_argument("file", type=Path, help="the .csv or .xlsx file")
-    ap.add_argument("--kind", required=True, choices=KINDS, help="what the file holds")
-    ap.add_argument("--db", help="database URL (default: DATABASE_URL or data/refund_desk.db)")
-    ap.add_argument("--dry-run", action="store_true", help="check every row and report, write nothing")
-    ap.add_argument("--actor", default=None, help="who runs the import, for the audit trail (default: OS user)")
-    args = ap.parse_args(argv)
-    actor = args.actor or f"command line ({getpass.getuser()})"
-    try:
-        data = args.file.read_bytes()
-    except OSError as exc:
-        print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-        return 1
-    t0 = time.perf_counter()
-    try:
-        frame = read_table(data, args.file.name, args.kind)
-    except ImportFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    db = open_database(args.db)
-    try:
-        with db.write.begin() as session:
-            conn = session.connection()
-            checked = validate(conn, args.kind, frame)
-            if not checked.ok:
-                print(f"{len(checked.errors):,} problem(s) in {args.file.name}; nothing was written.", file=sys.stderr)
-                write_errors_csv(checked.errors, sys.stdout)
-                return 2
-            if args.dry_run:
-                print(
-                    f"dry run: {checked.rows:,} rows are valid; {len(checked.new):,} would be imported, "
-                    f"{checked.skipped:,} are already present. Nothing was written."
-                )
-                return 0
-            last = [-1.0]
-
-            def progress(done: int, total: int, label: str) -> None:
-                pct = done / total if total else 1.0
-                if total and (pct - last[0] >= 0.1 or done == total):
-                    last[0] = pct
-                    print(f"  {label}: {done:,}/{total:,}", file=sys.stderr)
-
-            counts = write(conn, checked, progress, actor=actor)
-            conn.execute(
-                insert(CaseEvent.__table__).values(
-                    case_id=None, actor_id=None, actor=actor, at=utcnow(), kind="import_completed",
-                    payload=import_event_payload(args.file.name, args.kind, checked.rows, counts["inserted"],
-                                                 counts["skipped"]),
-                )
-            )
-    finally:
-        db.dispose()
-    elapsed = time.perf_counter() - t0
-    print(
-        f"imported {args.file.name} into {describe_url(db.url)} in {elapsed:.1f} s: {checked.rows:,} rows, "
-        f"{counts['inserted']:,} new {args.kind}, {counts['skipped']:,} already present"
-        + (f", {counts['customers']:,} new customers" if args.kind == "services" else "")
-    )
-    return 0
+    return desk_main(argv)
 
 
 if __name__ == "__main__":

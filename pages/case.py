@@ -301,7 +301,9 @@ def _submit_decision(case_id: int, version: int, key: str, outcome: str, paid_ce
         amount_cents = None
     rationale = st.session_state.get(f"decide_rationale_{case_id}", "")
     try:
-        result = decide(db, actor.id, case_id, outcome, amount_cents, rationale, version, key, today=today)
+        st.toast("Saving the decision…", icon=":material/hourglass_top:")  # seen wherever the page is scrolled
+        with st.spinner("Saving the decision…"):  # waits its turn if an import is being saved
+            result = decide(db, actor.id, case_id, outcome, amount_cents, rationale, version, key, today=today)
     except DeskError as exc:
         on_desk_error("decide", exc)
         return

@@ -34,9 +34,15 @@ with st.expander(f"Column layout of a {kind} file", icon=":material/table_chart:
         f"Download the example {name}", content, file_name=name, mime="text/csv", icon=":material/download:"
     )
 
+limit_mb = st.get_option("server.maxUploadSize")  # .streamlit/config.toml
 uploaded = st.file_uploader(
-    "CSV or Excel (.xlsx) file", type=["csv", "xlsx"], key=f"import_file_{kind}",
-    help="UTF-8 CSV with a header row, or the first sheet of an .xlsx workbook.",
+    f"CSV or Excel (.xlsx) file, up to {limit_mb:,} MB", type=["csv", "xlsx"], key=f"import_file_{kind}",
+    help="UTF-8 (or UTF-16) CSV with a header row, or the first sheet of an .xlsx workbook.",
+)
+st.caption(
+    f"Files up to {limit_mb:,} MB upload here. Larger files: `python -m data.importer FILE --kind {kind}` on the "
+    "server (the same checks, any size). While a file is checked nobody waits; reviewers' work waits only while "
+    "it is saved (about a second per 10,000 rows)."
 )
 file_message = st.empty()
 dry_run = st.checkbox(
@@ -48,7 +54,7 @@ if st.button("Check and import" if not dry_run else "Check the file", type="prim
     bar = st.progress(0.0, text="Starting")
     try:
         report = imports.import_file(
-            ctx.db, ctx.actor.id, uploaded.getvalue(), uploaded.name, kind, dry_run=dry_run,
+            ctx.db, ctx.actor.id, uploaded, uploaded.name, kind, dry_run=dry_run,
             progress=lambda fraction, label: bar.progress(min(1.0, fraction), text=label),
         )
     except InvalidInput as exc:

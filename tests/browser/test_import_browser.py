@@ -53,3 +53,46 @@ def test_ada_imports_the_example_services_file_and_a_reviewer_cannot_open_the_pa
     wait_for_app(page)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "import.png"), full_page=True)
+
+
+def test_a_decision_made_while_an_import_is_saved_shows_it_is_saving_and_then_succeeds(
+    browser_page, server_factory, tmp_path
+):
+    """Issue 10 §4: while an import's write transaction holds SQLite's write lock, a reviewer's decision waits
+    (the page says it is saving) and succeeds once the import commits; no error, no error id."""
+    import sqlite3
+
+    from data.models import Decision
+    from tests.support.cases import add_case
+
+    path = tmp_path / "busy-desk.db"
+    db = make_demo(f"sqlite:///{path}", cases=60)
+    cid = add_case(db, reason="our_error")
+    server = server_factory(db.url)
+    page = browser_page
+    page.goto(server.url)
+    wait_for_app(page)
+    page.goto(f"{server.url}/case?case={cid}")
+    wait_for_app(page)
+    record = page.get_by_role("button", name="Record decision")
+    expect(record).to_be_visible()
+    importer_conn = sqlite3.connect(path, isolation_level=None)  # an import's write phase: the write lock
+    importer_conn.execute("BEGIN IMMEDIATE")
+    try:
+        record.click()
+        saving = page.get_by_test_id("stToast").filter(has_text="Saving the decision…")
+        expect(saving).to_be_visible(timeout=8_000)
+        expect(saving).to_be_in_viewport()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "case-saving-during-import.png"), full_page=True)
+        with db.read() as s:
+            assert s.scalar(select(func.count()).select_from(Decision).where(Decision.case_id == cid)) == 0
+    finally:
+        importer_conn.execute("COMMIT")  # the import commits
+        importer_conn.close()
+    wait_for_app(page)
+    expect(page.get_by_test_id("stAlertContentSuccess").first).to_be_visible()
+    expect(page.get_by_text("Something went wrong")).to_have_count(0)
+    with db.read() as s:
+        assert s.scalar(select(func.count()).select_from(Decision).where(Decision.case_id == cid)) == 1
+    db.dispose()

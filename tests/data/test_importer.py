@@ -43,7 +43,8 @@ def check(db, kind: str, data: bytes) -> importer.Validated:
         (b"  \n\n", "s.csv", "s.csv is empty"),
         (SERVICES_CSV.splitlines()[0].encode() + b"\n", "s.csv", "has a header row but no data rows"),
         (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "s.csv", "is not a CSV file (it holds binary data)"),
-        ("external_id\nS1\n".encode("utf-16"), "s.csv", "is not a CSV file (it holds binary data)"),
+        ("external_id\nS1\n".encode("utf-16-le"), "s.csv", "looks like UTF-16 text without a byte-order mark"),
+        ("external_id\nS1\n".encode("utf-16-le"), "s.csv", 'Save it as UTF-8: in Excel, File > Save As > "CSV UTF-8'),
         ("external_id,x\nSÄ1,1\n".encode("latin-1"), "s.csv", "is not UTF-8 text"),
         (b"PK\x03\x04 not really a workbook", "s.xlsx", "is not a readable Excel (.xlsx) file"),
         (b"\n\nexternal_id\n", "s.csv", "has no header row"),
@@ -53,6 +54,22 @@ def test_a_file_that_is_not_an_import_gets_a_clear_message(data, name, says):
     with pytest.raises(ImportFileError) as exc:
         read_table(data, name, "services")
     assert says in str(exc.value)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig"])
+def test_a_utf16_or_bom_file_reads_like_utf8(encoding):
+    """Excel's "Unicode Text" and some exports write UTF-16 with a byte-order mark: it is read as such."""
+    data = SERVICES_CSV.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data
+    pd.testing.assert_frame_equal(read_table(data, "s.csv", "services"), read_table(SERVICES_CSV.encode(), "s.csv",
+                                                                                   "services"))
+
+
+def test_a_file_is_read_in_chunks_with_its_spreadsheet_row_numbers():
+    frames = list(importer.iter_tables(SERVICES_CSV.encode(), "s.csv", "services", chunk_rows=3))
+    assert [list(f.index + 2) for f in frames] == [[2, 3, 4], [5, 6, 7], [8, 9]]
+    pd.testing.assert_frame_equal(pd.concat(frames), read_table(SERVICES_CSV.encode(), "s.csv", "services"))
 
 
 def test_missing_and_unknown_columns_are_named_with_the_expected_layout():
@@ -234,9 +251,42 @@ def test_the_command_line_lists_the_problems_as_csv_and_writes_nothing(db, tmp_p
     assert "services.csv is empty" in capsys.readouterr().err
 
 
+def test_a_failing_import_on_the_command_line_is_one_clear_line_not_a_traceback(tmp_path, capsys):
+    path = tmp_path / "services.csv"
+    path.write_bytes(example("services.csv"))
+    bare = f"sqlite:///{tmp_path / 'not-migrated.db'}"
+    assert importer.main([str(path), "--kind", "services", "--db", bare]) == 1
+    err = capsys.readouterr().err
+    assert "error: the import failed, nothing was written" in err and "alembic upgrade head" in err
+    assert "Traceback" not in err
+
+
 @pytest.mark.parametrize("kind", importer.KINDS)
 def test_docs_import_md_documents_every_column_of_each_layout(kind):
     doc = (importer.Path(__file__).resolve().parents[2] / "docs" / "import.md").read_text()
     section = doc.split(f"(`--kind {kind}`)")[1].split("\n## ")[0]
     documented = [line.split("|")[1].strip().strip("`") for line in section.splitlines() if line.startswith("| `")]
     assert documented == [c.name for c in importer.LAYOUTS[kind]]
+
+
+def test_checking_a_file_streams_it_so_memory_does_not_grow_with_the_file(tmp_path):
+    """Issue 10 §4: checking a 200 MB file peaked at 13x the file. Read in chunks, a file four times as long
+    needs about the same memory (what grows is 24 bytes an id for the duplicate check, and the new customers)."""
+    import tracemalloc
+
+    from benchmarks.import_rows import write_files
+    from data.db import open_database
+    from data.migrate import upgrade
+
+    db = open_database(f"sqlite:///{tmp_path / 'memory.db'}")  # memory does not depend on the backend
+    upgrade(db.engine)
+    peaks = []
+    for rows in (1_500, 6_000):
+        services, _ = write_files(tmp_path, rows, cases_too=False)
+        tracemalloc.start()
+        with importer.check_file(db.engine, services, services.name, "services", chunk_rows=500) as checked:
+            assert checked.ok and checked.new == rows
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    db.dispose()
+    assert peaks[1] < 1.5 * peaks[0], peaks

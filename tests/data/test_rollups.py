@@ -284,3 +284,69 @@ def test_demo_money_is_in_three_currencies_and_the_0004_backfill_agrees(demo_db)
     assert "sales_by_currency" not in inspect(db.engine).get_table_names()
     upgrade(db.engine)
     assert snapshot(db) == generated and _sales(db) == sales
+
+
+def test_a_rebuild_on_postgresql_waits_for_decisions_in_flight_and_counts_each_once(one_case):
+    """Issue 10 §4: a decision committing during a rebuild used to be counted twice or fail the rebuild with
+    UniqueViolation on pk_decision_rollup. Here a decision that updates an existing rollup row (so the
+    rebuild has to wait for it) and one with new rollup keys are in flight when the rebuild starts."""
+    import threading
+
+    db = one_case
+    if db.backend != "postgresql":
+        pytest.skip("SQLite has one writer: nothing commits during a rebuild")
+    with db.write.begin() as s:
+        for case_id in (2, 3):
+            s.execute(text(
+                "INSERT INTO cases (id, service_id, customer_id, service_type, opened_on, channel, reason, description, "
+                "amount_requested_cents, documentation, fix_attempted, status, due_on, version, created_at) "
+                f"SELECT {case_id}, service_id, customer_id, service_type, opened_on, channel, reason, description, "
+                "amount_requested_cents, documentation, fix_attempted, status, due_on, version, created_at "
+                "FROM cases WHERE id = 1"
+            ))
+        s.execute(INSERT_DECISION)  # decision 1: its rollup rows exist
+    second = str(INSERT_DECISION).replace("VALUES (1, 1,", "VALUES (2, 2,")  # the same rollup keys as decision 1
+    third = str(INSERT_DECISION).replace("VALUES (1, 1,", "VALUES (3, 3,").replace("'2026-03-04'", "'2026-05-20'")
+    reviewer = db.engine.connect()
+    rebuild = db.engine.connect()
+    failures: list[BaseException] = []
+    try:
+        in_flight = reviewer.begin()
+        reviewer.execute(text(second))
+        reviewer.execute(text(third))  # new day, week and month keys
+        load = rebuild.begin()
+        pid = rebuild.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        bulk.pause_rollups(rebuild, "test: a load")
+
+        def resume() -> None:
+            try:
+                bulk.resume_rollups(rebuild)
+                load.commit()
+            except BaseException as exc:  # noqa: BLE001 - asserted below
+                failures.append(exc)
+
+        worker = threading.Thread(target=resume)
+        worker.start()
+        with db.engine.connect() as watch:  # wait until the rebuild waits for the reviewer's lock
+            for _ in range(400):
+                waiting = watch.exec_driver_sql(
+                    f"SELECT wait_event_type FROM pg_stat_activity WHERE pid = {pid}"
+                ).scalar()
+                if waiting == "Lock":
+                    break
+                watch.exec_driver_sql("SELECT pg_sleep(0.05)")
+            assert waiting == "Lock", "the rebuild did not wait for the decision in flight"
+        in_flight.commit()
+        worker.join(60)
+        assert not worker.is_alive()
+    finally:
+        reviewer.close()
+        rebuild.close()
+    assert not failures, failures
+    assert totals(db)["decisions"] == 2  # day 2026-03-04: decisions 1 and 2, once each
+    after = snapshot(db)
+    with db.write.begin() as s:  # a rebuild with nothing in flight agrees
+        bulk.pause_rollups(s.connection(), "test rebuild")
+        bulk.resume_rollups(s.connection())
+    assert snapshot(db) == after
+    assert sum(int(r[-2]) for r in after["decision_rollup"] if r[0] == "week") == 3

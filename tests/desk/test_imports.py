@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import select, text
 
-from data.importer import import_event_payload
+from data import importer
 from data.models import Case, CaseEvent, Customer, SalesDaily, Service
 from desk import audit
 from desk.errors import InvalidInput, NotAllowed
@@ -170,14 +170,51 @@ def test_a_case_the_policy_cannot_judge_is_refused_with_its_row(desk_db):
     assert counts(desk_db)["cases"] == 0
 
 
-def test_the_command_line_records_the_same_event_as_the_page():
-    fields = [f.name for f in dataclasses.fields(audit.ImportCompleted)]
-    assert list(import_event_payload("f.csv", "cases", 3, 2, 1)) == fields
+def test_the_command_line_refuses_a_case_the_policy_cannot_judge_like_the_page(desk_db, tmp_path, capsys):
+    """python -m data.importer runs the page's use case: the policy's check of each case included."""
+    old = edited("services.csv", 1, purchased_on="2023-05-01", scheduled_on="2023-05-02", initiated_on="2023-05-02",
+                 completed_on="2023-05-03")
+    import_file(desk_db, ADA, old, "services.csv", "services")
+    path = tmp_path / "cases.csv"
+    path.write_bytes(edited("cases.csv", 1, opened_on="2023-05-04"))
+    assert importer.main([str(path), "--kind", "cases", "--db", desk_db.url]) == 2
+    out = capsys.readouterr()
+    assert '2,service_external_id,"no policy version is in force on 2023-05-03' in out.out
+    assert counts(desk_db)["cases"] == 0
+
+
+def test_the_command_line_records_the_same_event_as_the_page(desk_db, tmp_path):
+    path = tmp_path / "services.csv"
+    path.write_bytes(example("services.csv"))
+    import_file(desk_db, ADA, example("services.csv"), "services.csv", "services")
+    assert importer.main([str(path), "--kind", "services", "--db", desk_db.url, "--actor", "ops"]) == 0
+    page, cli = import_events(desk_db)
+    assert (page.actor, page.actor_id, cli.actor, cli.actor_id) == ("ada@refund-desk.example", ADA, "ops", None)
+    assert cli.payload == {**page.payload, "inserted": 0, "skipped": 8}
+    assert list(cli.payload) == [f.name for f in dataclasses.fields(audit.ImportCompleted)]
+
+
+def test_rows_another_import_wrote_after_the_check_roll_the_whole_file_back_with_a_message(desk_db):
+    """The check holds no lock, so a second import of the same file can land between this one's check and
+    its write: the write then fails on a unique key, writes nothing, and says to import again."""
+    landed = []
+
+    def progress(fraction: float, label: str) -> None:
+        if label.startswith("Checking") and not landed:  # the check is done with the file: the other import
+            landed.append(import_file(desk_db, ADA, example("services.csv"), "services.csv", "services"))
+
+    with pytest.raises(InvalidInput, match="imported by someone else while this import was being checked") as err:
+        import_file(desk_db, ADA, example("services.csv"), "services.csv", "services", progress=progress)
+    assert err.value.field == "file" and landed[0].inserted == 8
+    assert counts(desk_db)["services"] == 8 and len(import_events(desk_db)) == 1
+    again = import_file(desk_db, ADA, example("services.csv"), "services.csv", "services")
+    assert (again.inserted, again.skipped) == (0, 8)
 
 
 @pytest.mark.parametrize("pause_above", [20_000, 0], ids=["row-by-row", "paused-and-rebuilt"])
 def test_imported_cases_reach_the_analytics_rollups_either_way(desk_db, monkeypatch, pause_above):
-    """A small file keeps the rollups up to date row by row; a large one pauses them and rebuilds once."""
+    """A small file keeps the rollups up to date row by row; a large one pauses them and rebuilds once on
+    SQLite (PostgreSQL keeps its per-statement triggers on for imports, so decisions never wait on a rebuild)."""
     import data.importer
     from tests.data.test_rollups import snapshot
 

@@ -95,3 +95,23 @@ def test_the_page_is_for_admins_only_even_when_opened_directly(app, desk_url):
     assert not direct.exception
     assert [w.value for w in direct.warning] == ["This page is not available for your role."]
     assert not direct.title
+
+
+def test_the_page_states_its_upload_limit_and_the_command_line_for_larger_files(app, desk_url):
+    import tomllib
+
+    limit = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())["server"]["maxUploadSize"]
+    at = open_import(app, desk_url)
+    assert not at.exception
+    assert at.file_uploader[0].label == f"CSV or Excel (.xlsx) file, up to {limit} MB"
+    assert any(f"Files up to {limit} MB upload here" in c.value and "python -m data.importer" in c.value
+               for c in at.caption)
+
+
+def test_a_utf16_file_from_excel_imports_like_its_utf8_original(app, desk_url):
+    at = open_import(app, desk_url)
+    at.file_uploader[0].set_value(("services.csv", example("services.csv").decode().encode("utf-16"), "text/csv"))
+    at.run()
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.success[0].value.startswith("Imported 8 services from 8 rows")
