@@ -119,12 +119,14 @@ def import_file(
     except ImportFileError as exc:
         raise InvalidInput(str(exc), field="file") from None
     say(0.05, f"Checking {len(frame):,} rows")
+    if kind == "cases" and book is None:
+        book = current_book(db)  # before the write lock: the first use of a database may store the versions
     with db.write.begin() as session:
         conn = session.connection()
         checked = importer.validate(conn, kind, frame)
         errors = checked.errors
         if not errors and kind == "cases" and len(checked.new):
-            errors = _policy_errors(checked.new, book or current_book())
+            errors = _policy_errors(checked.new, book)
         if errors or dry_run:  # nothing was written: leaving the block commits an empty transaction
             return ImportReport(
                 kind, file_name, checked.rows, 0 if errors else len(checked.new), checked.skipped,

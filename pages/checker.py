@@ -16,7 +16,7 @@ K = "chk_"  # widget keys: chk_<facts field>, chk_fix (attempted + succeeded), c
 DATE_LIMITS = {"min_value": checker.EARLIEST_DATE, "max_value": ctx.today + timedelta(days=5 * 365)}
 DATE_FORMAT = "YYYY-MM-DD"
 
-book = checker.current_book()
+book = checker.current_book(ctx.db)
 
 
 def widget_values(form: dict) -> dict:
