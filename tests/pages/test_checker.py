@@ -1,5 +1,6 @@
 """The policy checker page in AppTest: a scenario end to end, pre-fill from a link, bad input, versions."""
 
+import shutil
 from datetime import date, timedelta
 
 import pytest
@@ -119,8 +120,12 @@ def test_a_request_before_the_service_date_is_an_error_on_the_request_date_not_a
 
 
 @pytest.fixture
-def two_versions(tmp_path, monkeypatch):
-    """A policy directory with the shipped version and a 2027 version with a 14-day window."""
+def two_versions(app, app_env, sqlite_demo_url, tmp_path, monkeypatch):
+    """A policy directory with the shipped version and a 2027 version with a 14-day window, over a private copy
+    of the demo database (the desk stores a configured directory's versions in the database it opens)."""
+    private = tmp_path / "desk.db"
+    shutil.copyfile(sqlite_demo_url.removeprefix("sqlite:///"), private)
+    app_env(f"sqlite:///{private}")
     shipped = (DEFAULT_POLICY_DIR / "2024-01-01.toml").read_text()
     (tmp_path / "2024-01-01.toml").write_text(shipped)
     later = shipped.replace('version = "2024-01-01"', 'version = "2027-01-01"')
