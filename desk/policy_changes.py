@@ -28,8 +28,11 @@ from desk import audit
 from desk import book as desk_book
 from desk.auth import authorize
 from desk.errors import DeskError, InvalidInput, NotAllowed, NotFound
-from desk.policy_store import StoredVersion, canonical, get_version, list_versions
-from policy import PolicyBook, PolicyError, PolicyVersion, diff_versions
+from desk.policy_store import ORIGIN_LABELS, StoredVersion, canonical, get_version, list_versions
+from policy import PolicyBook, PolicyError, PolicyVersion, diff_versions, restate_window
+from policy.export import render
+
+__all__ = ["ORIGIN_LABELS"]
 
 NAME_MAX = 32
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._()-]*$")
@@ -70,6 +73,24 @@ def in_force(db: Database, today: date) -> PolicyVersion:
     """The version of the desk's book in force today."""
     try:
         return desk_book.current_book(db).version_for(today)
+    except PolicyError as exc:
+        raise InvalidInput(str(exc)) from None
+
+
+def book(db: Database) -> PolicyBook:
+    """The desk's book (``desk.book.current_book``)."""
+    return desk_book.current_book(db)
+
+
+def say_window(text: str, window_days: int) -> str:
+    """``text`` stating ``window_days`` wherever it states a number of days (the draft form's rewrite button)."""
+    return restate_window(text, window_days)
+
+
+def public_text(db: Database, as_of: date, fmt: str = "markdown") -> str:
+    """The public policy text in force on ``as_of`` with the history of changes (``policy.export``)."""
+    try:
+        return render(desk_book.current_book(db), as_of, fmt)
     except PolicyError as exc:
         raise InvalidInput(str(exc)) from None
 

@@ -156,6 +156,32 @@ def sync_files(db: Database, book: PolicyBook, source: str, *, now: datetime | N
                 raise StoredVersionRefused(f"{source}: cannot store the policy versions: {exc.orig}") from None
 
 
+DEMO_WINDOW_DAYS = 10
+
+
+def demo_version(base: PolicyVersion, today: date) -> PolicyVersion:
+    """The demo data's second version, clearly a DEMO: ``base`` with a 10-day contact window (its text says
+    so), taking effect on the first of the month six months before ``today``."""
+    month = today.year * 12 + today.month - 1 - 6
+    effective = date(month // 12, month % 12 + 1, 1)
+    return base.with_window_days(DEMO_WINDOW_DAYS, version=f"{effective.isoformat()} demo", effective_from=effective)
+
+
+def store_version(db: Database, version: PolicyVersion, *, origin: str, now: datetime | None = None) -> int:
+    """Store ``version`` as published (the demo generator's DEMO version); its id."""
+    text, digest = canonical(version)
+    at = now or audit.utcnow()
+    with db.write.begin() as s:
+        row = StoredPolicyVersion(
+            name=version.version, effective_from=version.effective_from, window_days=version.window_days,
+            toml=text, content_hash=digest, status="published", origin=origin, revision=1, created_at=at,
+            updated_at=at, published_at=at,
+        )
+        s.add(row)
+        s.flush()
+        return row.id
+
+
 def _user_names(s, ids: set[int]) -> dict[int, str]:
     from data.models import User
 

@@ -204,7 +204,7 @@ with tabs[0]:
             st.markdown(
                 f"**Contact deadline:** {v.contact_deadline:%Y-%m-%d} ({days})  \n"
                 f"**Policy version:** {result.version.version}, in force on the service date "
-                f"(effective from {result.version.effective_from:%Y-%m-%d}, "
+                f"({checker.effective_words(result.version, ctx.today)}, "
                 f"{result.version.window_days}-day contact window)"
             )
             st.markdown("**Findings**")
@@ -226,6 +226,7 @@ with tabs[1]:
     st.subheader("Read a version")
     chosen = st.selectbox(
         "Version", names, key=K + "read_version",
+        format_func=lambda n: f"{n} ({checker.effective_words(book.get(n), ctx.today)})",
         help="Section 6: a version applies to services provided on or after its effective date.",
     )
     version = book.get(chosen)

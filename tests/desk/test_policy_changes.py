@@ -231,3 +231,24 @@ def test_two_drafts_for_the_same_day_published_at_once_one_is_refused(desk):
     assert len(published) == 1 and len(refused) == 1, results
     assert "takes effect on 2026-12-10" in str(refused[0]) or "a moment ago" in str(refused[0])
     assert len([v for v in pc.history(desk) if v.effective_from == EFFECTIVE]) == 1
+
+
+def test_the_demo_desk_has_a_second_demo_version_so_decisions_split_by_version(backend):
+    """make run's demo (Plan(demo_policy=True)); the tests' demo data keep the shipped version alone."""
+    from data.generate import Plan, generate
+    from data.migrate import upgrade
+
+    db = open_database(backend.new_url())
+    try:
+        upgrade(db.engine)
+        generate(db, Plan(cases=300, seed=3, request_rate=0.05, today=TODAY, demo_policy=True), quiet=True)
+        desk_book.forget()
+        assert [v.version for v in current_book(db).versions] == ["2024-01-01", "2026-05-01 demo"]
+        demo = [v for v in policy_store.list_versions(db) if v.origin == "demo"]
+        assert [(v.name, v.window_days, v.status) for v in demo] == [("2026-05-01 demo", 10, "published")]
+        with db.read() as s:
+            versions = dict(s.execute(text("SELECT policy_version, count(*) FROM decisions GROUP BY policy_version")).all())
+        assert set(versions) == {"2024-01-01", "2026-05-01 demo"} and min(versions.values()) > 10
+    finally:
+        db.dispose()
+        desk_book.forget()

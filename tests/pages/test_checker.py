@@ -139,7 +139,8 @@ def two_versions(app, app_env, sqlite_demo_url, tmp_path, monkeypatch):
 def test_the_versions_tab_reads_each_version_and_shows_the_difference_of_two(app, two_versions):
     at = open_checker(app)
     assert not at.exception
-    assert at.selectbox(key="chk_read_version").options == ["2027-01-01", "2024-01-01"]
+    assert at.selectbox(key="chk_read_version").options == [  # a scheduled version is named with its date
+        "2027-01-01 (takes effect on 2027-01-01)", "2024-01-01 (effective from 2024-01-01)"]
     assert {m.label: m.value for m in at.metric}["Contact window"] == "14 days"
     diff = at.code[0]
     assert diff.language == "diff"
