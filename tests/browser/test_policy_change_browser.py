@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -64,7 +65,7 @@ def queue_windows(page, server) -> dict[int, str]:
     wait_for_app(page)
     with page.expect_download() as got:
         page.get_by_role("button", name="Download CSV").click()
-    rows = csv.DictReader(io.StringIO(open(got.value.path(), encoding="utf-8").read()))
+    rows = csv.DictReader(io.StringIO(Path(got.value.path()).read_text(encoding="utf-8")))
     return {int(r["Case"]): r["Window"] for r in rows}
 
 
