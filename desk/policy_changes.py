@@ -308,6 +308,12 @@ def compare(older: PolicyVersion, newer: PolicyVersion) -> Comparison:
     return Comparison(older, newer, [(*p, p[1] != p[2]) for p in params], sections, diff_versions(older, newer))
 
 
+def as_replacement(draft: StoredVersion, base: PolicyVersion) -> PolicyVersion:
+    """The draft as a what-if replay judges past cases by it: in place of ``base``, the version it was
+    drafted from (same effective date), so every case ``base`` judged is judged by the draft instead."""
+    return draft.version().with_window_days(draft.window_days, effective_from=base.effective_from)
+
+
 # --- approving and publishing ------------------------------------------------------------------------------
 
 

@@ -221,15 +221,16 @@ if chosen is not None:
         if not ctx.actor.may("replay_policy"):
             st.info("Managers and admins replay drafts.")
         else:
-            st.caption("Re-judge the cases decided in a date range under the saved draft (read-only).")
+            base_version = book.get(d.based_on, None) or current
+            st.caption(f"Re-judge the cases decided in a date range under the saved draft, as if it had replaced "
+                       f"{base_version.version} (in force since {base_version.effective_from}). Read-only.")
             period = st.date_input("Cases decided between", value=(ctx.today - timedelta(days=89), ctx.today),
                                    format=DATE_FORMAT, key=K + "period")
             if st.button("Replay the draft over past decisions", icon=":material/replay:", key=K + "replay"):
                 if not isinstance(period, tuple) or len(period) != 2:
                     st.error("Pick the first and the last day of the range.", icon=":material/error:")
                 else:
-                    # the draft is replayed as it would apply to these cases: from their dates on
-                    what_if = stored.with_window_days(stored.window_days, effective_from=period[0])
+                    what_if = pc.as_replacement(stored, book.get(d.based_on, None) or current)
                     try:
                         st.session_state[K + "replay_result"] = replay.replay(
                             ctx.db, ctx.actor.id, what_if, period[0], period[1], book=book)

@@ -252,3 +252,14 @@ def test_the_demo_desk_has_a_second_demo_version_so_decisions_split_by_version(b
     finally:
         db.dispose()
         desk_book.forget()
+
+
+def test_the_stored_versions_export_to_the_same_toml_and_the_public_text(desk, tmp_path):
+    draft = ten_day_draft(desk)
+    pc.approve_and_publish(desk, ADA, draft.id, draft.content_hash, TODAY)
+    written = policy_store.export_files(desk, tmp_path)
+    assert sorted(p.name for p in written) == ["2024-01-01.toml", "2026-12-10.toml"]
+    assert load_book(tmp_path).versions == current_book(desk).versions
+    md = pc.public_text(desk, TODAY)
+    assert "version 2024-01-01, in force since 2024-01-01" in md
+    assert "- **2026-12-10** (takes effect on 2026-12-10): Contact window 7 → 10 days" in md
