@@ -112,6 +112,15 @@ def takes_effect(version: PolicyVersion | StoredVersion, today: date) -> str:
     return f"{name} (in force since {version.effective_from})"
 
 
+def state_words(version: StoredVersion, in_force_now: PolicyVersion, today: date) -> str:
+    """"in force", "superseded", "scheduled: takes effect on D", "withdrawn", "draft", "discarded"."""
+    if version.status != "published":
+        return version.status
+    if version.effective_from > today:
+        return f"scheduled: takes effect on {version.effective_from}"
+    return "in force" if version.name == in_force_now.version else "superseded"
+
+
 # --- drafting ----------------------------------------------------------------------------------------------
 
 

@@ -246,8 +246,8 @@ with tabs[1]:
     st.subheader("Compare two versions")
     if len(names) < 2:
         st.info(
-            "The book has one version so far, so there is nothing to compare. Add a file to policy/versions/ "
-            "to publish a new version; try a draft first in the what-if replay."
+            "The book has one version so far, so there is nothing to compare. Managers draft a new version on "
+            "the Policy changes page; a second manager or an admin approves and publishes it."
         )
     else:
         c1, c2 = st.columns(2)

@@ -132,7 +132,7 @@ for v in scheduled:
         if may_publish:
             c1, c2 = st.columns([3, 1])
             c1.text_input("Why withdraw it (kept in the audit trail)", key=K + f"why_{v.id}")
-            c2.button("Withdraw before it takes effect", key=K + f"withdraw_{v.id}", on_click=_withdraw,
+            c2.button("Withdraw", key=K + f"withdraw_{v.id}", on_click=_withdraw, help="Before it takes effect only",
                       args=(v.id,), icon=":material/undo:")
 
 drafts = pc.drafts(ctx.db)
@@ -230,7 +230,7 @@ if chosen is not None:
                 if not isinstance(period, tuple) or len(period) != 2:
                     st.error("Pick the first and the last day of the range.", icon=":material/error:")
                 else:
-                    what_if = pc.as_replacement(stored, book.get(d.based_on, None) or current)
+                    what_if = pc.as_replacement(d, base_version)
                     try:
                         st.session_state[K + "replay_result"] = replay.replay(
                             ctx.db, ctx.actor.id, what_if, period[0], period[1], book=book)
@@ -254,7 +254,8 @@ if chosen is not None:
 
 st.subheader("History of changes")
 rows = [
-    {"version": v.name, "takes effect": v.effective_from, "state": v.state(ctx.today),
+    {"version": v.name, "takes effect": v.effective_from,
+     "state": pc.state_words(v, current, ctx.today),
      "window (days)": v.window_days, "source": pc.ORIGIN_LABELS.get(v.origin, v.origin),
      "drafted by": v.created_by or "", "approved by": v.approved_by or "",
      "published": v.published_at, "withdrawn by": v.withdrawn_by or ""}

@@ -26,7 +26,16 @@ EFFECTIVE = date(2026, 12, 26)  # the draft's default: 30 days after server A's 
 
 
 @pytest.fixture
-def desk(tmp_path, server_factory):
+def patient_expect():
+    """Two servers and three browser sessions on a loaded 2-core machine: wait up to 60 s for what a page
+    shows (Playwright's default is 5 s), then restore the default for other tests."""
+    expect.set_options(timeout=60_000)
+    yield
+    expect.set_options(timeout=5_000)
+
+
+@pytest.fixture
+def desk(tmp_path, server_factory, patient_expect):
     url = f"sqlite:///{tmp_path / 'desk.db'}"
     db = make_demo(url, cases=150)
     after = add_case(db, service_date=date(2026, 12, 27), opened_on=date(2027, 1, 5), customer_name="After Newrule")
@@ -91,6 +100,8 @@ def test_two_managers_change_the_policy_and_another_server_judges_by_it_without_
         wait_for_app(max_page)
         expect(max_page.get_by_test_id("stAlertContentError").first).to_contain_text("says '7 days'")
         expect(max_page.get_by_role("button", name="Save the draft")).to_be_disabled()
+        ARTIFACTS.mkdir(exist_ok=True)
+        max_page.screenshot(path=str(ARTIFACTS / "policy-draft-refused.png"), full_page=True)
         click(max_page, max_page.get_by_role("button", name="Say 10 days in the text"))
         expect(max_page.get_by_test_id("stAlertContentSuccess").first).to_contain_text("Every check passes")
         click(max_page, max_page.get_by_role("button", name="Save the draft"))

@@ -65,6 +65,10 @@ def test_a_manager_drafts_and_a_second_manager_approves_what_she_saw(app, desk_u
     (saved,) = pc.drafts(db)
     assert saved.window_days == 10 and saved.effective_from == TODAY + timedelta(days=14)
     assert shows(at.markdown, "**Sections that change:** 1, 4")
+    button(at, "Replay the draft over past decisions").click().run()  # in place of 2024-01-01: 10 days
+    assert not at.exception
+    assert {m.label for m in at.metric} >= {"Decided cases", "Verdicts that change"}
+    assert shows(at.markdown, f"**Draft {saved.name}** (effective from 2024-01-01, 10-day window)")
     button(at, f"Approve and publish {saved.name}").click().run()
     assert not at.exception
     assert shows(at.success, f"it takes effect on {TODAY + timedelta(days=14)}")
