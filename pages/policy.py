@@ -162,6 +162,7 @@ if chosen is not None:
     with tabs[0]:
         if mine and may_draft:
             st.caption("Checked as you type; saved only when every check passes.")
+            checks_box = st.container()  # filled below, once the widgets hold what was typed
             c1, c2, c3 = st.columns(3)
             c1.text_input("Version name", value=stored.version, key=_key(d.id, d.revision, "name"), max_chars=pc.NAME_MAX)
             c2.date_input("Takes effect on", value=stored.effective_from, format=DATE_FORMAT,
@@ -178,11 +179,11 @@ if chosen is not None:
             base = book.get(d.based_on, None) or current
             checked = pc.check_draft(ctx.db, form, base, ctx.today, draft_id=d.id)
             if checked.ok:
-                st.success("Every check passes: all sections present, the text states the contact window the "
+                checks_box.success("Every check passes: all sections present, the text states the contact window the "
                            "parameters give, the effective date is after today.", icon=":material/task_alt:")
             else:
                 for where, message in checked.problems:
-                    st.error(f"{where}: {message}", icon=":material/error:")
+                    checks_box.error(f"{where}: {message}", icon=":material/error:")
             c1, c2, c3 = st.columns(3)
             c1.button("Save the draft", type="primary", disabled=not checked.ok, on_click=_save,
                       args=(d.id, d.revision), icon=":material/save:")
