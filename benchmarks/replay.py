@@ -1,10 +1,11 @@
 """How fast the what-if replay re-judges past decisions, and whether its memory stays flat.
 
-    python -m benchmarks.replay [--db data/large.db] [--window-days 14] [--runs 1] [--chunk 50000]
+    python -m benchmarks.replay [--db data/large.db] [--window-days 14 | --draft ID] [--runs 1] [--chunk 50000]
 
 Opens the database read-only (SQLite ``mode=ro``: the benchmark cannot write to it), then replays every
 decided case of the whole history under a draft of the current policy with another contact window, as
-the manager Max would from the checker page. Prints the cases re-judged, the wall time, the time spent
+the manager Max would from the checker page; or, with ``--draft ID``, under the policy draft stored with that id
+(the Policy changes page's "Replay" step), judged against the book of the versions published in the database. Prints the cases re-judged, the wall time, the time spent
 reading versus judging (facts + two verdicts + tallies per case), cases per second of judging time, the
 process's resident memory after each 50,000-case chunk (flat means chunking works), and the policy time alone
 (facts_from_row + the verdicts) on 200,000 cases held in memory.
@@ -78,6 +79,20 @@ def policy_time(db: Database, book, draft, runs: int) -> tuple[float, float]:
     return statistics.median(both), statistics.median(draft_only)
 
 
+def stored_draft(db: Database, draft_id: int):
+    """(the published book, the draft as the replay judges it, the version it was drafted from). The draft
+    takes the place of the version it was drafted from, as on the Policy changes page."""
+    from desk.policy_changes import as_replacement
+    from desk.policy_store import get_version, published_book
+
+    stored = get_version(db, draft_id)
+    if stored is None or stored.status != "draft":
+        raise SystemExit(f"no policy draft #{draft_id} in {db.url} (status: {stored.status if stored else 'none'})")
+    book = published_book(db) or load_book()
+    base = book.get(stored.based_on, None) or book.versions[-1]
+    return book, as_replacement(stored, base), base
+
+
 def rss_mb() -> float:
     with open("/proc/self/statm") as fh:
         pages = int(fh.read().split()[1])
@@ -88,14 +103,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--db", type=Path, default=LARGE_DB, help="SQLite file (default: data/large.db, `make demo-large`)")
     ap.add_argument("--window-days", type=int, default=14)
+    ap.add_argument("--draft", type=int, default=None, help="replay the stored policy draft with this id")
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--chunk", type=int, default=50_000)
     args = ap.parse_args()
     require_large_db(args.db)
     db = read_only_database(args.db)
-    book = load_book()
-    base = book.versions[-1]
-    draft = draft_from_version(book, base.version, window_days=args.window_days)
+    if args.draft is None:
+        book = load_book()
+        base = book.versions[-1]
+        draft = draft_from_version(book, base.version, window_days=args.window_days)
+        label = f"window_days {base.window_days} -> {args.window_days}"
+    else:
+        book, draft, base = stored_draft(db, args.draft)
+        label = (f"stored draft #{args.draft} {draft.version!r} (window_days {base.window_days} -> "
+                 f"{draft.window_days}, effective {draft.effective_from})")
     walls, rates = [], []
     for run in range(args.runs):
         samples: list[float] = []
@@ -128,7 +150,7 @@ def main() -> None:
         f"{policy_rates[0]:,.0f} cases/s; facts_from_row + the draft's verdict {policy_rates[1]:,.0f} cases/s"
     )
     print(
-        f"window_days {base.window_days} -> {args.window_days}: median wall {statistics.median(walls):.1f} s, "
+        f"{label}: median wall {statistics.median(walls):.1f} s, "
         f"median {statistics.median(rates):,.0f} cases/s of judging time, "
         f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:.0f} MB"
     )

@@ -147,6 +147,9 @@ class Plan:
     seed: int = 7
     request_rate: float = 0.03
     today: date = field(default_factory=date.today)
+    # The app's demo (make run) adds a DEMO policy version taking effect half a year ago (a 10-day window,
+    # desk.policy_store.demo_version) so analytics by version show a split; tests keep the shipped one alone.
+    demo_policy: bool = False
 
     @property
     def services(self) -> int:
@@ -221,6 +224,12 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
     if not database_is_empty(db):
         raise RuntimeError("the database already holds data; the generator never overwrites it")
     book = load_book()
+    demo = None
+    if plan.demo_policy:
+        from desk.policy_store import demo_version
+
+        demo = demo_version(book.version_for(plan.today), plan.today)
+        book = book.with_version(demo)
     rng = np.random.default_rng(plan.seed)
     fake = Faker()
     Faker.seed(plan.seed)
@@ -656,6 +665,10 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
     progress.bar.update(max(0, progress.bar.total - progress.bar.n))
     progress.close()
     counts["write_seconds"] = round(time.perf_counter() - write_started, 1)
+    if demo is not None:
+        from desk.policy_store import store_version
+
+        store_version(db, demo, origin="demo")
     return counts
 
 
@@ -665,7 +678,7 @@ def ensure_demo_database(url: str | None = None, cases: int = 5000, seed: int = 
     try:
         upgrade(db.engine)
         if database_is_empty(db):
-            return generate(db, Plan(cases=cases, seed=seed))
+            return generate(db, Plan(cases=cases, seed=seed, demo_policy=True))
         return None
     finally:
         db.dispose()
@@ -681,6 +694,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", help="database URL (default: DATABASE_URL or data/refund_desk.db)")
     ap.add_argument("--today", type=date.fromisoformat, default=date.today(), help="anchor date (YYYY-MM-DD)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    ap.add_argument("--demo-policy", action="store_true",
+                    help="add the DEMO policy version (10-day window from six months ago), as make run does")
     args = ap.parse_args(argv)
     if args.cases < 1:
         ap.error("--cases must be at least 1")
@@ -690,7 +705,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         upgrade(db.engine)
-        counts = generate(db, Plan(args.cases, args.seed, args.request_rate, args.today), quiet=args.quiet)
+        counts = generate(db, Plan(args.cases, args.seed, args.request_rate, args.today, args.demo_policy), quiet=args.quiet)
     except RuntimeError as exc:
         print(f"error: {exc} ({describe_url(db.url)})", file=sys.stderr)
         return 1

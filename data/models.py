@@ -374,3 +374,48 @@ rollup_pause = Table(
     Column("note", String(200), nullable=False),
     CheckConstraint("id = 1", name="single_row"),
 )
+
+
+# ---- policy versions (migration 0007) ---------------------------------------------------------------
+
+POLICY_VERSION_STATUSES = ("draft", "published", "withdrawn", "discarded")
+POLICY_VERSION_ORIGINS = ("file", "desk", "demo")
+
+
+class StoredPolicyVersion(Base):
+    """A policy version as the desk stores it: its TOML text (the same as policy/versions/*.toml) and where
+    it is in its life. Append-only: triggers refuse DELETE and any change to a published version except its
+    withdrawal; one published version per effective date (a partial unique index)."""
+
+    __tablename__ = "policy_versions"
+    __table_args__ = (
+        CheckConstraint(_in("status", POLICY_VERSION_STATUSES), name="status"),
+        CheckConstraint(_in("origin", POLICY_VERSION_ORIGINS), name="origin"),
+        CheckConstraint(
+            "approved_by_id IS NULL OR created_by_id IS NULL OR approved_by_id <> created_by_id",
+            name="approver_not_author",
+        ),
+        CheckConstraint("status = 'draft' OR status = 'discarded' OR published_at IS NOT NULL", name="published_at"),
+        Index(
+            "ux_policy_versions_published_day", "effective_from", unique=True,
+            sqlite_where=text("status = 'published'"), postgresql_where=text("status = 'published'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), unique=True)
+    effective_from: Mapped[date] = mapped_column(Date)
+    window_days: Mapped[int] = mapped_column(Integer)
+    toml: Mapped[str] = mapped_column(Text)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12))
+    origin: Mapped[str] = mapped_column(String(8))
+    based_on: Mapped[str | None] = mapped_column(String(32))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -103,6 +103,50 @@ class ImportCompleted(Event):
     skipped: int
 
 
+@dataclass(frozen=True)
+class PolicyDrafted(Event):
+    kind: ClassVar[str] = "policy_drafted"
+    version_id: int
+    name: str
+    based_on: str
+    effective_from: str
+
+
+@dataclass(frozen=True)
+class PolicyDraftSaved(Event):
+    kind: ClassVar[str] = "policy_draft_saved"
+    version_id: int
+    name: str
+    revision: int
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class PolicyDraftDiscarded(Event):
+    kind: ClassVar[str] = "policy_draft_discarded"
+    version_id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class PolicyPublished(Event):
+    kind: ClassVar[str] = "policy_published"
+    version_id: int
+    name: str
+    effective_from: str
+    content_hash: str
+    author_id: int | None
+
+
+@dataclass(frozen=True)
+class PolicyWithdrawn(Event):
+    kind: ClassVar[str] = "policy_withdrawn"
+    version_id: int
+    name: str
+    effective_from: str
+    note: str = ""
+
+
 def record(
     session: Session,
     event: Event,

@@ -35,6 +35,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "view_analytics": frozenset({"reviewer", "manager", "admin"}),  # reviewers: their own numbers only
     "view_all_analytics": frozenset({"manager", "admin"}),
     "replay_policy": frozenset({"manager", "admin"}),
+    "draft_policy": frozenset({"manager"}),  # draft, edit, discard a policy version
+    "publish_policy": frozenset({"manager", "admin"}),  # approve and publish someone else's draft; withdraw
     "manage_users": frozenset({"admin"}),
     "import_data": frozenset({"admin"}),
 }

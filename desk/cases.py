@@ -228,7 +228,7 @@ def _decision_view(
 
 def case_detail(db: Database, case_id: int, today: date, *, book: PolicyBook | None = None) -> CaseDetail:
     """Everything the case page shows, read in one session. NotFound if there is no such case."""
-    book = book or default_book()
+    book = book or default_book(db)
     with db.read() as s:
         case = s.get(Case, case_id)
         if case is None:

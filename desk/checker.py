@@ -405,6 +405,13 @@ def version_names(book: PolicyBook) -> list[str]:
     return [v.version for v in reversed(book.versions)]
 
 
+def effective_words(version: PolicyVersion, today: date) -> str:
+    """"takes effect on D" for a scheduled version, "effective from D" for one in force or superseded."""
+    if version.effective_from > today:
+        return f"takes effect on {version.effective_from:%Y-%m-%d}"
+    return f"effective from {version.effective_from:%Y-%m-%d}"
+
+
 def version_in_force(book: PolicyBook, day: date) -> str | None:
     try:
         return book.version_for(day).version

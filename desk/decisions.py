@@ -53,10 +53,10 @@ MAX_TEXT = 4000
 RATIONALE_TEMPLATE = "Exception because "
 
 
-def default_book() -> PolicyBook:
-    """The book deciding judges by: ``desk.book.current_book()``, the one loader of every entry point (so a
-    configured ``$REFUND_DESK_POLICY_DIR`` is honoured here as in the checker and the import)."""
-    return current_book()
+def default_book(db: Database | None = None) -> PolicyBook:
+    """The book deciding judges by: ``desk.book.current_book(db)``, the one loader of every entry point (the
+    versions published in the case database; without a database, those of the configured directory)."""
+    return current_book(db)
 
 
 # ---- case row -> policy facts ------------------------------------------------------------------------------
@@ -207,7 +207,7 @@ def decide(
         raise InvalidInput("Give the amount as typed (text) or in whole cents.", field="amount")
     if isinstance(amount, int) and amount < 0:
         raise InvalidInput("The amount must be zero or more, in whole cents.", field="amount")
-    book = book or default_book()
+    book = book or default_book(db)
     at = event_at(now) or audit.utcnow()
     # 1. Judge the case as the user saw it, outside the write lock (SQLite has one writer at a time, so the
     #    lock is held only for the three statements of step 2).

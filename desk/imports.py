@@ -25,7 +25,7 @@ from data.db import Database, describe_url, open_database
 from data.importer import KINDS, LAYOUTS, ImportFileError, RowError
 from desk import audit
 from desk.auth import authorize
-from desk.checker import current_book
+from desk.book import current_book
 from desk.errors import DeskError, InvalidInput
 from desk.export import csv_rows_bytes
 from desk.facts import facts_from_row
@@ -147,7 +147,8 @@ def run_import(
     started = time.perf_counter()
     say = progress or (lambda fraction, label: None)
     say(0.0, "Reading the file")
-    policy_book = (book or current_book()) if kind == "cases" else None
+    # the book before any lock: the first use of a database may store the policy versions
+    policy_book = (book or current_book(db)) if kind == "cases" else None
 
     def checking(done: int, total: int) -> None:
         part = done / total if total else 0.0

@@ -300,7 +300,7 @@ def open_cases(
     column = SORTS[sort][1]
     q = _page_statement(filters, actor.id if actor else None, after is not None, limit)
     params = {"after_value": after.value, "after_id": after.id} if after is not None else {}
-    book = book or default_book()
+    book = book or default_book(db)
     with db.engine.connect() as conn:  # Core, not the ORM: plain rows are all the queue needs
         records = conn.execute(q, params).all()
         names = dict(conn.execute(_USERS).all()) if records else {}

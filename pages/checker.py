@@ -9,8 +9,9 @@ from desk import checker, replay
 from desk.errors import DeskError
 from policy import CYCLE_LABELS, REASON_LABELS, SERVICE_STATUSES, SERVICE_TYPE_LABELS, SERVICE_TYPES, STATUS_LABELS
 from policy.vocabulary import REASON_HELP
-from ui.export import download_file, download_prepared_csv
+from ui.export import download_file
 from ui.guard import guard
+from ui.replay_view import show_replay_result
 
 ctx = guard("checker")
 
@@ -18,7 +19,7 @@ K = "chk_"  # widget keys: chk_<facts field>, chk_fix (attempted + succeeded), c
 DATE_LIMITS = checker.WIDGET_DATE_LIMITS  # wide: a date outside the accepted range gets a message, not ignored
 DATE_FORMAT = "YYYY-MM-DD"
 
-book = checker.current_book()
+book = checker.current_book(ctx.db)
 
 
 def widget_values(form: dict) -> dict:
@@ -211,7 +212,7 @@ with tabs[0]:
             st.markdown(
                 f"**Contact deadline:** {v.contact_deadline:%Y-%m-%d} ({days})  \n"
                 f"**Policy version:** {result.version.version}, in force on the service date "
-                f"(effective from {result.version.effective_from:%Y-%m-%d}, "
+                f"({checker.effective_words(result.version, ctx.today)}, "
                 f"{result.version.window_days}-day contact window)"
             )
             st.markdown("**Findings**")
@@ -233,6 +234,7 @@ with tabs[1]:
     st.subheader("Read a version")
     chosen = st.selectbox(
         "Version", names, key=K + "read_version",
+        format_func=lambda n: f"{n} ({checker.effective_words(book.get(n), ctx.today)})",
         help="Section 6: a version applies to services provided on or after its effective date.",
     )
     version = book.get(chosen)
@@ -252,8 +254,8 @@ with tabs[1]:
     st.subheader("Compare two versions")
     if len(names) < 2:
         st.info(
-            "The book has one version so far, so there is nothing to compare. Add a file to policy/versions/ "
-            "to publish a new version; try a draft first in the what-if replay."
+            "The book has one version so far, so there is nothing to compare. Managers draft a new version on "
+            "the Policy changes page; a second manager or an admin approves and publishes it."
         )
     else:
         c1, c2 = st.columns(2)
@@ -336,57 +338,4 @@ if may_replay:
                 bar.empty()
         res = st.session_state.get("rp_result")
         if res is not None:
-            st.divider()
-            st.markdown(
-                f"**Draft {res.draft.version}** (effective from {res.draft.effective_from}, "
-                f"{res.draft.window_days}-day window) over cases decided {res.start} to {res.end}: "
-                f"{res.cases:,} cases re-judged in "
-                + (f"{res.seconds:.1f} s." if res.seconds >= 0.1 else "under 0.1 s.")
-            )
-            if res.cases == 0:
-                st.info("No case was decided in this range. Pick a wider range.")
-            else:
-                m1, m2, m3, m4 = st.columns(4)
-                m1.metric("Decided cases", f"{res.cases:,}", border=True)
-                m2.metric("Verdicts that change", f"{res.verdicts_changed:,}",
-                          f"{res.verdicts_changed / res.cases:.1%} of cases", delta_color="off", delta_arrow="off",
-                          border=True)
-                m3.metric("More generous", f"{res.more_generous:,}", border=True,
-                          help="The draft recommends or allows more for the customer.")
-                m4.metric("Less generous", f"{res.less_generous:,}", border=True,
-                          help="The draft recommends or allows less for the customer.")
-                if res.not_judged:
-                    st.warning(
-                        f"{len(res.not_judged):,} cases could not be judged (e.g. case {res.not_judged[0][0]}: "
-                        f"{res.not_judged[0][1]}). They are counted but left out of the rates."
-                    )
-                pct = st.column_config.NumberColumn(format="percent")
-                st.markdown("**Refund and exception rates**")
-                st.dataframe(
-                    res.rates(), hide_index=True,
-                    column_config={"as decided": pct, "under the draft": pct,
-                                   "change (points)": st.column_config.NumberColumn(format="%+.2f")},
-                )
-                rate_cols = {c: pct for c in res.by_reason_frame().columns if "rate" in c}
-                rate_cols.update({c: st.column_config.NumberColumn(width="small") for c in ("cases", "changed")})
-                rate_cols["more generous"] = st.column_config.NumberColumn("more", width="small",
-                                                                           help="Verdicts that became more generous")
-                rate_cols["less generous"] = st.column_config.NumberColumn("less", width="small",
-                                                                           help="Verdicts that became less generous")
-                st.markdown("**By reason**")
-                st.dataframe(res.by_reason_frame(), hide_index=True, column_config=rate_cols)
-                st.markdown("**By service type**")
-                st.dataframe(res.by_service_type_frame(), hide_index=True, column_config=rate_cols)
-                st.markdown(f"**Cases whose verdict changes** ({res.verdicts_changed:,})")
-                if res.changed:
-                    limit = 2_000
-                    st.dataframe(res.changed_frame(limit), hide_index=True)
-                    if len(res.changed) > limit:
-                        st.caption(f"Showing the first {limit:,}; the CSV has all {len(res.changed):,}.")
-                    download_prepared_csv(
-                        "Download the changed cases as CSV", res.changed_csv(),
-                        file_name=f"replay-{res.draft.version.replace(' ', '-')}-{res.start}-{res.end}.csv",
-                        icon=":material/download:",
-                    )
-                else:
-                    st.info("No verdict changes under this draft.")
+            show_replay_result(res)

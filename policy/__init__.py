@@ -5,7 +5,16 @@
     verdict.recommended_outcome, verdict.allowed_outcomes, verdict.findings
 """
 
-from .book import DEFAULT_POLICY_DIR, PolicyBook, PolicyVersion, Quote, cited_texts, diff_versions, load_book
+from .book import (
+    DEFAULT_POLICY_DIR,
+    PolicyBook,
+    PolicyVersion,
+    Quote,
+    cited_texts,
+    diff_versions,
+    load_book,
+    restate_window,
+)
 from .errors import InvalidFacts, NoPolicyInForce, PolicyError
 from .facts import Facts, Subscription, facts_from_dict, facts_to_dict
 from .reply import draft_reply
@@ -60,4 +69,5 @@ __all__ = [
     "facts_from_dict",
     "facts_to_dict",
     "load_book",
+    "restate_window",
 ]

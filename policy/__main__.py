@@ -1,4 +1,5 @@
-"""The command line: ``python -m policy check [--policy-dir DIR] < facts.jsonl > verdicts.jsonl``.
+"""The command line: ``python -m policy check [--policy-dir DIR] < facts.jsonl > verdicts.jsonl``, and
+``python -m policy export --as-of DATE [--format markdown|html] [--policy-dir DIR]`` (the public text).
 
 Reads JSON Lines on stdin, one facts object per line, and writes one compact JSON object per line, in
 order: the verdict (``Verdict.to_dict()``) or ``{"error": "<field>: <what is wrong>"}``. A blank line is
@@ -108,8 +109,43 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help=f"directory of policy version TOML files (default: {DEFAULT_POLICY_DIR})",
     )
+    export = commands.add_parser(
+        "export",
+        help="the public policy text in force on a date, with the history of changes (Markdown or HTML)",
+        description=(
+            "Print the policy version in force on --as-of with the history of changes, as Markdown or HTML. "
+            "The stored versions of a desk database are exported to TOML files first with "
+            "`python -m desk.policy_store export DIR`."
+        ),
+    )
+    export.add_argument("--as-of", required=True, metavar="YYYY-MM-DD", help="the day whose policy to print")
+    export.add_argument("--format", choices=("markdown", "html"), default="markdown")
+    export.add_argument("--policy-dir", metavar="DIR", default=None,
+                        help=f"directory of policy version TOML files (default: {DEFAULT_POLICY_DIR})")
     args = parser.parse_args(argv)
+    if args.command == "export":
+        return _export(args)
     return _check(args)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from .export import render
+
+    try:
+        as_of = date.fromisoformat(args.as_of)
+    except ValueError:
+        print(f"policy: --as-of: expected a date YYYY-MM-DD, got {args.as_of!r}", file=sys.stderr)
+        return 1
+    try:
+        book = load_book(args.policy_dir)
+        text = render(book, as_of, args.format)
+    except PolicyError as exc:
+        print(f"policy: {exc}", file=sys.stderr)
+        return 1
+    sys.stdout.write(text)
+    return 0
 
 
 if __name__ == "__main__":

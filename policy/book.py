@@ -96,6 +96,11 @@ def _window_problem(where: str, text: str, window_days: int) -> str | None:
     return None
 
 
+def restate_window(text: str, window_days: int) -> str:
+    """``text`` saying ``window_days`` wherever it states a number of days (for a draft being typed)."""
+    return _with_window(text, window_days)
+
+
 def _with_window(text: str, window_days: int) -> str:
     """``text`` with every count of days it states replaced by ``window_days`` ("within 7 days" ->
     "within 14 days", "7-day" -> "14-day")."""

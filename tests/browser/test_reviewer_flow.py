@@ -80,7 +80,7 @@ def test_a_reviewer_filters_opens_records_a_failed_fix_refunds_part_and_the_case
     page.get_by_label("Rationale (optional)").fill("Fix failed; refund for the lost half of the session.")
     click(page, page.get_by_role("button", name="Record decision"))
     expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Decision saved: Partial refund of $35.00")
-    expect(page.get_by_test_id("stCode").first).to_contain_text("We will refund 35.00 of the 90.00 you paid.")
+    expect(page.get_by_test_id("stCode").first).to_contain_text("We will refund $35.00 of the $90.00 you paid.")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "case-decided.png"), full_page=True)
 

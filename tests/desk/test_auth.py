@@ -39,6 +39,8 @@ ROLE_TABLE = {
     "replay_policy": {"manager", "admin"},
     "manage_users": {"admin"},
     "import_data": {"admin"},
+    "draft_policy": {"manager"},  # issue 14: managers draft a policy version
+    "publish_policy": {"manager", "admin"},  # a second manager or an admin approves and publishes
 }
 
 

@@ -1,5 +1,6 @@
 """The policy checker page in AppTest: a scenario end to end, pre-fill from a link, bad input, versions."""
 
+import shutil
 from datetime import date, timedelta
 
 import pytest
@@ -119,8 +120,12 @@ def test_a_request_before_the_service_date_is_an_error_on_the_request_date_not_a
 
 
 @pytest.fixture
-def two_versions(tmp_path, monkeypatch):
-    """A policy directory with the shipped version and a 2027 version with a 14-day window."""
+def two_versions(app, app_env, sqlite_demo_url, tmp_path, monkeypatch):
+    """A policy directory with the shipped version and a 2027 version with a 14-day window, over a private copy
+    of the demo database (the desk stores a configured directory's versions in the database it opens)."""
+    private = tmp_path / "desk.db"
+    shutil.copyfile(sqlite_demo_url.removeprefix("sqlite:///"), private)
+    app_env(f"sqlite:///{private}")
     shipped = (DEFAULT_POLICY_DIR / "2024-01-01.toml").read_text()
     (tmp_path / "2024-01-01.toml").write_text(shipped)
     later = shipped.replace('version = "2024-01-01"', 'version = "2027-01-01"')
@@ -134,7 +139,8 @@ def two_versions(tmp_path, monkeypatch):
 def test_the_versions_tab_reads_each_version_and_shows_the_difference_of_two(app, two_versions):
     at = open_checker(app)
     assert not at.exception
-    assert at.selectbox(key="chk_read_version").options == ["2027-01-01", "2024-01-01"]
+    assert at.selectbox(key="chk_read_version").options == [  # a scheduled version is named with its date
+        "2027-01-01 (takes effect on 2027-01-01)", "2024-01-01 (effective from 2024-01-01)"]
     assert {m.label: m.value for m in at.metric}["Contact window"] == "14 days"
     diff = at.code[0]
     assert diff.language == "diff"
