@@ -41,7 +41,8 @@ def _test_databases(tmp_path_factory) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def book():
-    """The shipped policy book (read once per test process; a PolicyBook is immutable)."""
+    """The shipped policy book (today one version, 2024-01-01, with the 7-day window); read once per test
+    process (a PolicyBook is immutable: `with_version` returns a new one)."""
     from policy import load_book
 
     return load_book()

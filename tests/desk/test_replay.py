@@ -11,7 +11,6 @@ import pytest
 from data.models import Case, Customer, Decision, Service
 from desk.errors import InvalidInput, NotAllowed
 from desk.replay import draft_book, draft_from_toml, draft_from_version, replaced_version, replay
-from policy import load_book
 from tests.support.intake import MAX, PRIYA, RITA, TABLES, add_demo_users, checksum, counts
 
 SERVICE_DAY = date(2026, 3, 1)  # every service of the fixture was completed on this day
@@ -84,11 +83,6 @@ def small_desk(db):
                     approver_id=PRIYA if approval in ("approved", "rejected") else None, superseded=superseded,
                 ))
     return db
-
-
-@pytest.fixture(scope="module")
-def book():
-    return load_book()
 
 
 def test_a_14_day_window_changes_three_verdicts_all_more_generous(small_desk, book):
