@@ -10,6 +10,10 @@ copy a template (tests/support/databases.py), which is as isolated as a database
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +32,21 @@ BACKENDS = ["sqlite", "postgresql"]
 _FILLED_FROM_TEMPLATE = {"db", "staff_db", "demo_db"}
 
 __all__ = ["BACKENDS", "PG_ENV", "ROOT", "TODAY", "Backend", "make_demo", "pg_base_url"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """Each run gets its own temporary directory: the shared /tmp/pytest-of-<user>/ is pruned by every other
+    pytest run on the machine, and a long run's directories (and its database templates) vanished from under
+    it while other runs started. `--basetemp` still wins; xdist workers get a directory inside this one."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        parent = Path(tempfile.gettempdir()) / f"refund-desk-pytest-{os.getuid()}"
+        parent.mkdir(mode=0o700, exist_ok=True)
+        for old in parent.glob("run-*"):  # a day old: no run lasts that long
+            if old.stat().st_mtime < time.time() - 86_400:
+                shutil.rmtree(old, ignore_errors=True)
+        config.option.basetemp = str(parent / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+        config._refund_desk_basetemp = config.option.basetemp
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -180,6 +199,9 @@ def pytest_sessionfinish(session, exitstatus):
     """A selection that matches no test (e.g. `-m browser` on a tree without browser tests) is not a failure."""
     if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
         session.exitstatus = pytest.ExitCode.OK
+    ours = getattr(session.config, "_refund_desk_basetemp", None)
+    if ours and session.exitstatus == pytest.ExitCode.OK:  # a failed run's files stay (a day) for a look
+        shutil.rmtree(ours, ignore_errors=True)
 
 
 # ---- browser tests -------------------------------------------------------------------------------
