@@ -1,6 +1,8 @@
 # Refund Desk — the two commands a new user needs:
 #   make run    set up and start the app on the embedded SQLite database (demo data on first run)
 #   make test   set up and run every test (ruff, unit, database on SQLite [+ PostgreSQL], AppTest, browser)
+# and for a quick loop while changing code:
+#   make test-fast   the policy, desk and data tests on SQLite only (under a minute)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -10,7 +12,7 @@ PORT   ?= 8501
 #   TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test make test
 export TEST_DATABASE_URL
 
-.PHONY: run test setup setup-dev browser lint demo-large clean pg-roles nginx team
+.PHONY: run test test-fast setup setup-dev browser lint demo-large clean pg-roles nginx team
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,8 +42,17 @@ browser:
 lint: setup-dev
 	$(PY) -m ruff check .
 
-test: setup-dev browser lint
-	$(PY) -m pytest
+# pytest-xdist workers for the tests that do not drive a browser (they share the machine's cores with
+# everything else: 2 is right for 2 cores). The browser tests then run on their own, one at a time: each
+# drives a Chromium and a Streamlit server, which is load enough for 2 cores.
+TEST_WORKERS ?= 2
+
+test: setup-dev browser nginx lint
+	$(PY) -m pytest -n $(TEST_WORKERS) -m "not browser"
+	$(PY) -m pytest -m browser
+
+test-fast: setup-dev
+	TEST_DATABASE_URL= $(PY) -m pytest -n $(TEST_WORKERS) -q -rfE tests/policy tests/desk tests/data
 
 # A large demo database for benchmarks: make demo-large CASES=1000000
 CASES ?= 1000000

@@ -1,71 +1,76 @@
 """Shared fixtures: a database per backend, demo data, AppTest and a browser against a live server.
 
 Database fixtures run every test on a temporary SQLite file and, when TEST_DATABASE_URL is set, on
-PostgreSQL too (each test in its own schema). Without TEST_DATABASE_URL the PostgreSQL runs are
+PostgreSQL too (each test in a database of its own). Without TEST_DATABASE_URL the PostgreSQL runs are
 skipped with a visible reason (pytest runs with -ra).
+
+Migrations and the demo generator run once per test process: `db`, `staff_db`, `demo_db` and `make_demo`
+copy a template (tests/support/databases.py), which is as isolated as a database built from scratch.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
+import shutil
+import tempfile
+import time
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from hypothesis import settings
 
 from data.db import Database, open_database
 from data.generate import Plan, generate
 from data.migrate import upgrade
+from tests.support import databases
+from tests.support.cases import TODAY  # the demo data's anchor in tests: deterministic (2026-11-26)
+from tests.support.databases import PG_ENV, TEMPLATES, Backend, pg_base_url
 
 ROOT = Path(__file__).resolve().parent.parent
-TODAY = date(2026, 11, 26)  # the demo data's anchor in tests: deterministic
-PG_ENV = "TEST_DATABASE_URL"
 BACKENDS = ["sqlite", "postgresql"]
+# Fixtures that fill `db_url`'s database from a template: with one of them, db_url only reserves the name.
+_FILLED_FROM_TEMPLATE = {"db", "staff_db", "demo_db"}
+
+# Hypothesis fails an example that takes over 200 ms by default: on a loaded 2-core machine that is the
+# machine, not the code. Property tests keep their own max_examples; only the deadline is lifted.
+settings.register_profile("refund-desk", deadline=None)
+settings.load_profile("refund-desk")
+
+__all__ = ["BACKENDS", "PG_ENV", "ROOT", "TODAY", "Backend", "make_demo", "pg_base_url"]
 
 
-def pg_base_url() -> str | None:
-    return os.environ.get(PG_ENV) or None
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config):
+    """Each run gets its own temporary directory: the shared /tmp/pytest-of-<user>/ is pruned by every other
+    pytest run on the machine, and a long run's directories (and its database templates) vanished from under
+    it while other runs started. `--basetemp` still wins; xdist workers get a directory inside this one."""
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        parent = Path(tempfile.gettempdir()) / f"refund-desk-pytest-{os.getuid()}"
+        parent.mkdir(mode=0o700, exist_ok=True)
+        for old in parent.glob("run-*"):  # a day old: no run lasts that long
+            if old.stat().st_mtime < time.time() - 86_400:
+                shutil.rmtree(old, ignore_errors=True)
+        config.option.basetemp = str(parent / f"run-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}")
+        config._refund_desk_basetemp = config.option.basetemp
 
 
-def _pg_schema_url(base: str, schema: str) -> str:
-    return (
-        make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-    )
+@pytest.fixture(scope="session", autouse=True)
+def _test_databases(tmp_path_factory) -> Iterator[None]:
+    """Templates live in pytest's temporary directory; at the end, every PostgreSQL test database and
+    template of this process is dropped (each test's own is already dropped in its teardown)."""
+    TEMPLATES.use_dir(tmp_path_factory.mktemp("templates"))
+    yield
+    TEMPLATES.finish()
 
 
-class Backend:
-    """Creates and drops isolated databases: a SQLite file, or a PostgreSQL schema."""
+@pytest.fixture(scope="session")
+def book():
+    """The shipped policy book (today one version, 2024-01-01, with the 7-day window); read once per test
+    process (a PolicyBook is immutable: `with_version` returns a new one)."""
+    from policy import load_book
 
-    def __init__(self, name: str, tmp_path: Path):
-        self.name = name
-        self.tmp_path = tmp_path
-        self._schemas: list[str] = []
-
-    def new_url(self) -> str:
-        if self.name == "sqlite":
-            return f"sqlite:///{self.tmp_path / f'desk-{uuid.uuid4().hex[:8]}.db'}"
-        base = pg_base_url()
-        assert base
-        schema = f"t_{uuid.uuid4().hex[:12]}"
-        eng = create_engine(base, isolation_level="AUTOCOMMIT")
-        with eng.connect() as c:
-            c.execute(text(f'CREATE SCHEMA "{schema}"'))
-        eng.dispose()
-        self._schemas.append(schema)
-        return _pg_schema_url(base, schema)
-
-    def cleanup(self) -> None:
-        if not self._schemas:
-            return
-        eng = create_engine(pg_base_url(), isolation_level="AUTOCOMMIT")
-        with eng.connect() as c:
-            for schema in self._schemas:
-                c.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        eng.dispose()
+    return load_book()
 
 
 def _backend(request, tmp_path) -> Iterator[Backend]:
@@ -79,30 +84,51 @@ def _backend(request, tmp_path) -> Iterator[Backend]:
 
 @pytest.fixture(params=BACKENDS)
 def backend(request, tmp_path) -> Iterator[Backend]:
-    """An isolated-database maker on each backend (SQLite file; PostgreSQL schema when configured)."""
+    """An isolated-database maker on each backend (SQLite file; PostgreSQL database when configured)."""
     yield from _backend(request, tmp_path)
 
 
 @pytest.fixture
-def db_url(backend: Backend) -> str:
+def db_url(backend: Backend, request) -> str:
     """The URL of an empty, unmigrated database on each backend."""
-    return backend.new_url()
+    return backend.new_url(create=not _FILLED_FROM_TEMPLATE & set(request.fixturenames))
+
+
+def _open_filled(url: str, key, build) -> Database:
+    """The database at `url` as a copy of a template; built in place if something is already there."""
+    if not TEMPLATES.fill(url, key, build):
+        database = open_database(url)
+        build(database)
+        return database
+    return open_database(url)
 
 
 @pytest.fixture
 def db(db_url: str) -> Iterator[Database]:
     """A migrated, empty database on each backend."""
-    database = open_database(db_url)
-    upgrade(database.engine)
+    database = _open_filled(db_url, ("migrated",), databases.migrated)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def staff_db(db_url: str) -> Iterator[Database]:
+    """A migrated database with the demo staff only (reviewers, managers Max and Priya, admin Ada; ids as in
+    tests.support.intake.USER_ID) and no customers or cases, on each backend."""
+    database = _open_filled(db_url, ("staff",), databases.staff)
     yield database
     database.dispose()
 
 
 def make_demo(url: str, cases: int = 400, seed: int = 11, request_rate: float = 0.05) -> Database:
-    database = open_database(url)
-    upgrade(database.engine)
-    generate(database, Plan(cases=cases, seed=seed, request_rate=request_rate, today=TODAY), quiet=True)
-    return database
+    """A migrated database with a deterministic demo desk at `url` (a copy of this process's template for
+    these parameters when the database is new or empty)."""
+
+    def build(database: Database) -> None:
+        upgrade(database.engine)
+        generate(database, Plan(cases=cases, seed=seed, request_rate=request_rate, today=TODAY), quiet=True)
+
+    return _open_filled(url, ("demo", cases, seed, request_rate), build)
 
 
 @pytest.fixture
@@ -172,6 +198,16 @@ def app(app_env, sqlite_demo_url, monkeypatch):
         return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
 
     return _make
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    """A selection that matches no test (e.g. `-m browser` on a tree without browser tests) is not a failure."""
+    if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        session.exitstatus = pytest.ExitCode.OK
+    ours = getattr(session.config, "_refund_desk_basetemp", None)
+    if ours and session.exitstatus == pytest.ExitCode.OK:  # a failed run's files stay (a day) for a look
+        shutil.rmtree(ours, ignore_errors=True)
 
 
 # ---- browser tests -------------------------------------------------------------------------------

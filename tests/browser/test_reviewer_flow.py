@@ -15,7 +15,7 @@ from data.models import Case, Decision
 from desk.cases import add_note
 from desk.decisions import decide
 from tests.conftest import make_demo
-from tests.support.browser import ARTIFACTS, wait_for_app
+from tests.support.browser import ARTIFACTS, settle, wait_for_app
 from tests.support.cases import TODAY, add_case, user_id
 
 pytestmark = pytest.mark.browser
@@ -166,13 +166,13 @@ def test_customer_text_with_html_markdown_images_and_script_is_shown_inert(desk,
     wait_for_app(page)
     expect(page.get_by_test_id("stHeading").first).to_contain_text(f"Case #{cid}")
     expect(page.get_by_test_id("stDataFrame").last).to_be_visible()  # the timeline, rendered last
-    page.wait_for_timeout(500)
+    settle(page)
     no_element_and_no_request(page, requests)
     expect(page.get_by_text(hostile, exact=True).first).to_be_visible()  # shown as the text it is
 
     page.goto(f"{server.url}/case?case=![x]({EVIL}?link)")
     wait_for_app(page)
     expect(page.get_by_test_id("stAlertContentError")).to_contain_text("does not name a case")
-    page.wait_for_timeout(500)
+    settle(page)
     no_element_and_no_request(page, requests)
     assert any(u.startswith(server.url) for u in requests)  # the listener did see the page's own requests

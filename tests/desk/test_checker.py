@@ -6,13 +6,7 @@ import pytest
 
 from desk import checker
 from policy import PolicyBook, load_book
-
-TODAY = date(2026, 11, 26)
-
-
-@pytest.fixture(scope="module")
-def book():
-    return load_book()
+from tests.support.cases import TODAY
 
 
 def form(**changes):

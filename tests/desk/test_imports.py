@@ -15,14 +15,13 @@ from data.models import Case, CaseEvent, Customer, SalesDaily, Service
 from desk import audit
 from desk.errors import InvalidInput, NotAllowed
 from desk.imports import import_file
-from tests.support.intake import ADA, RITA, add_demo_users, counts, example
+from tests.support.intake import ADA, RITA, counts, example
 
 
 @pytest.fixture
-def desk_db(db):
+def desk_db(staff_db):
     """An empty desk with its staff (Ada is the admin)."""
-    add_demo_users(db)
-    return db
+    return staff_db
 
 
 def edited(name: str, row: int, **cells: str) -> bytes:

@@ -11,8 +11,7 @@ import pytest
 from data.models import Case, Customer, Decision, Service
 from desk.errors import InvalidInput, NotAllowed
 from desk.replay import draft_book, draft_from_toml, draft_from_version, replaced_version, replay
-from policy import load_book
-from tests.support.intake import MAX, PRIYA, RITA, TABLES, add_demo_users, checksum, counts
+from tests.support.intake import MAX, PRIYA, RITA, TABLES, checksum, counts
 
 SERVICE_DAY = date(2026, 3, 1)  # every service of the fixture was completed on this day
 IN_RANGE = date(2026, 3, 20)
@@ -49,9 +48,9 @@ FIXTURE = [
 
 
 @pytest.fixture
-def small_desk(db):
+def small_desk(staff_db):
     """Eleven technical support cases about services completed on 2026-03-01 (see FIXTURE)."""
-    add_demo_users(db)
+    db = staff_db
     with db.write.begin() as s:
         customer = Customer(name="Ann Example", email="ann@example.com", created_at=datetime(2026, 1, 1))
         s.add(customer)
@@ -84,11 +83,6 @@ def small_desk(db):
                     approver_id=PRIYA if approval in ("approved", "rejected") else None, superseded=superseded,
                 ))
     return db
-
-
-@pytest.fixture(scope="module")
-def book():
-    return load_book()
 
 
 def test_a_14_day_window_changes_three_verdicts_all_more_generous(small_desk, book):

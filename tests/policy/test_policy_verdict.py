@@ -18,14 +18,7 @@ from policy import (
     cited_texts,
     draft_reply,
     evaluate,
-    load_book,
 )
-
-
-@pytest.fixture(scope="module")
-def book():
-    """The shipped policy book."""
-    return load_book()
 
 
 def failed_fix(amount_paid: float = 120.0, day: int = 2) -> Facts:

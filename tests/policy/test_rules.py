@@ -17,18 +17,11 @@ from policy import (
     NoPolicyInForce,
     Subscription,
     evaluate,
-    load_book,
 )
 
 SERVICE_DAY = date(2026, 3, 2)
 CYCLE_START = date(2026, 3, 1)
 CYCLE_END = date(2026, 3, 31)
-
-
-@pytest.fixture(scope="module")
-def book():
-    """The shipped policy book: one version, 2024-01-01, with the 7-day window."""
-    return load_book()
 
 
 def facts(day: int = 2, **fields) -> Facts:

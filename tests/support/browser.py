@@ -1,6 +1,11 @@
 """Browser fixtures: a live `streamlit run app.py` on a free localhost port, and a Playwright page in
 Debian's headless Chromium (`/usr/bin/chromium`; Playwright's own browser download does not work here).
-A failing test leaves a screenshot under test-artifacts/."""
+A failing test leaves a screenshot under test-artifacts/.
+
+Nothing here waits a fixed time: `wait_for_app` waits until every rerun the page asked for has finished
+(see RERUN_TRACKER), and Playwright's `expect` waits for what the page shows, up to TIMEOUT_MS, a bound
+generous enough for a loaded 2-core machine (a passing test never waits for it).
+"""
 
 from __future__ import annotations
 
@@ -17,9 +22,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cases import TODAY
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
+TIMEOUT_MS = 60_000  # the longest any single wait may take before the test fails
+SERVER_START_S = 120  # a fresh `streamlit run` on a busy machine
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -65,7 +74,7 @@ class StreamlitServer:
         full_env = {
             **os.environ,
             "DATABASE_URL": db_url,
-            "REFUND_DESK_TODAY": "2026-11-26",
+            "REFUND_DESK_TODAY": TODAY.isoformat(),
             "PYTHONUNBUFFERED": "1",
             **(env or {}),
         }
@@ -96,7 +105,7 @@ class StreamlitServer:
         )
         self._wait_healthy()
 
-    def _wait_healthy(self, timeout: float = 60) -> None:
+    def _wait_healthy(self, timeout: float = SERVER_START_S) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -107,7 +116,7 @@ class StreamlitServer:
                         return
             except OSError:
                 pass
-            time.sleep(0.3)
+            time.sleep(0.3)  # poll interval while the server starts (the wait is for "ok", bounded by timeout)
         raise RuntimeError(f"streamlit did not become healthy in {timeout}s; see {self.log_path}")
 
     def stop(self) -> None:
@@ -157,10 +166,15 @@ def live_server(sqlite_demo_url) -> Iterator[StreamlitServer]:
 
 @pytest.fixture
 def browser_page(chromium, request):
-    """A fresh browser context and page; screenshot to test-artifacts/ when the test fails."""
+    """A fresh browser context and page (every page in it tracks its reruns, see RERUN_TRACKER); a screenshot
+    to test-artifacts/ when the test fails."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script(RERUN_TRACKER)
     page = context.new_page()
-    page.set_default_timeout(30_000)
+    page.set_default_timeout(TIMEOUT_MS)
     yield page
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
@@ -170,8 +184,67 @@ def browser_page(chromium, request):
     context.close()
 
 
-def wait_for_app(page, timeout: float = 30_000) -> None:
-    """Wait for a Streamlit rerun to finish, the way Streamlit's own e2e tests do."""
-    page.wait_for_timeout(250)
-    page.wait_for_selector("[data-testid='stApp'][data-test-connection-state='CONNECTED']", timeout=timeout)
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']", timeout=timeout)
+# Counts, in the page, the reruns it asks the server for and the runs the server reports finished, by reading
+# the protobuf messages on Streamlit's websocket: a BackMsg whose first field is rerun_script (field 11,
+# length-delimited: tag byte 0x5a) asks for a run; a ForwardMsg carrying script_finished (field 6, an enum)
+# reports one. When a run finishes, every rerun asked for before that moment has been served by it (the
+# server restarts a run that a rerun request interrupts: FINISHED_EARLY_FOR_RERUN = 2, then a new run).
+RERUN_TRACKER = """
+(() => {
+  if (window.__rdRuns) return;
+  const runs = window.__rdRuns = {asked: 0, answered: 0, early: false};
+  const bytes = (d) => d instanceof ArrayBuffer ? new Uint8Array(d)
+    : ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : null;
+  const varint = (b, i) => { let v = 0, s = 0, x; do { x = b[i++]; v += (x & 0x7f) * 2 ** s; s += 7; } while (x & 0x80); return [v, i]; };
+  const finishedStatus = (b) => {
+    let i = 0;
+    while (i < b.length) {
+      let tag, v; [tag, i] = varint(b, i);
+      const field = Math.floor(tag / 8), wire = tag & 7;
+      if (wire === 0) { [v, i] = varint(b, i); if (field === 6) return v; }
+      else if (wire === 2) { [v, i] = varint(b, i); i += v; }
+      else if (wire === 1) i += 8;
+      else if (wire === 5) i += 4;
+      else return -1;
+    }
+    return -1;
+  };
+  const Native = window.WebSocket;
+  const send = Native.prototype.send;
+  Native.prototype.send = function (data) {
+    const b = bytes(data);
+    if (b && b.length && b[0] === 0x5a) runs.asked += 1;
+    return send.call(this, data);
+  };
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      this.addEventListener("message", (ev) => {
+        const b = bytes(ev.data);
+        const status = b ? finishedStatus(b) : -1;
+        if (status >= 0) { runs.answered = runs.asked; runs.early = status === 2; }
+      });
+    }
+  };
+})();
+"""
+
+APP_IDLE = """() => {
+  const app = document.querySelector("[data-testid='stApp']");
+  if (!app || app.dataset.testConnectionState !== "CONNECTED" || app.dataset.testScriptState !== "notRunning") return false;
+  const runs = window.__rdRuns;
+  return !runs || (runs.asked > 0 && runs.answered === runs.asked && !runs.early);
+}"""
+
+
+def wait_for_app(page, timeout: float = TIMEOUT_MS) -> None:
+    """Wait until the app is connected, not running, and has finished every rerun this page asked for (a
+    click or a typed value that the server has not answered yet counts as asked as soon as it is sent)."""
+    page.wait_for_function(APP_IDLE, timeout=timeout)
+
+
+def settle(page) -> None:
+    """Wait for the app to be idle and for the browser to have drawn the result twice: whatever the last
+    run put in the page (an image, a script) has been inserted and has started any request it makes."""
+    wait_for_app(page)
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
