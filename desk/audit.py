@@ -102,6 +102,24 @@ class ImportCompleted(Event):
     skipped: int
 
 
+@dataclass(frozen=True)
+class DocumentAdded(Event):
+    kind: ClassVar[str] = "document_added"
+    document_id: int
+    file_name: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class DocumentRemoved(Event):
+    kind: ClassVar[str] = "document_removed"
+    document_id: int
+    file_name: str
+    reason: str
+
+
 def record(
     session: Session,
     event: Event,

@@ -26,6 +26,8 @@ VERSIONED_KINDS = (
     "decision_recorded",
     "exception_approved",
     "exception_rejected",
+    "document_added",
+    "document_removed",
 )
 STALE_MESSAGE = "This case changed since you opened it. Nothing was saved; the page now shows the current case."
 
@@ -77,6 +79,15 @@ def describe_event(kind: str, payload: Mapping[str, Any] | None, names: Mapping[
         return f"Exception approved: {p.get('note', '')}"
     if kind == "exception_rejected":
         return f"Exception rejected, case back in the queue: {p.get('note', '')}"
+    if kind == "document_added":
+        return f"Document added: {p.get('file_name', '')} ({p.get('media_type', '')}, {p.get('size_bytes', 0):,} bytes)"
+    if kind == "document_removed":
+        return f"Document removed (kept for the audit): {p.get('file_name', '')} — {p.get('reason', '')}"
+    if kind in ("reply_queued", "reply_by_hand"):
+        how = "queued for sending by email" if kind == "reply_queued" else "saved to send by hand"
+        return f"Reply to the customer {how}: {p.get('subject', '')}"
+    if kind == "reply_template_saved":
+        return f"Reply template for {p.get('outcome', '')} saved as version {p.get('version', '')}"
     if kind == "access_refused":
         return f"Refused: {str(p.get('action', '')).replace('_', ' ')} ({p.get('detail', '')})"
     return kind.replace("_", " ").capitalize()

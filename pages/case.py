@@ -26,6 +26,7 @@ from policy import (
     STATUS_LABELS,
 )
 from ui.casework import clear_queue_caches, flash, show_flash
+from ui.documents import documents_section
 from ui.guard import guard
 from ui.nav import BY_KEY
 
@@ -190,6 +191,7 @@ with left:
         )
     else:
         st.caption("No documentation provided (section 4 asks for screenshots, emails or other documents).")
+    documents_section(db, actor, d.id, d.version)
 
 # ---- the policy verdict --------------------------------------------------------------------------------------
 with right:

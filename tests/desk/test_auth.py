@@ -39,6 +39,10 @@ ROLE_TABLE = {
     "replay_policy": {"manager", "admin"},
     "manage_users": {"admin"},
     "import_data": {"admin"},
+    # issue 13
+    "remove_document": {"admin"},
+    "edit_reply_templates": {"manager"},
+    "manage_outbox": {"admin"},
 }
 
 
