@@ -120,6 +120,51 @@ class DocumentRemoved(Event):
     reason: str
 
 
+@dataclass(frozen=True)
+class ReplyTemplateSaved(Event):
+    kind: ClassVar[str] = "reply_template_saved"
+    outcome: str
+    version: int
+    body: str
+
+
+@dataclass(frozen=True)
+class ReplyQueued(Event):
+    """The reviewer sent the reply: it is in the outbox (kind reply_queued) or kept to send by hand."""
+
+    kind: ClassVar[str] = "reply_queued"
+    outbox_id: int
+    to: str
+    subject: str
+    by_hand: bool = False
+
+
+@dataclass(frozen=True)
+class OutboxDelivered(Event):
+    kind: ClassVar[str] = "outbox_sent"
+    outbox_id: int
+    what: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class OutboxAttemptFailed(Event):
+    kind: ClassVar[str] = "outbox_failed"
+    outbox_id: int
+    what: str
+    attempts: int
+    error: str
+    final: bool
+    retry_at: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboxRetried(Event):
+    kind: ClassVar[str] = "outbox_retried"
+    outbox_id: int
+    what: str
+
+
 def record(
     session: Session,
     event: Event,
