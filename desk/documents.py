@@ -272,12 +272,16 @@ class Attached:
 
 def _documentation(s: Session, case: Case) -> list:
     """cases.documentation after a change: the names recorded without a file, then the visible files."""
-    kept = [i for i in (case.documentation or []) if not (isinstance(i, dict) and "document_id" in i)]
     files = s.execute(
         select(CaseDocument.id, CaseDocument.kind, CaseDocument.file_name)
         .where(CaseDocument.case_id == case.id, CaseDocument.hidden.is_(False))
         .order_by(CaseDocument.id)
     ).all()
+    on_file = {name for _id, _kind, name in files}
+    kept = [
+        i for i in (case.documentation or [])
+        if not (isinstance(i, dict) and ("document_id" in i or i.get("name") in on_file))
+    ]
     return kept + [{"kind": kind, "name": name, "document_id": link_id} for link_id, kind, name in files]
 
 
@@ -459,3 +463,91 @@ def attach_demo_documents(db: Database, cases: int = 4) -> int:
         name, data = files[i % len(files)]
         attach(db, reviewer, case_id, name, data, None)
     return len(targets)
+
+
+# ---- the importer's files: a column naming files in a folder -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FolderReport:
+    attached: list[tuple[str, str]]  # (case external id, file name)
+    problems: list[tuple[str, str, str]]  # (case external id, file name, why)
+
+
+def attach_from_folder(
+    db: Database, actor_id: int, rows: list[tuple[str, str]], folder, *, limits: DocumentLimits | None = None
+) -> FolderReport:
+    """For imported cases: each (case external id, "a.png; b.eml") names files in ``folder``; every named file
+    found there goes through the same checks as an upload and is attached (admins: the import permission).
+    A file missing, refused or already on the case is reported, never fatal; names with folders are refused."""
+    from pathlib import Path
+
+    base = Path(folder)
+    attached: list[tuple[str, str]] = []
+    problems: list[tuple[str, str, str]] = []
+    for external_id, cell in rows:
+        with db.read() as s:
+            case_id = s.scalar(select(Case.id).where(Case.external_id == external_id))
+        for name in (n.strip() for n in (cell or "").split(";")):
+            if not name:
+                continue
+            if case_id is None:
+                problems.append((external_id, name, "no case with this external id"))
+                continue
+            if Path(name).name != name or name in (".", ".."):
+                problems.append((external_id, name, "a file name, not a path, is expected"))
+                continue
+            path = base / name
+            if not path.is_file():
+                problems.append((external_id, name, "not in the folder (kept as a name only)"))
+                continue
+            try:
+                attach(db, actor_id, case_id, name, path.read_bytes(), None, limits=limits, permission="import_data")
+            except (InvalidInput, NotFound) as exc:
+                problems.append((external_id, name, str(exc)))
+            else:
+                attached.append((external_id, name))
+    return FolderReport(attached, problems)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m desk.documents FILE --folder DIR --actor EMAIL``: after importing a cases file, attach the files
+    its ``documentation`` column names from DIR."""
+    import argparse
+    import sys
+
+    import pandas as pd
+
+    from data.db import open_database
+    from data.models import User
+
+    ap = argparse.ArgumentParser(prog="python -m desk.documents", description=main.__doc__.split("\n")[0])
+    ap.add_argument("file", help="the imported cases .csv (external_id and documentation columns)")
+    ap.add_argument("--folder", required=True, help="the folder holding the named files")
+    ap.add_argument("--actor", required=True, help="email of the admin attaching them (audit trail)")
+    ap.add_argument("--db", help="database URL (default: as the app)")
+    args = ap.parse_args(argv)
+    db = open_database(args.db)
+    try:
+        with db.read() as s:
+            actor_id = s.scalar(select(User.id).where(User.email == args.actor.strip().lower()))
+        if actor_id is None:
+            print(f"No user {args.actor!r}.", file=sys.stderr)
+            return 2
+        frame = pd.read_csv(args.file, dtype=str, keep_default_na=False)
+        if not {"external_id", "documentation"} <= set(frame.columns):
+            print("The file needs external_id and documentation columns.", file=sys.stderr)
+            return 2
+        report = attach_from_folder(
+            db, actor_id, list(zip(frame["external_id"], frame["documentation"], strict=True)), args.folder
+        )
+    finally:
+        db.dispose()
+    print(f"Attached {len(report.attached)} file(s).")
+    for external_id, name, why in report.problems:
+        print(f"  {external_id} · {name}: {why}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -175,3 +175,30 @@ def test_the_demo_desk_gets_a_few_generated_documents(tmp_path):
         kinds = set(s.scalars(select(CaseDocument.kind)))
     assert kinds == {"screenshot", "email", "pdf", "text"}
     db.dispose()
+
+
+def test_the_importer_attaches_the_files_its_documentation_column_names(demo_db, tmp_path):
+    from data.models import Case
+    from desk.errors import NotAllowed as Refused
+
+    db = demo_db
+    a = add_case(db, documentation=[{"kind": "screenshot", "name": "err.png"}])
+    b = add_case(db, documentation=[])
+    with db.write.begin() as s:
+        s.get(Case, a).external_id = "EXT-A"
+        s.get(Case, b).external_id = "EXT-B"
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "err.png").write_bytes(screenshot_png())
+    (folder / "mail.eml").write_bytes(complaint_email())
+    (folder / "fake.pdf").write_bytes(b"MZ\x90\x00\x03 a program, not a pdf")
+    rows = [("EXT-A", "err.png; mail.eml"), ("EXT-B", "fake.pdf; missing.txt; ../secret.txt"), ("EXT-X", "err.png")]
+    with pytest.raises(Refused):
+        documents.attach_from_folder(db, user_id(db, "rita"), rows, folder)  # reviewers do not import
+    report = documents.attach_from_folder(db, user_id(db, "ada"), rows, folder)
+    assert report.attached == [("EXT-A", "err.png"), ("EXT-A", "mail.eml")]
+    assert [(e, n) for e, n, _ in report.problems] == [
+        ("EXT-B", "fake.pdf"), ("EXT-B", "missing.txt"), ("EXT-B", "../secret.txt"), ("EXT-X", "err.png"),
+    ]
+    names = [i["name"] for i in case_detail(db, a, TODAY).documentation]
+    assert names == ["err.png", "mail.eml"]  # the name recorded by the import is now the file, once
