@@ -84,3 +84,22 @@ def test_a_manager_saves_a_template_version_and_the_admin_retries_a_failed_messa
     assert any("queued again" in s.value for s in admin.success)
     assert [v.status for v in outbox.for_case(db, cid) if v.kind == "email"] == ["queued"]
     db.dispose()
+
+
+def test_the_outbox_and_templates_pages_are_for_their_roles_only_even_when_opened_directly(app):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    from ui.nav import pages_for
+
+    app()  # points the Streamlit layer at the shared demo desk
+    assert "outbox" in [p.key for p in pages_for("admin")] and "templates" in [p.key for p in pages_for("manager")]
+    pages = Path(__file__).resolve().parents[2] / "pages"
+    for who, page in (("rita", "outbox.py"), ("max", "outbox.py"), ("rita", "templates.py"), ("ada", "templates.py")):
+        direct = AppTest.from_file(str(pages / page), default_timeout=60)
+        direct.session_state["local_user_email"] = f"{who}@refund-desk.example"
+        direct.run()
+        assert not direct.exception
+        assert [w.value for w in direct.warning] == ["This page is not available for your role."], (who, page)
+        assert not direct.title
