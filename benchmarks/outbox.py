@@ -63,7 +63,7 @@ def browser_upload(url: str, scratch: Path, data: bytes, case_id: int) -> None:
             page.get_by_test_id("stFileUploader").get_by_text(path.name).wait_for()
             wait_for_app(page)
             t1 = time.perf_counter()
-            page.get_by_role("button", name="Upload", exact=True).click()
+            page.get_by_role("button", name="Add to the case").click()
             page.get_by_test_id("stAlertContentSuccess").wait_for()
             page.get_by_test_id("stImage").first.wait_for()
             wait_for_app(page)

@@ -11,6 +11,7 @@ import streamlit as st
 from data.db import Database
 from desk import documents as docs
 from desk.auth import Actor
+from desk.config import document_limits
 from desk.errors import DeskError, StaleCase
 from ui.casework import clear_queue_caches, flash
 
@@ -106,14 +107,16 @@ def documents_section(db: Database, actor: Actor, case_id: int, version: int) ->
         n = st.session_state.get(f"doc_upload_n_{case_id}", 0)
         key = f"doc_upload_{case_id}_{n}"
         with st.form(f"doc_form_{case_id}"):
+            limit = docs.mb(document_limits().max_file_bytes)
             st.file_uploader(
-                f"Add a document ({docs.ACCEPTED}; the type is read from the content)", key=key,
+                f"Add a document ({docs.ACCEPTED}; the type is read from the content; at most {limit} per file)",
+                key=key,
             )
             err = st.session_state.get(UPLOAD_ERROR)
             if err and err[0] == case_id:
                 st.error(err[1], icon=":material/error:")
             st.form_submit_button(
-                "Upload", icon=":material/upload:", on_click=_upload, args=(db, actor.id, case_id, version, key)
+                "Add to the case", icon=":material/attach_file:", on_click=_upload, args=(db, actor.id, case_id, version, key)
             )
     if actor.may("remove_document") and files:
         with st.form(f"doc_remove_form_{case_id}"):

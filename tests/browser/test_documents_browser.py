@@ -42,7 +42,7 @@ def upload(page, path) -> None:
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(path))
     expect(page.get_by_test_id("stFileUploader").get_by_text(path.name)).to_be_visible()
     wait_for_app(page)
-    click(page, page.get_by_role("button", name="Upload", exact=True))
+    click(page, page.get_by_role("button", name="Add to the case"))
 
 
 def test_upload_an_image_and_an_email_see_them_and_a_refused_upload_says_why(desk, browser_page, tmp_path):
@@ -57,12 +57,12 @@ def test_upload_an_image_and_an_email_see_them_and_a_refused_upload_says_why(des
 
     upload(page, tmp_path / "error screen.png")
     expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Added a PNG image to the case.")
-    expect(page.get_by_text("error screen.png", exact=True)).to_be_visible()
+    expect(page.get_by_test_id("stText").get_by_text("error screen.png", exact=True)).to_be_visible()
     expect(page.get_by_test_id("stImage").first).to_be_visible()
 
     upload(page, tmp_path / "complaint.eml")
     expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Added a email (.eml) to the case.")
-    expect(page.get_by_text("stopped working on day two", exact=False)).to_be_visible()
+    expect(page.get_by_test_id("stText").get_by_text("stopped working on day two", exact=False)).to_be_visible()
     expect(page.get_by_text("tracker.example")).to_have_count(0)  # the HTML part is never shown
 
     upload(page, tmp_path / "invoice.pdf")
@@ -92,3 +92,6 @@ def test_send_a_reply_and_the_worker_delivers_it(desk, browser_page, mail, monke
     page.reload()
     wait_for_app(page)
     expect(page.get_by_role("textbox", name="Reply")).to_have_count(0)  # sent once: no form again
+    page.get_by_text("Reply to the customer", exact=True).scroll_into_view_if_needed()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "case-reply-sent.png"))
