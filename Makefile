@@ -28,9 +28,11 @@ setup: $(VENV)/.runtime
 
 setup-dev: $(VENV)/.dev
 
+# The outbox worker (replies by SMTP, billing webhooks) runs in the background beside the app and stops with it.
 run: setup
 	$(PY) -m data.bootstrap
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	$(PY) -m desk.outbox & WORKER=$$!; trap 'kill $$WORKER 2>/dev/null' EXIT INT TERM; \
+	  $(PY) -m streamlit run app.py --server.port $(PORT)
 
 # Debian's chromium for the browser tests (Playwright drives it; a browser download does not work here).
 browser:

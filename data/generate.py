@@ -678,7 +678,11 @@ def ensure_demo_database(url: str | None = None, cases: int = 5000, seed: int = 
     try:
         upgrade(db.engine)
         if database_is_empty(db):
-            return generate(db, Plan(cases=cases, seed=seed, demo_policy=True))
+            counts = generate(db, Plan(cases=cases, seed=seed, demo_policy=True))
+            from desk.documents import attach_demo_documents  # issue 13: a few generated files on demo cases
+
+            counts["documents"] = attach_demo_documents(db)
+            return counts
         return None
     finally:
         db.dispose()

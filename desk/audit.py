@@ -147,6 +147,69 @@ class PolicyWithdrawn(Event):
     note: str = ""
 
 
+@dataclass(frozen=True)
+class DocumentAdded(Event):
+    kind: ClassVar[str] = "document_added"
+    document_id: int
+    file_name: str
+    media_type: str
+    size_bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class DocumentRemoved(Event):
+    kind: ClassVar[str] = "document_removed"
+    document_id: int
+    file_name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReplyTemplateSaved(Event):
+    kind: ClassVar[str] = "reply_template_saved"
+    outcome: str
+    version: int
+    body: str
+
+
+@dataclass(frozen=True)
+class ReplyQueued(Event):
+    """The reviewer sent the reply: it is in the outbox (kind reply_queued) or kept to send by hand."""
+
+    kind: ClassVar[str] = "reply_queued"
+    outbox_id: int
+    to: str
+    subject: str
+    by_hand: bool = False
+
+
+@dataclass(frozen=True)
+class OutboxDelivered(Event):
+    kind: ClassVar[str] = "outbox_sent"
+    outbox_id: int
+    what: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class OutboxAttemptFailed(Event):
+    kind: ClassVar[str] = "outbox_failed"
+    outbox_id: int
+    what: str
+    attempts: int
+    error: str
+    final: bool
+    retry_at: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboxRetried(Event):
+    kind: ClassVar[str] = "outbox_retried"
+    outbox_id: int
+    what: str
+
+
 def record(
     session: Session,
     event: Event,

@@ -15,6 +15,9 @@ The role table (issue 6):
 | replay_policy       | no       | yes     | yes   |
 | manage_users        | no       | no      | yes   |  users and roles page
 | import_data         | no       | no      | yes   |
+| remove_document     | no       | no      | yes   |  hides a file from a case (kept for the audit)
+| edit_reply_templates| no       | yes     | no    |  the per-outcome reply templates
+| manage_outbox       | no       | no      | yes   |  the outbox list and its retry button
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "publish_policy": frozenset({"manager", "admin"}),  # approve and publish someone else's draft; withdraw
     "manage_users": frozenset({"admin"}),
     "import_data": frozenset({"admin"}),
+    "remove_document": frozenset({"admin"}),
+    "edit_reply_templates": frozenset({"manager"}),
+    "manage_outbox": frozenset({"admin"}),
 }
 
 _MAX_ACTOR_LEN = 254  # case_events.actor

@@ -28,6 +28,8 @@ VERSIONED_KINDS = (
     "decision_recorded",
     "exception_approved",
     "exception_rejected",
+    "document_added",
+    "document_removed",
 )
 STALE_MESSAGE = "This case changed since you opened it. Nothing was saved; the page now shows the current case."
 
@@ -80,6 +82,22 @@ def describe_event(
         return f"Exception approved: {p.get('note', '')}"
     if kind == "exception_rejected":
         return f"Exception rejected, case back in the queue: {p.get('note', '')}"
+    if kind == "document_added":
+        return f"Document added: {p.get('file_name', '')} ({p.get('media_type', '')}, {p.get('size_bytes', 0):,} bytes)"
+    if kind == "document_removed":
+        return f"Document removed (kept for the audit): {p.get('file_name', '')} — {p.get('reason', '')}"
+    if kind == "reply_queued":
+        how = "saved to send by hand (no mail server configured)" if p.get("by_hand") else "queued for sending"
+        return f"Reply to the customer {how}: {p.get('subject', '')}"
+    if kind == "outbox_sent":
+        return f"Sent: {p.get('what', '')} (attempt {p.get('attempts', '?')})"
+    if kind == "outbox_failed":
+        then = "gave up: " if p.get("final") else f"will retry at {p.get('retry_at', '?')} UTC: "
+        return f"Delivery failed: {p.get('what', '')}, attempt {p.get('attempts', '?')}; {then}{p.get('error', '')}"
+    if kind == "outbox_retried":
+        return f"Delivery retried by an admin: {p.get('what', '')}"
+    if kind == "reply_template_saved":
+        return f"Reply template for {p.get('outcome', '')} saved as version {p.get('version', '')}"
     if kind == "access_refused":
         return f"Refused: {str(p.get('action', '')).replace('_', ' ')} ({p.get('detail', '')})"
     return kind.replace("_", " ").capitalize()

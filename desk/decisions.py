@@ -34,6 +34,7 @@ from desk.errors import InvalidInput, NotAllowed, NotFound, StaleCase
 from desk.facts import SERVICE_FACT_COLUMNS, facts_for_objects
 from desk.facts import service_date_of as _service_date_of_row
 from desk.money import DEFAULT_CURRENCY, MoneyError, format_money, parse_amount
+from desk.outbox import enqueue_billing
 from policy import (
     MONEY_OUTCOMES,
     OUTCOME_LABELS,
@@ -294,6 +295,8 @@ def decide(
                 idempotency_key=idempotency_key,
             )
             s.flush()
+            if approval_status == "not_required":  # final now: the billing webhook goes with it (issue 13)
+                enqueue_billing(s, decision_id, actor=actor.email, at=at)
             return DecisionResult(
                 decision_id=decision_id,
                 case_id=case_id,
@@ -413,6 +416,8 @@ def _settle(
         )
         s.flush()
         s.refresh(d)
+        if approve:  # the exception is final now: the billing webhook goes with the approval (issue 13)
+            enqueue_billing(s, decision_id, actor=actor.email, at=at)
         return _result(s, d, replayed=False)
 
 

@@ -27,8 +27,10 @@ from policy import (
     STATUS_LABELS,
 )
 from ui.casework import clear_queue_caches, flash, show_flash
+from ui.documents import documents_section
 from ui.guard import guard
 from ui.nav import BY_KEY
+from ui.reply import reply_section
 
 ctx = guard("case")
 db, actor, today = ctx.db, ctx.actor, ctx.today
@@ -194,6 +196,7 @@ with left:
         )
     else:
         st.caption("No documentation provided (section 4 asks for screenshots, emails or other documents).")
+    documents_section(db, actor, d.id, d.version)
 
 # ---- the policy verdict --------------------------------------------------------------------------------------
 with right:
@@ -287,6 +290,8 @@ if dec is not None and d.status != "open":
         elif dec.draft_reply:
             st.markdown("**Draft reply to the customer** — plain text to copy; it quotes the sentences of the cited policy sections that apply.")
             st.code(dec.draft_reply, language=None, wrap_lines=True)
+        if not dec.pending and d.status == "closed":
+            reply_section(db, actor, d.id, dec.id, dec.draft_reply)
 
 # ---- actions -----------------------------------------------------------------------------------------------------
 

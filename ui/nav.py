@@ -29,6 +29,9 @@ PAGES: tuple[PageSpec, ...] = (
              roles=frozenset({"manager", "admin"})),
     PageSpec("analytics", "pages/analytics.py", "Analytics", ":material/monitoring:", "analytics"),
     PageSpec("import", "pages/import.py", "Import data", ":material/upload_file:", "import", roles=frozenset({"admin"})),
+    PageSpec("templates", "pages/templates.py", "Reply templates", ":material/mail:", "templates",
+             roles=frozenset({"manager"})),
+    PageSpec("outbox", "pages/outbox.py", "Outbox", ":material/outbox:", "outbox", roles=frozenset({"admin"})),
     PageSpec("users", "pages/users.py", "Users and roles", ":material/manage_accounts:", "users", frozenset({"admin"})),
 )
 

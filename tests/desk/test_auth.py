@@ -41,6 +41,10 @@ ROLE_TABLE = {
     "import_data": {"admin"},
     "draft_policy": {"manager"},  # issue 14: managers draft a policy version
     "publish_policy": {"manager", "admin"},  # a second manager or an admin approves and publishes
+    # issue 13
+    "remove_document": {"admin"},
+    "edit_reply_templates": {"manager"},
+    "manage_outbox": {"admin"},
 }
 
 
