@@ -11,6 +11,7 @@ from desk import policy_changes as pc
 from desk import replay
 from desk.errors import DeskError
 from ui.errors import run_safely
+from ui.export import download_file
 from ui.guard import guard
 from ui.replay_view import show_replay_result
 
@@ -264,5 +265,5 @@ rows = [
 ]
 st.dataframe(pd.DataFrame(rows), hide_index=True, key=K + "history")
 md = pc.public_text(ctx.db, ctx.today, "markdown")
-st.download_button("Download the public policy text as of today (Markdown)", md,
-                   file_name=f"refund-policy-{ctx.today}.md", mime="text/markdown", icon=":material/download:")
+download_file("Download the public policy text as of today (Markdown)", md,
+              file_name=f"refund-policy-{ctx.today}.md", mime="text/markdown", icon=":material/download:")

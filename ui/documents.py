@@ -14,6 +14,7 @@ from desk.auth import Actor
 from desk.config import document_limits
 from desk.errors import DeskError, StaleCase
 from ui.casework import clear_queue_caches, flash
+from ui.export import download_file
 
 UPLOAD_ERROR = "documents_upload_error"  # (case id, message)
 
@@ -88,8 +89,8 @@ def _show(db: Database, case_id: int, doc: docs.DocumentView) -> None:
                 st.text("\n".join(shown.attachments))
         elif isinstance(shown, str):
             st.text(shown)
-        st.download_button(
-            "Download", data=lambda: _original(db, db.url, case_id, doc.link_id, doc.sha256),
+        download_file(  # the customer's file as they sent it (not a table of desk data)
+            "Download", lambda: _original(db, db.url, case_id, doc.link_id, doc.sha256),
             file_name=doc.file_name, mime="application/octet-stream", key=f"doc_dl_{doc.link_id}",
             icon=":material/download:",
         )
