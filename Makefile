@@ -50,11 +50,11 @@ lint: setup-dev
 TEST_WORKERS ?= 2
 
 test: setup-dev browser nginx lint
-	$(PY) -m pytest -n $(TEST_WORKERS) -m "not browser"
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not browser"
 	$(PY) -m pytest -m browser
 
 test-fast: setup-dev
-	TEST_DATABASE_URL= $(PY) -m pytest -n $(TEST_WORKERS) -q -rfE tests/policy tests/desk tests/data
+	TEST_DATABASE_URL= $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -q -rfE tests/policy tests/desk tests/data
 
 # A large demo database for benchmarks: make demo-large CASES=1000000
 CASES ?= 1000000

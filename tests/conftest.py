@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
+from sqlalchemy.engine import make_url
 
 from data.db import Database, open_database
 from data.generate import Plan, generate
@@ -29,6 +30,14 @@ from tests.support.databases import PG_ENV, TEMPLATES, Backend, pg_base_url
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = ["sqlite", "postgresql"]
+
+
+def _pg_schema_url(base: str, schema: str) -> str:
+    """`base` with its search_path set to `schema` (for tests that create a schema of their own)."""
+    return make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    )
+
 # Fixtures that fill `db_url`'s database from a template: with one of them, db_url only reserves the name.
 _FILLED_FROM_TEMPLATE = {"db", "staff_db", "demo_db"}
 

@@ -4,13 +4,14 @@ SQLite); each test makes its own roles and schema and drops them afterwards."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InternalError
 
 from data.db import open_database
 from data.migrate import upgrade
@@ -25,10 +26,30 @@ from tests.conftest import _pg_schema_url, pg_base_url
 from tests.support.cases import TODAY, add_case, user_id
 from tests.support.intake import ADA, add_demo_users, example
 
-pytestmark = pytest.mark.skipif(not pg_base_url(), reason="PostgreSQL run skipped: set TEST_DATABASE_URL")
+pytestmark = [
+    pytest.mark.skipif(not pg_base_url(), reason="PostgreSQL run skipped: set TEST_DATABASE_URL"),
+    # Roles are the cluster's, not a schema's: two workers granting and dropping at once in one database fail
+    # with "tuple concurrently updated". One xdist worker runs these (make test uses --dist loadgroup).
+    pytest.mark.xdist_group("pg_roles"),
+]
 
 LATE = dict(opened_on=TODAY - timedelta(days=1), service_date=TODAY - timedelta(days=20))  # deny only
 WHY = "Long-standing customer; our outage overlapped the window, goodwill credit agreed with the lead."
+
+
+def drop_roles(conn, *roles: str) -> None:
+    """Drop test roles. Their privileges sit in shared catalog rows (the database's ACL) that another test
+    process may be updating at the same moment ("tuple concurrently updated"): try again a few times."""
+    for role in roles:
+        for attempt in range(20):
+            try:
+                conn.exec_driver_sql(f'DROP OWNED BY "{role}"')
+                conn.exec_driver_sql(f'DROP ROLE "{role}"')
+                break
+            except InternalError:
+                if attempt == 19:
+                    raise
+                time.sleep(0.1 * (attempt + 1))
 
 
 class Team:
@@ -53,9 +74,7 @@ class Team:
         eng = create_engine(pg_base_url(), isolation_level="AUTOCOMMIT")
         with eng.connect() as c:
             c.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self.roles.schema}" CASCADE')
-            for role in (self.roles.app, self.roles.owner):
-                c.exec_driver_sql(f'DROP OWNED BY "{role}"')
-                c.exec_driver_sql(f'DROP ROLE "{role}"')
+            drop_roles(c, self.roles.app, self.roles.owner)
         eng.dispose()
 
 
@@ -276,7 +295,5 @@ def test_a_schema_first_migrated_by_one_all_powerful_role_is_handed_to_the_owner
         backend.cleanup()
         eng = create_engine(pg_base_url(), isolation_level="AUTOCOMMIT")
         with eng.connect() as c:
-            for role in (roles.app, roles.owner):
-                c.exec_driver_sql(f'DROP OWNED BY "{role}"')
-                c.exec_driver_sql(f'DROP ROLE "{role}"')
+            drop_roles(c, roles.app, roles.owner)
         eng.dispose()
