@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -138,6 +139,14 @@ class SalesDaily(Base):
     revenue_cents: Mapped[int] = mapped_column(BigInteger)
 
 
+QUEUE_SORT_INDEXES = {
+    "ix_cases_queue_amount": ("amount_requested_cents", "id"),
+    "ix_cases_queue_opened": ("opened_on", "id"),
+    "ix_cases_queue_customer": ("customer_name", "id"),
+    "ix_cases_queue_assignee": ("assignee_id", "due_on", "id"),
+}
+
+
 class Case(Base):
     """A refund request about one service."""
 
@@ -181,12 +190,22 @@ class Case(Base):
             sqlite_where=text("status <> 'closed'"),
             postgresql_where=text("status <> 'closed'"),
         ),
+        # One index per queue sort, over open cases, keyset-paged on (key, id) (migration 0009).
+        *(
+            Index(name, *columns, sqlite_where=text("status <> 'closed'"), postgresql_where=text("status <> 'closed'"))
+            for name, columns in QUEUE_SORT_INDEXES.items()
+        ),
+        # The customer's history on the case page (migration 0009).
+        Index("ix_cases_customer", "customer_id", "opened_on"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    # The customer's name, copied by database triggers (migration 0009) so the queue can sort by it with an
+    # index; never written by Python code.
+    customer_name: Mapped[str | None] = mapped_column(String(200))
     # Copied from the service at creation (it never changes) so queue and analytics avoid a join.
     service_type: Mapped[str] = mapped_column(String(24))
     opened_on: Mapped[date] = mapped_column(Date)
@@ -256,6 +275,22 @@ class Decision(Base):
     # Only the current decision of a case counts; a rejected exception is superseded by the next one.
     superseded: Mapped[bool] = mapped_column(Boolean, default=False)
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class SavedView(Base):
+    """A queue view a person saved: its name and the filters and sort (migration 0009)."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (
+        UniqueConstraint("user_id", "name", name="uq_saved_views_user_id"),
+        CheckConstraint("length(trim(name)) > 0", name="name_not_blank"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(80))
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
 class CaseEvent(Base):
