@@ -293,6 +293,17 @@ class SavedView(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class CasePresence(Base):
+    """Who has a case open, for the case page's "Li Wei opened this case 2 minutes ago" (migration 0009).
+    Overwritten, not appended: one row per case and person."""
+
+    __tablename__ = "case_presence"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime)
+
+
 class CaseEvent(Base):
     """Append-only audit trail. UPDATE and DELETE are refused by database triggers."""
 

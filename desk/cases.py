@@ -117,6 +117,7 @@ class CaseDetail:
     timeline: list[TimelineEntry]
     decision: DecisionView | None
     assignable: list[Person] = field(default_factory=list)
+    customer_id: int | None = None
 
     @property
     def is_open(self) -> bool:
@@ -305,6 +306,7 @@ def case_detail(db: Database, case_id: int, today: date, *, book: PolicyBook | N
                 else None
             ),
             assignable=assignable_users(s),
+            customer_id=case.customer_id,
         )
 
 

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 from typing import Any, Literal
 
 import pandas as pd
-from sqlalchemy import Select, and_, bindparam, case, func, literal_column, or_, select, tuple_
+from sqlalchemy import Select, and_, bindparam, case, func, literal, literal_column, or_, select, tuple_
 from sqlalchemy import text as sql_text
 from sqlalchemy.sql import ColumnElement
 
@@ -384,6 +384,34 @@ def open_cases(
         last = records[-1]
         next_cursor = QueueCursor(sort, getattr(last, column.key), last.id)
     return QueuePage(rows=rows, next_cursor=next_cursor, sort=sort)
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The cases before and after one case in a queue view (None at either end)."""
+
+    previous: int | None
+    next: int | None
+
+
+def neighbours(db: Database, *, actor: Actor | None, filters: QueueFilters, case_id: int) -> Neighbours:
+    """The previous and next open case around `case_id` in the view's order: one indexed step each way from the
+    case's own (sort key, id), so it works whether or not the case is still open or still matches the filters
+    (after a decision, "next" is the case that followed it)."""
+    _, column, descending = SORTS[filters.sort]
+    where = _where(filters, actor.id if actor else None, db.engine.dialect.name)
+    with db.engine.connect() as conn:
+        here = conn.execute(select(column, Case.id).where(Case.id == case_id)).first()
+        if here is None:
+            return Neighbours(None, None)
+        key, at = tuple_(column, Case.id), tuple_(literal(here[0], column.type), literal(here[1], Case.id.type))
+        forward = (column.desc(), Case.id.desc()) if descending else (column.asc(), Case.id.asc())
+        backward = (column.asc(), Case.id.asc()) if descending else (column.desc(), Case.id.desc())
+        after = key < at if descending else key > at
+        before = key > at if descending else key < at
+        nxt = conn.execute(select(Case.id).where(*where, after).order_by(*forward).limit(1)).scalar()
+        prev = conn.execute(select(Case.id).where(*where, before).order_by(*backward).limit(1)).scalar()
+    return Neighbours(prev, nxt)
 
 
 def export_frame(

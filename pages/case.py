@@ -16,6 +16,7 @@ from desk.decisions import (
     reject_exception,
 )
 from desk.errors import DeskError, InvalidInput, NotFound, StaleCase
+from desk.queue import neighbours
 from policy import (
     CYCLE_LABELS,
     MONEY_OUTCOMES,
@@ -28,16 +29,16 @@ from policy import (
 from ui.casework import clear_queue_caches, flash, show_flash
 from ui.guard import guard
 from ui.nav import BY_KEY
+from ui.workbench import SUBMIT_KEY, SUBMIT_NEXT_KEY, case_nav, presence_lines, queue_view
 
 ctx = guard("case")
 db, actor, today = ctx.db, ctx.actor, ctx.today
 ERRORS = "case_form_errors"  # {"case": id, "which": form name, "fields": {field or "form": message}}
 
-st.page_link("pages/queue.py", label="Back to the queue", icon=":material/arrow_back:")
-
 try:
     case_id = parse_case_id(st.query_params.get("case"))
 except InvalidInput:
+    st.page_link("pages/queue.py", label="Back to the queue", icon=":material/arrow_back:")
     st.title("Case")
     given = st.query_params.get("case")
     # the link's text is not echoed through Markdown: it may be anything someone typed into a URL
@@ -53,6 +54,7 @@ except InvalidInput:
 try:
     d = case_detail(db, case_id, today)
 except NotFound:
+    st.page_link("pages/queue.py", label="Back to the queue", icon=":material/arrow_back:")
     st.title("Case")
     st.warning(f"Case #{case_id} does not exist. It may have been mistyped; find it in the queue by customer name.")
     st.stop()
@@ -114,7 +116,8 @@ def on_desk_error(form: str, exc: DeskError) -> None:
         flash("error", str(exc))
 
 
-# ---- header --------------------------------------------------------------------------------------------------
+# ---- header: queue navigation, the case, who else has it ----------------------------------------------------------
+case_nav(db, actor, d.id)
 st.title(f"Case #{d.id}")
 badges = st.container(horizontal=True)
 with badges:
@@ -137,16 +140,23 @@ with badges:
     st.badge(f"Assigned to {d.assignee.name}" if d.assignee else "Unassigned", icon=":material/person:",
              color="violet" if d.assignee and d.assignee.id == actor.id else "gray")
 show_flash()
+for line in presence_lines(db, actor, d.id):
+    st.info(line, icon=":material/visibility:")
 
-left, right = st.columns([3, 2], gap="large")
+# At 1400x900 the request (left), the verdict and the decision form (right) fit without scrolling; everything
+# else is one click away in the tabs below them.
+left, right = st.columns([2, 3], gap="medium")
+facts_tab, documents_tab, history_tab, timeline_tab, actions_tab = st.tabs(
+    ["Service and policy", "Documents", "Customer history", "Timeline", "Fix, note, assign"]
+)
 
 # ---- facts -------------------------------------------------------------------------------------------------
 with left:
-    st.subheader("Customer")
+    st.markdown("**Customer**")
     st.text(d.customer_name)
     st.text(d.customer_email)
 
-    st.subheader("Request")
+    st.markdown("**Request**")
     table(
         [
             ("Opened", day(d.opened_on)),
@@ -158,9 +168,10 @@ with left:
         ]
     )
     st.caption("The customer's description, as written")
-    with st.container(border=True):
+    with st.container(border=True, height=110 if len(d.description or "") > 300 else "content"):
         st.text(d.description or "(no description)")
 
+with facts_tab:
     st.subheader("Service")
     svc = d.service
     rows = [
@@ -180,6 +191,8 @@ with left:
         ]
     table(rows)
 
+# ---- documents (the evidence work adds uploaded documents here) ------------------------------------------------
+with documents_tab:
     st.subheader("Documentation")
     if d.documentation:
         st.dataframe(
@@ -195,21 +208,27 @@ with left:
 
 # ---- the policy verdict --------------------------------------------------------------------------------------
 with right:
-    st.subheader("Policy verdict")
     v = d.verdict
     if v is None:
         st.error(f"The policy engine cannot judge these facts: {d.facts_problem}")
     else:
         with st.container(border=True):
-            st.markdown(f"**Recommended:** {OUTCOME_LABELS[v.recommended_outcome]}")
-            st.markdown("**Allowed:** " + ", ".join(OUTCOME_LABELS[o] for o in v.allowed_outcomes))
-            st.caption(
-                f"Policy version {v.policy_version} (in force on the service date) · rule {v.rule} · "
-                f"request on day {v.days_used}, contact deadline {v.contact_deadline:%d %b %Y}"
+            st.markdown(
+                f"**Recommended:** {OUTCOME_LABELS[v.recommended_outcome]} · "
+                "**Allowed:** " + ", ".join(OUTCOME_LABELS[o] for o in v.allowed_outcomes)
             )
-            for f in v.findings:
-                icon = ":material/check_circle:" if f.ok else ":material/warning:"
-                st.markdown(f"{icon} {f.message}")
+            st.caption(
+                f"Policy {v.policy_version} (in force on the service date) · rule {v.rule} · "
+                f"request on day {v.days_used} · contact deadline {v.contact_deadline:%d %b %Y}"
+            )
+            with st.expander(f"Why: {len(v.findings)} finding{'s' if len(v.findings) != 1 else ''} of the policy "
+                             "engine"):
+                for f in v.findings:
+                    icon = ":material/check_circle:" if f.ok else ":material/warning:"
+                    st.markdown(f"{icon} {f.message}")
+with facts_tab:
+    if v is not None:
+        st.subheader("Policy sections cited")
         for number, text in d.cited:
             with st.expander(f"Section {number} of the policy", expanded=False):
                 st.text(text)
@@ -289,7 +308,12 @@ if dec is not None and d.status != "open":
 # ---- actions -----------------------------------------------------------------------------------------------------
 
 
-def _submit_decision(case_id: int, version: int, key: str, outcome: str, paid_cents: int) -> None:
+def _submit_decision(case_id: int, version: int, key: str, outcome: str, paid_cents: int, then_next: bool = False,
+                     colleague: str | None = None) -> None:
+    if colleague and not st.session_state.get(f"decide_takeover_{case_id}"):
+        set_error("decide", InvalidInput(f"This case is assigned to {colleague}. Tick “Decide it anyway” to decide "
+                                         "it yourself, or leave it to them.", field="takeover"))
+        return
     if outcome == "full_refund":
         amount_cents = paid_cents
     elif outcome in MONEY_OUTCOMES:
@@ -304,7 +328,15 @@ def _submit_decision(case_id: int, version: int, key: str, outcome: str, paid_ce
         on_desk_error("decide", exc)
         return
     st.session_state[f"decide_rationale_{case_id}"] = ""
-    after_write(result.message)
+    if not then_next:
+        after_write(result.message)
+        return
+    following = neighbours(db, actor=actor, filters=queue_view(), case_id=case_id).next
+    if following is None:
+        after_write(f"{result.message} That was the last case of your queue view.")
+        return
+    after_write(f"Case #{case_id}: {result.message} Now case #{following}, the next in your queue view.")
+    st.query_params["case"] = str(following)
 
 
 def _submit_fix(case_id: int, version: int, key: str) -> None:
@@ -358,7 +390,7 @@ def decide_form() -> None:
     # new recommendation instead of keeping an outcome that is now an exception
     outcome = st.radio(
         "Outcome", OUTCOMES, key=f"decide_outcome_{d.id}_{v.rule}", index=OUTCOMES.index(v.recommended_outcome),
-        format_func=label, horizontal=True,
+        format_func=label, horizontal=True, label_visibility="collapsed",
     )
     exception = v.is_exception(outcome)
     if exception:
@@ -370,7 +402,13 @@ def decide_form() -> None:
         )
     paid_cents = round(v.amount_paid * 100)
     key = idem_key("decide")
+    colleague = d.assignee.name if d.assignee and d.assignee.id != actor.id else None
     with st.form(f"decide_form_{d.id}"):
+        if colleague:
+            st.warning(f"Assigned to {colleague}: deciding it takes it over.", icon=":material/person_alert:")
+            st.checkbox("Decide it anyway", key=f"decide_takeover_{d.id}")
+            if errs.get("takeover"):
+                st.error(errs["takeover"], icon=":material/error:")
         if outcome == "full_refund":
             st.number_input(
                 "Amount ($)", value=v.amount_paid, disabled=True, key=f"decide_full_{d.id}",
@@ -393,18 +431,29 @@ def decide_form() -> None:
             key=f"decide_rationale_{d.id}",
             placeholder="Why this outcome; for an exception, why this case goes outside the policy",
             max_chars=4000,
+            height=68,
         )
         if errs.get("rationale"):
             st.error(errs["rationale"], icon=":material/error:")
         for field in ("form", "outcome"):
             if errs.get(field):
                 st.error(errs[field], icon=":material/error:")
-        st.form_submit_button(
+        buttons = st.container(horizontal=True)
+        buttons.form_submit_button(
             "Submit exception for approval" if exception else "Record decision",
             type="primary",
             icon=":material/gavel:",
             on_click=_submit_decision,
-            args=(d.id, d.version, key, outcome, paid_cents),
+            args=(d.id, d.version, key, outcome, paid_cents, False, colleague),
+            shortcut=SUBMIT_KEY,
+        )
+        buttons.form_submit_button(
+            "Decide and open next",
+            icon=":material/skip_next:",
+            on_click=_submit_decision,
+            args=(d.id, d.version, key, outcome, paid_cents, True, colleague),
+            shortcut=SUBMIT_NEXT_KEY,
+            help="Record this decision, then open the next case of your queue view (same filters and sort).",
         )
 
 
@@ -463,33 +512,37 @@ def assign_form() -> None:
             st.error(errs[field], icon=":material/error:")
 
 
-st.divider()
 if not may_act:
-    st.info("Your role can view cases; reviewers and managers act on them.", icon=":material/visibility:")
+    with right:
+        st.info("Your role can view cases; reviewers and managers act on them.", icon=":material/visibility:")
+    with actions_tab:
+        st.caption("Your role can view cases; reviewers and managers act on them.")
 else:
-    st.subheader("Actions")
     if d.is_open:
-        tabs = st.tabs(["Decide", "Fix attempt", "Note", "Assign"])
-        with tabs[0]:
+        with right:
             decide_form()
-        with tabs[1]:
-            fix_form()
-        with tabs[2]:
-            note_form()
-        with tabs[3]:
-            assign_form()
+        with actions_tab:
+            tabs = st.tabs(["Fix attempt", "Note", "Assign"])
+            with tabs[0]:
+                fix_form()
+            with tabs[1]:
+                note_form()
+            with tabs[2]:
+                assign_form()
     elif d.awaiting_approval:
-        tabs = st.tabs(["Note", "Assign"])
-        with tabs[0]:
-            note_form()
-        with tabs[1]:
-            assign_form()
+        with actions_tab:
+            tabs = st.tabs(["Note", "Assign"])
+            with tabs[0]:
+                note_form()
+            with tabs[1]:
+                assign_form()
     else:
-        note_form()
+        with actions_tab:
+            note_form()
 
 # ---- timeline ------------------------------------------------------------------------------------------------------
-st.subheader("Timeline")
-st.dataframe(
+timeline_tab.subheader("Timeline")
+timeline_tab.dataframe(
     pd.DataFrame(
         [(e.at, e.actor, e.what) for e in d.timeline],
         columns=["When (UTC)", "Who", "What"],
@@ -502,4 +555,4 @@ st.dataframe(
         "What": st.column_config.TextColumn(width="large"),
     },
 )
-st.caption(f"Version {d.version} of this case. Every change above was recorded with who made it and when.")
+timeline_tab.caption(f"Version {d.version} of this case. Every change above was recorded with who made it and when.")

@@ -211,33 +211,33 @@ st.dataframe(
     width="stretch",
     height=(min(len(frame), 20) + 1) * 35 + 3,
     column_config={
-        "Case": st.column_config.NumberColumn("Case", format="#%d", width=60),
+        "Case": st.column_config.NumberColumn("Case", format="#%d", width=56),
         "Due": st.column_config.MultiselectColumn(
-            "Due", width=82, options=list(SLA_LABELS.values()), color=["red", "orange", "green"],
+            "Due", width=72, options=list(SLA_LABELS.values()), color=["red", "orange", "green"],
             help="Overdue: past the internal due date; due soon: due within 2 days",
         ),
-        "Customer": st.column_config.TextColumn("Customer", width=150),
+        "Customer": st.column_config.TextColumn("Customer", width=140),
         "Recommended": st.column_config.TextColumn(
-            "Recommended", width=120, help="The policy's recommended outcome for the request as it stands"
+            "Recommended", width=104, help="The policy's recommended outcome for the request as it stands"
         ),
-        "Service": st.column_config.TextColumn("Service", width=90),
-        "Reason": st.column_config.TextColumn("Reason", width=125),
-        "Assignee": st.column_config.TextColumn("Assignee", width=95),
+        "Service": st.column_config.TextColumn("Service", width=80),
+        "Reason": st.column_config.TextColumn("Reason", width=112),
+        "Assignee": st.column_config.TextColumn("Assignee", width=82),
         "Requested": st.column_config.NumberColumn(
             "Requested", format="$%.2f", help="Amount the customer asked for", width=72
         ),
         "Age (days)": st.column_config.NumberColumn(
-            "Age", format="%d d", help="Days since the request was opened", width=45
+            "Age", format="%d d", help="Days since the request was opened", width=42
         ),
         "Days left": st.column_config.NumberColumn(
-            "Days left", format="%d d", help="Days until the internal due date; negative: overdue", width=62
+            "Days left", format="%d d", help="Days until the internal due date; negative: overdue", width=56
         ),
         "Window": st.column_config.TextColumn(
-            "Window", width=75, help="The policy's contact window for the request: within, late, or not started "
+            "Window", width=58, help="The policy's contact window for the request: within, late, or not started "
             "(the window does not apply)"
         ),
         "Status": st.column_config.MultiselectColumn(
-            "Status", width=128, options=list(STATUS_LABELS.values()), color=["blue", "orange"],
+            "Status", width=104, options=list(STATUS_LABELS.values()), color=["blue", "orange"],
             help="Awaiting approval: a discretionary exception waits for a manager (not its decider)",
         ),
         "Take": st.column_config.ButtonColumn(
