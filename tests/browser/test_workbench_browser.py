@@ -1,0 +1,77 @@
+"""The reviewer's workbench in a real browser (headless Chromium, 1400x900): decide and open next through three
+cases of a sorted queue view, and a decision made with the keyboard alone (J / K / Ctrl+Enter)."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+from sqlalchemy import select
+
+from data.models import Decision
+from desk.queue import QueueFilters, neighbours
+from tests.browser.test_reviewer_flow import click, desk, start  # noqa: F401  (desk is a fixture)
+from tests.support.browser import wait_for_app
+from tests.support.cases import add_case, user_id
+
+pytestmark = pytest.mark.browser
+
+
+def heading(page):
+    return page.get_by_test_id("stHeading").filter(has_text="Case #").first
+
+
+def test_decide_and_open_next_walks_three_cases_of_the_sorted_queue_view(desk, browser_page):  # noqa: F811
+    db, server = desk
+    page = browser_page
+    page.set_viewport_size({"width": 1400, "height": 900})
+    # the three largest requests of the desk: the top of "Amount — largest first"; "our mistake" recommends a fix
+    cases = [add_case(db, reason="our_error", price_cents=cents, customer_name=f"Walker {i}")
+             for i, cents in enumerate((9_900_000, 9_800_000, 9_700_000))]
+    start(page, server, "/queue")
+    click(page, page.get_by_role("combobox", name="Sort by"))
+    click(page, page.get_by_role("option", name="Amount — largest first"))
+    expect(page).to_have_url(f"{server.url}/queue?sort=amount_desc")  # the view is in the address bar
+    page.get_by_test_id("stDataFrame").first.click(position={"x": 15, "y": 1 * 35 + 17})
+    wait_for_app(page)
+    expect(heading(page)).to_contain_text(f"Case #{cases[0]}")
+    expect(page.get_by_text("Queue view: amount — largest first")).to_be_visible()
+    submit = page.get_by_role("button", name="Decide and open next")
+    expect(submit).to_be_in_viewport()  # above the fold at 1400x900
+    for current, following in zip(cases, [*cases[1:], None], strict=True):
+        expect(heading(page)).to_contain_text(f"Case #{current}")
+        click(page, page.get_by_role("button", name="Decide and open next"))
+        if following is not None:
+            expect(heading(page)).to_contain_text(f"Case #{following}")
+            expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(
+                f"Case #{current}: Decision saved: Fix the issue")
+            expect(page).to_have_url(f"{server.url}/case?case={following}")
+    # the third decision opened the case after it in the same view: the largest remaining request
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(f"Case #{cases[2]}: Decision saved")
+    with db.read() as s:
+        decided = {d.case_id: d for d in s.scalars(select(Decision).where(Decision.case_id.in_(cases)))}
+    assert set(decided) == set(cases)
+    assert {d.outcome for d in decided.values()} == {"fix"}
+    assert {d.decided_by_id for d in decided.values()} == {user_id(db, "rita")}
+
+
+def test_a_decision_with_the_keyboard_alone(desk, browser_page):  # noqa: F811
+    db, server = desk
+    page = browser_page
+    first = add_case(db, reason="our_error")
+    # a link opened in a new tab: the queue view is the default one, every open case overdue first
+    second = neighbours(db, actor=None, filters=QueueFilters(), case_id=first).next
+    start(page, server, f"/case?case={first}")
+    expect(heading(page)).to_contain_text(f"Case #{first}")
+    expect(page.get_by_text("Queue view: due date — overdue first")).to_be_visible()
+    page.keyboard.press("j")
+    wait_for_app(page)
+    expect(heading(page)).to_contain_text(f"Case #{second}")
+    page.keyboard.press("k")
+    wait_for_app(page)
+    expect(heading(page)).to_contain_text(f"Case #{first}")
+    page.keyboard.press("Control+Enter")  # record the recommended outcome
+    wait_for_app(page)
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Decision saved: Fix the issue")
+    with db.read() as s:
+        assert s.scalar(select(Decision.outcome).where(Decision.case_id == first)) == "fix"
+        assert s.scalar(select(Decision.id).where(Decision.case_id == second)) is None
