@@ -304,6 +304,17 @@ class CasePresence(Base):
     seen_at: Mapped[datetime] = mapped_column(DateTime)
 
 
+class DeskSetting(Base):
+    """A setting an admin sets (migration 0009), e.g. the frequent-requester threshold; value as JSON."""
+
+    __tablename__ = "desk_settings"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
 class CaseEvent(Base):
     """Append-only audit trail. UPDATE and DELETE are refused by database triggers."""
 

@@ -16,6 +16,7 @@ from desk.decisions import (
     reject_exception,
 )
 from desk.errors import DeskError, InvalidInput, NotFound, StaleCase
+from desk.history import customer_history
 from desk.queue import neighbours
 from policy import (
     CYCLE_LABELS,
@@ -27,6 +28,7 @@ from policy import (
     STATUS_LABELS,
 )
 from ui.casework import clear_queue_caches, flash, show_flash
+from ui.customer_history import frequent_badge, history_panel
 from ui.guard import guard
 from ui.nav import BY_KEY
 from ui.workbench import SUBMIT_KEY, SUBMIT_NEXT_KEY, case_nav, presence_lines, queue_view
@@ -139,6 +141,8 @@ with badges:
             st.badge("Late: after the contact window", icon=":material/schedule:", color="red")
     st.badge(f"Assigned to {d.assignee.name}" if d.assignee else "Unassigned", icon=":material/person:",
              color="violet" if d.assignee and d.assignee.id == actor.id else "gray")
+    history = customer_history(db, d.customer_id, d.id, today)
+    frequent_badge(history)
 show_flash()
 for line in presence_lines(db, actor, d.id):
     st.info(line, icon=":material/visibility:")
@@ -190,6 +194,10 @@ with facts_tab:
             ("Cancelled", day(svc.cancelled_on) if svc.cancelled_on else "not cancelled"),
         ]
     table(rows)
+
+# ---- the customer's history ---------------------------------------------------------------------------------------
+with history_tab:
+    history_panel(history)
 
 # ---- documents (the evidence work adds uploaded documents here) ------------------------------------------------
 with documents_tab:

@@ -12,6 +12,7 @@
   answer "the text occurs in the name or the email, ignoring case" (see desk/queue.py), so they agree.
 - The customer's history on the case page: ix_cases_customer (customer_id, opened_on).
 - Saved views: `saved_views`, one row per person and view name (filters and sort as JSON).
+- Settings an admin sets: `desk_settings` (the frequent-requester threshold).
 - Who has a case open: `case_presence`, one overwritten row per case and person (desk/presence.py).
 
 Revision ID: 0009
@@ -123,6 +124,14 @@ def upgrade() -> None:
         sa.CheckConstraint("length(trim(name)) > 0", name="ck_saved_views_name_not_blank"),
     )
     op.create_table(
+        "desk_settings",
+        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("value", sa.JSON, nullable=True),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+        sa.Column("updated_by_id", sa.Integer, sa.ForeignKey("users.id", name="fk_desk_settings_updated_by_id_users"),
+                  nullable=True),
+    )
+    op.create_table(
         "case_presence",
         sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"),
                   sa.ForeignKey("cases.id", name="fk_case_presence_case_id_cases"), primary_key=True),
@@ -135,6 +144,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
     op.drop_table("case_presence")
+    op.drop_table("desk_settings")
     op.drop_table("saved_views")
     op.drop_index("ix_cases_customer", table_name="cases")
     for name in QUEUE_INDEXES:

@@ -285,3 +285,32 @@ def test_a_colleague_on_the_case_is_named(app, desk):
     assert shows(at.info, "Li Wei opened this case 2 minutes ago.")
     other = open_case(app(url), cid, user="li")
     assert shows(other.info, "Rita Ramos opened this case just now.")
+
+
+def test_the_customer_history_tab_and_the_frequent_requester_flag(app, desk):
+    from sqlalchemy import update
+
+    from data.models import Case, Service
+    from desk.settings import set_frequent_requester_threshold
+
+    url, db = desk
+    ids = [add_case(db, customer_name="Returning Rhea", opened_on=TODAY - timedelta(days=d),
+                    service_date=TODAY - timedelta(days=d + 1), reason="our_error") for d in (1, 9, 20)]
+    with db.write.begin() as s:
+        customer = s.scalar(select(Case.customer_id).where(Case.id == ids[0]))
+        s.execute(update(Case).where(Case.id.in_(ids)).values(customer_id=customer))
+        s.execute(update(Service).where(Service.id.in_(select(Case.service_id).where(Case.id.in_(ids))))
+                  .values(customer_id=customer))
+    decide(db, user_id(db, "omar"), ids[1], "full_refund", 12_000, "Our mistake, refunded in full.", 1,
+           uuid.uuid4().hex, today=TODAY)
+    set_frequent_requester_threshold(db, user_id(db, "ada"), 2)
+    at = open_case(app(url), ids[0])
+    history = next(t for t in at.tabs if t.label == "Customer history")
+    frame = history.dataframe[0].value
+    assert list(frame["Case"]) == [f"/case?case={ids[1]}", f"/case?case={ids[2]}"]
+    assert list(frame["Decision"]) == ["Full refund (awaiting approval)", "—"]  # an exception: not counted yet
+    assert any("Refunded or credited in the last 12 months:** —" in m.value for m in history.markdown)
+    badges = " ".join(m.value for m in at.markdown)
+    assert "Frequent requester: 3 requests in 12 months (threshold 2)" in badges
+    set_frequent_requester_threshold(db, user_id(db, "ada"), 3)
+    assert "Frequent requester" not in " ".join(m.value for m in open_case(app(url), ids[0]).markdown)
