@@ -274,6 +274,8 @@ class Decision(Base):
     approval_note: Mapped[str | None] = mapped_column(Text)
     # Only the current decision of a case counts; a rejected exception is superseded by the next one.
     superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Above the approval limit of its currency (migration 0009): waits for a manager like an exception.
+    over_limit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
@@ -302,6 +304,19 @@ class CasePresence(Base):
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ApprovalLimit(Base):
+    """Refunds and credits above this amount of the currency need a manager's approval (migration 0009; a
+    trigger on decisions enforces it)."""
+
+    __tablename__ = "approval_limits"
+    __table_args__ = (CheckConstraint("limit_cents >= 0", name="limit_nonnegative"),)
+
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    limit_cents: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class DeskSetting(Base):

@@ -81,6 +81,7 @@ class DecisionView:
     policy_version: str
     recommended_outcome: str
     draft_reply: str | None
+    over_limit: bool = False  # above the approval limit of its currency (a manager approves it)
 
     @property
     def pending(self) -> bool:
@@ -224,6 +225,7 @@ def _decision_view(
         policy_version=d.policy_version,
         recommended_outcome=d.recommended_outcome,
         draft_reply=reply,
+        over_limit=bool(d.over_limit),
     )
 
 

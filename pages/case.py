@@ -17,6 +17,7 @@ from desk.decisions import (
 )
 from desk.errors import DeskError, InvalidInput, NotFound, StaleCase
 from desk.history import customer_history
+from desk.limits import read_limit
 from desk.queue import neighbours
 from policy import (
     CYCLE_LABELS,
@@ -277,6 +278,12 @@ if dec is not None and d.status != "open":
                     f"{OUTCOME_LABELS[dec.recommended_outcome].lower()}. Status: {state.get(dec.approval_status, '')}.",
                     icon=":material/gavel:",
                 )
+            if dec.over_limit:
+                state = {"pending": "waiting for a manager's approval", "approved": "approved", "rejected": "rejected"}
+                st.warning(
+                    f"Above the approval limit of its currency: a manager other than the decider approves it. "
+                    f"Status: {state.get(dec.approval_status, '')}.", icon=":material/approval:",
+                )
             st.caption("Rationale")
             st.text(dec.rationale or "(none given)")
             if dec.approver:
@@ -286,7 +293,7 @@ if dec is not None and d.status != "open":
             errs = form_errors("approve")
             if actor.may("approve_exception") and dec.decided_by and dec.decided_by.id != actor.id:
                 with st.form(f"approve_form_{d.id}"):
-                    st.markdown("**Approve or reject this exception**")
+                    st.markdown("**Approve or reject this " + ("exception**" if dec.is_exception else "decision**"))
                     st.text_area(
                         "Note for the reviewer and the audit trail",
                         key=f"approve_note_{d.id}",
@@ -432,6 +439,8 @@ def decide_form() -> None:
                 "Amount ($)", min_value=0.0, value=None, step=1.0, format="%.2f", key=f"decide_amount_{d.id}",
                 placeholder=f"{bound}", help=f"A {OUTCOME_LABELS[outcome].lower()} is {bound}.",
             )
+        if outcome in MONEY_OUTCOMES and (limit := read_limit(db, d.service.currency)) is not None:
+            st.caption(f"Refunds and credits above {limit.text} need a manager's approval (the approval limit).")
         if errs.get("amount"):
             st.error(errs["amount"], icon=":material/error:")
         st.text_area(

@@ -12,6 +12,8 @@
   answer "the text occurs in the name or the email, ignoring case" (see desk/queue.py), so they agree.
 - The customer's history on the case page: ix_cases_customer (customer_id, opened_on).
 - Saved views: `saved_views`, one row per person and view name (filters and sort as JSON).
+- Approval above a limit: `approval_limits` (per currency) and `decisions.over_limit`; a trigger refuses a
+  refund or credit above the limit that does not wait for a manager's approval.
 - Settings an admin sets: `desk_settings` (the frequent-requester threshold).
 - Who has a case open: `case_presence`, one overwritten row per case and person (desk/presence.py).
 
@@ -44,6 +46,49 @@ def _trgm_schema() -> str:
     return op.get_bind().execute(
         sa.text("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'")
     ).scalar_one()
+
+
+# A decision row with a refund or credit above its currency's approval limit must wait for (or have) a manager's
+# approval, whoever writes it. The limit's currency is the one the service was paid in.
+LIMIT_SQL = (
+    "NEW.outcome IN ('full_refund', 'partial_refund', 'credit') "
+    "AND NEW.approval_status NOT IN ('pending', 'approved') AND NOT NEW.superseded "
+    "AND NEW.amount_cents > COALESCE((SELECT l.limit_cents FROM approval_limits l "
+    "JOIN services sv ON sv.currency = l.currency JOIN cases c ON c.service_id = sv.id WHERE c.id = NEW.case_id), "
+    "NEW.amount_cents)"
+)
+LIMIT_MESSAGE = "a refund or credit above the approval limit of its currency needs a manager's approval"
+
+
+def _create_limit_triggers(dialect: str) -> None:
+    if dialect == "sqlite":
+        for event in ("INSERT", "UPDATE OF approval_status, amount_cents, outcome, superseded"):
+            name = "decisions_limit_insert" if event == "INSERT" else "decisions_limit_update"
+            op.execute(
+                f"CREATE TRIGGER {name} BEFORE {event} ON decisions "
+                f"WHEN EXISTS (SELECT 1 FROM approval_limits) AND {LIMIT_SQL} "
+                f"BEGIN SELECT RAISE(ABORT, '{LIMIT_MESSAGE.replace(chr(39), chr(39) * 2)}'); END"
+            )
+        return
+    op.execute(
+        "CREATE FUNCTION decisions_limit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"IF EXISTS (SELECT 1 FROM approval_limits) AND {LIMIT_SQL} THEN "
+        f"RAISE EXCEPTION '{LIMIT_MESSAGE.replace(chr(39), chr(39) * 2)}' USING ERRCODE = 'check_violation'; "
+        "END IF; RETURN NEW; END $$"
+    )
+    op.execute(
+        "CREATE TRIGGER decisions_limit BEFORE INSERT OR UPDATE OF approval_status, amount_cents, outcome, superseded "
+        "ON decisions FOR EACH ROW EXECUTE FUNCTION decisions_limit()"
+    )
+
+
+def _drop_limit_triggers(dialect: str) -> None:
+    if dialect == "sqlite":
+        op.execute("DROP TRIGGER IF EXISTS decisions_limit_insert")
+        op.execute("DROP TRIGGER IF EXISTS decisions_limit_update")
+    else:
+        op.execute("DROP TRIGGER IF EXISTS decisions_limit ON decisions")
+        op.execute("DROP FUNCTION IF EXISTS decisions_limit()")
 
 
 def upgrade() -> None:
@@ -132,6 +177,17 @@ def upgrade() -> None:
                   nullable=True),
     )
     op.create_table(
+        "approval_limits",
+        sa.Column("currency", sa.String(3), primary_key=True),
+        sa.Column("limit_cents", sa.BigInteger, nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+        sa.Column("updated_by_id", sa.Integer,
+                  sa.ForeignKey("users.id", name="fk_approval_limits_updated_by_id_users"), nullable=True),
+        sa.CheckConstraint("limit_cents >= 0", name="ck_approval_limits_limit_nonnegative"),
+    )
+    op.add_column("decisions", sa.Column("over_limit", sa.Boolean, nullable=False, server_default=sa.false()))
+    _create_limit_triggers(dialect)
+    op.create_table(
         "case_presence",
         sa.Column("case_id", sa.BigInteger().with_variant(sa.Integer, "sqlite"),
                   sa.ForeignKey("cases.id", name="fk_case_presence_case_id_cases"), primary_key=True),
@@ -144,6 +200,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     dialect = op.get_bind().dialect.name
     op.drop_table("case_presence")
+    _drop_limit_triggers(dialect)
+    op.execute("ALTER TABLE decisions DROP COLUMN over_limit")
+    op.drop_table("approval_limits")
     op.drop_table("desk_settings")
     op.drop_table("saved_views")
     op.drop_index("ix_cases_customer", table_name="cases")
