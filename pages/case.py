@@ -19,6 +19,7 @@ from desk.errors import DeskError, InvalidInput, NotFound, StaleCase
 from desk.history import customer_history
 from desk.limits import read_limit
 from desk.queue import neighbours
+from desk.reopen import reopen_case
 from policy import (
     CYCLE_LABELS,
     MONEY_OUTCOMES,
@@ -264,6 +265,31 @@ def _settle(approve: bool, decision_id: int, version: int, key: str) -> None:
     after_write(result.message)
 
 
+def _reopen(case_id: int, version: int, key: str) -> None:
+    try:
+        result = reopen_case(db, actor.id, case_id, st.session_state.get(f"reopen_reason_{case_id}", ""), version,
+                             idempotency_key=key)
+    except DeskError as exc:
+        on_desk_error("reopen", exc)
+        return
+    st.session_state[f"reopen_reason_{case_id}"] = ""
+    after_write(result.message)
+
+
+def reopen_form() -> None:
+    errs = form_errors("reopen")
+    with st.expander("Reopen this case (managers)", icon=":material/undo:", expanded=bool(errs)):
+        with st.form(f"reopen_form_{d.id}"):
+            st.text_area("Why the case is reopened (for the audit trail)", key=f"reopen_reason_{d.id}",
+                         max_chars=4000, height=68)
+            for field in ("reason", "form"):
+                if errs.get(field):
+                    st.error(errs[field], icon=":material/error:")
+            st.form_submit_button("Reopen", icon=":material/undo:", on_click=_reopen,
+                                  args=(d.id, d.version, idem_key("reopen")))
+        st.caption("The decision above stays on record as superseded; analytics count only the new decision.")
+
+
 if dec is not None and d.status != "open":
     with right:
         st.subheader("Decision")
@@ -316,7 +342,9 @@ if dec is not None and d.status != "open":
                 st.info("You decided this exception: another manager must approve or reject it (four eyes).")
             else:
                 st.info("Waiting for a manager's approval. Managers find it under “Awaiting approval” in the queue.")
-        elif dec.draft_reply:
+        if d.status == "closed" and actor.may("approve_exception"):
+            reopen_form()
+        if dec.draft_reply and not dec.pending:
             st.markdown("**Draft reply to the customer** — plain text to copy; it quotes the sentences of the cited policy sections that apply.")
             st.code(dec.draft_reply, language=None, wrap_lines=True)
 

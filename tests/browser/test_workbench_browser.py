@@ -75,3 +75,56 @@ def test_a_decision_with_the_keyboard_alone(desk, browser_page):  # noqa: F811
     with db.read() as s:
         assert s.scalar(select(Decision.outcome).where(Decision.case_id == first)) == "fix"
         assert s.scalar(select(Decision.id).where(Decision.case_id == second)) is None
+
+
+def switch_user(page, label: str) -> None:
+    sidebar = page.get_by_test_id("stSidebar")
+    click(page, sidebar.get_by_role("combobox", name="Signed in as (local mode)"))
+    click(page, page.get_by_role("option", name=label))
+    expect(sidebar).to_contain_text(label)
+
+
+def test_a_refund_above_the_limit_waits_for_a_manager_who_approves_it(desk, browser_page):  # noqa: F811
+    from desk.limits import set_limit
+
+    db, server = desk
+    page = browser_page
+    set_limit(db, user_id(db, "ada"), "USD", 50_000)
+    cid = add_case(db, reason="billing_error", price_cents=75_000)  # the policy allows a full refund
+    start(page, server, f"/case?case={cid}")
+    expect(page.get_by_text("Full refund (recommended)")).to_be_visible()
+    expect(page.get_by_text("Refunds and credits above $500.00 need a manager's approval")).to_be_visible()
+    click(page, page.get_by_role("button", name="Record decision"))
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("above the approval limit")
+    expect(page.get_by_text("Awaiting a manager's approval")).to_be_visible()
+    switch_user(page, "Max Müller · manager")
+    page.get_by_label("Note for the reviewer and the audit trail").fill("Invoice checked: double billing.")
+    click(page, page.get_by_role("button", name="Approve", exact=True))
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Approved above the limit")
+    with db.read() as s:
+        d = s.scalar(select(Decision).where(Decision.case_id == cid))
+    assert (d.over_limit, d.approval_status, d.approver_id) == (True, "approved", user_id(db, "max"))
+
+
+def test_a_manager_reopens_a_closed_case_and_it_is_decided_again(desk, browser_page):  # noqa: F811
+    import uuid
+
+    from desk.decisions import decide
+    from tests.support.cases import TODAY
+
+    db, server = desk
+    page = browser_page
+    cid = add_case(db, reason="our_error")
+    decide(db, user_id(db, "rita"), cid, "fix", None, "Fixed on the phone.", 1, uuid.uuid4().hex, today=TODAY)
+    start(page, server, f"/case?case={cid}")
+    switch_user(page, "Max Müller · manager")
+    click(page, page.get_by_text("Reopen this case (managers)"))
+    page.get_by_label("Why the case is reopened (for the audit trail)").fill("The fix did not hold; customer wrote again.")
+    click(page, page.get_by_role("button", name="Reopen"))
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(f"Case #{cid} is open again")
+    expect(page.get_by_role("button", name="Record decision")).to_be_visible()
+    click(page, page.get_by_role("tab", name="Timeline"))
+    expect(page.get_by_test_id("stDataFrame").last).to_be_visible()
+    with db.read() as s:
+        decisions = list(s.scalars(select(Decision).where(Decision.case_id == cid)))
+    assert [d.superseded for d in decisions] == [True]
