@@ -7,6 +7,7 @@ from desk.errors import DeskError, StaleCase
 from desk.queue import SLA_LABELS, SORTS, STATUS_LABELS, QueueFilters, export_frame
 from desk.views import filters_for
 from policy import REASON_LABELS, REASONS, SERVICE_TYPE_LABELS, SERVICE_TYPES
+from ui.bulk_actions import bulk_panel
 from ui.casework import (
     cached_queue_count,
     cached_queue_page,
@@ -263,6 +264,9 @@ download_csv(
     help="All matching cases in this order (up to 5,000 rows).",
     on_click="ignore",
 )
+
+# ---- act on several cases: decide with one outcome, approve ------------------------------------------------------
+bulk_panel(db, actor, page.rows, ctx.today)
 
 # ---- take cases: assign to me ----------------------------------------------------------------------------
 if actor.may("act_on_case"):

@@ -128,3 +128,32 @@ def test_a_manager_reopens_a_closed_case_and_it_is_decided_again(desk, browser_p
     with db.read() as s:
         decisions = list(s.scalars(select(Decision).where(Decision.case_id == cid)))
     assert [d.superseded for d in decisions] == [True]
+
+
+def test_bulk_decide_with_one_case_refused(desk, browser_page):  # noqa: F811
+    db, server = desk
+    page = browser_page
+    billing = [add_case(db, reason="billing_error", customer_name=f"Bulkington {i}") for i in (1, 2)]
+    ours = add_case(db, reason="our_error", customer_name="Bulkington 3")  # a full refund would be an exception
+    start(page, server, "/queue")
+    search = page.get_by_role("textbox", name="Search")
+    search.fill("bulkington")
+    search.press("Enter")
+    wait_for_app(page)
+    expect(page.get_by_text("open cases match")).to_contain_text("3")
+    click(page, page.get_by_text("Act on several cases"))
+    picker = page.get_by_role("combobox", name="Cases on this page")
+    for cid in (*billing, ours):
+        picker.click()
+        click(page, page.get_by_role("option", name=f"#{cid} ·"))
+    page.keyboard.press("Escape")  # close the picker's list
+    wait_for_app(page)
+    click(page, page.get_by_test_id("stRadio").filter(has_text="Outcome for each").get_by_text("Full refund"))
+    click(page, page.get_by_role("button", name="Decide selected"))
+    expect(page.get_by_test_id("stAlertContentWarning").first).to_contain_text(
+        "Full refund: 2 of 3 cases done, 1 left out or refused")
+    expect(page.get_by_text("open case match")).to_contain_text("1")  # the two refunded left the queue
+    with db.read() as s:
+        outcomes = dict(s.execute(select(Decision.case_id, Decision.outcome)
+                                  .where(Decision.case_id.in_([*billing, ours]))).all())
+    assert outcomes == {billing[0]: "full_refund", billing[1]: "full_refund"}
