@@ -228,7 +228,7 @@ with right:
                 "**Allowed:** " + ", ".join(OUTCOME_LABELS[o] for o in v.allowed_outcomes)
             )
             st.caption(
-                f"Policy {v.policy_version} (in force on the service date) · rule {v.rule} · "
+                f"Policy version {v.policy_version} (in force on the service date) · rule {v.rule} · "
                 f"request on day {v.days_used} · contact deadline {v.contact_deadline:%d %b %Y}"
             )
             with st.expander(f"Why: {len(v.findings)} finding{'s' if len(v.findings) != 1 else ''} of the policy "
