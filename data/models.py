@@ -140,6 +140,14 @@ class SalesDaily(Base):
     revenue_cents: Mapped[int] = mapped_column(BigInteger)
 
 
+QUEUE_SORT_INDEXES = {
+    "ix_cases_queue_amount": ("amount_requested_cents", "id"),
+    "ix_cases_queue_opened": ("opened_on", "id"),
+    "ix_cases_queue_customer": ("customer_name", "id"),
+    "ix_cases_queue_assignee": ("assignee_id", "due_on", "id"),
+}
+
+
 class Case(Base):
     """A refund request about one service."""
 
@@ -183,12 +191,22 @@ class Case(Base):
             sqlite_where=text("status <> 'closed'"),
             postgresql_where=text("status <> 'closed'"),
         ),
+        # One index per queue sort, over open cases, keyset-paged on (key, id) (migration 0009).
+        *(
+            Index(name, *columns, sqlite_where=text("status <> 'closed'"), postgresql_where=text("status <> 'closed'"))
+            for name, columns in QUEUE_SORT_INDEXES.items()
+        ),
+        # The customer's history on the case page (migration 0009).
+        Index("ix_cases_customer", "customer_id", "opened_on"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    # The customer's name, copied by database triggers (migration 0009) so the queue can sort by it with an
+    # index; never written by Python code.
+    customer_name: Mapped[str | None] = mapped_column(String(200))
     # Copied from the service at creation (it never changes) so queue and analytics avoid a join.
     service_type: Mapped[str] = mapped_column(String(24))
     opened_on: Mapped[date] = mapped_column(Date)
@@ -257,7 +275,60 @@ class Decision(Base):
     approval_note: Mapped[str | None] = mapped_column(Text)
     # Only the current decision of a case counts; a rejected exception is superseded by the next one.
     superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Above the approval limit of its currency (migration 0009): waits for a manager like an exception.
+    over_limit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class SavedView(Base):
+    """A queue view a person saved: its name and the filters and sort (migration 0009)."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (
+        UniqueConstraint("user_id", "name", name="uq_saved_views_user_id"),
+        CheckConstraint("length(trim(name)) > 0", name="name_not_blank"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    name: Mapped[str] = mapped_column(String(80))
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class CasePresence(Base):
+    """Who has a case open, for the case page's "Li Wei opened this case 2 minutes ago" (migration 0009).
+    Overwritten, not appended: one row per case and person."""
+
+    __tablename__ = "case_presence"
+
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ApprovalLimit(Base):
+    """Refunds and credits above this amount of the currency need a manager's approval (migration 0009; a
+    trigger on decisions enforces it)."""
+
+    __tablename__ = "approval_limits"
+    __table_args__ = (CheckConstraint("limit_cents >= 0", name="limit_nonnegative"),)
+
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    limit_cents: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class DeskSetting(Base):
+    """A setting an admin sets (migration 0009), e.g. the frequent-requester threshold; value as JSON."""
+
+    __tablename__ = "desk_settings"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class CaseEvent(Base):

@@ -125,6 +125,8 @@ def apply(admin_url: str, roles: Roles) -> list[str]:
             c.exec_driver_sql(f"REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC")
             c.exec_driver_sql(f"REVOKE ALL ON SCHEMA {schema} FROM {app}")
             c.exec_driver_sql(f"GRANT USAGE ON SCHEMA {schema} TO {app}")
+            # The queue's name search (migration 0009) needs pg_trgm; the owner may not create extensions.
+            c.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public")
             done.append(f"roles {roles.owner} (owns schema {roles.schema}) and {roles.app} (uses it)")
             handed = 0
             for kind, name, current in _objects(c, roles.schema):

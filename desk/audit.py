@@ -79,6 +79,13 @@ class ExceptionRejected(Event):
 
 
 @dataclass(frozen=True)
+class CaseReopened(Event):
+    kind: ClassVar[str] = "case_reopened"
+    decision_id: int  # the decision superseded (kept, not deleted)
+    reason: str
+
+
+@dataclass(frozen=True)
 class AccessRefused(Event):
     kind: ClassVar[str] = "access_refused"
     action: str

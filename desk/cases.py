@@ -81,6 +81,7 @@ class DecisionView:
     policy_version: str
     recommended_outcome: str
     draft_reply: str | None
+    over_limit: bool = False  # above the approval limit of its currency (a manager approves it)
 
     @property
     def pending(self) -> bool:
@@ -117,6 +118,7 @@ class CaseDetail:
     timeline: list[TimelineEntry]
     decision: DecisionView | None
     assignable: list[Person] = field(default_factory=list)
+    customer_id: int | None = None
 
     @property
     def is_open(self) -> bool:
@@ -223,6 +225,7 @@ def _decision_view(
         policy_version=d.policy_version,
         recommended_outcome=d.recommended_outcome,
         draft_reply=reply,
+        over_limit=bool(d.over_limit),
     )
 
 
@@ -305,6 +308,7 @@ def case_detail(db: Database, case_id: int, today: date, *, book: PolicyBook | N
                 else None
             ),
             assignable=assignable_users(s),
+            customer_id=case.customer_id,
         )
 
 

@@ -80,6 +80,8 @@ def describe_event(
         return f"Decided: {outcome}{amount}{exc}"
     if kind == "exception_approved":
         return f"Exception approved: {p.get('note', '')}"
+    if kind == "case_reopened":
+        return f"Reopened by a manager; the earlier decision is superseded: {p.get('reason', '')}"
     if kind == "exception_rejected":
         return f"Exception rejected, case back in the queue: {p.get('note', '')}"
     if kind == "document_added":

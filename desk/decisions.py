@@ -33,6 +33,7 @@ from desk.changes import bump, case_currency, event_at, stale_case
 from desk.errors import InvalidInput, NotAllowed, NotFound, StaleCase
 from desk.facts import SERVICE_FACT_COLUMNS, facts_for_objects
 from desk.facts import service_date_of as _service_date_of_row
+from desk.limits import limit_for
 from desk.money import DEFAULT_CURRENCY, MoneyError, format_money, parse_amount
 from desk.outbox import enqueue_billing
 from policy import (
@@ -107,13 +108,18 @@ class DecisionResult:
     recommended_outcome: str
     replayed: bool = False  # True: this idempotency key was seen before; nothing new was written
     currency: str = DEFAULT_CURRENCY  # of the case's service: amount_cents is in its minor units
+    over_limit: bool = False  # above the approval limit of its currency: a manager approves it
 
     @property
     def message(self) -> str:
         label = OUTCOME_LABELS[self.outcome]
         amount = f" of {format_money(self.amount_cents, self.currency)}" if self.outcome in MONEY_OUTCOMES else ""
+        if self.approval_status == "pending" and self.over_limit and not self.is_exception:
+            return (f"Decision saved: {label}{amount}. It is above the approval limit: a manager must approve it.")
         if self.approval_status == "pending":
             return f"Decision saved: {label}{amount}. It is a discretionary exception: a manager must approve it."
+        if self.approval_status == "approved" and self.over_limit and not self.is_exception:
+            return f"Approved above the limit: {label}{amount}. The case is closed."
         if self.approval_status == "approved":
             return f"Exception approved: {label}{amount}. The case is closed."
         if self.approval_status == "rejected":
@@ -136,6 +142,7 @@ def _result(s: Session, d: Decision, replayed: bool) -> DecisionResult:
         recommended_outcome=d.recommended_outcome,
         replayed=replayed,
         currency=case_currency(s, d.case_id),
+        over_limit=bool(d.over_limit),
     )
 
 
@@ -231,6 +238,7 @@ def decide(
             raise InvalidInput(f"The policy engine cannot judge this case's facts: {exc}") from None
         service_type, reason = case.service_type, case.reason
         currency = s.scalar(select(Service.currency).where(Service.id == case.service_id)) or DEFAULT_CURRENCY
+        limit = limit_for(s, currency)
     try:
         amount_cents = amount if isinstance(amount, int) or amount is None else parse_amount(amount, currency)
     except MoneyError as exc:
@@ -246,15 +254,19 @@ def decide(
         why_not = exception_rationale_problem(rationale)
         if why_not:
             raise InvalidInput(why_not, field="rationale")
-    new_status = "awaiting_approval" if is_exception else "closed"
-    approval_status = "pending" if is_exception else "not_required"
+    # above the approval limit of its currency: a manager approves it, as an exception (desk.limits)
+    over_limit = outcome in MONEY_OUTCOMES and limit is not None and (amount_cents or 0) > limit
+    needs_approval = is_exception or over_limit
+    new_status = "awaiting_approval" if needs_approval else "closed"
+    approval_status = "pending" if needs_approval else "not_required"
     # 2. Write only if the case is still the version judged above: then its facts are the ones judged.
     try:
         with db.write.begin() as s:
             earlier = _replay(s, idempotency_key, case_id)
             if earlier is not None:
                 return _result(s, earlier, replayed=True)
-            new_version = bump(s, case_id, seen_version, status=new_status, decided_on=None if is_exception else today)
+            new_version = bump(s, case_id, seen_version, status=new_status,
+                               decided_on=None if needs_approval else today)
             decisions = Decision.__table__
             decision_id = s.connection().execute(
                 insert(decisions)
@@ -274,6 +286,7 @@ def decide(
                     is_exception=is_exception,
                     approval_status=approval_status,
                     superseded=False,
+                    over_limit=over_limit,
                     idempotency_key=idempotency_key,
                 )
                 .returning(decisions.c.id)
@@ -309,6 +322,7 @@ def decide(
                 policy_version=verdict.policy_version,
                 recommended_outcome=verdict.recommended_outcome,
                 currency=currency,
+                over_limit=over_limit,
             )
     except (StaleCase, IntegrityError):
         # The same key committed by a concurrent submit (PostgreSQL lets both reach the UPDATE): answer with it.
@@ -377,7 +391,7 @@ def _settle(
             if seen is not None:
                 return _result(s, s.get(Decision, decision_id), replayed=True)
         d = s.get(Decision, decision_id)
-        if d.approval_status != "pending" or d.superseded or not d.is_exception:
+        if d.approval_status != "pending" or d.superseded or not (d.is_exception or d.over_limit):
             raise _already_settled(s, d)
         status = "approved" if approve else "rejected"
         values: dict[str, Any] = {

@@ -4,9 +4,10 @@
     page.rows, page.next_cursor            # 50 rows and the cursor of the next page (None on the last one)
     count_matching(db, actor=actor, filters=..., today=today).total
 
-Paging is keyset, never OFFSET: each sort order walks an index over the open cases (the partial index
-ix_cases_queue on (due_on, id) WHERE status <> 'closed'), so page 300 costs what page 1 costs. Filters are SQL
-WHERE clauses; the contact-window status of each row comes from the policy engine, evaluated on the facts of the
+Paging is keyset, never OFFSET: each sort order walks its own partial index over the open cases (see SORTS),
+so page 300 costs what page 1 costs. Filters are SQL WHERE clauses; a name or email search goes through the
+customers' trigram index (SQLite FTS5, PostgreSQL pg_trgm; migration 0009) and means the same on both: the text
+occurs in the customer's name or email, ignoring case; the contact-window status of each row comes from the policy engine, evaluated on the facts of the
 50 rows shown (desk.decisions.facts_for_case), so it always agrees with the case page.
 """
 
@@ -20,7 +21,8 @@ from types import SimpleNamespace
 from typing import Any, Literal
 
 import pandas as pd
-from sqlalchemy import Select, and_, bindparam, case, func, or_, select, tuple_
+from sqlalchemy import Select, and_, bindparam, case, func, literal, literal_column, or_, select, tuple_
+from sqlalchemy import text as sql_text
 from sqlalchemy.sql import ColumnElement
 
 from data.db import Database
@@ -28,19 +30,38 @@ from data.models import Case, Customer, Service, User
 from desk.auth import Actor
 from desk.decisions import default_book, facts_for_case
 from desk.money import format_money
-from policy import REASON_LABELS, SERVICE_TYPE_LABELS, PolicyBook, PolicyError, evaluate
+from policy import OUTCOME_LABELS, REASON_LABELS, SERVICE_TYPE_LABELS, PolicyBook, PolicyError, evaluate
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 OPEN_STATUSES = ("open", "awaiting_approval")
 STATUS_LABELS = {"open": "Open", "awaiting_approval": "Awaiting approval"}
 MAX_LIMIT = 500
 
-# sort key -> (label, column, descending). Each is served by an index over the open cases:
-#   due, due_desc: ix_cases_queue (due_on, id) WHERE status <> 'closed', read forwards or backwards.
+# sort key -> (label, column, descending). Each is served by a partial index over the open cases
+# (WHERE status <> 'closed'), read forwards or backwards, keyset-paged on (column, id):
+#   due, due_desc:                ix_cases_queue (due_on, id); "my cases": ix_cases_queue_assignee
+#   amount_desc, amount:          ix_cases_queue_amount (amount_requested_cents, id)
+#   age (oldest first), opened:   ix_cases_queue_opened (opened_on, id)
+#   customer:                     ix_cases_queue_customer (customer_name, id) — a trigger-kept copy of the name
 SORTS: dict[str, tuple[str, Any, bool]] = {
     "due": ("Due date — overdue first", Case.due_on, False),
     "due_desc": ("Due date — newest first", Case.due_on, True),
+    "amount_desc": ("Amount — largest first", Case.amount_requested_cents, True),
+    "amount": ("Amount — smallest first", Case.amount_requested_cents, False),
+    "age": ("Age — oldest request first", Case.opened_on, False),
+    "opened": ("Opened — newest first", Case.opened_on, True),
+    "customer": ("Customer — A to Z", Case.customer_name, False),
 }
+DUE_SOON_DAYS = 2  # the SLA colours: overdue (past the due date), due soon (due within 2 days), on time
+SLA_LABELS = {"overdue": "Overdue", "due_soon": "Due soon", "on_time": "On time"}
+MIN_INDEXED_SEARCH = 3  # trigram indexes need three characters; shorter texts are matched with LIKE
+
+
+def sla(days_left: int) -> str:
+    """The SLA state of an open case from the days left to its due date."""
+    if days_left < 0:
+        return "overdue"
+    return "due_soon" if days_left <= DUE_SOON_DAYS else "on_time"
 
 Assignee = Literal["any", "mine", "unassigned"] | int
 
@@ -103,6 +124,11 @@ class QueueRow:
     window: str  # "within", "late", "not started" (the window does not apply) or "check facts"
     assignee_id: int | None
     assignee_name: str | None
+    recommended: str | None = None  # the policy's recommended outcome (None when the facts do not evaluate)
+
+    @property
+    def sla(self) -> str:
+        return sla(self.days_left)
 
     @property
     def awaiting_approval(self) -> bool:
@@ -121,6 +147,7 @@ class QueuePage:
         df = pd.DataFrame(
             {
                 "Case": [r.case_id for r in self.rows],
+                "Due": [SLA_LABELS[r.sla] for r in self.rows],
                 "Customer": [r.customer_name for r in self.rows],
                 "Service": [SERVICE_TYPE_LABELS.get(r.service_type, r.service_type) for r in self.rows],
                 "Reason": [REASON_LABELS.get(r.reason, r.reason) for r in self.rows],
@@ -129,6 +156,8 @@ class QueuePage:
                 "Age (days)": [r.age_days for r in self.rows],
                 "Days left": [r.days_left for r in self.rows],
                 "Window": [r.window for r in self.rows],
+                "Recommended": [OUTCOME_LABELS.get(r.recommended, "check facts") if r.recommended else "check facts"
+                                for r in self.rows],
                 "Assignee": [r.assignee_name or "—" for r in self.rows],
                 "Status": [STATUS_LABELS.get(r.status, r.status) for r in self.rows],
             }
@@ -160,12 +189,28 @@ def case_number(text: str) -> int | None:
     return int(t) if t.isdigit() and t.isascii() and len(t) <= 18 else None
 
 
-def _needs_customer(filters: QueueFilters) -> bool:
-    text = filters.text.strip()
-    return bool(text) and case_number(text) is None and not _EMAIL.fullmatch(text)
+def _fts_phrase(text: str) -> str:
+    """The text as one FTS5 phrase (a trigram phrase matches the text anywhere in a column)."""
+    return '"' + text.replace('"', '""') + '"'
 
 
-def _where(filters: QueueFilters, actor_id: int | None) -> list[ColumnElement[bool]]:
+def customers_matching(text: str, dialect: str) -> Select:
+    """Ids of the customers whose name or email contains `text`, ignoring case: through the FTS5 trigram index
+    on SQLite and the pg_trgm indexes (which serve ILIKE) on PostgreSQL. Texts shorter than a trigram fall back
+    to LIKE on SQLite (the same matches, without an index)."""
+    if dialect == "sqlite" and len(text) >= MIN_INDEXED_SEARCH:
+        return (
+            select(literal_column("rowid"))
+            .select_from(sql_text("customers_fts"))
+            .where(sql_text("customers_fts MATCH :fts_phrase").bindparams(fts_phrase=_fts_phrase(text)))
+        )
+    pattern = _like(text)
+    return select(Customer.id).where(
+        or_(Customer.name.ilike(pattern, escape="\\"), Customer.email.ilike(pattern, escape="\\"))
+    )
+
+
+def _where(filters: QueueFilters, actor_id: int | None, dialect: str) -> list[ColumnElement[bool]]:
     # `status <> 'closed'` verbatim: it is the partial index's predicate, so the planner may use the index.
     clauses: list[ColumnElement[bool]] = [Case.status != "closed"]
     if filters.statuses and set(filters.statuses) != set(OPEN_STATUSES):
@@ -193,10 +238,7 @@ def _where(filters: QueueFilters, actor_id: int | None) -> list[ColumnElement[bo
             # a whole address: exact match through ix_customers_email (emails are stored lower-case)
             clauses.append(Case.customer_id.in_(select(Customer.id).where(Customer.email == text.lower())))
         else:
-            pattern = _like(text)
-            clauses.append(
-                or_(Customer.name.ilike(pattern, escape="\\"), Customer.email.ilike(pattern, escape="\\"))
-            )
+            clauses.append(Case.customer_id.in_(customers_matching(text, dialect)))
     return clauses
 
 
@@ -209,7 +251,7 @@ def _keyset(sort: str) -> ColumnElement[bool]:
 
 
 @lru_cache(maxsize=512)
-def _page_statement(filters: QueueFilters, actor_id: int | None, keyset: bool, limit: int) -> Select:
+def _page_statement(filters: QueueFilters, actor_id: int | None, keyset: bool, limit: int, dialect: str) -> Select:
     """The page query for a filter combination, built once (building a select costs more than running it)."""
     _, column, descending = SORTS[filters.sort]
     q = (
@@ -233,7 +275,7 @@ def _page_statement(filters: QueueFilters, actor_id: int | None, keyset: bool, l
         .select_from(Case)
         .join(Customer, Customer.id == Case.customer_id)
         .join(Service, Service.id == Case.service_id)
-        .where(*_where(filters, actor_id))
+        .where(*_where(filters, actor_id, dialect))
     )
     if keyset:
         q = q.where(_keyset(filters.sort))
@@ -242,29 +284,28 @@ def _page_statement(filters: QueueFilters, actor_id: int | None, keyset: bool, l
 
 
 @lru_cache(maxsize=512)
-def _count_statement(filters: QueueFilters, actor_id: int | None) -> Select:
+def _count_statement(filters: QueueFilters, actor_id: int | None, dialect: str) -> Select:
     today = bindparam("today", type_=Case.due_on.type)
     q = select(
         func.count(),
         func.coalesce(func.sum(case((Case.due_on < today, 1), else_=0)), 0),
         func.coalesce(func.sum(case((Case.status == "awaiting_approval", 1), else_=0)), 0),
     ).select_from(Case)
-    if _needs_customer(filters):
-        q = q.join(Customer, Customer.id == Case.customer_id)
-    return q.where(and_(*_where(filters, actor_id)))
+    return q.where(and_(*_where(filters, actor_id, dialect)))
 
 
 _USERS = select(User.id, User.display_name)
 
 
-def _window(case_ns: Any, service_ns: Any, book: PolicyBook) -> str:
+def _window(case_ns: Any, service_ns: Any, book: PolicyBook) -> tuple[str, str | None]:
+    """(contact-window status, recommended outcome) of a row, from the policy engine."""
     try:
         verdict = evaluate(facts_for_case(case_ns, service_ns), book)
     except PolicyError:
-        return "check facts"
+        return "check facts", None
     if verdict.rule == 1:  # not started: the contact window does not apply
-        return "not started"
-    return "within" if verdict.within_window else "late"
+        return "not started", verdict.recommended_outcome
+    return ("within" if verdict.within_window else "late"), verdict.recommended_outcome
 
 
 _SERVICE_COLUMNS = (
@@ -298,7 +339,7 @@ def open_cases(
     if after is not None and after.sort != sort:
         after = None  # a cursor from another sort order means nothing here: start again
     column = SORTS[sort][1]
-    q = _page_statement(filters, actor.id if actor else None, after is not None, limit)
+    q = _page_statement(filters, actor.id if actor else None, after is not None, limit, db.engine.dialect.name)
     params = {"after_value": after.value, "after_id": after.id} if after is not None else {}
     book = book or default_book(db)
     with db.engine.connect() as conn:  # Core, not the ORM: plain rows are all the queue needs
@@ -321,6 +362,7 @@ def open_cases(
             cycle_end=r.cycle_end,
             cancelled_on=r.cancelled_on,
         )
+        window, recommended = _window(r, service_ns, book)
         rows.append(
             QueueRow(
                 case_id=r.id,
@@ -336,9 +378,10 @@ def open_cases(
                 due_on=r.due_on,
                 age_days=(today - r.opened_on).days,
                 days_left=(r.due_on - today).days,
-                window=_window(r, service_ns, book),
+                window=window,
                 assignee_id=r.assignee_id,
                 assignee_name=names.get(r.assignee_id) if r.assignee_id else None,
+                recommended=recommended,
             )
         )
     next_cursor = None
@@ -346,6 +389,34 @@ def open_cases(
         last = records[-1]
         next_cursor = QueueCursor(sort, getattr(last, column.key), last.id)
     return QueuePage(rows=rows, next_cursor=next_cursor, sort=sort)
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """The cases before and after one case in a queue view (None at either end)."""
+
+    previous: int | None
+    next: int | None
+
+
+def neighbours(db: Database, *, actor: Actor | None, filters: QueueFilters, case_id: int) -> Neighbours:
+    """The previous and next open case around `case_id` in the view's order: one indexed step each way from the
+    case's own (sort key, id), so it works whether or not the case is still open or still matches the filters
+    (after a decision, "next" is the case that followed it)."""
+    _, column, descending = SORTS[filters.sort]
+    where = _where(filters, actor.id if actor else None, db.engine.dialect.name)
+    with db.engine.connect() as conn:
+        here = conn.execute(select(column, Case.id).where(Case.id == case_id)).first()
+        if here is None:
+            return Neighbours(None, None)
+        key, at = tuple_(column, Case.id), tuple_(literal(here[0], column.type), literal(here[1], Case.id.type))
+        forward = (column.desc(), Case.id.desc()) if descending else (column.asc(), Case.id.asc())
+        backward = (column.asc(), Case.id.asc()) if descending else (column.desc(), Case.id.desc())
+        after = key < at if descending else key > at
+        before = key > at if descending else key < at
+        nxt = conn.execute(select(Case.id).where(*where, after).order_by(*forward).limit(1)).scalar()
+        prev = conn.execute(select(Case.id).where(*where, before).order_by(*backward).limit(1)).scalar()
+    return Neighbours(prev, nxt)
 
 
 def export_frame(
@@ -367,7 +438,7 @@ def export_frame(
 
 def count_matching(db: Database, *, actor: Actor | None, filters: QueueFilters, today: date) -> QueueCount:
     """How many open cases match the filters (and of those, how many are overdue / awaiting approval)."""
-    q = _count_statement(filters, actor.id if actor else None)
+    q = _count_statement(filters, actor.id if actor else None, db.engine.dialect.name)
     with db.engine.connect() as conn:
         total, overdue, awaiting = conn.execute(q, {"today": today}).one()
     return QueueCount(int(total), int(overdue), int(awaiting))

@@ -16,7 +16,11 @@ from desk.decisions import (
     reject_exception,
 )
 from desk.errors import DeskError, InvalidInput, NotFound, StaleCase
+from desk.history import customer_history
+from desk.limits import read_limit
 from desk.money import format_money, minor_digits
+from desk.queue import neighbours
+from desk.reopen import reopen_case
 from policy import (
     CYCLE_LABELS,
     MONEY_OUTCOMES,
@@ -27,20 +31,21 @@ from policy import (
     STATUS_LABELS,
 )
 from ui.casework import clear_queue_caches, flash, show_flash
+from ui.customer_history import frequent_badge, history_panel
 from ui.documents import documents_section
 from ui.guard import guard
 from ui.nav import BY_KEY
 from ui.reply import reply_section
+from ui.workbench import SUBMIT_KEY, SUBMIT_NEXT_KEY, case_nav, presence_lines, queue_view
 
 ctx = guard("case")
 db, actor, today = ctx.db, ctx.actor, ctx.today
 ERRORS = "case_form_errors"  # {"case": id, "which": form name, "fields": {field or "form": message}}
 
-st.page_link("pages/queue.py", label="Back to the queue", icon=":material/arrow_back:")
-
 try:
     case_id = parse_case_id(st.query_params.get("case"))
 except InvalidInput:
+    st.page_link("pages/queue.py", label="Back to the queue", icon=":material/arrow_back:")
     st.title("Case")
     given = st.query_params.get("case")
     # the link's text is not echoed through Markdown: it may be anything someone typed into a URL
@@ -56,6 +61,7 @@ except InvalidInput:
 try:
     d = case_detail(db, case_id, today)
 except NotFound:
+    st.page_link("pages/queue.py", label="Back to the queue", icon=":material/arrow_back:")
     st.title("Case")
     st.warning(f"Case #{case_id} does not exist. It may have been mistyped; find it in the queue by customer name.")
     st.stop()
@@ -118,7 +124,8 @@ def on_desk_error(form: str, exc: DeskError) -> None:
         flash("error", str(exc))
 
 
-# ---- header --------------------------------------------------------------------------------------------------
+# ---- header: queue navigation, the case, who else has it ----------------------------------------------------------
+case_nav(db, actor, d.id)
 st.title(f"Case #{d.id}")
 badges = st.container(horizontal=True)
 with badges:
@@ -140,17 +147,26 @@ with badges:
             st.badge("Late: after the contact window", icon=":material/schedule:", color="red")
     st.badge(f"Assigned to {d.assignee.name}" if d.assignee else "Unassigned", icon=":material/person:",
              color="violet" if d.assignee and d.assignee.id == actor.id else "gray")
+    history = customer_history(db, d.customer_id, d.id, today)
+    frequent_badge(history)
 show_flash()
+for line in presence_lines(db, actor, d.id):
+    st.info(line, icon=":material/visibility:")
 
-left, right = st.columns([3, 2], gap="large")
+# At 1400x900 the request (left), the verdict and the decision form (right) fit without scrolling; everything
+# else is one click away in the tabs below them.
+left, right = st.columns([2, 3], gap="medium")
+facts_tab, documents_tab, history_tab, timeline_tab, actions_tab = st.tabs(
+    ["Service and policy", "Documents", "Customer history", "Timeline", "Fix, note, assign"]
+)
 
 # ---- facts -------------------------------------------------------------------------------------------------
 with left:
-    st.subheader("Customer")
+    st.markdown("**Customer**")
     st.text(d.customer_name)
     st.text(d.customer_email)
 
-    st.subheader("Request")
+    st.markdown("**Request**")
     table(
         [
             ("Opened", day(d.opened_on)),
@@ -162,9 +178,10 @@ with left:
         ]
     )
     st.caption("The customer's description, as written")
-    with st.container(border=True):
+    with st.container(border=True, height=110 if len(d.description or "") > 300 else "content"):
         st.text(d.description or "(no description)")
 
+with facts_tab:
     st.subheader("Service")
     svc = d.service
     rows = [
@@ -184,6 +201,12 @@ with left:
         ]
     table(rows)
 
+# ---- the customer's history ---------------------------------------------------------------------------------------
+with history_tab:
+    history_panel(history)
+
+# ---- documents (the evidence work adds uploaded documents here) ------------------------------------------------
+with documents_tab:
     st.subheader("Documentation")
     if d.documentation:
         st.dataframe(
@@ -200,21 +223,27 @@ with left:
 
 # ---- the policy verdict --------------------------------------------------------------------------------------
 with right:
-    st.subheader("Policy verdict")
     v = d.verdict
     if v is None:
         st.error(f"The policy engine cannot judge these facts: {d.facts_problem}")
     else:
         with st.container(border=True):
-            st.markdown(f"**Recommended:** {OUTCOME_LABELS[v.recommended_outcome]}")
-            st.markdown("**Allowed:** " + ", ".join(OUTCOME_LABELS[o] for o in v.allowed_outcomes))
+            st.markdown(
+                f"**Recommended:** {OUTCOME_LABELS[v.recommended_outcome]} · "
+                "**Allowed:** " + ", ".join(OUTCOME_LABELS[o] for o in v.allowed_outcomes)
+            )
             st.caption(
                 f"Policy version {v.policy_version} (in force on the service date) · rule {v.rule} · "
-                f"request on day {v.days_used}, contact deadline {v.contact_deadline:%d %b %Y}"
+                f"request on day {v.days_used} · contact deadline {v.contact_deadline:%d %b %Y}"
             )
-            for f in v.findings:
-                icon = ":material/check_circle:" if f.ok else ":material/warning:"
-                st.markdown(f"{icon} {f.message}")
+            with st.expander(f"Why: {len(v.findings)} finding{'s' if len(v.findings) != 1 else ''} of the policy "
+                             "engine"):
+                for f in v.findings:
+                    icon = ":material/check_circle:" if f.ok else ":material/warning:"
+                    st.markdown(f"{icon} {f.message}")
+with facts_tab:
+    if v is not None:
+        st.subheader("Policy sections cited")
         for number, text in d.cited:
             with st.expander(f"Section {number} of the policy", expanded=False):
                 st.text(text)
@@ -241,6 +270,31 @@ def _settle(approve: bool, decision_id: int, version: int, key: str) -> None:
     after_write(result.message)
 
 
+def _reopen(case_id: int, version: int, key: str) -> None:
+    try:
+        result = reopen_case(db, actor.id, case_id, st.session_state.get(f"reopen_reason_{case_id}", ""), version,
+                             idempotency_key=key)
+    except DeskError as exc:
+        on_desk_error("reopen", exc)
+        return
+    st.session_state[f"reopen_reason_{case_id}"] = ""
+    after_write(result.message)
+
+
+def reopen_form() -> None:
+    errs = form_errors("reopen")
+    with st.expander("Reopen this case (managers)", icon=":material/undo:", expanded=bool(errs)):
+        with st.form(f"reopen_form_{d.id}"):
+            st.text_area("Why the case is reopened (for the audit trail)", key=f"reopen_reason_{d.id}",
+                         max_chars=4000, height=68)
+            for field in ("reason", "form"):
+                if errs.get(field):
+                    st.error(errs[field], icon=":material/error:")
+            st.form_submit_button("Reopen", icon=":material/undo:", on_click=_reopen,
+                                  args=(d.id, d.version, idem_key("reopen")))
+        st.caption("The decision above stays on record as superseded; analytics count only the new decision.")
+
+
 if dec is not None and d.status != "open":
     with right:
         st.subheader("Decision")
@@ -255,6 +309,12 @@ if dec is not None and d.status != "open":
                     f"{OUTCOME_LABELS[dec.recommended_outcome].lower()}. Status: {state.get(dec.approval_status, '')}.",
                     icon=":material/gavel:",
                 )
+            if dec.over_limit:
+                state = {"pending": "waiting for a manager's approval", "approved": "approved", "rejected": "rejected"}
+                st.warning(
+                    f"Above the approval limit of its currency: a manager other than the decider approves it. "
+                    f"Status: {state.get(dec.approval_status, '')}.", icon=":material/approval:",
+                )
             st.caption("Rationale")
             st.text(dec.rationale or "(none given)")
             if dec.approver:
@@ -264,7 +324,7 @@ if dec is not None and d.status != "open":
             errs = form_errors("approve")
             if actor.may("approve_exception") and dec.decided_by and dec.decided_by.id != actor.id:
                 with st.form(f"approve_form_{d.id}"):
-                    st.markdown("**Approve or reject this exception**")
+                    st.markdown("**Approve or reject this " + ("exception**" if dec.is_exception else "decision**"))
                     st.text_area(
                         "Note for the reviewer and the audit trail",
                         key=f"approve_note_{d.id}",
@@ -287,7 +347,9 @@ if dec is not None and d.status != "open":
                 st.info("You decided this exception: another manager must approve or reject it (four eyes).")
             else:
                 st.info("Waiting for a manager's approval. Managers find it under “Awaiting approval” in the queue.")
-        elif dec.draft_reply:
+        if d.status == "closed" and actor.may("approve_exception"):
+            reopen_form()
+        if dec.draft_reply and not dec.pending:
             st.markdown("**Draft reply to the customer** — plain text to copy; it quotes the sentences of the cited policy sections that apply.")
             st.code(dec.draft_reply, language=None, wrap_lines=True)
         if not dec.pending and d.status == "closed":
@@ -296,7 +358,12 @@ if dec is not None and d.status != "open":
 # ---- actions -----------------------------------------------------------------------------------------------------
 
 
-def _submit_decision(case_id: int, version: int, key: str, outcome: str, paid_cents: int) -> None:
+def _submit_decision(case_id: int, version: int, key: str, outcome: str, paid_cents: int, then_next: bool = False,
+                     colleague: str | None = None) -> None:
+    if colleague and not st.session_state.get(f"decide_takeover_{case_id}"):
+        set_error("decide", InvalidInput(f"This case is assigned to {colleague}. Tick “Decide it anyway” to decide "
+                                         "it yourself, or leave it to them.", field="takeover"))
+        return
     if outcome == "full_refund":
         amount_cents = paid_cents
     elif outcome in MONEY_OUTCOMES:
@@ -313,7 +380,15 @@ def _submit_decision(case_id: int, version: int, key: str, outcome: str, paid_ce
         on_desk_error("decide", exc)
         return
     st.session_state[f"decide_rationale_{case_id}"] = ""
-    after_write(result.message)
+    if not then_next:
+        after_write(result.message)
+        return
+    following = neighbours(db, actor=actor, filters=queue_view(), case_id=case_id).next
+    if following is None:
+        after_write(f"{result.message} That was the last case of your queue view.")
+        return
+    after_write(f"Case #{case_id}: {result.message} Now case #{following}, the next in your queue view.")
+    st.query_params["case"] = str(following)
 
 
 def _submit_fix(case_id: int, version: int, key: str) -> None:
@@ -367,7 +442,7 @@ def decide_form() -> None:
     # new recommendation instead of keeping an outcome that is now an exception
     outcome = st.radio(
         "Outcome", OUTCOMES, key=f"decide_outcome_{d.id}_{v.rule}", index=OUTCOMES.index(v.recommended_outcome),
-        format_func=label, horizontal=True,
+        format_func=label, horizontal=True, label_visibility="collapsed",
     )
     exception = v.is_exception(outcome)
     if exception:
@@ -382,7 +457,13 @@ def decide_form() -> None:
     digits = minor_digits(currency)
     example = "12" if digits == 0 else "12." + "5" * digits
     key = idem_key("decide")
+    colleague = d.assignee.name if d.assignee and d.assignee.id != actor.id else None
     with st.form(f"decide_form_{d.id}"):
+        if colleague:
+            st.warning(f"Assigned to {colleague}: deciding it takes it over.", icon=":material/person_alert:")
+            st.checkbox("Decide it anyway", key=f"decide_takeover_{d.id}")
+            if errs.get("takeover"):
+                st.error(errs["takeover"], icon=":material/error:")
         if outcome == "full_refund":
             st.text_input(
                 f"Amount ({currency})", value=money(paid_cents), disabled=True, key=f"decide_full_{d.id}",
@@ -401,6 +482,8 @@ def decide_form() -> None:
                 help=f"A {OUTCOME_LABELS[outcome].lower()} is {bound}. In {currency}, {places}; an amount with "
                 "more decimals is refused, never rounded.",
             )
+        if outcome in MONEY_OUTCOMES and (limit := read_limit(db, d.service.currency)) is not None:
+            st.caption(f"Refunds and credits above {limit.text} need a manager's approval (the approval limit).")
         if errs.get("amount"):
             st.error(errs["amount"], icon=":material/error:")
         st.text_area(
@@ -408,18 +491,29 @@ def decide_form() -> None:
             key=f"decide_rationale_{d.id}",
             placeholder="Why this outcome; for an exception, why this case goes outside the policy",
             max_chars=4000,
+            height=68,
         )
         if errs.get("rationale"):
             st.error(errs["rationale"], icon=":material/error:")
         for field in ("form", "outcome"):
             if errs.get(field):
                 st.error(errs[field], icon=":material/error:")
-        st.form_submit_button(
+        buttons = st.container(horizontal=True)
+        buttons.form_submit_button(
             "Submit exception for approval" if exception else "Record decision",
             type="primary",
             icon=":material/gavel:",
             on_click=_submit_decision,
-            args=(d.id, d.version, key, outcome, paid_cents),
+            args=(d.id, d.version, key, outcome, paid_cents, False, colleague),
+            shortcut=SUBMIT_KEY,
+        )
+        buttons.form_submit_button(
+            "Decide and open next",
+            icon=":material/skip_next:",
+            on_click=_submit_decision,
+            args=(d.id, d.version, key, outcome, paid_cents, True, colleague),
+            shortcut=SUBMIT_NEXT_KEY,
+            help="Record this decision, then open the next case of your queue view (same filters and sort).",
         )
 
 
@@ -478,33 +572,37 @@ def assign_form() -> None:
             st.error(errs[field], icon=":material/error:")
 
 
-st.divider()
 if not may_act:
-    st.info("Your role can view cases; reviewers and managers act on them.", icon=":material/visibility:")
+    with right:
+        st.info("Your role can view cases; reviewers and managers act on them.", icon=":material/visibility:")
+    with actions_tab:
+        st.caption("Your role can view cases; reviewers and managers act on them.")
 else:
-    st.subheader("Actions")
     if d.is_open:
-        tabs = st.tabs(["Decide", "Fix attempt", "Note", "Assign"])
-        with tabs[0]:
+        with right:
             decide_form()
-        with tabs[1]:
-            fix_form()
-        with tabs[2]:
-            note_form()
-        with tabs[3]:
-            assign_form()
+        with actions_tab:
+            tabs = st.tabs(["Fix attempt", "Note", "Assign"])
+            with tabs[0]:
+                fix_form()
+            with tabs[1]:
+                note_form()
+            with tabs[2]:
+                assign_form()
     elif d.awaiting_approval:
-        tabs = st.tabs(["Note", "Assign"])
-        with tabs[0]:
-            note_form()
-        with tabs[1]:
-            assign_form()
+        with actions_tab:
+            tabs = st.tabs(["Note", "Assign"])
+            with tabs[0]:
+                note_form()
+            with tabs[1]:
+                assign_form()
     else:
-        note_form()
+        with actions_tab:
+            note_form()
 
 # ---- timeline ------------------------------------------------------------------------------------------------------
-st.subheader("Timeline")
-st.dataframe(
+timeline_tab.subheader("Timeline")
+timeline_tab.dataframe(
     pd.DataFrame(
         [(e.at, e.actor, e.what) for e in d.timeline],
         columns=["When (UTC)", "Who", "What"],
@@ -517,4 +615,4 @@ st.dataframe(
         "What": st.column_config.TextColumn(width="large"),
     },
 )
-st.caption(f"Version {d.version} of this case. Every change above was recorded with who made it and when.")
+timeline_tab.caption(f"Version {d.version} of this case. Every change above was recorded with who made it and when.")

@@ -4,9 +4,10 @@ import streamlit as st
 
 from desk.cases import assign, assign_many
 from desk.errors import DeskError, StaleCase
-from desk.money import DEFAULT_CURRENCY, format_money
-from desk.queue import OPEN_STATUSES, SORTS, STATUS_LABELS, QueueFilters, export_frame, ordered_amount_range
+from desk.queue import SLA_LABELS, SORTS, STATUS_LABELS, QueueFilters, export_frame
+from desk.views import filters_for
 from policy import REASON_LABELS, REASONS, SERVICE_TYPE_LABELS, SERVICE_TYPES
+from ui.bulk_actions import bulk_panel
 from ui.casework import (
     cached_queue_count,
     cached_queue_page,
@@ -17,6 +18,7 @@ from ui.casework import (
 )
 from ui.export import download_csv, plural
 from ui.guard import guard
+from ui.queue_views import CURRENT_FILTERS, apply_link, saved_views_popover, view_from_state, write_link
 
 ctx = guard("queue")
 
@@ -79,17 +81,10 @@ def _take() -> None:
         flash("success", f"Case #{case_id} is now assigned to you.")
 
 
-# ---- filters: restored when coming back from a case; presets from links (?status=awaiting_approval) ---------
+# ---- filters: restored when coming back from a case; a link's view (?status=awaiting_approval&sort=amount) wins --
 for key, value in {**DEFAULTS, **st.session_state.get(SAVED, {})}.items():
     st.session_state.setdefault(key, value)
-preset_status = st.query_params.get("status")
-if preset_status in STATUS_CHOICES:
-    st.session_state["qf_status"] = preset_status
-    del st.query_params["status"]
-preset_assignee = st.query_params.get("assignee")
-if preset_assignee in ("mine", "unassigned", "any"):
-    st.session_state["qf_assignee"] = preset_assignee
-    del st.query_params["assignee"]
+link_notes = apply_link(set(dict(cached_queue_users(db, url))))
 
 
 def _preset(status: str, assignee: str) -> None:
@@ -122,6 +117,7 @@ quick.button(
     help="Discretionary exceptions waiting for a manager (never the one who decided them).",
 )
 quick.button("Clear filters", on_click=_clear_filters, icon=":material/filter_alt_off:")
+saved_views_popover(db, actor, quick)
 
 with st.container(border=True):
     row1 = st.columns([3, 2, 2, 2])
@@ -147,28 +143,14 @@ with st.container(border=True):
     row2[3].number_input("Amount to", min_value=0.0, step=10.0, key="qf_max", placeholder="any", help=same_units)
 
 st.session_state[SAVED] = {k: st.session_state[k] for k in FILTER_KEYS}
-status = st.session_state["qf_status"]
-amount_min, amount_max, swapped = ordered_amount_range(
-    None if st.session_state["qf_min"] is None else round(st.session_state["qf_min"] * 100),
-    None if st.session_state["qf_max"] is None else round(st.session_state["qf_max"] * 100),
-)
-if swapped:
-    st.info(
-        f"The amount range was from {format_money(amount_max, DEFAULT_CURRENCY)} to "
-        f"{format_money(amount_min, DEFAULT_CURRENCY)}, which matches nothing; showing cases from "
-        f"{format_money(amount_min, DEFAULT_CURRENCY)} to {format_money(amount_max, DEFAULT_CURRENCY)}.",
-        icon=":material/swap_horiz:",
-    )
-filters = QueueFilters(
-    service_types=tuple(st.session_state["qf_types"]),
-    reasons=tuple(st.session_state["qf_reasons"]),
-    statuses=OPEN_STATUSES if status == "all" else (status,),
-    assignee=st.session_state["qf_assignee"],
-    amount_min_cents=amount_min,
-    amount_max_cents=amount_max,
-    text=st.session_state["qf_text"].strip(),
-    sort=st.session_state["qf_sort"],
-)
+view = view_from_state()
+filters, filter_notes = filters_for(view)
+for note in link_notes:
+    st.warning(note, icon=":material/link_off:")
+for note in filter_notes:
+    st.info(note, icon=":material/swap_horiz:")
+write_link(view)  # the address bar holds the current filters and sort: copy it to share this view
+st.session_state[CURRENT_FILTERS] = filters  # the case page's "Decide and open next" walks this view
 
 # ---- keyset paging: a stack of cursors, reset whenever the filters change -----------------------------------
 paging = st.session_state.get(PAGING)
@@ -219,6 +201,7 @@ may_act = actor.may("act_on_case")
 if may_act:
     frame.insert(1, "Take", [TAKEN if r.assignee_id == actor.id else TAKE for r in page.rows])
     frame["Status"] = [[s] for s in frame["Status"]]
+frame["Due"] = [[s] for s in frame["Due"]]
 st.caption("Select a row to open the case. Days left is negative for overdue cases; Window is the policy's "
            "contact window (section 4) for the request.")
 st.dataframe(
@@ -230,26 +213,33 @@ st.dataframe(
     width="stretch",
     height=(min(len(frame), 20) + 1) * 35 + 3,
     column_config={
-        "Case": st.column_config.NumberColumn("Case", format="#%d", width=60),
-        "Customer": st.column_config.TextColumn("Customer", width=112),
-        "Service": st.column_config.TextColumn("Service", width=90),
-        "Reason": st.column_config.TextColumn("Reason", width=125),
-        "Assignee": st.column_config.TextColumn("Assignee", width=95),
+        "Case": st.column_config.NumberColumn("Case", format="#%d", width=56),
+        "Due": st.column_config.MultiselectColumn(
+            "Due", width=72, options=list(SLA_LABELS.values()), color=["red", "orange", "green"],
+            help="Overdue: past the internal due date; due soon: due within 2 days",
+        ),
+        "Customer": st.column_config.TextColumn("Customer", width=140),
+        "Recommended": st.column_config.TextColumn(
+            "Recommended", width=104, help="The policy's recommended outcome for the request as it stands"
+        ),
+        "Service": st.column_config.TextColumn("Service", width=80),
+        "Reason": st.column_config.TextColumn("Reason", width=112),
+        "Assignee": st.column_config.TextColumn("Assignee", width=82),
         "Requested": st.column_config.TextColumn(
             "Requested", help="Amount the customer asked for, in the currency of the service", width=80
         ),
         "Age (days)": st.column_config.NumberColumn(
-            "Age", format="%d d", help="Days since the request was opened", width=45
+            "Age", format="%d d", help="Days since the request was opened", width=42
         ),
         "Days left": st.column_config.NumberColumn(
-            "Days left", format="%d d", help="Days until the internal due date; negative: overdue", width=62
+            "Days left", format="%d d", help="Days until the internal due date; negative: overdue", width=56
         ),
         "Window": st.column_config.TextColumn(
-            "Window", width=75, help="The policy's contact window for the request: within, late, or not started "
+            "Window", width=58, help="The policy's contact window for the request: within, late, or not started "
             "(the window does not apply)"
         ),
         "Status": st.column_config.MultiselectColumn(
-            "Status", width=128, options=list(STATUS_LABELS.values()), color=["blue", "orange"],
+            "Status", width=104, options=list(STATUS_LABELS.values()), color=["blue", "orange"],
             help="Awaiting approval: a discretionary exception waits for a manager (not its decider)",
         ),
         "Take": st.column_config.ButtonColumn(
@@ -275,6 +265,9 @@ download_csv(
     help="All matching cases in this order (up to 5,000 rows).",
     on_click="ignore",
 )
+
+# ---- act on several cases: decide with one outcome, approve ------------------------------------------------------
+bulk_panel(db, actor, page.rows, ctx.today)
 
 # ---- take cases: assign to me ----------------------------------------------------------------------------
 if actor.may("act_on_case"):

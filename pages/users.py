@@ -5,6 +5,8 @@ import streamlit as st
 
 from desk.errors import DeskError, InvalidInput
 from desk.users import ROLE_HELP, ROLE_LABELS, add_user, change_role, list_users, recent_changes, set_active
+from ui.approval_limits import approval_limits_setting
+from ui.customer_history import frequent_requester_setting
 from ui.errors import run_safely
 from ui.guard import guard
 
@@ -189,6 +191,9 @@ with right:
         _field_error("edit", "active")
         _field_error("edit", "form")
         _flash("edit")
+
+frequent_requester_setting(ctx.db, ctx.actor)
+approval_limits_setting(ctx.db, ctx.actor)
 
 st.subheader("Recent changes")
 changes = recent_changes(ctx.db, ctx.actor.id)

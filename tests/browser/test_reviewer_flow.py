@@ -68,13 +68,14 @@ def test_a_reviewer_filters_opens_records_a_failed_fix_refunds_part_and_the_case
     expect(page.get_by_test_id("stHeading").first).to_contain_text(f"Case #{cid}")
     expect(page).to_have_url(f"{server.url}/case?case={cid}")
 
+    click(page, page.get_by_role("tab", name="Fix, note, assign"))
     click(page, page.get_by_role("tab", name="Fix attempt"))
     page.get_by_test_id("stForm").filter(has_text="Result of the fix attempt").get_by_text("Failed").click()
     page.get_by_label("What was tried (internal)").fill("Reinstalled twice; still crashes on start.")
     click(page, page.get_by_role("button", name="Record fix attempt"))
     expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Fix attempt recorded: failed")
 
-    click(page, page.get_by_role("tab", name="Decide"))
+    # the decision form sits beside the verdict, above the tabs: no tab to open
     expect(page.get_by_text("Partial refund (recommended)")).to_be_visible()
     page.get_by_role("textbox", name="Amount (USD)").fill("35")
     page.get_by_label("Rationale (optional)").fill("Fix failed; refund for the lost half of the session.")
@@ -165,6 +166,8 @@ def test_customer_text_with_html_markdown_images_and_script_is_shown_inert(desk,
     page.goto(f"{server.url}/case?case={cid}")
     wait_for_app(page)
     expect(page.get_by_test_id("stHeading").first).to_contain_text(f"Case #{cid}")
+    click(page, page.get_by_role("tab", name="Documents"))
+    click(page, page.get_by_role("tab", name="Timeline"))
     expect(page.get_by_test_id("stDataFrame").last).to_be_visible()  # the timeline, rendered last
     settle(page)
     no_element_and_no_request(page, requests)

@@ -53,8 +53,17 @@ def test_keyset_paging_returns_every_open_case_exactly_once_in_order(demo_db, so
     ids = [r.case_id for r in rows]
     assert len(ids) == len(set(ids)) == len(expected)
     assert set(ids) == {e["id"] for e in expected}
-    keys = [(r.due_on, r.case_id) for r in rows]
+    keys = [(sort_value(r, sort), r.case_id) for r in rows]
     assert keys == sorted(keys, reverse=SORTS[sort][2])
+
+
+def sort_value(row, sort: str):
+    """The value a sort orders by, read from the row (the customer's name as shown, not the trigger's copy)."""
+    return {
+        "due": row.due_on, "due_desc": row.due_on, "amount": row.amount_requested_cents,
+        "amount_desc": row.amount_requested_cents, "age": row.opened_on, "opened": row.opened_on,
+        "customer": row.customer_name,
+    }[sort]
 
 
 def test_the_default_order_puts_overdue_cases_first(demo_db):
@@ -185,7 +194,8 @@ def test_rows_carry_what_the_table_shows(demo_db):
     assert (row.age_days, row.days_left, row.version) == (4, 10, 1)
     frame = open_cases(db, actor=None, filters=QueueFilters(text=str(cid)), today=TODAY).frame()
     assert list(frame.columns) == [
-        "Case", "Customer", "Service", "Reason", "Requested", "Age (days)", "Days left", "Window", "Assignee", "Status",
+        "Case", "Due", "Customer", "Service", "Reason", "Requested", "Age (days)", "Days left", "Window",
+        "Recommended", "Assignee", "Status",
     ]
     assert frame.iloc[0]["Requested"] == "$42.50" and frame.iloc[0]["Assignee"] == "Li Wei"
 
@@ -231,3 +241,85 @@ def test_the_queue_uses_the_partial_index_on_sqlite(demo_db):
         plan = " ".join(str(r[-1]) for r in c.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
         c.execute(text("SELECT 1"))
     assert "ix_cases_queue" in plan and "TEMP B-TREE" not in plan
+
+
+def test_the_search_means_the_same_on_every_backend_long_or_short(demo_db):
+    """A text of three characters or more goes through the trigram index (FTS5 / pg_trgm), a shorter one through
+    LIKE; both mean "occurs in the name or the email, ignoring case"."""
+    db = demo_db
+    a = add_case(db, customer_name="Zoë Ngata-Whitlock", customer_email="zn@kiwi.example")
+    b = add_case(db, customer_name="Ola Qx", customer_email="q.x@kiwi.example")
+    expected = {
+        "ngata-whit": {a}, "WHITLOCK": {a}, "kiwi.example": {a, b}, "@kiwi": {a, b}, "qx": {b}, "Q.": {b},
+        'ol"a': set(), "Zoë": {a},
+    }
+    for text, ids in expected.items():
+        found = _filtered(db, QueueFilters(text=text))
+        assert ids <= found, text
+        if text not in ("@kiwi", "kiwi.example"):
+            assert found == {
+                e["id"] for e in all_open(db) if text.lower() in e["name"].lower() or text.lower() in e["email"]
+            }, text
+
+
+def test_search_and_the_customer_sort_follow_a_renamed_customer(demo_db):
+    """Triggers keep the search index and the cases' copy of the name in step with the customers table."""
+    from sqlalchemy import update
+
+    db = demo_db
+    cid = add_case(db, customer_name="Persephone Old", customer_email="p.old@example.test")
+    with db.write.begin() as s:
+        customer_id = s.scalar(select(Case.customer_id).where(Case.id == cid))
+        s.execute(update(Customer).where(Customer.id == customer_id).values(name="Aaaa Renamed"))
+    assert _filtered(db, QueueFilters(text="persephone")) == set()
+    assert _filtered(db, QueueFilters(text="aaaa renamed")) == {cid}
+    first = open_cases(db, actor=None, filters=QueueFilters(sort="customer"), limit=1, today=TODAY).rows[0]
+    assert (first.case_id, first.customer_name) == (cid, "Aaaa Renamed")
+
+
+def test_rows_carry_the_sla_state_and_the_recommended_outcome(demo_db):
+    from desk.queue import sla
+
+    assert [sla(d) for d in (-1, 0, 2, 3)] == ["overdue", "due_soon", "due_soon", "on_time"]
+    rows = walk(demo_db, QueueFilters(), limit=50)[:30]
+    for r in rows:
+        assert r.recommended == case_detail(demo_db, r.case_id, TODAY).verdict.recommended_outcome
+    frame = open_cases(demo_db, actor=None, filters=QueueFilters(), today=TODAY).frame()
+    assert set(frame["Due"]) <= {"Overdue", "Due soon", "On time"} and "Overdue" in set(frame["Due"])
+
+
+@pytest.mark.parametrize(
+    "sort, assignee, index",
+    [
+        ("due", "any", "ix_cases_queue"),
+        ("due_desc", "any", "ix_cases_queue"),
+        ("amount_desc", "any", "ix_cases_queue_amount"),
+        ("amount", "any", "ix_cases_queue_amount"),
+        ("age", "any", "ix_cases_queue_opened"),
+        ("opened", "any", "ix_cases_queue_opened"),
+        ("customer", "any", "ix_cases_queue_customer"),
+        ("due", "mine", "ix_cases_queue_assignee"),
+    ],
+)
+def test_every_sort_and_my_cases_walk_their_own_index_on_sqlite(demo_db, sort, assignee, index):
+    if demo_db.backend != "sqlite":
+        pytest.skip("PostgreSQL plans small test tables with sequential scans; see benchmarks/queue.py at scale")
+    rita = find_active_user(demo_db, "rita@refund-desk.example")
+    statements: list = []
+
+    def capture(conn, cur, statement, parameters, context, executemany):
+        if "ORDER BY" in statement and not statement.startswith("EXPLAIN"):
+            statements.append((statement, parameters))
+
+    event.listen(demo_db.engine, "before_cursor_execute", capture)
+    try:
+        first = open_cases(demo_db, actor=rita, filters=QueueFilters(sort=sort, assignee=assignee), limit=3,
+                           today=TODAY)
+        open_cases(demo_db, actor=rita, filters=QueueFilters(sort=sort, assignee=assignee), limit=3,
+                   after=first.next_cursor, today=TODAY)
+    finally:
+        event.remove(demo_db.engine, "before_cursor_execute", capture)
+    for sql, params in statements:
+        with demo_db.engine.connect() as c:
+            plan = " ".join(str(r[-1]) for r in c.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
+        assert f"USING INDEX {index} " in plan + " " and "TEMP B-TREE" not in plan, plan

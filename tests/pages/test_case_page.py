@@ -59,6 +59,9 @@ def test_an_unknown_case_says_so(app):
     assert shows(at.warning, "Case #987654321 does not exist")
 
 
+DETAIL_TABS = ["Service and policy", "Documents", "Customer history", "Timeline", "Fix, note, assign"]
+
+
 def test_the_case_page_shows_facts_verdict_clauses_and_timeline(app, desk):
     url, db = desk
     cid = add_case(db, reason="our_error", description="<b>Printer</b> broke ![x](http://127.0.0.1:9/evil.png)",
@@ -75,7 +78,8 @@ def test_the_case_page_shows_facts_verdict_clauses_and_timeline(app, desk):
     timeline = at.dataframe[-1].value
     assert list(timeline["What"]) == ["Request received by email"]
     tabs = [t.label for t in at.tabs]
-    assert tabs == ["Decide", "Fix attempt", "Note", "Assign"]
+    assert tabs == [*DETAIL_TABS, "Fix attempt", "Note", "Assign"]
+    assert at.get("form")[0].proto.form.form_id == f"decide_form_{cid}"  # first: beside the verdict
     links = [p for p in at.get("page_link") if "checker" in str(p.proto.page)]
     assert bool(links) == ("checker" in BY_KEY)
 
@@ -186,7 +190,7 @@ def test_an_admin_may_view_but_gets_no_actions(app, desk):
     url, db = desk
     cid = add_case(db)
     at = open_case(app(url), cid, user="ada")
-    assert not at.tabs
+    assert [t.label for t in at.tabs] == DETAIL_TABS and not at.get("form")
     assert any("can view cases" in i.value for i in at.info)
 
 
@@ -273,3 +277,87 @@ def test_an_amount_with_more_decimals_than_its_currency_is_refused_not_rounded(a
     assert any("USD amounts have at most 2 decimals; 12.345 has more" in e for e in errors), errors
     assert counts(db, cid)[0] == 0  # nothing saved
     assert at.text_input(key=f"decide_amount_{cid}").value == "12.345"  # kept to correct
+
+
+def test_decide_and_open_next_opens_the_next_case_of_the_queue_view(app, desk):
+    url, db = desk
+    at = app(url)
+    at.run()
+    at.switch_page("pages/queue.py").run()
+    at.selectbox(key="qf_sort").set_value("amount_desc").run()
+    top = list(at.dataframe[0].value["Case"])[:3]
+    at.query_params["case"] = str(top[0])
+    at.switch_page(CASE).run()
+    assert at.title[0].value == f"Case #{top[0]}"
+    assert button(at, "Next case").disabled is False and button(at, "Previous case").disabled is True
+    for expected_next in top[1:]:
+        current = int(at.title[0].value.split("#")[1])
+        v_rule = next(r.key for r in at.radio if r.key.startswith(f"decide_outcome_{current}_"))
+        if at.radio(key=v_rule).value in ("partial_refund", "credit"):
+            at.text_input(key=f"decide_amount_{current}").set_value("1")
+        colleague = [c for c in at.checkbox if c.key == f"decide_takeover_{current}"]
+        if colleague:
+            colleague[0].check()
+        at.text_area(key=f"decide_rationale_{current}").set_value(
+            "A reason long enough for an exception, should the recommendation be one: checked with the customer."
+        )
+        button(at, "Decide and open next").click().run()
+        assert not at.exception
+        assert at.title[0].value == f"Case #{expected_next}", [s.value for s in at.success + at.error]
+        assert shows(at.success, f"Now case #{expected_next}, the next in your queue view")
+    assert counts(db, top[0])[0] == 1 and counts(db, top[1])[0] == 1
+
+
+def test_deciding_a_colleagues_case_asks_first(app, desk):
+    url, db = desk
+    cid = add_case(db, reason="our_error", assignee="li")
+    at = open_case(app(url), cid)
+    assert shows(at.warning, "Assigned to Li Wei: deciding it takes it over.")
+    button(at, "Record decision").click().run()
+    assert any("Tick “Decide it anyway”" in e.value for e in at.error)
+    assert counts(db, cid)[0] == 0
+    at.checkbox(key=f"decide_takeover_{cid}").check()
+    button(at, "Record decision").click().run()
+    assert shows(at.success, "Decision saved") and counts(db, cid)[0] == 1
+
+
+def test_a_colleague_on_the_case_is_named(app, desk):
+    from desk.audit import utcnow
+    from desk.presence import touch
+
+    url, db = desk
+    cid = add_case(db)
+    touch(db, cid, user_id(db, "li"), utcnow() - timedelta(minutes=2))
+    at = open_case(app(url), cid)
+    assert shows(at.info, "Li Wei opened this case 2 minutes ago.")
+    other = open_case(app(url), cid, user="li")
+    assert shows(other.info, "Rita Ramos opened this case just now.")
+
+
+def test_the_customer_history_tab_and_the_frequent_requester_flag(app, desk):
+    from sqlalchemy import update
+
+    from data.models import Case, Service
+    from desk.settings import set_frequent_requester_threshold
+
+    url, db = desk
+    ids = [add_case(db, customer_name="Returning Rhea", opened_on=TODAY - timedelta(days=d),
+                    service_date=TODAY - timedelta(days=d + 1), reason="our_error") for d in (1, 9, 20)]
+    with db.write.begin() as s:
+        customer = s.scalar(select(Case.customer_id).where(Case.id == ids[0]))
+        s.execute(update(Case).where(Case.id.in_(ids)).values(customer_id=customer))
+        s.execute(update(Service).where(Service.id.in_(select(Case.service_id).where(Case.id.in_(ids))))
+                  .values(customer_id=customer))
+    decide(db, user_id(db, "omar"), ids[1], "full_refund", 12_000, "Our mistake, refunded in full.", 1,
+           uuid.uuid4().hex, today=TODAY)
+    set_frequent_requester_threshold(db, user_id(db, "ada"), 2)
+    at = open_case(app(url), ids[0])
+    history = next(t for t in at.tabs if t.label == "Customer history")
+    frame = history.dataframe[0].value
+    assert list(frame["Case"]) == [f"/case?case={ids[1]}", f"/case?case={ids[2]}"]
+    assert list(frame["Decision"]) == ["Full refund (awaiting approval)", "—"]  # an exception: not counted yet
+    assert any("Refunded or credited in the last 12 months:** —" in m.value for m in history.markdown)
+    badges = " ".join(m.value for m in at.markdown)
+    assert "Frequent requester: 3 requests in 12 months (threshold 2)" in badges
+    set_frequent_requester_threshold(db, user_id(db, "ada"), 3)
+    assert "Frequent requester" not in " ".join(m.value for m in open_case(app(url), ids[0]).markdown)

@@ -157,3 +157,45 @@ def test_a_backwards_amount_range_never_reaches_the_queue_query():
     assert ordered_amount_range(1_000, None) == (1_000, None, False)
     with pytest.raises(ValueError, match="amount range"):
         QueueFilters(amount_min_cents=50_000, amount_max_cents=1_000)
+
+
+def test_a_link_opens_its_view_and_the_address_bar_follows_the_filters(app, sqlite_demo_url):
+    at = app()
+    at.query_params["sort"] = "amount_desc"
+    at.query_params["reason"] = "our_error,billing_error"
+    open_queue(at)
+    assert at.selectbox(key="qf_sort").value == "amount_desc"
+    assert at.multiselect(key="qf_reasons").value == ["our_error", "billing_error"]
+    amounts = list(at.dataframe[0].value["Requested"])
+    assert amounts == sorted(amounts, reverse=True)
+    assert shown_count(at) == db_count(sqlite_demo_url, Case.reason.in_(("our_error", "billing_error")))
+    at.selectbox(key="qf_sort").set_value("customer").run()
+    assert at.query_params["sort"] == "customer" and at.query_params["reason"] == "our_error,billing_error"
+    names = list(at.dataframe[0].value["Customer"])
+    assert names == sorted(names)
+
+
+def test_a_link_with_an_unknown_sort_says_so_and_sorts_by_due_date(app):
+    at = app()
+    at.query_params["sort"] = "nonsense"
+    open_queue(at)
+    assert shows(at.warning, "The link's sort 'nonsense' is not known")
+    assert at.selectbox(key="qf_sort").value == "due"
+
+
+def test_a_saved_view_is_kept_per_person_and_opens_again(app, big_queue_url):
+    at = open_queue(app(big_queue_url))
+    at.multiselect(key="qf_reasons").set_value(["dissatisfied"])
+    at.selectbox(key="qf_sort").set_value("age").run()
+    at.text_input(key="queue_view_name").set_value("Oldest dissatisfied").run()
+    at.button(key="queue_view_save").click().run()
+    assert shows(at.success, "Saved the view “Oldest dissatisfied”.")
+    next(b for b in at.button if b.label == "Clear filters").click().run()
+    assert at.selectbox(key="qf_sort").value == "due"
+    next(b for b in at.button if b.label == "Oldest dissatisfied").click().run()
+    assert at.selectbox(key="qf_sort").value == "age"
+    assert at.multiselect(key="qf_reasons").value == ["dissatisfied"]
+    other = app(big_queue_url)
+    other.session_state["local_user_email"] = "omar@refund-desk.example"
+    open_queue(other)
+    assert not [b for b in other.button if b.label == "Oldest dissatisfied"]
