@@ -2,13 +2,16 @@
 
 import streamlit as st
 
-from desk.analytics import GRANULARITIES, Filters, default_filters
+from desk import periods
+from desk.analytics import GRANULARITIES, Filters
 from desk.errors import DeskError, InvalidInput
+from policy.vocabulary import PERIOD_PRESETS
 from ui import analytics_view as view
 from ui import charts
 from ui.cache import analytics_currencies, analytics_people, analytics_view
 from ui.currency import reporting_currency
 from ui.guard import guard
+from ui.runtime import desk_timezone
 
 ctx = guard("analytics")
 
@@ -16,7 +19,9 @@ st.title("Analytics")
 reporting, config_problem = reporting_currency()
 if config_problem:
     st.warning(config_problem)
-defaults = default_filters(ctx.today, reporting)
+zone, zone_problem = desk_timezone()
+if zone_problem:
+    st.warning(zone_problem)
 people = analytics_people(ctx.db, ctx.actor)
 currencies = analytics_currencies(ctx.db, ctx.actor, reporting)
 own_only = not ctx.actor.may("view_all_analytics")
@@ -27,16 +32,40 @@ if own_only:
     )
 
 # ---- filters -------------------------------------------------------------------------------------------
+if "an_period" not in st.session_state:  # first run on this page: the link's choice, or the default
+    preset, start, end, link_problems = periods.from_query(st.query_params.to_dict(), ctx.today)
+    st.session_state["an_period"] = preset
+    st.session_state["an_dates"] = (start, end)
+    for problem in link_problems:
+        st.warning(problem)
+
+
+def _preset_changed() -> None:
+    chosen = st.session_state["an_period"]
+    if chosen != "custom":
+        st.session_state["an_dates"] = periods.preset_range(chosen, ctx.today)
+
+
+c_period, c_zone = st.columns([1.7, 6.1], vertical_alignment="bottom")
+preset = c_period.selectbox(
+    "Period",
+    PERIOD_PRESETS,
+    format_func=periods.preset_label,
+    key="an_period",
+    on_change=_preset_changed,
+    help="Ranges end today at the latest. Pick “Custom range” to choose the dates below.",
+)
+c_zone.caption(f"Days and months are of the desk's time zone, **{periods.zone_name(zone)}**; today is {ctx.today:%d %b %Y}.")
 with st.form("analytics_filters"):
     c_dates, c_types, c_reasons, c_people, c_cur, c_grain = st.columns([1.7, 1.3, 1.3, 1.3, 0.8, 0.9])
     dates = c_dates.date_input(
         "Date range",
-        value=(defaults.start, defaults.end),
         max_value=ctx.today,
         format="YYYY-MM-DD",
         key="an_dates",
+        disabled=preset != "custom",
         help="Decisions count by the day they were recorded, cases by the day they were opened, services by "
-        "the day they were sold. Default: the last 12 months.",
+        "the day they were sold. Set by the period; pick “Custom range” to choose the dates.",
     )
     types = c_types.multiselect(
         "Service type",
@@ -78,6 +107,9 @@ with st.form("analytics_filters"):
 if len(dates) != 2:
     st.warning("Pick both a start and an end date of the range, then apply the filters.")
     st.stop()
+if preset != "custom":  # a preset's range as of today, whatever the (disabled) date box last held
+    dates = periods.preset_range(preset, ctx.today)
+st.query_params.from_dict(periods.to_query(preset, dates[0], dates[1]))  # the link keeps the choice
 
 try:
     report, computed_at, v = analytics_view(
@@ -96,8 +128,8 @@ except DeskError as exc:
 f, k = report.filters, report.kpis
 st.caption(
     f"**{f.start:%d %b %Y} – {f.end:%d %b %Y}** ({f.days:,} day{'' if f.days == 1 else 's'}); changes are against "
-    f"{report.previous.start:%d %b %Y} – {report.previous.end:%d %b %Y}. Figures as of {computed_at:%H:%M:%S}, "
-    "refreshed every minute. Definitions: docs/metrics.md."
+    f"{report.previous.start:%d %b %Y} – {report.previous.end:%d %b %Y}. Figures as of "
+    f"{periods.format_time(computed_at, zone)}, refreshed every minute. Definitions: docs/metrics.md."
 )
 
 if not report.has_decisions and k.sold == 0 and not (report.cases_attributable and k.opened):

@@ -14,6 +14,7 @@ import streamlit as st
 from data.db import Database
 from desk import analytics, home
 from desk.auth import Actor
+from ui import runtime
 from ui.analytics_view import View, build_view
 
 ANALYTICS_TTL_SECONDS = 60
@@ -21,7 +22,7 @@ ANALYTICS_TTL_SECONDS = 60
 
 @st.cache_data(ttl=ANALYTICS_TTL_SECONDS, show_spinner=False, max_entries=128)
 def _report(_db: Database, url: str, filters: analytics.Filters, actor: Actor, today: date):
-    return analytics.report(_db, filters, actor, today), datetime.now()
+    return analytics.report(_db, filters, actor, today), runtime.now()
 
 
 @st.cache_data(ttl=ANALYTICS_TTL_SECONDS, show_spinner=False, max_entries=32)
