@@ -432,6 +432,124 @@ def pending_approvals(conn: Connection, f: Filters) -> int:
     return int(d.loc[keep, "n"].sum())
 
 
+def _keep(d: pd.DataFrame, f: Filters) -> np.ndarray:
+    """Rows of `d` matching the reviewer, service-type and reason filters (applied in pandas, see above)."""
+    keep = np.ones(len(d), dtype=bool)
+    for column, wanted in (("decided_by_id", f.reviewers), ("service_type", f.service_types), ("reason", f.reasons)):
+        if wanted:
+            keep &= d[column].isin(wanted).to_numpy()
+    return keep
+
+
+def awaiting_approval(conn: Connection, f: Filters, today: date) -> pd.DataFrame:
+    """Money awaiting approval right now, per currency (a snapshot; the date range does not apply): how many
+    exceptions wait, their amounts, and how long they have waited (days since the decision was recorded,
+    as of today): the median and the oldest."""
+    q = (
+        select(
+            Decision.decided_by_id,
+            Decision.service_type,
+            Decision.reason,
+            Decision.decided_on,
+            Decision.amount_cents,
+            Service.currency,
+        )
+        .join(Case, Case.id == Decision.case_id)
+        .join(Service, Service.id == Case.service_id)
+        .where(Decision.approval_status == "pending", Decision.superseded.is_(False))
+    )
+    d = _frame(conn, q)
+    d = d[_keep(d, f)] if not d.empty else d
+    columns = ["currency", "pending", "amount_cents", "median_wait_days", "oldest_wait_days"]
+    if d.empty:
+        return pd.DataFrame(columns=columns)
+    waited = (np.datetime64(today, "D") - pd.to_datetime(d["decided_on"]).to_numpy(dtype="datetime64[D]")).astype(
+        np.int64
+    )
+    d = d.assign(waited=np.maximum(waited, 0))
+    out = d.groupby("currency", as_index=False).agg(
+        pending=("waited", "size"),
+        amount_cents=("amount_cents", "sum"),
+        median_wait_days=("waited", "median"),
+        oldest_wait_days=("waited", "max"),
+    )
+    return out[columns].sort_values("currency").reset_index(drop=True)
+
+
+def approvals_by_manager(conn: Connection, f: Filters) -> pd.DataFrame:
+    """Exceptions decided in the period that a manager approved or rejected, per manager: approvals,
+    rejections, and the median hours from the decision to the manager's answer (of those with a time)."""
+    cond = [
+        Decision.is_exception == True,  # noqa: E712 (the partial index of exceptions)
+        Decision.decided_on.between(f.start, f.end),
+        Decision.approval_status.in_(("approved", "rejected")),
+        Decision.approver_id.is_not(None),
+    ]
+    q = select(
+        Decision.approver_id,
+        Decision.decided_by_id,
+        Decision.service_type,
+        Decision.reason,
+        Decision.approval_status,
+        Decision.decided_at,
+        Decision.approved_at,
+    ).where(*cond)
+    d = _frame(conn, q)
+    d = d[_keep(d, f)] if not d.empty else d
+    columns = ["approver_id", "approvals", "rejections", "median_wait_hours"]
+    if d.empty:
+        return pd.DataFrame(columns=columns)
+    hours = (pd.to_datetime(d["approved_at"]) - pd.to_datetime(d["decided_at"])).dt.total_seconds() / 3600
+    d = d.assign(
+        approvals=(d["approval_status"] == "approved").astype("int64"),
+        rejections=(d["approval_status"] == "rejected").astype("int64"),
+        hours=hours.clip(lower=0),
+    )
+    out = d.groupby("approver_id", as_index=False).agg(
+        approvals=("approvals", "sum"), rejections=("rejections", "sum"), median_wait_hours=("hours", "median")
+    )
+    return out[columns].sort_values(["approvals", "approver_id"], ascending=[False, True]).reset_index(drop=True)
+
+
+def granted_vs_requested(conn: Connection, f: Filters) -> pd.DataFrame:
+    """Effective decisions of the period per currency: how many, the amounts their customers asked for, the
+    money granted (full + partial refunds + credits) and the cash part of it (refunds only). Never summed
+    across currencies."""
+    money = Decision.outcome.in_(MONEY_OUTCOMES)
+    cash = Decision.outcome.in_(CASH_OUTCOMES)
+    cond = [
+        Decision.decided_on.between(f.start, f.end),
+        Decision.superseded.is_(False),
+        Decision.approval_status.in_(EFFECTIVE_STATUSES),
+    ]
+    if f.service_types:
+        cond.append(Decision.service_type.in_(f.service_types))
+    if f.reasons:
+        cond.append(Decision.reason.in_(f.reasons))
+    if f.reviewers:
+        cond.append(Decision.decided_by_id.in_(f.reviewers))
+    q = (
+        select(
+            Service.currency,
+            func.count().label("decisions"),
+            func.sum(Case.amount_requested_cents).label("requested_cents"),
+            func.sum(case((money, Decision.amount_cents), else_=0)).label("granted_cents"),
+            func.sum(case((cash, Decision.amount_cents), else_=0)).label("cash_cents"),
+        )
+        .join(Case, Case.id == Decision.case_id)
+        .join(Service, Service.id == Case.service_id)
+        .where(*cond)
+        .group_by(Service.currency)
+        .order_by(Service.currency)
+    )
+    out = _frame(conn, q)
+    if out.empty:
+        return pd.DataFrame(columns=["currency", "decisions", "requested_cents", "granted_cents", "cash_cents"])
+    for c in ("decisions", "requested_cents", "granted_cents", "cash_cents"):
+        out[c] = out[c].fillna(0).astype("int64")
+    return out
+
+
 def exception_list(conn: Connection, f: Filters, limit: int = EXCEPTION_LIST_LIMIT) -> pd.DataFrame:
     """The newest discretionary exceptions decided in the period, with rationale and approver."""
     decider, approver = aliased(User), aliased(User)
@@ -645,6 +763,8 @@ class Kpis:
     effective: int
     money: int
     money_cents: int
+    refunds: int  # cash: full + partial refunds
+    refund_cents: int
     credits: int
     credit_cents: int
     exceptions: int
@@ -665,6 +785,15 @@ class Kpis:
     @property
     def refund_value_rate(self) -> float | None:
         return self._rate(self.money_cents, self.revenue_cents)
+
+    @property
+    def cash_refund_rate(self) -> float | None:
+        """Full and partial refunds only (no credits) ÷ services sold."""
+        return self._rate(self.refunds, self.sold)
+
+    @property
+    def cash_refund_value_rate(self) -> float | None:
+        return self._rate(self.refund_cents, self.revenue_cents)
 
     @property
     def credit_rate(self) -> float | None:
@@ -705,6 +834,8 @@ def _kpis(summary: pd.DataFrame, lead: pd.DataFrame, sold: pd.DataFrame, opened:
         effective=_int(s["effective"]),
         money=_int(s["money"]),
         money_cents=_int(s["money_cents"]),
+        refunds=_int(s["refunds"]),
+        refund_cents=_int(s["refund_cents"]),
         credits=_int(s["credits"]),
         credit_cents=_int(s["credit_cents"]),
         exceptions=_int(s["exceptions"]),
@@ -737,6 +868,10 @@ class Report:
     exception_list: pd.DataFrame  # newest first, at most EXCEPTION_LIST_LIMIT rows
     backlog: pd.DataFrame  # age bucket: cases, overdue (a snapshot as of today)
     timings_ms: dict[str, float]
+    # the monthly review (docs/metrics.md, "Approvals and money asked for")
+    awaiting: pd.DataFrame = field(default_factory=pd.DataFrame)  # currency: pending, amount_cents, waits
+    approvals: pd.DataFrame = field(default_factory=pd.DataFrame)  # approver: approvals, rejections, wait
+    granted: pd.DataFrame = field(default_factory=pd.DataFrame)  # currency: decisions, requested, granted
 
     @property
     def partial_buckets(self) -> frozenset[date]:
@@ -803,6 +938,12 @@ def report(db: Database, filters: Filters, actor: Actor, today: date) -> Report:
             ages = backlog(conn, f, today)
         with timer("users"):
             names = user_names(conn)
+        with timer("money awaiting approval"):
+            awaiting = awaiting_approval(conn, f, today)
+        with timer("approvals per manager"):
+            approvals = approvals_by_manager(conn, f)
+        with timer("granted against requested"):
+            granted = granted_vs_requested(conn, f)
 
     with timer("pandas: shaping"):
         trend_states = in_currency(trend_by_currency, f.currency)
@@ -826,6 +967,7 @@ def report(db: Database, filters: Filters, actor: Actor, today: date) -> Report:
         ].reset_index(drop=True)
         hist = summarise_lead(lead)[list(LEAD_COLUMNS)].iloc[0].to_numpy()
         lead_hist = pd.DataFrame({"days": range(len(LEAD_COLUMNS)), "decisions": [int(x) for x in hist]})
+        approvals.insert(1, "manager", approvals["approver_id"].map(names).fillna("(unknown user)"))
     return Report(
         filters=f,
         previous=prev,
@@ -846,6 +988,9 @@ def report(db: Database, filters: Filters, actor: Actor, today: date) -> Report:
         exception_list=exceptions,
         backlog=ages,
         timings_ms=timer.ms,
+        awaiting=awaiting,
+        approvals=approvals,
+        granted=granted,
     )
 
 

@@ -149,8 +149,8 @@ if not report.has_decisions:
 
 view.kpi_tiles(report)
 
-t_rates, t_reasons, t_exc, t_over, t_health, t_versions = st.tabs(
-    ["Refund rates", "Reasons", "Exceptions", "Overrides", "Desk health", "Policy versions"]
+t_rates, t_reasons, t_exc, t_over, t_health, t_versions, t_money = st.tabs(
+    ["Refund rates", "Reasons", "Exceptions", "Overrides", "Desk health", "Policy versions", "Approvals and money"]
 )
 fig, table = v.figures, v.tables
 
@@ -169,6 +169,12 @@ with t_rates:
     by_value = st.toggle(f"Show by value ({f.currency}) instead of count", key="an_by_value")
     if v.partial_note:
         st.caption(v.partial_note)
+    st.caption(
+        f"Cash-only refund rate (full and partial refunds, no credits): **{view.rate_label(k.cash_refund_rate)}** "
+        f"({k.refunds:,} of {k.sold:,} services sold), beside **{view.rate_label(k.refund_rate)}** counting "
+        f"credits. Dating rule: a decision counts on the day it was recorded, so an exception approved after its "
+        "month ended changes that month (docs/metrics.md, “Late changes”)."
+    )
     left, right = st.columns(2)
     with left:
         st.subheader("Refund rate", help="Refunds and credits ÷ services sold (or their value ÷ revenue).")
@@ -303,3 +309,29 @@ with t_versions:
         with right:
             st.subheader("Headline numbers by policy version")
             view.table_with_csv(table["versions"], "policy versions", "versions")
+
+with t_money:
+    st.caption(
+        "Amounts are each in their own currency, one row per currency — never added together. Money awaiting "
+        f"approval is a snapshot as of {report.today:%d %b %Y} (the date range does not apply); the other tables "
+        "are of decisions recorded in the period."
+    )
+    st.subheader("Money awaiting approval", help="Exceptions waiting for a manager; days since each was recorded.")
+    if table["awaiting"].empty:
+        st.caption("Nothing awaits approval for these filters.")
+    else:
+        view.table_with_csv(table["awaiting"], "money awaiting approval", "awaiting")
+    st.subheader("Approvals and rejections per manager", help="Exceptions recorded in the period, by who answered.")
+    if table["approvals"].empty:
+        st.caption("No exception of this period has been approved or rejected yet.")
+    else:
+        view.table_with_csv(table["approvals"], "approvals per manager", "approvals")
+    st.subheader(
+        "Amount granted against amount requested",
+        help="Effective decisions in the period: what the customers asked for, what was granted (refunds and "
+        "credits) and its cash part.",
+    )
+    if table["granted"].empty:
+        st.caption(NO_DECISIONS)
+    else:
+        view.table_with_csv(table["granted"], "granted against requested", "granted")

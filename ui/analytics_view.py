@@ -53,6 +53,10 @@ def period_label(d: date, granularity: str) -> str:
     return d.strftime("%Y-%m") if granularity == "month" else f"week of {d:%Y-%m-%d}"
 
 
+def rate_label(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2%}"
+
+
 def days_label(days: float | None) -> str:
     if days is None:
         return "—"
@@ -262,6 +266,8 @@ def trend_table(r: Report) -> pd.DataFrame:
             "Refund rate (%)": (t["money"] / t["sold"].where(t["sold"] != 0)) * 100,
             f"Refunded + credited ({cur})": _major(t["money_cents"], cur),
             "Value rate (%)": (t["money_cents"] / t["revenue_cents"].where(t["revenue_cents"] != 0)) * 100,
+            "Cash refunds": t["refunds"],
+            "Cash refund rate (%)": (t["refunds"] / t["sold"].where(t["sold"] != 0)) * 100,
             "Credits": t["credits"],
             f"Credits ({cur})": _major(t["credit_cents"], cur),
         }
@@ -361,6 +367,55 @@ EXCEPTION_LIST_CONFIG = {
     "Decided on": st.column_config.DateColumn(format="YYYY-MM-DD"),
     "Rationale": st.column_config.TextColumn(width="large"),
 }
+
+
+def awaiting_table(r: Report) -> pd.DataFrame:
+    """Money awaiting approval now, one row per currency (each amount in its own currency)."""
+    a = r.awaiting
+    return pd.DataFrame(
+        {
+            "Currency": a["currency"],
+            "Waiting exceptions": a["pending"].astype("int64"),
+            "Amount awaiting approval": [format_money(c, cur) for c, cur in zip(a["amount_cents"], a["currency"])],
+            "Median days waited": a["median_wait_days"].astype("float64"),
+            "Longest wait (days)": a["oldest_wait_days"].astype("int64"),
+        }
+    )
+
+
+def approvals_table(r: Report) -> pd.DataFrame:
+    a = r.approvals
+    decided = a["approvals"] + a["rejections"]
+    return pd.DataFrame(
+        {
+            "Manager": a["manager"],
+            "Approved": a["approvals"].astype("int64"),
+            "Rejected": a["rejections"].astype("int64"),
+            "Approval rate (%)": a["approvals"] / decided.where(decided != 0) * 100,
+            "Median hours to answer": a["median_wait_hours"].astype("float64").round(1),
+        }
+    )
+
+
+def granted_table(r: Report) -> pd.DataFrame:
+    """Amount granted against amount requested, one row per currency."""
+    g = r.granted
+    asked = g["requested_cents"].where(g["requested_cents"] != 0)
+
+    def fmt(column: str) -> list[str]:
+        return [format_money(c, cur) for c, cur in zip(g[column], g["currency"])]
+
+    return pd.DataFrame(
+        {
+            "Currency": g["currency"],
+            "Effective decisions": g["decisions"].astype("int64"),
+            "Amount requested": fmt("requested_cents"),
+            "Amount granted": fmt("granted_cents"),
+            "Granted of requested (%)": g["granted_cents"] / asked * 100,
+            "Cash refunds": fmt("cash_cents"),
+            "Cash of requested (%)": g["cash_cents"] / asked * 100,
+        }
+    )
 
 
 def reviewer_table(r: Report) -> pd.DataFrame:
@@ -488,6 +543,9 @@ def build_view(r: Report) -> View:
         "backlog": backlog_table(r),
         "lead": lead_table(r),
         "versions": version_table(r),
+        "awaiting": awaiting_table(r),
+        "approvals": approvals_table(r),
+        "granted": granted_table(r),
     }
     note = None
     if partial:

@@ -614,3 +614,59 @@ def test_the_home_page_value_rate_is_per_currency_like_the_analytics(desk_in_two
         assert (h.refund_rate_30d, h.refund_value_rate_30d) == (pytest.approx(k.refund_rate), pytest.approx(k.refund_value_rate))
     # EUR: d10 €40.00 of €1,000 revenue
     assert headline(db, TODAY, "EUR").refund_value_rate_30d == pytest.approx(4000 / 100_000)
+
+
+# ---- the monthly review: cash-only rate, granted against requested, approvals ------------------------------
+
+
+def test_the_cash_refund_rate_leaves_credits_out(desk):
+    k = run(desk).kpis
+    # cash refunds: d1 full $120 + d3 partial $25 = 2 of 150 sold, $145 of $12,500; with credits (d2, d9): 4
+    assert (k.refunds, k.refund_cents) == (2, 14500)
+    assert k.cash_refund_rate == pytest.approx(2 / 150)
+    assert k.cash_refund_value_rate == pytest.approx(14500 / 1_250_000)
+    assert k.refund_rate == pytest.approx(4 / 150)
+
+
+def test_amount_granted_against_amount_requested_per_currency(desk_in_two_currencies):
+    g = run(desk_in_two_currencies).granted.set_index("currency")
+    # USD effective decisions in March: d1 d2 d3 d4 d7 d9, each case asked $100 → $600 asked;
+    # granted d1 120 + d2 30 + d3 25 + d9 15 = $190, cash (d1 + d3) $145. d5 pending, d6 superseded: out.
+    assert g.loc["USD"].to_dict() == {
+        "decisions": 6, "requested_cents": 60000, "granted_cents": 19000, "cash_cents": 14500
+    }
+    # EUR: d10 asked €40, granted €40 in full — its own row, never added to the dollars
+    assert g.loc["EUR"].to_dict() == {"decisions": 1, "requested_cents": 4000, "granted_cents": 4000, "cash_cents": 4000}
+
+
+def test_money_awaiting_approval_and_how_long_it_has_waited(desk):
+    a = run(desk).awaiting
+    # d5: Rita's full refund of $49.00, pending since 03-14; as of 03-31 it has waited 17 days
+    assert a.to_dict("records") == [
+        {"currency": "USD", "pending": 1, "amount_cents": 4900, "median_wait_days": 17, "oldest_wait_days": 17}
+    ]
+    assert run(desk, replace(MARCH, reviewers=(OMAR,))).awaiting.empty  # Omar has nothing waiting
+
+
+@pytest.fixture
+def answered(desk):
+    """The desk with the times the managers answered: d6 rejected by Max 6 hours after Omar recorded it
+    (03-21 06:00), d9 approved by Omar two days after Max recorded it (03-11 00:00)."""
+    with desk.write.begin() as s:
+        s.execute(update(Decision).where(Decision.id == 6).values(approved_at=datetime(2026, 3, 21, 6, 0)))
+        s.execute(update(Decision).where(Decision.id == 9).values(approved_at=datetime(2026, 3, 11, 0, 0)))
+    return desk
+
+
+def test_approvals_and_rejections_per_manager(answered):
+    a = run(answered).approvals
+    assert a[["manager", "approvals", "rejections", "median_wait_hours"]].to_dict("records") == [
+        {"manager": "Omar", "approvals": 1, "rejections": 0, "median_wait_hours": 48.0},
+        {"manager": "Max", "approvals": 0, "rejections": 1, "median_wait_hours": 6.0},
+    ]
+    # with a reviewer filter: the exceptions that reviewer recorded (Omar's d6, rejected by Max)
+    omar = run(answered, replace(MARCH, reviewers=(OMAR,))).approvals
+    assert omar[["manager", "approvals", "rejections"]].to_dict("records") == [
+        {"manager": "Max", "approvals": 0, "rejections": 1}
+    ]
+    assert run(answered, replace(MARCH, start=date(2026, 2, 1), end=date(2026, 2, 28))).approvals.empty

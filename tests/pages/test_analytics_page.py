@@ -290,3 +290,17 @@ def test_a_bad_time_zone_warns_and_uses_utc(app, monkeypatch):
     at = open_page(app, MANAGER)
     assert any("time zone 'Mars/Olympus' is not valid" in w.value for w in at.warning)
     assert "desk's time zone, **UTC**" in caption_text(at)
+
+
+def test_the_monthly_review_numbers_are_on_the_page(app):
+    at = open_page(app, MANAGER)
+    text = caption_text(at)
+    assert re.search(r"Cash-only refund rate .*: \*\*\d+\.\d\d%\*\*", text)
+    assert "Dating rule" in text
+    headings = {h.value for h in at.subheader}
+    assert {"Money awaiting approval", "Approvals and rejections per manager"} <= headings
+    granted = next(df.value for df in at.dataframe if "Amount requested" in df.value.columns)
+    assert len(granted) >= 3  # the demo desk sells in three currencies: a row each, never summed
+    assert granted["Currency"].is_unique
+    per_manager = next(df.value for df in at.dataframe if "Approved" in df.value.columns and "Manager" in df.value.columns)
+    assert per_manager["Approved"].sum() + per_manager["Rejected"].sum() > 0
