@@ -48,6 +48,7 @@ from data.models import (
     case_rollup,
     decision_rollup,
     lead_time_rollup,
+    sale_month_rollup,
     sales_by_currency,
 )
 from desk.auth import Actor
@@ -430,6 +431,60 @@ def pending_approvals(conn: Connection, f: Filters) -> int:
         if wanted:
             keep &= d[column].isin(wanted).to_numpy()
     return int(d.loc[keep, "n"].sum())
+
+
+def by_sale_month(conn: Connection, f: Filters) -> pd.DataFrame:
+    """The refund rate by sale month beside the rate by decision month, for every month the range touches
+    (whole months: a cohort is a month's sales). Per month: services sold and revenue (`f.currency`), the
+    effective money decisions about services sold that month (decided at any time, up to now) with their
+    amounts and the cash part, and the effective money decisions recorded that month with their amounts.
+    From `sale_month_rollup` (migration 0010), `decision_rollup` and `sales_by_currency`: no table scan."""
+    first, last = _unit_start(f.start, "month"), _unit_start(f.end, "month")
+    whole = replace(f, start=first, end=_next_unit(last, "month") - timedelta(days=1), granularity="month")
+    months = []
+    m = first
+    while m <= last:
+        months.append(m)
+        m = _next_unit(m, "month")
+    t = sale_month_rollup
+    cond = [t.c.sale_month.between(first, last), t.c.superseded.is_(False)]
+    cond.append(t.c.approval_status.in_(EFFECTIVE_STATUSES))
+    cond.append(t.c.outcome.in_(MONEY_OUTCOMES))
+    for column, wanted in (("service_type", f.service_types), ("reason", f.reasons), ("decided_by_id", f.reviewers)):
+        if wanted:
+            cond.append(t.c[column].in_(wanted))
+    mine = t.c.currency == f.currency
+    q = (
+        select(
+            t.c.sale_month.label("month"),
+            func.sum(t.c.decisions).label("by_sale_money"),
+            func.sum(case((mine, t.c.amount_cents), else_=0)).label("by_sale_money_cents"),
+            func.sum(case((t.c.outcome.in_(CASH_OUTCOMES), t.c.decisions), else_=0)).label("by_sale_refunds"),
+        )
+        .where(*cond)
+        .group_by(t.c.sale_month)
+    )
+    cohort = _frame(conn, q)
+    sold = sales(conn, whole, by_bucket=True)
+    decided = summarise(decision_states(conn, whole, by=("bucket",)), ["bucket"])
+    out = pd.DataFrame({"month": months})
+    parts = [
+        (cohort, "month", ["by_sale_money", "by_sale_money_cents", "by_sale_refunds"]),
+        (sold.groupby("bucket", as_index=False)[["sold", "revenue_cents"]].sum() if not sold.empty else sold,
+         "bucket", ["sold", "revenue_cents"]),
+        (decided.rename(columns={"money": "by_decision_money", "money_cents": "by_decision_money_cents"}), "bucket",
+         ["by_decision_money", "by_decision_money_cents"]),
+    ]
+    for frame, key, columns in parts:
+        if frame.empty or key not in frame:
+            for c in columns:
+                out[c] = 0
+            continue
+        frame = frame.assign(month=pd.to_datetime(frame[key]).dt.date)[["month", *columns]]
+        out = out.merge(frame, on="month", how="left")
+    counts = [c for c in out.columns if c != "month"]
+    out[counts] = out[counts].fillna(0).astype("int64")
+    return out
 
 
 def _keep(d: pd.DataFrame, f: Filters) -> np.ndarray:
@@ -872,6 +927,7 @@ class Report:
     awaiting: pd.DataFrame = field(default_factory=pd.DataFrame)  # currency: pending, amount_cents, waits
     approvals: pd.DataFrame = field(default_factory=pd.DataFrame)  # approver: approvals, rejections, wait
     granted: pd.DataFrame = field(default_factory=pd.DataFrame)  # currency: decisions, requested, granted
+    sale_months: pd.DataFrame = field(default_factory=pd.DataFrame)  # month: by sale month, by decision month
 
     @property
     def partial_buckets(self) -> frozenset[date]:
@@ -944,6 +1000,8 @@ def report(db: Database, filters: Filters, actor: Actor, today: date) -> Report:
             approvals = approvals_by_manager(conn, f)
         with timer("granted against requested"):
             granted = granted_vs_requested(conn, f)
+        with timer("refund rate by sale month"):
+            sale_months = by_sale_month(conn, f)
 
     with timer("pandas: shaping"):
         trend_states = in_currency(trend_by_currency, f.currency)
@@ -991,6 +1049,7 @@ def report(db: Database, filters: Filters, actor: Actor, today: date) -> Report:
         awaiting=awaiting,
         approvals=approvals,
         granted=granted,
+        sale_months=sale_months,
     )
 
 

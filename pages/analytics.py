@@ -185,6 +185,13 @@ with t_rates:
     st.subheader("Money granted by outcome", help="Full refunds, partial refunds and credits, in dollars.")
     chart("money", NO_DECISIONS)
     view.table_with_csv(table["trend"], "refund rates", "trend")
+    st.subheader(
+        "Refund rate by sale month and by decision month",
+        help="By sale month: of the services sold in a month (the cohort), the share that got money back, "
+        "whenever it was decided — a recent month's cohort still grows as its requests come in. By decision "
+        "month: money decisions recorded in the month ÷ services sold in the month. Whole months.",
+    )
+    view.table_with_csv(table["sale_month"], "refund rate by sale month", "sale_month")
 
 with t_reasons:
     left, right = st.columns(2)

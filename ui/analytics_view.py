@@ -369,6 +369,27 @@ EXCEPTION_LIST_CONFIG = {
 }
 
 
+def sale_month_table(r: Report) -> pd.DataFrame:
+    """The refund rate of each month's sales (the cohort) beside the rate of the decisions of that month."""
+    m, cur = r.sale_months, r.filters.currency
+    sold = m["sold"].where(m["sold"] != 0)
+    revenue = m["revenue_cents"].where(m["revenue_cents"] != 0)
+    return pd.DataFrame(
+        {
+            "Month": [d.strftime("%Y-%m") for d in m["month"]],
+            "Services sold": m["sold"].astype("int64"),
+            "Money outcomes, by sale month": m["by_sale_money"].astype("int64"),
+            "Refund rate by sale month (%)": m["by_sale_money"] / sold * 100,
+            "Cash refund rate by sale month (%)": m["by_sale_refunds"] / sold * 100,
+            "Value rate by sale month (%)": m["by_sale_money_cents"] / revenue * 100,
+            "Money outcomes, by decision month": m["by_decision_money"].astype("int64"),
+            "Refund rate by decision month (%)": m["by_decision_money"] / sold * 100,
+            f"Refunded + credited by sale month ({cur})": _major(m["by_sale_money_cents"], cur),
+            f"Refunded + credited by decision month ({cur})": _major(m["by_decision_money_cents"], cur),
+        }
+    )
+
+
 def awaiting_table(r: Report) -> pd.DataFrame:
     """Money awaiting approval now, one row per currency (each amount in its own currency)."""
     a = r.awaiting
@@ -543,6 +564,7 @@ def build_view(r: Report) -> View:
         "backlog": backlog_table(r),
         "lead": lead_table(r),
         "versions": version_table(r),
+        "sale_month": sale_month_table(r),
         "awaiting": awaiting_table(r),
         "approvals": approvals_table(r),
         "granted": granted_table(r),

@@ -670,3 +670,40 @@ def test_approvals_and_rejections_per_manager(answered):
         {"manager": "Max", "approvals": 0, "rejections": 1}
     ]
     assert run(answered, replace(MARCH, start=date(2026, 2, 1), end=date(2026, 2, 28))).approvals.empty
+
+
+FEB_MAR = replace(MARCH, start=date(2026, 2, 1))
+
+
+def test_refund_rate_by_sale_month_beside_decision_month(desk):
+    rows = {r["month"]: r for r in run(desk, FEB_MAR).sale_months.to_dict("records")}
+    # every case is about service 1, sold 2026-02-01: the February cohort holds every effective money
+    # decision whenever decided — d8 (02-20) and d1 d2 d3 d9 (March) = 5, $50 + $120 + $30 + $25 + $15,
+    # cash (d1 d3 d8) 3 — over February's 80 services sold; March's cohort has none of 150
+    feb, mar = rows[date(2026, 2, 1)], rows[date(2026, 3, 1)]
+    assert (feb["sold"], feb["by_sale_money"], feb["by_sale_money_cents"], feb["by_sale_refunds"]) == (80, 5, 24000, 3)
+    assert (mar["sold"], mar["by_sale_money"], mar["by_sale_money_cents"]) == (150, 0, 0)
+    # by decision month: February d8 ($50), March d1 d2 d3 d9 ($190)
+    assert (feb["by_decision_money"], feb["by_decision_money_cents"]) == (1, 5000)
+    assert (mar["by_decision_money"], mar["by_decision_money_cents"]) == (4, 19000)
+
+
+def test_a_late_approval_moves_into_its_sale_month_and_a_rebuild_agrees(desk):
+    from data.bulk import rollups_paused
+
+    with desk.write.begin() as s:  # d5 (pending, $49, service sold in February) is approved
+        s.execute(update(Decision).where(Decision.id == 5).values(approval_status="approved", approver_id=MAX))
+    feb = run(desk, FEB_MAR).sale_months.set_index("month").loc[date(2026, 2, 1)]
+    assert (feb["by_sale_money"], feb["by_sale_money_cents"]) == (6, 24000 + 4900)
+    before = run(desk, FEB_MAR).sale_months
+    with desk.write.begin() as s, rollups_paused(s.connection(), "test: rebuild"):
+        pass
+    assert run(desk, FEB_MAR).sale_months.equals(before)
+
+
+def test_the_sale_month_rate_is_per_currency_for_money(desk_in_two_currencies):
+    mar = run(desk_in_two_currencies).sale_months.set_index("month").loc[date(2026, 3, 1)]
+    # d10 (EUR service sold 03-02, €40 full refund): counted in March's cohort; its euros only in EUR
+    assert (mar["by_sale_money"], mar["by_sale_money_cents"], mar["sold"]) == (1, 0, 170)
+    eur = run(desk_in_two_currencies, replace(MARCH, currency="EUR")).sale_months.set_index("month")
+    assert eur.loc[date(2026, 3, 1), "by_sale_money_cents"] == 4000

@@ -304,3 +304,6 @@ def test_the_monthly_review_numbers_are_on_the_page(app):
     assert granted["Currency"].is_unique
     per_manager = next(df.value for df in at.dataframe if "Approved" in df.value.columns and "Manager" in df.value.columns)
     assert per_manager["Approved"].sum() + per_manager["Rejected"].sum() > 0
+    cohorts = next(df.value for df in at.dataframe if "Refund rate by sale month (%)" in df.value.columns)
+    assert len(cohorts) == 13  # 27 Nov 2025 – 26 Nov 2026 touches 13 months
+    assert cohorts["Money outcomes, by sale month"].sum() > 0
