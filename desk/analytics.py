@@ -487,6 +487,81 @@ def by_sale_month(conn: Connection, f: Filters) -> pd.DataFrame:
     return out
 
 
+DRILL_LIMIT = 1000
+DRILL_KINDS = ("decided", "sale_month")
+
+
+@dataclass(frozen=True)
+class Drill:
+    """The cases behind one number of the page: the effective money decisions (refunds and credits) of a
+    slice of the report — recorded between `start` and `end` ("decided"), or about services sold in the
+    month starting `start` ("sale_month", any decision date) — optionally of one service type."""
+
+    kind: str
+    start: date
+    end: date
+    service_type: str | None = None
+
+
+def drill_cases(db: Database, filters: Filters, actor: Actor, drill: Drill, limit: int = DRILL_LIMIT):
+    """(cases, how many in all): the cases behind `drill` under the page's filters (scoped to what `actor`
+    may see), newest decision first, at most `limit` rows."""
+    f = scope(validate(filters), actor)
+    if drill.kind not in DRILL_KINDS:
+        raise InvalidInput(f"Unknown drill-down {drill.kind!r}.", field="drill")
+    if drill.service_type is not None and drill.service_type not in SERVICE_TYPES:
+        raise InvalidInput(f"Unknown service type: {drill.service_type}.", field="service_types")
+    decider = aliased(User)
+    cond = [
+        Decision.superseded.is_(False),
+        Decision.approval_status.in_(EFFECTIVE_STATUSES),
+        Decision.outcome.in_(MONEY_OUTCOMES),
+    ]
+    if drill.kind == "decided":
+        cond.append(Decision.decided_on.between(max(drill.start, f.start), min(drill.end, f.end)))
+    else:
+        month = _unit_start(drill.start, "month")
+        cond.append(Service.purchased_on.between(month, _next_unit(month, "month") - timedelta(days=1)))
+    types = (drill.service_type,) if drill.service_type else f.service_types
+    if types:
+        cond.append(Decision.service_type.in_(types))
+    if f.reasons:
+        cond.append(Decision.reason.in_(f.reasons))
+    if f.reviewers:
+        cond.append(Decision.decided_by_id.in_(f.reviewers))
+    base = (
+        select(Decision.id)
+        .join(Case, Case.id == Decision.case_id)
+        .join(Service, Service.id == Case.service_id)
+        .where(*cond)
+    )
+    q = (
+        select(
+            Decision.case_id,
+            Decision.decided_on,
+            decider.display_name.label("decided_by"),
+            Decision.service_type,
+            Decision.reason,
+            Decision.outcome,
+            Decision.amount_cents,
+            Service.currency,
+            Service.purchased_on,
+            Case.amount_requested_cents,
+            Decision.approval_status,
+        )
+        .join(decider, decider.id == Decision.decided_by_id)
+        .join(Case, Case.id == Decision.case_id)
+        .join(Service, Service.id == Case.service_id)
+        .where(*cond)
+        .order_by(Decision.decided_on.desc(), Decision.id.desc())
+        .limit(limit)
+    )
+    with _reading(db) as conn:
+        rows = _frame(conn, q)
+        total = int(conn.execute(select(func.count()).select_from(base.subquery())).scalar_one())
+    return rows, total
+
+
 def _keep(d: pd.DataFrame, f: Filters) -> np.ndarray:
     """Rows of `d` matching the reviewer, service-type and reason filters (applied in pandas, see above)."""
     keep = np.ones(len(d), dtype=bool)

@@ -8,7 +8,7 @@ from desk.errors import DeskError, InvalidInput
 from policy.vocabulary import PERIOD_PRESETS
 from ui import analytics_view as view
 from ui import charts
-from ui.cache import analytics_currencies, analytics_people, analytics_view
+from ui.cache import analytics_currencies, analytics_drill, analytics_people, analytics_view
 from ui.currency import reporting_currency
 from ui.guard import guard
 from ui.runtime import desk_timezone
@@ -184,14 +184,20 @@ with t_rates:
         chart("request", "Cases are nobody's when they are opened, so there is no request rate per reviewer.")
     st.subheader("Money granted by outcome", help="Full refunds, partial refunds and credits, in dollars.")
     chart("money", NO_DECISIONS)
-    view.table_with_csv(table["trend"], "refund rates", "trend")
+    st.caption("Select a row of a table below to list the cases behind it.")
+    picked = view.trend_drill(report, view.table_with_csv(table["trend"], "refund rates", "trend", **view.SELECT_ONE))
+    if picked:
+        view.drill_panel(report, picked, analytics_drill(ctx.db, report.filters, ctx.actor, picked), "trend")
     st.subheader(
         "Refund rate by sale month and by decision month",
         help="By sale month: of the services sold in a month (the cohort), the share that got money back, "
         "whenever it was decided — a recent month's cohort still grows as its requests come in. By decision "
         "month: money decisions recorded in the month ÷ services sold in the month. Whole months.",
     )
-    view.table_with_csv(table["sale_month"], "refund rate by sale month", "sale_month")
+    event = view.table_with_csv(table["sale_month"], "refund rate by sale month", "sale_month", **view.SELECT_ONE)
+    picked = view.sale_month_drill(report, event)
+    if picked:
+        view.drill_panel(report, picked, analytics_drill(ctx.db, report.filters, ctx.actor, picked), "sale_month")
 
 with t_reasons:
     left, right = st.columns(2)

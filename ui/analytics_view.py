@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from desk.analytics import LEAD_CAPPED, Report
+from desk.analytics import LEAD_CAPPED, Drill, Report
 from desk.money import (
     currency_symbol,
     format_money,
@@ -240,7 +240,7 @@ def table_with_csv(frame: pd.DataFrame, name: str, key: str, column_config: dict
             config[col] = money_column(MONEY_HEADING.search(col).group(1))
         elif pd.api.types.is_integer_dtype(frame[col]):
             config[col] = COUNT
-    st.dataframe(frame, hide_index=True, column_config=config, key=f"table_{key}", **kw)
+    event = st.dataframe(frame, hide_index=True, column_config=config, key=f"table_{key}", **kw)
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     download_csv(
         f"Download CSV ({plural(len(frame), 'row')})",
@@ -251,6 +251,101 @@ def table_with_csv(frame: pd.DataFrame, name: str, key: str, column_config: dict
         on_click="ignore",
         disabled=frame.empty,
     )
+    return event
+
+
+SELECT_ONE = {"on_select": "rerun", "selection_mode": "single-row"}
+
+
+def _selected(event, n: int) -> int | None:
+    rows = list(getattr(getattr(event, "selection", None), "rows", None) or [])
+    return rows[0] if rows and 0 <= rows[0] < n else None
+
+
+def trend_drill(r: Report, event) -> Drill | None:
+    """The refund-rate table's selected row -> the money decisions of that period and service type."""
+    i = _selected(event, len(r.trend))
+    if i is None:
+        return None
+    row = r.trend.iloc[i]
+    start = row["bucket"]
+    end = _next_period(start, r.filters.granularity) - timedelta(days=1)
+    return Drill("decided", start, end, row["service_type"])
+
+
+def sale_month_drill(r: Report, event) -> Drill | None:
+    """The sale-month table's selected row -> the money decisions about services sold that month."""
+    i = _selected(event, len(r.sale_months))
+    if i is None:
+        return None
+    month = r.sale_months["month"].iloc[i]
+    return Drill("sale_month", month, _next_period(month, "month") - timedelta(days=1))
+
+
+def _next_period(d: date, granularity: str) -> date:
+    if granularity == "week":
+        return d + timedelta(days=7)
+    return date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+
+
+def drill_title(d: Drill) -> str:
+    what = SERVICE_TYPE_LABELS[d.service_type] if d.service_type else "every selected service type"
+    if d.kind == "sale_month":
+        return f"services sold in {d.start:%B %Y} ({what}) that got money back, decided at any time"
+    return f"money decisions recorded {d.start:%d %b %Y} – {d.end:%d %b %Y} ({what})"
+
+
+def filters_note(r: Report) -> str:
+    """The page filters that produced a list, in words."""
+    f = r.filters
+    types = ", ".join(SERVICE_TYPE_LABELS[t] for t in f.service_types) or "all service types"
+    reasons = ", ".join(REASON_LABELS[x] for x in f.reasons) or "all reasons"
+    names = dict(zip(r.by_reviewer["decided_by_id"], r.by_reviewer["reviewer"]))
+    who = ", ".join(str(names.get(i, f"user {i}")) for i in f.reviewers) or "all reviewers"
+    return f"Filters: {f.start:%d %b %Y} – {f.end:%d %b %Y}; {types}; {reasons}; {who}."
+
+
+def drill_table(rows: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "Case": rows["case_id"].astype("int64"),
+            "Decided on": rows["decided_on"],
+            "Decided by": rows["decided_by"],
+            "Service type": rows["service_type"].map(SERVICE_TYPE_LABELS),
+            "Sold on": rows["purchased_on"],
+            "Reason": rows["reason"].map(REASON_LABELS),
+            "Outcome": rows["outcome"].map(OUTCOME_LABELS),
+            "Amount": [format_money(c, cur) for c, cur in zip(rows["amount_cents"], rows["currency"])],
+            "Requested": [format_money(c, cur) for c, cur in zip(rows["amount_requested_cents"], rows["currency"])],
+            "Approval": rows["approval_status"].map(APPROVAL_LABELS).fillna(rows["approval_status"]),
+        }
+    )
+
+
+def drill_panel(r: Report, drill: Drill, found: tuple[pd.DataFrame, int], key: str) -> None:
+    """The cases behind the selected number: the filters that produced them, the list (select a row to open
+    its case in this tab, as the person signed in here), and the list as CSV."""
+    rows, total = found
+    st.markdown(f"**The cases behind it:** {drill_title(drill)}")
+    shown = "" if total <= len(rows) else f" The {len(rows):,} newest are listed."
+    st.caption(f"{filters_note(r)} {plural(total, 'case')}.{shown}")
+    if rows.empty:
+        st.caption("No cases behind this number.")
+        return
+    listed = drill_table(rows)
+    event = table_with_csv(
+        listed, f"cases behind {drill_title(drill)}", f"drill_{key}",
+        {"Case": st.column_config.NumberColumn(format="%d")}, **SELECT_ONE,
+    )
+    i = _selected(event, len(listed))
+    if i is None:
+        st.caption("Select a case in the list to open it here.")
+    else:
+        case_id = int(listed["Case"].iloc[i])
+        st.page_link(
+            "pages/case.py", label=f"Open case {case_id}", icon=":material/open_in_browser:",
+            query_params={"case": str(case_id)},
+        )
 
 
 def trend_table(r: Report) -> pd.DataFrame:

@@ -51,6 +51,16 @@ def analytics_view(
     return _view(db, db.url, filters, actor, today)
 
 
+@st.cache_data(ttl=ANALYTICS_TTL_SECONDS, show_spinner=False, max_entries=64)
+def _drill(_db: Database, url: str, filters: analytics.Filters, actor: Actor, drill: analytics.Drill):
+    return analytics.drill_cases(_db, filters, actor, drill)
+
+
+def analytics_drill(db: Database, filters: analytics.Filters, actor: Actor, drill: analytics.Drill):
+    """(cases, how many in all): the cases behind one number of the analytics page, cached like it."""
+    return _drill(db, db.url, filters, actor, drill)
+
+
 def analytics_people(db: Database, actor: Actor) -> list[analytics.Person]:
     return _people(db, db.url, actor)
 

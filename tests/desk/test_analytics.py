@@ -707,3 +707,30 @@ def test_the_sale_month_rate_is_per_currency_for_money(desk_in_two_currencies):
     assert (mar["by_sale_money"], mar["by_sale_money_cents"], mar["sold"]) == (1, 0, 170)
     eur = run(desk_in_two_currencies, replace(MARCH, currency="EUR")).sale_months.set_index("month")
     assert eur.loc[date(2026, 3, 1), "by_sale_money_cents"] == 4000
+
+
+# ---- drill-down: the cases behind a number -------------------------------------------------------------
+
+
+def test_the_cases_behind_a_period_s_refund_count(desk):
+    rows, total = analytics.drill_cases(desk, MARCH, MANAGER, analytics.Drill("decided", d("03-01"), d("03-31")))
+    # the 4 money outcomes of March (refund_count): d1 c1, d2 c2, d3 c3, d9 c10 — newest first
+    # decided 03-09 (c10), 03-06 (c2), 03-05 (c3), 03-04 (c1)
+    assert total == 4 and list(rows["case_id"]) == [10, 2, 3, 1]
+    sub = analytics.Drill("decided", d("03-01"), d("03-31"), "subscription")
+    assert set(analytics.drill_cases(desk, MARCH, MANAGER, sub)[0]["case_id"]) == {3, 10}
+
+
+def test_the_cases_behind_a_sale_month_cohort(desk):
+    rows, total = analytics.drill_cases(desk, FEB_MAR, MANAGER, analytics.Drill("sale_month", d("02-01"), d("02-28")))
+    assert total == 5 and set(rows["case_id"]) == {1, 2, 3, 8, 10}  # the February cohort (see above)
+
+
+def test_a_reviewer_s_drill_down_lists_only_their_cases(desk):
+    rows, total = analytics.drill_cases(desk, MARCH, REVIEWER, analytics.Drill("decided", d("03-01"), d("03-31")))
+    assert total == 2 and set(rows["case_id"]) == {1, 2}  # Rita's d1 and d2
+
+
+def test_an_unknown_drill_down_is_refused(desk):
+    with pytest.raises(InvalidInput):
+        analytics.drill_cases(desk, MARCH, MANAGER, analytics.Drill("everything", d("03-01"), d("03-31")))

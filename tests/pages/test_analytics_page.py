@@ -307,3 +307,31 @@ def test_the_monthly_review_numbers_are_on_the_page(app):
     cohorts = next(df.value for df in at.dataframe if "Refund rate by sale month (%)" in df.value.columns)
     assert len(cohorts) == 13  # 27 Nov 2025 – 26 Nov 2026 touches 13 months
     assert cohorts["Money outcomes, by sale month"].sum() > 0
+
+
+# ---- drill-down ------------------------------------------------------------------------------------------
+
+
+def test_selecting_a_refund_rate_row_lists_the_cases_behind_it(app):
+    at = open_page(app, MANAGER)
+    trend = next(df.value for df in at.dataframe if "Cash refund rate (%)" in df.value.columns)
+    busiest = int(trend["Money outcomes"].to_numpy().argmax())
+    at.session_state["table_trend"] = {"selection": {"rows": [busiest], "columns": []}}
+    at.run()
+    assert not at.exception, at.exception
+    last = trend.iloc[busiest]
+    text = "\n".join(m.value for m in at.markdown)
+    assert "**The cases behind it:** money decisions recorded" in text
+    assert last["Service type"] in text
+    assert "Filters: 27 Nov 2025 – 26 Nov 2026; all service types; all reasons; all reviewers." in caption_text(at)
+    listed = next((df.value for df in at.dataframe if "Requested" in df.value.columns), None)
+    assert listed is not None, caption_text(at)
+    # the list is the number's cases: as many as the row's money outcomes, of that type only
+    assert len(listed) == last["Money outcomes"]
+    assert set(listed["Service type"]) == {last["Service type"]}
+    assert any(b.label.startswith("Download CSV (") for b in at.get("download_button"))
+    # picking a case gives a same-tab link to it
+    at.session_state["table_drill_trend"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    links = at.get("page_link")
+    assert any(f"Open case {listed['Case'].iloc[0]}" in link.proto.label for link in links)
