@@ -93,3 +93,32 @@ def test_an_exception_row_opens_its_case(browser_page, live_server, sqlite_demo_
     assert f"{live_server.url}/case?case={newest}" in navigations
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "analytics-exceptions.png"), full_page=True)
+
+
+def test_a_refund_rate_row_drills_down_to_its_cases_and_opens_one_as_the_same_person(browser_page, live_server):
+    page = browser_page
+    open_as_manager(page, live_server)
+    grid = page.get_by_test_id("stDataFrame").filter(visible=True).first  # the refund-rate table
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 15, box["y"] + 5 * 35 + 17)  # the row marker of the 5th row
+    wait_for_app(page)
+    panel = page.get_by_test_id("stMarkdown").filter(has_text="The cases behind it:")
+    expect(panel).to_be_visible()
+    expect(page.get_by_test_id("stCaptionContainer").filter(has_text="Filters: 27 Nov 2025 – 26 Nov 2026")).to_be_visible()
+    cases = page.get_by_test_id("stDataFrame").filter(visible=True).nth(1)  # the list, right below the table
+    cases.scroll_into_view_if_needed()
+    box = cases.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 15, box["y"] + 35 + 17)
+    wait_for_app(page)
+    link = page.get_by_test_id("stPageLink").filter(has_text="Open case")
+    expect(link).to_be_visible()
+    case_id = link.inner_text().split("Open case")[-1].strip()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "analytics-drilldown.png"), full_page=True)
+    link.click()
+    wait_for_app(page)
+    page.wait_for_url(f"**/case?case={case_id}")
+    expect(page.get_by_test_id("stSidebar")).to_contain_text("Max Müller · manager")  # still the manager
