@@ -148,6 +148,7 @@ if not report.has_decisions:
     )
 
 view.kpi_tiles(report)
+view.report_buttons(report, v, zone)
 
 t_rates, t_reasons, t_exc, t_over, t_health, t_versions, t_money = st.tabs(
     ["Refund rates", "Reasons", "Exceptions", "Overrides", "Desk health", "Policy versions", "Approvals and money"]

@@ -26,7 +26,7 @@ from desk.money import (
 )
 from ui import charts
 from ui.charts import APPROVAL_LABELS, OUTCOME_LABELS, REASON_LABELS, SERVICE_TYPE_LABELS
-from ui.export import download_csv, plural
+from ui.export import download_csv, download_report, plural
 
 PCT = st.column_config.NumberColumn(format="%.2f%%")
 COUNT = st.column_config.NumberColumn(format="localized")
@@ -223,6 +223,30 @@ def money_per_currency(r: Report) -> None:
         f"added together. Money figures on this page are in {r.filters.currency}; counts and count rates "
         "include every currency."
     )
+
+
+def report_buttons(r: Report, v: View, tz) -> None:
+    """One click each: the report of the current view as an XLSX workbook (every table, a cover sheet with the
+    filters and definitions) or as one self-contained HTML file with the charts."""
+    from desk import report as monthly
+    from desk.periods import now_in
+
+    stem = f"refund-desk-{r.filters.start:%Y-%m-%d}-to-{r.filters.end:%Y-%m-%d}"
+    left, right, note = st.columns([1.2, 1.2, 4], vertical_alignment="center")
+    download_report(
+        "Report (XLSX)",
+        lambda: monthly.workbook_for(r, v.tables, tz, now_in(tz)),
+        file_name=f"{stem}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        where=left, key="report_xlsx", icon=":material/table_view:", on_click="ignore",
+    )
+    download_report(
+        "Report with charts (HTML)",
+        lambda: monthly.html_for(r, v.figures, v.tables, tz, now_in(tz)),
+        file_name=f"{stem}.html", mime="text/html", where=right, key="report_html", icon=":material/bar_chart:",
+        on_click="ignore",
+    )
+    note.caption("Every table of this view with these filters; the cover sheet states them and the definitions.")
 
 
 # ---- tables --------------------------------------------------------------------------------------------

@@ -335,3 +335,9 @@ def test_selecting_a_refund_rate_row_lists_the_cases_behind_it(app):
     at.run()
     links = at.get("page_link")
     assert any(f"Open case {listed['Case'].iloc[0]}" in link.proto.label for link in links)
+
+
+def test_the_report_buttons_offer_the_workbook_and_the_html(app):
+    at = open_page(app, MANAGER)
+    labels = {b.label for b in at.get("download_button")}
+    assert {"Report (XLSX)", "Report with charts (HTML)"} <= labels
