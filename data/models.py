@@ -382,6 +382,24 @@ sale_month_rollup = Table(
     sqlite_with_rowid=False,
 )
 
+# Effective decisions with the amounts requested, granted and paid in cash, per grain and currency of the
+# case's service (migration 0010).
+requested_rollup = Table(
+    "requested_rollup",
+    Base.metadata,
+    *_grain_key(),
+    Column("service_type", String(24), primary_key=True),
+    Column("reason", String(32), primary_key=True),
+    Column("decided_by_id", Integer, primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("decisions", BigInteger, nullable=False),
+    Column("requested_cents", BigInteger, nullable=False),
+    Column("granted_cents", BigInteger, nullable=False),
+    Column("cash_cents", BigInteger, nullable=False),
+    CheckConstraint("grain IN ('day', 'week', 'month')", name="grain"),
+    sqlite_with_rowid=False,
+)
+
 # One row here pauses the rollup triggers for a bulk load; deleting it rebuilds the rollups (see
 # data.bulk.rollups_paused and migration 0002).
 rollup_pause = Table(

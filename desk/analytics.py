@@ -48,6 +48,7 @@ from data.models import (
     case_rollup,
     decision_rollup,
     lead_time_rollup,
+    requested_rollup,
     sale_month_rollup,
     sales_by_currency,
 )
@@ -644,38 +645,20 @@ def approvals_by_manager(conn: Connection, f: Filters) -> pd.DataFrame:
 def granted_vs_requested(conn: Connection, f: Filters) -> pd.DataFrame:
     """Effective decisions of the period per currency: how many, the amounts their customers asked for, the
     money granted (full + partial refunds + credits) and the cash part of it (refunds only). Never summed
-    across currencies."""
-    money = Decision.outcome.in_(MONEY_OUTCOMES)
-    cash = Decision.outcome.in_(CASH_OUTCOMES)
-    cond = [
-        Decision.decided_on.between(f.start, f.end),
-        Decision.superseded.is_(False),
-        Decision.approval_status.in_(EFFECTIVE_STATUSES),
-    ]
-    if f.service_types:
-        cond.append(Decision.service_type.in_(f.service_types))
-    if f.reasons:
-        cond.append(Decision.reason.in_(f.reasons))
-    if f.reviewers:
-        cond.append(Decision.decided_by_id.in_(f.reviewers))
+    across currencies. From `requested_rollup` (migration 0010)."""
+    t = requested_rollup
+    columns = ["currency", "decisions", "requested_cents", "granted_cents", "cash_cents"]
     q = (
-        select(
-            Service.currency,
-            func.count().label("decisions"),
-            func.sum(Case.amount_requested_cents).label("requested_cents"),
-            func.sum(case((money, Decision.amount_cents), else_=0)).label("granted_cents"),
-            func.sum(case((cash, Decision.amount_cents), else_=0)).label("cash_cents"),
-        )
-        .join(Case, Case.id == Decision.case_id)
-        .join(Service, Service.id == Case.service_id)
-        .where(*cond)
-        .group_by(Service.currency)
-        .order_by(Service.currency)
+        select(t.c.currency, *(func.sum(t.c[c]).label(c) for c in columns[1:]))
+        .where(_dims_where(t, f, "month"))
+        .group_by(t.c.currency)
+        .having(func.sum(t.c.decisions) != 0)
+        .order_by(t.c.currency)
     )
     out = _frame(conn, q)
     if out.empty:
-        return pd.DataFrame(columns=["currency", "decisions", "requested_cents", "granted_cents", "cash_cents"])
-    for c in ("decisions", "requested_cents", "granted_cents", "cash_cents"):
+        return pd.DataFrame(columns=columns)
+    for c in columns[1:]:
         out[c] = out[c].fillna(0).astype("int64")
     return out
 

@@ -695,10 +695,14 @@ def test_a_late_approval_moves_into_its_sale_month_and_a_rebuild_agrees(desk):
         s.execute(update(Decision).where(Decision.id == 5).values(approval_status="approved", approver_id=MAX))
     feb = run(desk, FEB_MAR).sale_months.set_index("month").loc[date(2026, 2, 1)]
     assert (feb["by_sale_money"], feb["by_sale_money_cents"]) == (6, 24000 + 4900)
-    before = run(desk, FEB_MAR).sale_months
+    # and it is granted in March, the month it was recorded: $190 + $49 of $600 + $100 asked
+    usd = run(desk).granted.set_index("currency").loc["USD"]
+    assert (usd["decisions"], usd["requested_cents"], usd["granted_cents"]) == (7, 70000, 23900)
+    before = run(desk, FEB_MAR)
     with desk.write.begin() as s, rollups_paused(s.connection(), "test: rebuild"):
         pass
-    assert run(desk, FEB_MAR).sale_months.equals(before)
+    after = run(desk, FEB_MAR)
+    assert after.sale_months.equals(before.sale_months) and after.granted.equals(before.granted)
 
 
 def test_the_sale_month_rate_is_per_currency_for_money(desk_in_two_currencies):
