@@ -341,7 +341,7 @@ def drill_table(rows: pd.DataFrame) -> pd.DataFrame:
             "Outcome": rows["outcome"].map(OUTCOME_LABELS),
             "Amount": [format_money(c, cur) for c, cur in zip(rows["amount_cents"], rows["currency"])],
             "Requested": [format_money(c, cur) for c, cur in zip(rows["amount_requested_cents"], rows["currency"])],
-            "Approval": rows["approval_status"].map(APPROVAL_LABELS).fillna(rows["approval_status"]),
+            "Approval": rows["approval_status"].map({**APPROVAL_LABELS, "not_required": "Not needed"}),
         }
     )
 
