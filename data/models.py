@@ -438,6 +438,41 @@ sales_by_currency = Table(
     sqlite_with_rowid=False,
 )
 
+# Decisions by the month their service was sold (the sale-month cohort; migration 0010), any decision date.
+sale_month_rollup = Table(
+    "sale_month_rollup",
+    Base.metadata,
+    Column("sale_month", Date, primary_key=True),
+    Column("service_type", String(24), primary_key=True),
+    Column("reason", String(32), primary_key=True),
+    Column("decided_by_id", Integer, primary_key=True),
+    Column("outcome", String(16), primary_key=True),
+    Column("approval_status", String(16), primary_key=True),
+    Column("superseded", Boolean, primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("decisions", BigInteger, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
+)
+
+# Effective decisions with the amounts requested, granted and paid in cash, per grain and currency of the
+# case's service (migration 0010).
+requested_rollup = Table(
+    "requested_rollup",
+    Base.metadata,
+    *_grain_key(),
+    Column("service_type", String(24), primary_key=True),
+    Column("reason", String(32), primary_key=True),
+    Column("decided_by_id", Integer, primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("decisions", BigInteger, nullable=False),
+    Column("requested_cents", BigInteger, nullable=False),
+    Column("granted_cents", BigInteger, nullable=False),
+    Column("cash_cents", BigInteger, nullable=False),
+    CheckConstraint("grain IN ('day', 'week', 'month')", name="grain"),
+    sqlite_with_rowid=False,
+)
+
 # One row here pauses the rollup triggers for a bulk load; deleting it rebuilds the rollups (see
 # data.bulk.rollups_paused and migration 0002).
 rollup_pause = Table(

@@ -48,6 +48,8 @@ from data.models import (
     case_rollup,
     decision_rollup,
     lead_time_rollup,
+    requested_rollup,
+    sale_month_rollup,
     sales_by_currency,
 )
 from desk.auth import Actor
@@ -432,6 +434,235 @@ def pending_approvals(conn: Connection, f: Filters) -> int:
     return int(d.loc[keep, "n"].sum())
 
 
+def by_sale_month(conn: Connection, f: Filters) -> pd.DataFrame:
+    """The refund rate by sale month beside the rate by decision month, for every month the range touches
+    (whole months: a cohort is a month's sales). Per month: services sold and revenue (`f.currency`), the
+    effective money decisions about services sold that month (decided at any time, up to now) with their
+    amounts and the cash part, and the effective money decisions recorded that month with their amounts.
+    From `sale_month_rollup` (migration 0010), `decision_rollup` and `sales_by_currency`: no table scan."""
+    first, last = _unit_start(f.start, "month"), _unit_start(f.end, "month")
+    whole = replace(f, start=first, end=_next_unit(last, "month") - timedelta(days=1), granularity="month")
+    months = []
+    m = first
+    while m <= last:
+        months.append(m)
+        m = _next_unit(m, "month")
+    t = sale_month_rollup
+    cond = [t.c.sale_month.between(first, last), t.c.superseded.is_(False)]
+    cond.append(t.c.approval_status.in_(EFFECTIVE_STATUSES))
+    cond.append(t.c.outcome.in_(MONEY_OUTCOMES))
+    for column, wanted in (("service_type", f.service_types), ("reason", f.reasons), ("decided_by_id", f.reviewers)):
+        if wanted:
+            cond.append(t.c[column].in_(wanted))
+    mine = t.c.currency == f.currency
+    q = (
+        select(
+            t.c.sale_month.label("month"),
+            func.sum(t.c.decisions).label("by_sale_money"),
+            func.sum(case((mine, t.c.amount_cents), else_=0)).label("by_sale_money_cents"),
+            func.sum(case((t.c.outcome.in_(CASH_OUTCOMES), t.c.decisions), else_=0)).label("by_sale_refunds"),
+        )
+        .where(*cond)
+        .group_by(t.c.sale_month)
+    )
+    cohort = _frame(conn, q)
+    sold = sales(conn, whole, by_bucket=True)
+    decided = summarise(decision_states(conn, whole, by=("bucket",)), ["bucket"])
+    out = pd.DataFrame({"month": months})
+    parts = [
+        (cohort, "month", ["by_sale_money", "by_sale_money_cents", "by_sale_refunds"]),
+        (sold.groupby("bucket", as_index=False)[["sold", "revenue_cents"]].sum() if not sold.empty else sold,
+         "bucket", ["sold", "revenue_cents"]),
+        (decided.rename(columns={"money": "by_decision_money", "money_cents": "by_decision_money_cents"}), "bucket",
+         ["by_decision_money", "by_decision_money_cents"]),
+    ]
+    for frame, key, columns in parts:
+        if frame.empty or key not in frame:
+            for c in columns:
+                out[c] = 0
+            continue
+        frame = frame.assign(month=pd.to_datetime(frame[key]).dt.date)[["month", *columns]]
+        out = out.merge(frame, on="month", how="left")
+    counts = [c for c in out.columns if c != "month"]
+    out[counts] = out[counts].fillna(0).astype("int64")
+    return out
+
+
+DRILL_LIMIT = 1000
+DRILL_KINDS = ("decided", "sale_month")
+
+
+@dataclass(frozen=True)
+class Drill:
+    """The cases behind one number of the page: the effective money decisions (refunds and credits) of a
+    slice of the report — recorded between `start` and `end` ("decided"), or about services sold in the
+    month starting `start` ("sale_month", any decision date) — optionally of one service type."""
+
+    kind: str
+    start: date
+    end: date
+    service_type: str | None = None
+
+
+def drill_cases(db: Database, filters: Filters, actor: Actor, drill: Drill, limit: int = DRILL_LIMIT):
+    """(cases, how many in all): the cases behind `drill` under the page's filters (scoped to what `actor`
+    may see), newest decision first, at most `limit` rows."""
+    f = scope(validate(filters), actor)
+    if drill.kind not in DRILL_KINDS:
+        raise InvalidInput(f"Unknown drill-down {drill.kind!r}.", field="drill")
+    if drill.service_type is not None and drill.service_type not in SERVICE_TYPES:
+        raise InvalidInput(f"Unknown service type: {drill.service_type}.", field="service_types")
+    decider = aliased(User)
+    cond = [
+        Decision.superseded.is_(False),
+        Decision.approval_status.in_(EFFECTIVE_STATUSES),
+        Decision.outcome.in_(MONEY_OUTCOMES),
+    ]
+    if drill.kind == "decided":
+        cond.append(Decision.decided_on.between(max(drill.start, f.start), min(drill.end, f.end)))
+    else:
+        month = _unit_start(drill.start, "month")
+        cond.append(Service.purchased_on.between(month, _next_unit(month, "month") - timedelta(days=1)))
+    types = (drill.service_type,) if drill.service_type else f.service_types
+    if types:
+        cond.append(Decision.service_type.in_(types))
+    if f.reasons:
+        cond.append(Decision.reason.in_(f.reasons))
+    if f.reviewers:
+        cond.append(Decision.decided_by_id.in_(f.reviewers))
+    base = (
+        select(Decision.id)
+        .join(Case, Case.id == Decision.case_id)
+        .join(Service, Service.id == Case.service_id)
+        .where(*cond)
+    )
+    q = (
+        select(
+            Decision.case_id,
+            Decision.decided_on,
+            decider.display_name.label("decided_by"),
+            Decision.service_type,
+            Decision.reason,
+            Decision.outcome,
+            Decision.amount_cents,
+            Service.currency,
+            Service.purchased_on,
+            Case.amount_requested_cents,
+            Decision.approval_status,
+        )
+        .join(decider, decider.id == Decision.decided_by_id)
+        .join(Case, Case.id == Decision.case_id)
+        .join(Service, Service.id == Case.service_id)
+        .where(*cond)
+        .order_by(Decision.decided_on.desc(), Decision.id.desc())
+        .limit(limit)
+    )
+    with _reading(db) as conn:
+        rows = _frame(conn, q)
+        total = int(conn.execute(select(func.count()).select_from(base.subquery())).scalar_one())
+    return rows, total
+
+
+def _keep(d: pd.DataFrame, f: Filters) -> np.ndarray:
+    """Rows of `d` matching the reviewer, service-type and reason filters (applied in pandas, see above)."""
+    keep = np.ones(len(d), dtype=bool)
+    for column, wanted in (("decided_by_id", f.reviewers), ("service_type", f.service_types), ("reason", f.reasons)):
+        if wanted:
+            keep &= d[column].isin(wanted).to_numpy()
+    return keep
+
+
+def awaiting_approval(conn: Connection, f: Filters, today: date) -> pd.DataFrame:
+    """Money awaiting approval right now, per currency (a snapshot; the date range does not apply): how many
+    exceptions wait, their amounts, and how long they have waited (days since the decision was recorded,
+    as of today): the median and the oldest."""
+    q = (
+        select(
+            Decision.decided_by_id,
+            Decision.service_type,
+            Decision.reason,
+            Decision.decided_on,
+            Decision.amount_cents,
+            Service.currency,
+        )
+        .join(Case, Case.id == Decision.case_id)
+        .join(Service, Service.id == Case.service_id)
+        .where(Decision.approval_status == "pending", Decision.superseded.is_(False))
+    )
+    d = _frame(conn, q)
+    d = d[_keep(d, f)] if not d.empty else d
+    columns = ["currency", "pending", "amount_cents", "median_wait_days", "oldest_wait_days"]
+    if d.empty:
+        return pd.DataFrame(columns=columns)
+    waited = (np.datetime64(today, "D") - pd.to_datetime(d["decided_on"]).to_numpy(dtype="datetime64[D]")).astype(
+        np.int64
+    )
+    d = d.assign(waited=np.maximum(waited, 0))
+    out = d.groupby("currency", as_index=False).agg(
+        pending=("waited", "size"),
+        amount_cents=("amount_cents", "sum"),
+        median_wait_days=("waited", "median"),
+        oldest_wait_days=("waited", "max"),
+    )
+    return out[columns].sort_values("currency").reset_index(drop=True)
+
+
+def approvals_by_manager(conn: Connection, f: Filters) -> pd.DataFrame:
+    """Exceptions decided in the period that a manager approved or rejected, per manager: approvals,
+    rejections, and the median hours from the decision to the manager's answer (of those with a time)."""
+    cond = [
+        Decision.is_exception == True,  # noqa: E712 (the partial index of exceptions)
+        Decision.decided_on.between(f.start, f.end),
+        Decision.approval_status.in_(("approved", "rejected")),
+        Decision.approver_id.is_not(None),
+    ]
+    q = select(
+        Decision.approver_id,
+        Decision.decided_by_id,
+        Decision.service_type,
+        Decision.reason,
+        Decision.approval_status,
+        Decision.decided_at,
+        Decision.approved_at,
+    ).where(*cond)
+    d = _frame(conn, q)
+    d = d[_keep(d, f)] if not d.empty else d
+    columns = ["approver_id", "approvals", "rejections", "median_wait_hours"]
+    if d.empty:
+        return pd.DataFrame(columns=columns)
+    hours = (pd.to_datetime(d["approved_at"]) - pd.to_datetime(d["decided_at"])).dt.total_seconds() / 3600
+    d = d.assign(
+        approvals=(d["approval_status"] == "approved").astype("int64"),
+        rejections=(d["approval_status"] == "rejected").astype("int64"),
+        hours=hours.clip(lower=0),
+    )
+    out = d.groupby("approver_id", as_index=False).agg(
+        approvals=("approvals", "sum"), rejections=("rejections", "sum"), median_wait_hours=("hours", "median")
+    )
+    return out[columns].sort_values(["approvals", "approver_id"], ascending=[False, True]).reset_index(drop=True)
+
+
+def granted_vs_requested(conn: Connection, f: Filters) -> pd.DataFrame:
+    """Effective decisions of the period per currency: how many, the amounts their customers asked for, the
+    money granted (full + partial refunds + credits) and the cash part of it (refunds only). Never summed
+    across currencies. From `requested_rollup` (migration 0010)."""
+    t = requested_rollup
+    columns = ["currency", "decisions", "requested_cents", "granted_cents", "cash_cents"]
+    q = (
+        select(t.c.currency, *(func.sum(t.c[c]).label(c) for c in columns[1:]))
+        .where(_dims_where(t, f, "month"))
+        .group_by(t.c.currency)
+        .having(func.sum(t.c.decisions) != 0)
+        .order_by(t.c.currency)
+    )
+    out = _frame(conn, q)
+    if out.empty:
+        return pd.DataFrame(columns=columns)
+    for c in columns[1:]:
+        out[c] = out[c].fillna(0).astype("int64")
+    return out
+
+
 def exception_list(conn: Connection, f: Filters, limit: int = EXCEPTION_LIST_LIMIT) -> pd.DataFrame:
     """The newest discretionary exceptions decided in the period, with rationale and approver."""
     decider, approver = aliased(User), aliased(User)
@@ -645,6 +876,8 @@ class Kpis:
     effective: int
     money: int
     money_cents: int
+    refunds: int  # cash: full + partial refunds
+    refund_cents: int
     credits: int
     credit_cents: int
     exceptions: int
@@ -665,6 +898,15 @@ class Kpis:
     @property
     def refund_value_rate(self) -> float | None:
         return self._rate(self.money_cents, self.revenue_cents)
+
+    @property
+    def cash_refund_rate(self) -> float | None:
+        """Full and partial refunds only (no credits) ÷ services sold."""
+        return self._rate(self.refunds, self.sold)
+
+    @property
+    def cash_refund_value_rate(self) -> float | None:
+        return self._rate(self.refund_cents, self.revenue_cents)
 
     @property
     def credit_rate(self) -> float | None:
@@ -705,6 +947,8 @@ def _kpis(summary: pd.DataFrame, lead: pd.DataFrame, sold: pd.DataFrame, opened:
         effective=_int(s["effective"]),
         money=_int(s["money"]),
         money_cents=_int(s["money_cents"]),
+        refunds=_int(s["refunds"]),
+        refund_cents=_int(s["refund_cents"]),
         credits=_int(s["credits"]),
         credit_cents=_int(s["credit_cents"]),
         exceptions=_int(s["exceptions"]),
@@ -737,6 +981,11 @@ class Report:
     exception_list: pd.DataFrame  # newest first, at most EXCEPTION_LIST_LIMIT rows
     backlog: pd.DataFrame  # age bucket: cases, overdue (a snapshot as of today)
     timings_ms: dict[str, float]
+    # the monthly review (docs/metrics.md, "Approvals and money asked for")
+    awaiting: pd.DataFrame = field(default_factory=pd.DataFrame)  # currency: pending, amount_cents, waits
+    approvals: pd.DataFrame = field(default_factory=pd.DataFrame)  # approver: approvals, rejections, wait
+    granted: pd.DataFrame = field(default_factory=pd.DataFrame)  # currency: decisions, requested, granted
+    sale_months: pd.DataFrame = field(default_factory=pd.DataFrame)  # month: by sale month, by decision month
 
     @property
     def partial_buckets(self) -> frozenset[date]:
@@ -803,6 +1052,14 @@ def report(db: Database, filters: Filters, actor: Actor, today: date) -> Report:
             ages = backlog(conn, f, today)
         with timer("users"):
             names = user_names(conn)
+        with timer("money awaiting approval"):
+            awaiting = awaiting_approval(conn, f, today)
+        with timer("approvals per manager"):
+            approvals = approvals_by_manager(conn, f)
+        with timer("granted against requested"):
+            granted = granted_vs_requested(conn, f)
+        with timer("refund rate by sale month"):
+            sale_months = by_sale_month(conn, f)
 
     with timer("pandas: shaping"):
         trend_states = in_currency(trend_by_currency, f.currency)
@@ -826,6 +1083,7 @@ def report(db: Database, filters: Filters, actor: Actor, today: date) -> Report:
         ].reset_index(drop=True)
         hist = summarise_lead(lead)[list(LEAD_COLUMNS)].iloc[0].to_numpy()
         lead_hist = pd.DataFrame({"days": range(len(LEAD_COLUMNS)), "decisions": [int(x) for x in hist]})
+        approvals.insert(1, "manager", approvals["approver_id"].map(names).fillna("(unknown user)"))
     return Report(
         filters=f,
         previous=prev,
@@ -846,6 +1104,10 @@ def report(db: Database, filters: Filters, actor: Actor, today: date) -> Report:
         exception_list=exceptions,
         backlog=ages,
         timings_ms=timer.ms,
+        awaiting=awaiting,
+        approvals=approvals,
+        granted=granted,
+        sale_months=sale_months,
     )
 
 

@@ -2,13 +2,16 @@
 
 import streamlit as st
 
-from desk.analytics import GRANULARITIES, Filters, default_filters
+from desk import periods
+from desk.analytics import GRANULARITIES, Filters
 from desk.errors import DeskError, InvalidInput
+from policy.vocabulary import PERIOD_PRESETS
 from ui import analytics_view as view
 from ui import charts
-from ui.cache import analytics_currencies, analytics_people, analytics_view
+from ui.cache import analytics_currencies, analytics_drill, analytics_people, analytics_view
 from ui.currency import reporting_currency
 from ui.guard import guard
+from ui.runtime import desk_timezone
 
 ctx = guard("analytics")
 
@@ -16,7 +19,9 @@ st.title("Analytics")
 reporting, config_problem = reporting_currency()
 if config_problem:
     st.warning(config_problem)
-defaults = default_filters(ctx.today, reporting)
+zone, zone_problem = desk_timezone()
+if zone_problem:
+    st.warning(zone_problem)
 people = analytics_people(ctx.db, ctx.actor)
 currencies = analytics_currencies(ctx.db, ctx.actor, reporting)
 own_only = not ctx.actor.may("view_all_analytics")
@@ -27,16 +32,40 @@ if own_only:
     )
 
 # ---- filters -------------------------------------------------------------------------------------------
+if "an_period" not in st.session_state:  # first run on this page: the link's choice, or the default
+    preset, start, end, link_problems = periods.from_query(st.query_params.to_dict(), ctx.today)
+    st.session_state["an_period"] = preset
+    st.session_state["an_dates"] = (start, end)
+    for problem in link_problems:
+        st.warning(problem)
+
+
+def _preset_changed() -> None:
+    chosen = st.session_state["an_period"]
+    if chosen != "custom":
+        st.session_state["an_dates"] = periods.preset_range(chosen, ctx.today)
+
+
+c_period, c_zone = st.columns([1.7, 6.1], vertical_alignment="bottom")
+preset = c_period.selectbox(
+    "Period",
+    PERIOD_PRESETS,
+    format_func=periods.preset_label,
+    key="an_period",
+    on_change=_preset_changed,
+    help="Ranges end today at the latest. Pick “Custom range” to choose the dates below.",
+)
+c_zone.caption(f"Days and months are of the desk's time zone, **{periods.zone_name(zone)}**; today is {ctx.today:%d %b %Y}.")
 with st.form("analytics_filters"):
     c_dates, c_types, c_reasons, c_people, c_cur, c_grain = st.columns([1.7, 1.3, 1.3, 1.3, 0.8, 0.9])
     dates = c_dates.date_input(
         "Date range",
-        value=(defaults.start, defaults.end),
         max_value=ctx.today,
         format="YYYY-MM-DD",
         key="an_dates",
+        disabled=preset != "custom",
         help="Decisions count by the day they were recorded, cases by the day they were opened, services by "
-        "the day they were sold. Default: the last 12 months.",
+        "the day they were sold. Set by the period; pick “Custom range” to choose the dates.",
     )
     types = c_types.multiselect(
         "Service type",
@@ -78,6 +107,9 @@ with st.form("analytics_filters"):
 if len(dates) != 2:
     st.warning("Pick both a start and an end date of the range, then apply the filters.")
     st.stop()
+if preset != "custom":  # a preset's range as of today, whatever the (disabled) date box last held
+    dates = periods.preset_range(preset, ctx.today)
+st.query_params.from_dict(periods.to_query(preset, dates[0], dates[1]))  # the link keeps the choice
 
 try:
     report, computed_at, v = analytics_view(
@@ -96,8 +128,8 @@ except DeskError as exc:
 f, k = report.filters, report.kpis
 st.caption(
     f"**{f.start:%d %b %Y} – {f.end:%d %b %Y}** ({f.days:,} day{'' if f.days == 1 else 's'}); changes are against "
-    f"{report.previous.start:%d %b %Y} – {report.previous.end:%d %b %Y}. Figures as of {computed_at:%H:%M:%S}, "
-    "refreshed every minute. Definitions: docs/metrics.md."
+    f"{report.previous.start:%d %b %Y} – {report.previous.end:%d %b %Y}. Figures as of "
+    f"{periods.format_time(computed_at, zone)}, refreshed every minute. Definitions: docs/metrics.md."
 )
 
 if not report.has_decisions and k.sold == 0 and not (report.cases_attributable and k.opened):
@@ -116,9 +148,10 @@ if not report.has_decisions:
     )
 
 view.kpi_tiles(report)
+view.report_buttons(report, v, zone)
 
-t_rates, t_reasons, t_exc, t_over, t_health, t_versions = st.tabs(
-    ["Refund rates", "Reasons", "Exceptions", "Overrides", "Desk health", "Policy versions"]
+t_rates, t_reasons, t_exc, t_over, t_health, t_versions, t_money = st.tabs(
+    ["Refund rates", "Reasons", "Exceptions", "Overrides", "Desk health", "Policy versions", "Approvals and money"]
 )
 fig, table = v.figures, v.tables
 
@@ -137,6 +170,12 @@ with t_rates:
     by_value = st.toggle(f"Show by value ({f.currency}) instead of count", key="an_by_value")
     if v.partial_note:
         st.caption(v.partial_note)
+    st.caption(
+        f"Cash-only refund rate (full and partial refunds, no credits): **{view.rate_label(k.cash_refund_rate)}** "
+        f"({k.refunds:,} of {k.sold:,} services sold), beside **{view.rate_label(k.refund_rate)}** counting "
+        f"credits. Dating rule: a decision counts on the day it was recorded, so an exception approved after its "
+        "month ended changes that month (docs/metrics.md, “Late changes”)."
+    )
     left, right = st.columns(2)
     with left:
         st.subheader("Refund rate", help="Refunds and credits ÷ services sold (or their value ÷ revenue).")
@@ -146,7 +185,20 @@ with t_rates:
         chart("request", "Cases are nobody's when they are opened, so there is no request rate per reviewer.")
     st.subheader("Money granted by outcome", help="Full refunds, partial refunds and credits, in dollars.")
     chart("money", NO_DECISIONS)
-    view.table_with_csv(table["trend"], "refund rates", "trend")
+    st.caption("Select a row of a table below to list the cases behind it.")
+    picked = view.trend_drill(report, view.table_with_csv(table["trend"], "refund rates", "trend", **view.SELECT_ONE))
+    if picked:
+        view.drill_panel(report, picked, analytics_drill(ctx.db, report.filters, ctx.actor, picked), "trend")
+    st.subheader(
+        "Refund rate by sale month and by decision month",
+        help="By sale month: of the services sold in a month (the cohort), the share that got money back, "
+        "whenever it was decided — a recent month's cohort still grows as its requests come in. By decision "
+        "month: money decisions recorded in the month ÷ services sold in the month. Whole months.",
+    )
+    event = view.table_with_csv(table["sale_month"], "refund rate by sale month", "sale_month", **view.SELECT_ONE)
+    picked = view.sale_month_drill(report, event)
+    if picked:
+        view.drill_panel(report, picked, analytics_drill(ctx.db, report.filters, ctx.actor, picked), "sale_month")
 
 with t_reasons:
     left, right = st.columns(2)
@@ -271,3 +323,29 @@ with t_versions:
         with right:
             st.subheader("Headline numbers by policy version")
             view.table_with_csv(table["versions"], "policy versions", "versions")
+
+with t_money:
+    st.caption(
+        "Amounts are each in their own currency, one row per currency — never added together. Money awaiting "
+        f"approval is a snapshot as of {report.today:%d %b %Y} (the date range does not apply); the other tables "
+        "are of decisions recorded in the period."
+    )
+    st.subheader("Money awaiting approval", help="Exceptions waiting for a manager; days since each was recorded.")
+    if table["awaiting"].empty:
+        st.caption("Nothing awaits approval for these filters.")
+    else:
+        view.table_with_csv(table["awaiting"], "money awaiting approval", "awaiting")
+    st.subheader("Approvals and rejections per manager", help="Exceptions recorded in the period, by who answered.")
+    if table["approvals"].empty:
+        st.caption("No exception of this period has been approved or rejected yet.")
+    else:
+        view.table_with_csv(table["approvals"], "approvals per manager", "approvals")
+    st.subheader(
+        "Amount granted against amount requested",
+        help="Effective decisions in the period: what the customers asked for, what was granted (refunds and "
+        "credits) and its cash part.",
+    )
+    if table["granted"].empty:
+        st.caption(NO_DECISIONS)
+    else:
+        view.table_with_csv(table["granted"], "granted against requested", "granted")

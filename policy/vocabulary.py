@@ -64,3 +64,15 @@ OUTCOME_LABELS = {
     "deny": "Deny the refund",
 }
 CYCLE_LABELS = {"monthly": "Monthly", "annual": "Annual"}
+
+# The analytics page's date presets (desk/periods.py), in the order the picker lists them.
+PERIOD_PRESETS = ("this_month", "last_month", "this_quarter", "last_quarter", "year_to_date", "last_12_months", "custom")
+PERIOD_PRESET_LABELS = {
+    "this_month": "This month",
+    "last_month": "Last month",
+    "this_quarter": "This quarter",
+    "last_quarter": "Last quarter",
+    "year_to_date": "Year to date",
+    "last_12_months": "Last 12 months",
+    "custom": "Custom range",
+}

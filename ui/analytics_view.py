@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from desk.analytics import LEAD_CAPPED, Report
+from desk.analytics import LEAD_CAPPED, Drill, Report
 from desk.money import (
     currency_symbol,
     format_money,
@@ -26,7 +26,7 @@ from desk.money import (
 )
 from ui import charts
 from ui.charts import APPROVAL_LABELS, OUTCOME_LABELS, REASON_LABELS, SERVICE_TYPE_LABELS
-from ui.export import download_csv, plural
+from ui.export import download_csv, download_report, plural
 
 PCT = st.column_config.NumberColumn(format="%.2f%%")
 COUNT = st.column_config.NumberColumn(format="localized")
@@ -51,6 +51,10 @@ def _usd(cents) -> float:
 
 def period_label(d: date, granularity: str) -> str:
     return d.strftime("%Y-%m") if granularity == "month" else f"week of {d:%Y-%m-%d}"
+
+
+def rate_label(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2%}"
 
 
 def days_label(days: float | None) -> str:
@@ -221,6 +225,30 @@ def money_per_currency(r: Report) -> None:
     )
 
 
+def report_buttons(r: Report, v: View, tz) -> None:
+    """One click each: the report of the current view as an XLSX workbook (every table, a cover sheet with the
+    filters and definitions) or as one self-contained HTML file with the charts."""
+    from desk import report as monthly
+    from desk.periods import now_in
+
+    stem = f"refund-desk-{r.filters.start:%Y-%m-%d}-to-{r.filters.end:%Y-%m-%d}"
+    left, right, note = st.columns([1.2, 1.2, 4], vertical_alignment="center")
+    download_report(
+        "Report (XLSX)",
+        lambda: monthly.workbook_for(r, v.tables, tz, now_in(tz)),
+        file_name=f"{stem}.xlsx",
+        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        where=left, key="report_xlsx", icon=":material/table_view:", on_click="ignore",
+    )
+    download_report(
+        "Report with charts (HTML)",
+        lambda: monthly.html_for(r, v.figures, v.tables, tz, now_in(tz)),
+        file_name=f"{stem}.html", mime="text/html", where=right, key="report_html", icon=":material/bar_chart:",
+        on_click="ignore",
+    )
+    note.caption("Every table of this view with these filters; the cover sheet states them and the definitions.")
+
+
 # ---- tables --------------------------------------------------------------------------------------------
 
 
@@ -236,7 +264,7 @@ def table_with_csv(frame: pd.DataFrame, name: str, key: str, column_config: dict
             config[col] = money_column(MONEY_HEADING.search(col).group(1))
         elif pd.api.types.is_integer_dtype(frame[col]):
             config[col] = COUNT
-    st.dataframe(frame, hide_index=True, column_config=config, key=f"table_{key}", **kw)
+    event = st.dataframe(frame, hide_index=True, column_config=config, key=f"table_{key}", **kw)
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     download_csv(
         f"Download CSV ({plural(len(frame), 'row')})",
@@ -247,6 +275,101 @@ def table_with_csv(frame: pd.DataFrame, name: str, key: str, column_config: dict
         on_click="ignore",
         disabled=frame.empty,
     )
+    return event
+
+
+SELECT_ONE = {"on_select": "rerun", "selection_mode": "single-row"}
+
+
+def _selected(event, n: int) -> int | None:
+    rows = list(getattr(getattr(event, "selection", None), "rows", None) or [])
+    return rows[0] if rows and 0 <= rows[0] < n else None
+
+
+def trend_drill(r: Report, event) -> Drill | None:
+    """The refund-rate table's selected row -> the money decisions of that period and service type."""
+    i = _selected(event, len(r.trend))
+    if i is None:
+        return None
+    row = r.trend.iloc[i]
+    start = row["bucket"]
+    end = _next_period(start, r.filters.granularity) - timedelta(days=1)
+    return Drill("decided", start, end, row["service_type"])
+
+
+def sale_month_drill(r: Report, event) -> Drill | None:
+    """The sale-month table's selected row -> the money decisions about services sold that month."""
+    i = _selected(event, len(r.sale_months))
+    if i is None:
+        return None
+    month = r.sale_months["month"].iloc[i]
+    return Drill("sale_month", month, _next_period(month, "month") - timedelta(days=1))
+
+
+def _next_period(d: date, granularity: str) -> date:
+    if granularity == "week":
+        return d + timedelta(days=7)
+    return date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+
+
+def drill_title(d: Drill) -> str:
+    what = SERVICE_TYPE_LABELS[d.service_type] if d.service_type else "every selected service type"
+    if d.kind == "sale_month":
+        return f"services sold in {d.start:%B %Y} ({what}) that got money back, decided at any time"
+    return f"money decisions recorded {d.start:%d %b %Y} – {d.end:%d %b %Y} ({what})"
+
+
+def filters_note(r: Report) -> str:
+    """The page filters that produced a list, in words."""
+    f = r.filters
+    types = ", ".join(SERVICE_TYPE_LABELS[t] for t in f.service_types) or "all service types"
+    reasons = ", ".join(REASON_LABELS[x] for x in f.reasons) or "all reasons"
+    names = dict(zip(r.by_reviewer["decided_by_id"], r.by_reviewer["reviewer"]))
+    who = ", ".join(str(names.get(i, f"user {i}")) for i in f.reviewers) or "all reviewers"
+    return f"Filters: {f.start:%d %b %Y} – {f.end:%d %b %Y}; {types}; {reasons}; {who}."
+
+
+def drill_table(rows: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "Case": rows["case_id"].astype("int64"),
+            "Decided on": rows["decided_on"],
+            "Decided by": rows["decided_by"],
+            "Service type": rows["service_type"].map(SERVICE_TYPE_LABELS),
+            "Sold on": rows["purchased_on"],
+            "Reason": rows["reason"].map(REASON_LABELS),
+            "Outcome": rows["outcome"].map(OUTCOME_LABELS),
+            "Amount": [format_money(c, cur) for c, cur in zip(rows["amount_cents"], rows["currency"])],
+            "Requested": [format_money(c, cur) for c, cur in zip(rows["amount_requested_cents"], rows["currency"])],
+            "Approval": rows["approval_status"].map({**APPROVAL_LABELS, "not_required": "Not needed"}),
+        }
+    )
+
+
+def drill_panel(r: Report, drill: Drill, found: tuple[pd.DataFrame, int], key: str) -> None:
+    """The cases behind the selected number: the filters that produced them, the list (select a row to open
+    its case in this tab, as the person signed in here), and the list as CSV."""
+    rows, total = found
+    st.markdown(f"**The cases behind it:** {drill_title(drill)}")
+    shown = "" if total <= len(rows) else f" The {len(rows):,} newest are listed."
+    st.caption(f"{filters_note(r)} {plural(total, 'case')}.{shown}")
+    if rows.empty:
+        st.caption("No cases behind this number.")
+        return
+    listed = drill_table(rows)
+    event = table_with_csv(
+        listed, f"cases behind {drill_title(drill)}", f"drill_{key}",
+        {"Case": st.column_config.NumberColumn(format="%d")}, **SELECT_ONE,
+    )
+    i = _selected(event, len(listed))
+    if i is None:
+        st.caption("Select a case in the list to open it here.")
+    else:
+        case_id = int(listed["Case"].iloc[i])
+        st.page_link(
+            "pages/case.py", label=f"Open case {case_id}", icon=":material/open_in_browser:",
+            query_params={"case": str(case_id)},
+        )
 
 
 def trend_table(r: Report) -> pd.DataFrame:
@@ -262,6 +385,8 @@ def trend_table(r: Report) -> pd.DataFrame:
             "Refund rate (%)": (t["money"] / t["sold"].where(t["sold"] != 0)) * 100,
             f"Refunded + credited ({cur})": _major(t["money_cents"], cur),
             "Value rate (%)": (t["money_cents"] / t["revenue_cents"].where(t["revenue_cents"] != 0)) * 100,
+            "Cash refunds": t["refunds"],
+            "Cash refund rate (%)": (t["refunds"] / t["sold"].where(t["sold"] != 0)) * 100,
             "Credits": t["credits"],
             f"Credits ({cur})": _major(t["credit_cents"], cur),
         }
@@ -361,6 +486,76 @@ EXCEPTION_LIST_CONFIG = {
     "Decided on": st.column_config.DateColumn(format="YYYY-MM-DD"),
     "Rationale": st.column_config.TextColumn(width="large"),
 }
+
+
+def sale_month_table(r: Report) -> pd.DataFrame:
+    """The refund rate of each month's sales (the cohort) beside the rate of the decisions of that month."""
+    m, cur = r.sale_months, r.filters.currency
+    sold = m["sold"].where(m["sold"] != 0)
+    revenue = m["revenue_cents"].where(m["revenue_cents"] != 0)
+    return pd.DataFrame(
+        {
+            "Month": [d.strftime("%Y-%m") for d in m["month"]],
+            "Services sold": m["sold"].astype("int64"),
+            "Money outcomes, by sale month": m["by_sale_money"].astype("int64"),
+            "Refund rate by sale month (%)": m["by_sale_money"] / sold * 100,
+            "Cash refund rate by sale month (%)": m["by_sale_refunds"] / sold * 100,
+            "Value rate by sale month (%)": m["by_sale_money_cents"] / revenue * 100,
+            "Money outcomes, by decision month": m["by_decision_money"].astype("int64"),
+            "Refund rate by decision month (%)": m["by_decision_money"] / sold * 100,
+            f"Refunded + credited by sale month ({cur})": _major(m["by_sale_money_cents"], cur),
+            f"Refunded + credited by decision month ({cur})": _major(m["by_decision_money_cents"], cur),
+        }
+    )
+
+
+def awaiting_table(r: Report) -> pd.DataFrame:
+    """Money awaiting approval now, one row per currency (each amount in its own currency)."""
+    a = r.awaiting
+    return pd.DataFrame(
+        {
+            "Currency": a["currency"],
+            "Waiting exceptions": a["pending"].astype("int64"),
+            "Amount awaiting approval": [format_money(c, cur) for c, cur in zip(a["amount_cents"], a["currency"])],
+            "Median days waited": a["median_wait_days"].astype("float64"),
+            "Longest wait (days)": a["oldest_wait_days"].astype("int64"),
+        }
+    )
+
+
+def approvals_table(r: Report) -> pd.DataFrame:
+    a = r.approvals
+    decided = a["approvals"] + a["rejections"]
+    return pd.DataFrame(
+        {
+            "Manager": a["manager"],
+            "Approved": a["approvals"].astype("int64"),
+            "Rejected": a["rejections"].astype("int64"),
+            "Approval rate (%)": a["approvals"] / decided.where(decided != 0) * 100,
+            "Median hours to answer": a["median_wait_hours"].astype("float64").round(1),
+        }
+    )
+
+
+def granted_table(r: Report) -> pd.DataFrame:
+    """Amount granted against amount requested, one row per currency."""
+    g = r.granted
+    asked = g["requested_cents"].where(g["requested_cents"] != 0)
+
+    def fmt(column: str) -> list[str]:
+        return [format_money(c, cur) for c, cur in zip(g[column], g["currency"])]
+
+    return pd.DataFrame(
+        {
+            "Currency": g["currency"],
+            "Effective decisions": g["decisions"].astype("int64"),
+            "Amount requested": fmt("requested_cents"),
+            "Amount granted": fmt("granted_cents"),
+            "Granted of requested (%)": g["granted_cents"] / asked * 100,
+            "Cash refunds": fmt("cash_cents"),
+            "Cash of requested (%)": g["cash_cents"] / asked * 100,
+        }
+    )
 
 
 def reviewer_table(r: Report) -> pd.DataFrame:
@@ -488,6 +683,10 @@ def build_view(r: Report) -> View:
         "backlog": backlog_table(r),
         "lead": lead_table(r),
         "versions": version_table(r),
+        "sale_month": sale_month_table(r),
+        "awaiting": awaiting_table(r),
+        "approvals": approvals_table(r),
+        "granted": granted_table(r),
     }
     note = None
     if partial:

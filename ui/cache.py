@@ -14,6 +14,7 @@ import streamlit as st
 from data.db import Database
 from desk import analytics, home
 from desk.auth import Actor
+from ui import runtime
 from ui.analytics_view import View, build_view
 
 ANALYTICS_TTL_SECONDS = 60
@@ -21,7 +22,7 @@ ANALYTICS_TTL_SECONDS = 60
 
 @st.cache_data(ttl=ANALYTICS_TTL_SECONDS, show_spinner=False, max_entries=128)
 def _report(_db: Database, url: str, filters: analytics.Filters, actor: Actor, today: date):
-    return analytics.report(_db, filters, actor, today), datetime.now()
+    return analytics.report(_db, filters, actor, today), runtime.now()
 
 
 @st.cache_data(ttl=ANALYTICS_TTL_SECONDS, show_spinner=False, max_entries=32)
@@ -48,6 +49,16 @@ def analytics_view(
 ) -> tuple[analytics.Report, datetime, View]:
     """(Report, computed at, View): the report and what the page draws from it, cached for a minute."""
     return _view(db, db.url, filters, actor, today)
+
+
+@st.cache_data(ttl=ANALYTICS_TTL_SECONDS, show_spinner=False, max_entries=64)
+def _drill(_db: Database, url: str, filters: analytics.Filters, actor: Actor, drill: analytics.Drill):
+    return analytics.drill_cases(_db, filters, actor, drill)
+
+
+def analytics_drill(db: Database, filters: analytics.Filters, actor: Actor, drill: analytics.Drill):
+    """(cases, how many in all): the cases behind one number of the analytics page, cached like it."""
+    return _drill(db, db.url, filters, actor, drill)
 
 
 def analytics_people(db: Database, actor: Actor) -> list[analytics.Person]:

@@ -42,3 +42,9 @@ def download_file(label: str, data: bytes | str, *, file_name: str, mime: str, w
     """A download button for a file that is not a table of desk data: a policy version as TOML, or one of the
     documented example files from the repository."""
     return (where or st).download_button(label, data=data, file_name=file_name, mime=mime, **kwargs)
+
+
+def download_report(label: str, make: Callable[[], bytes | str], *, file_name: str, mime: str, where=None, **kwargs):
+    """A download button for a report file that desk/report.py writes (its cells neutralised, its HTML escaped),
+    made only when the user clicks."""
+    return (where or st).download_button(label, data=make, file_name=file_name, mime=mime, **kwargs)

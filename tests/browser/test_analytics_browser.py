@@ -57,7 +57,7 @@ def test_a_table_downloads_as_csv(browser_page, live_server):
     page = browser_page
     open_as_manager(page, live_server)
     with page.expect_download() as download:
-        page.get_by_test_id("stDownloadButton").first.get_by_role("button").click()
+        page.get_by_test_id("stDownloadButton").filter(has_text="Download CSV").first.get_by_role("button").click()
     d = download.value
     assert d.suggested_filename == "refund-desk-refund-rates.csv"
     header = Path(d.path()).read_text(encoding="utf-8").splitlines()[0]
@@ -93,3 +93,42 @@ def test_an_exception_row_opens_its_case(browser_page, live_server, sqlite_demo_
     assert f"{live_server.url}/case?case={newest}" in navigations
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "analytics-exceptions.png"), full_page=True)
+
+
+def test_a_refund_rate_row_drills_down_to_its_cases_and_opens_one_as_the_same_person(browser_page, live_server):
+    page = browser_page
+    open_as_manager(page, live_server)
+    grid = page.get_by_test_id("stDataFrame").filter(visible=True).first  # the refund-rate table
+    grid.scroll_into_view_if_needed()
+    expect(grid).to_be_visible()
+    page.mouse.wheel(0, 0)
+    box = grid.bounding_box()
+    assert box is not None
+    panel = page.get_by_test_id("stMarkdown").filter(has_text="The cases behind it:")
+    for _ in range(3):  # the grid may still be laying out under load: click until the selection registers
+        page.mouse.click(box["x"] + 15, box["y"] + 5 * 35 + 17)  # the row marker of the 5th row
+        wait_for_app(page)
+        try:
+            expect(panel).to_be_visible(timeout=10_000)
+            break
+        except AssertionError:
+            box = grid.bounding_box()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "analytics-drilldown-selected.png"), full_page=True)
+    expect(panel).to_be_visible()
+    expect(page.get_by_test_id("stCaptionContainer").filter(has_text="Filters: 27 Nov 2025 – 26 Nov 2026")).to_be_visible()
+    cases = page.get_by_test_id("stDataFrame").filter(visible=True).nth(1)  # the list, right below the table
+    cases.scroll_into_view_if_needed()
+    box = cases.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 15, box["y"] + 35 + 17)
+    wait_for_app(page)
+    link = page.get_by_test_id("stPageLink").filter(has_text="Open case")
+    expect(link).to_be_visible()
+    case_id = link.inner_text().split("Open case")[-1].strip()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "analytics-drilldown.png"), full_page=True)
+    link.click()
+    wait_for_app(page)
+    page.wait_for_url(f"**/case?case={case_id}")
+    expect(page.get_by_test_id("stSidebar")).to_contain_text("Max Müller · manager")  # still the manager

@@ -614,3 +614,127 @@ def test_the_home_page_value_rate_is_per_currency_like_the_analytics(desk_in_two
         assert (h.refund_rate_30d, h.refund_value_rate_30d) == (pytest.approx(k.refund_rate), pytest.approx(k.refund_value_rate))
     # EUR: d10 €40.00 of €1,000 revenue
     assert headline(db, TODAY, "EUR").refund_value_rate_30d == pytest.approx(4000 / 100_000)
+
+
+# ---- the monthly review: cash-only rate, granted against requested, approvals ------------------------------
+
+
+def test_the_cash_refund_rate_leaves_credits_out(desk):
+    k = run(desk).kpis
+    # cash refunds: d1 full $120 + d3 partial $25 = 2 of 150 sold, $145 of $12,500; with credits (d2, d9): 4
+    assert (k.refunds, k.refund_cents) == (2, 14500)
+    assert k.cash_refund_rate == pytest.approx(2 / 150)
+    assert k.cash_refund_value_rate == pytest.approx(14500 / 1_250_000)
+    assert k.refund_rate == pytest.approx(4 / 150)
+
+
+def test_amount_granted_against_amount_requested_per_currency(desk_in_two_currencies):
+    g = run(desk_in_two_currencies).granted.set_index("currency")
+    # USD effective decisions in March: d1 d2 d3 d4 d7 d9, each case asked $100 → $600 asked;
+    # granted d1 120 + d2 30 + d3 25 + d9 15 = $190, cash (d1 + d3) $145. d5 pending, d6 superseded: out.
+    assert g.loc["USD"].to_dict() == {
+        "decisions": 6, "requested_cents": 60000, "granted_cents": 19000, "cash_cents": 14500
+    }
+    # EUR: d10 asked €40, granted €40 in full — its own row, never added to the dollars
+    assert g.loc["EUR"].to_dict() == {"decisions": 1, "requested_cents": 4000, "granted_cents": 4000, "cash_cents": 4000}
+
+
+def test_money_awaiting_approval_and_how_long_it_has_waited(desk):
+    a = run(desk).awaiting
+    # d5: Rita's full refund of $49.00, pending since 03-14; as of 03-31 it has waited 17 days
+    assert a.to_dict("records") == [
+        {"currency": "USD", "pending": 1, "amount_cents": 4900, "median_wait_days": 17, "oldest_wait_days": 17}
+    ]
+    assert run(desk, replace(MARCH, reviewers=(OMAR,))).awaiting.empty  # Omar has nothing waiting
+
+
+@pytest.fixture
+def answered(desk):
+    """The desk with the times the managers answered: d6 rejected by Max 6 hours after Omar recorded it
+    (03-21 06:00), d9 approved by Omar two days after Max recorded it (03-11 00:00)."""
+    with desk.write.begin() as s:
+        s.execute(update(Decision).where(Decision.id == 6).values(approved_at=datetime(2026, 3, 21, 6, 0)))
+        s.execute(update(Decision).where(Decision.id == 9).values(approved_at=datetime(2026, 3, 11, 0, 0)))
+    return desk
+
+
+def test_approvals_and_rejections_per_manager(answered):
+    a = run(answered).approvals
+    assert a[["manager", "approvals", "rejections", "median_wait_hours"]].to_dict("records") == [
+        {"manager": "Omar", "approvals": 1, "rejections": 0, "median_wait_hours": 48.0},
+        {"manager": "Max", "approvals": 0, "rejections": 1, "median_wait_hours": 6.0},
+    ]
+    # with a reviewer filter: the exceptions that reviewer recorded (Omar's d6, rejected by Max)
+    omar = run(answered, replace(MARCH, reviewers=(OMAR,))).approvals
+    assert omar[["manager", "approvals", "rejections"]].to_dict("records") == [
+        {"manager": "Max", "approvals": 0, "rejections": 1}
+    ]
+    assert run(answered, replace(MARCH, start=date(2026, 2, 1), end=date(2026, 2, 28))).approvals.empty
+
+
+FEB_MAR = replace(MARCH, start=date(2026, 2, 1))
+
+
+def test_refund_rate_by_sale_month_beside_decision_month(desk):
+    rows = {r["month"]: r for r in run(desk, FEB_MAR).sale_months.to_dict("records")}
+    # every case is about service 1, sold 2026-02-01: the February cohort holds every effective money
+    # decision whenever decided — d8 (02-20) and d1 d2 d3 d9 (March) = 5, $50 + $120 + $30 + $25 + $15,
+    # cash (d1 d3 d8) 3 — over February's 80 services sold; March's cohort has none of 150
+    feb, mar = rows[date(2026, 2, 1)], rows[date(2026, 3, 1)]
+    assert (feb["sold"], feb["by_sale_money"], feb["by_sale_money_cents"], feb["by_sale_refunds"]) == (80, 5, 24000, 3)
+    assert (mar["sold"], mar["by_sale_money"], mar["by_sale_money_cents"]) == (150, 0, 0)
+    # by decision month: February d8 ($50), March d1 d2 d3 d9 ($190)
+    assert (feb["by_decision_money"], feb["by_decision_money_cents"]) == (1, 5000)
+    assert (mar["by_decision_money"], mar["by_decision_money_cents"]) == (4, 19000)
+
+
+def test_a_late_approval_moves_into_its_sale_month_and_a_rebuild_agrees(desk):
+    from data.bulk import rollups_paused
+
+    with desk.write.begin() as s:  # d5 (pending, $49, service sold in February) is approved
+        s.execute(update(Decision).where(Decision.id == 5).values(approval_status="approved", approver_id=MAX))
+    feb = run(desk, FEB_MAR).sale_months.set_index("month").loc[date(2026, 2, 1)]
+    assert (feb["by_sale_money"], feb["by_sale_money_cents"]) == (6, 24000 + 4900)
+    # and it is granted in March, the month it was recorded: $190 + $49 of $600 + $100 asked
+    usd = run(desk).granted.set_index("currency").loc["USD"]
+    assert (usd["decisions"], usd["requested_cents"], usd["granted_cents"]) == (7, 70000, 23900)
+    before = run(desk, FEB_MAR)
+    with desk.write.begin() as s, rollups_paused(s.connection(), "test: rebuild"):
+        pass
+    after = run(desk, FEB_MAR)
+    assert after.sale_months.equals(before.sale_months) and after.granted.equals(before.granted)
+
+
+def test_the_sale_month_rate_is_per_currency_for_money(desk_in_two_currencies):
+    mar = run(desk_in_two_currencies).sale_months.set_index("month").loc[date(2026, 3, 1)]
+    # d10 (EUR service sold 03-02, €40 full refund): counted in March's cohort; its euros only in EUR
+    assert (mar["by_sale_money"], mar["by_sale_money_cents"], mar["sold"]) == (1, 0, 170)
+    eur = run(desk_in_two_currencies, replace(MARCH, currency="EUR")).sale_months.set_index("month")
+    assert eur.loc[date(2026, 3, 1), "by_sale_money_cents"] == 4000
+
+
+# ---- drill-down: the cases behind a number -------------------------------------------------------------
+
+
+def test_the_cases_behind_a_period_s_refund_count(desk):
+    rows, total = analytics.drill_cases(desk, MARCH, MANAGER, analytics.Drill("decided", d("03-01"), d("03-31")))
+    # the 4 money outcomes of March (refund_count): d1 c1, d2 c2, d3 c3, d9 c10 — newest first
+    # decided 03-09 (c10), 03-06 (c2), 03-05 (c3), 03-04 (c1)
+    assert total == 4 and list(rows["case_id"]) == [10, 2, 3, 1]
+    sub = analytics.Drill("decided", d("03-01"), d("03-31"), "subscription")
+    assert set(analytics.drill_cases(desk, MARCH, MANAGER, sub)[0]["case_id"]) == {3, 10}
+
+
+def test_the_cases_behind_a_sale_month_cohort(desk):
+    rows, total = analytics.drill_cases(desk, FEB_MAR, MANAGER, analytics.Drill("sale_month", d("02-01"), d("02-28")))
+    assert total == 5 and set(rows["case_id"]) == {1, 2, 3, 8, 10}  # the February cohort (see above)
+
+
+def test_a_reviewer_s_drill_down_lists_only_their_cases(desk):
+    rows, total = analytics.drill_cases(desk, MARCH, REVIEWER, analytics.Drill("decided", d("03-01"), d("03-31")))
+    assert total == 2 and set(rows["case_id"]) == {1, 2}  # Rita's d1 and d2
+
+
+def test_an_unknown_drill_down_is_refused(desk):
+    with pytest.raises(InvalidInput):
+        analytics.drill_cases(desk, MARCH, MANAGER, analytics.Drill("everything", d("03-01"), d("03-31")))

@@ -4,6 +4,7 @@ filter changes the numbers, empty states explain themselves, reviewers see only 
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -44,6 +45,17 @@ def apply(at):
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+def custom(at):
+    """Pick the "Custom range" period, which enables the date box."""
+    at.selectbox(key="an_period").set_value("custom").run()
+    assert not at.date_input(key="an_dates").disabled
+    return at
+
+
+def caption_text(at) -> str:
+    return "\n".join(c.value for c in at.caption)
 
 
 def test_a_manager_sees_kpis_charts_tables_and_csv_exports(app):
@@ -103,7 +115,7 @@ def test_a_service_type_filter_changes_the_numbers(app):
 
 def test_a_date_range_without_data_says_so(app):
     at = open_page(app, MANAGER)
-    at.date_input(key="an_dates").set_value((date(2020, 1, 1), date(2020, 1, 31)))
+    custom(at).date_input(key="an_dates").set_value((date(2020, 1, 1), date(2020, 1, 31)))
     apply(at)
     assert any("Nothing to show for these filters" in i.value for i in at.info)
     assert not at.get("plotly_chart")
@@ -134,7 +146,7 @@ def test_a_reviewer_without_decisions_in_the_range_is_told_so(app, sqlite_demo_u
     db.dispose()
     day = next(d for d in (date(2026, 11, 26 - i) for i in range(20)) if d not in rita_days)
     at = open_page(app)
-    at.date_input(key="an_dates").set_value((day, day))
+    custom(at).date_input(key="an_dates").set_value((day, day))
     apply(at)
     assert any("You have no decisions" in i.value for i in at.info)
 
@@ -186,3 +198,146 @@ def test_the_reporting_currency_comes_from_the_environment(app, monkeypatch):
     at = open_page(app, MANAGER)
     assert at.selectbox(key="an_currency").value == "USD"
     assert any("reporting currency is not valid" in w.value for w in at.warning)
+
+
+# ---- periods and the desk time zone ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("preset", "start", "end"),
+    [
+        ("last_12_months", date(2025, 11, 27), TODAY),
+        ("this_month", date(2026, 11, 1), TODAY),
+        ("last_month", date(2026, 10, 1), date(2026, 10, 31)),
+        ("this_quarter", date(2026, 10, 1), TODAY),
+        ("last_quarter", date(2026, 7, 1), date(2026, 9, 30)),
+        ("year_to_date", date(2026, 1, 1), TODAY),
+    ],
+)
+def test_a_period_preset_sets_the_range_and_the_link_keeps_it(app, preset, start, end):
+    at = open_page(app, MANAGER)
+    at.selectbox(key="an_period").set_value(preset).run()
+    assert not at.exception, at.exception
+    assert at.date_input(key="an_dates").value == (start, end)
+    assert at.date_input(key="an_dates").disabled
+    assert f"**{start:%d %b %Y} – {end:%d %b %Y}**" in caption_text(at)
+    assert at.query_params["period"] == preset
+
+
+def test_a_link_with_a_preset_opens_that_period(app):
+    at = app()
+    at.session_state["local_user_email"] = MANAGER
+    at.run()
+    at.switch_page("pages/analytics.py")
+    at.query_params["period"] = "last_month"
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="an_period").value == "last_month"
+    assert "**01 Oct 2026 – 31 Oct 2026**" in caption_text(at)
+    assert not at.warning
+
+
+def test_a_custom_range_is_kept_in_the_link_and_read_back(app):
+    at = custom(open_page(app, MANAGER))
+    at.date_input(key="an_dates").set_value((date(2026, 3, 2), date(2026, 4, 15)))
+    apply(at)
+    assert at.query_params["period"] == "custom"
+    assert at.query_params["from"] == "2026-03-02" and at.query_params["to"] == "2026-04-15"
+    again = app()
+    again.session_state["local_user_email"] = MANAGER
+    again.run()
+    again.switch_page("pages/analytics.py")
+    for k in ("period", "from", "to"):
+        again.query_params[k] = at.query_params[k]
+    again.run()
+    assert again.selectbox(key="an_period").value == "custom"
+    assert "**02 Mar 2026 – 15 Apr 2026**" in caption_text(again)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"period": "fortnight"},
+        {"period": "custom", "from": "2026-13-01", "to": "2026-11-01"},
+        {"period": "custom", "from": "2026-01-01", "to": "2099-01-01"},
+        {"period": "custom", "from": "2026-05-01", "to": "2026-04-01"},
+    ],
+)
+def test_a_bad_period_link_warns_and_uses_the_default(app, params):
+    at = app()
+    at.session_state["local_user_email"] = MANAGER
+    at.run()
+    at.switch_page("pages/analytics.py")
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, at.exception
+    assert any("not valid" in w.value and "using the default" in w.value for w in at.warning)
+    assert at.selectbox(key="an_period").value == "last_12_months"
+    assert "**27 Nov 2025 – 26 Nov 2026**" in caption_text(at)
+
+
+def test_the_desk_time_zone_is_named_on_screen(app, monkeypatch):
+    monkeypatch.setenv("REFUND_DESK_TIMEZONE", "Europe/Berlin")
+    at = open_page(app, MANAGER)
+    text = caption_text(at)
+    assert "desk's time zone, **Europe/Berlin**" in text
+    assert re.search(r"Figures as of \d\d:\d\d:\d\d Europe/Berlin", text)
+
+
+def test_a_bad_time_zone_warns_and_uses_utc(app, monkeypatch):
+    monkeypatch.setenv("REFUND_DESK_TIMEZONE", "Mars/Olympus")
+    at = open_page(app, MANAGER)
+    assert any("time zone 'Mars/Olympus' is not valid" in w.value for w in at.warning)
+    assert "desk's time zone, **UTC**" in caption_text(at)
+
+
+def test_the_monthly_review_numbers_are_on_the_page(app):
+    at = open_page(app, MANAGER)
+    text = caption_text(at)
+    assert re.search(r"Cash-only refund rate .*: \*\*\d+\.\d\d%\*\*", text)
+    assert "Dating rule" in text
+    headings = {h.value for h in at.subheader}
+    assert {"Money awaiting approval", "Approvals and rejections per manager"} <= headings
+    granted = next(df.value for df in at.dataframe if "Amount requested" in df.value.columns)
+    assert len(granted) >= 3  # the demo desk sells in three currencies: a row each, never summed
+    assert granted["Currency"].is_unique
+    per_manager = next(df.value for df in at.dataframe if "Approved" in df.value.columns and "Manager" in df.value.columns)
+    assert per_manager["Approved"].sum() + per_manager["Rejected"].sum() > 0
+    cohorts = next(df.value for df in at.dataframe if "Refund rate by sale month (%)" in df.value.columns)
+    assert len(cohorts) == 13  # 27 Nov 2025 – 26 Nov 2026 touches 13 months
+    assert cohorts["Money outcomes, by sale month"].sum() > 0
+
+
+# ---- drill-down ------------------------------------------------------------------------------------------
+
+
+def test_selecting_a_refund_rate_row_lists_the_cases_behind_it(app):
+    at = open_page(app, MANAGER)
+    trend = next(df.value for df in at.dataframe if "Cash refund rate (%)" in df.value.columns)
+    busiest = int(trend["Money outcomes"].to_numpy().argmax())
+    at.session_state["table_trend"] = {"selection": {"rows": [busiest], "columns": []}}
+    at.run()
+    assert not at.exception, at.exception
+    last = trend.iloc[busiest]
+    text = "\n".join(m.value for m in at.markdown)
+    assert "**The cases behind it:** money decisions recorded" in text
+    assert last["Service type"] in text
+    assert "Filters: 27 Nov 2025 – 26 Nov 2026; all service types; all reasons; all reviewers." in caption_text(at)
+    listed = next((df.value for df in at.dataframe if "Requested" in df.value.columns), None)
+    assert listed is not None, caption_text(at)
+    # the list is the number's cases: as many as the row's money outcomes, of that type only
+    assert len(listed) == last["Money outcomes"]
+    assert set(listed["Service type"]) == {last["Service type"]}
+    assert any(b.label.startswith("Download CSV (") for b in at.get("download_button"))
+    # picking a case gives a same-tab link to it
+    at.session_state["table_drill_trend"] = {"selection": {"rows": [0], "columns": []}}
+    at.run()
+    links = at.get("page_link")
+    assert any(f"Open case {listed['Case'].iloc[0]}" in link.proto.label for link in links)
+
+
+def test_the_report_buttons_offer_the_workbook_and_the_html(app):
+    at = open_page(app, MANAGER)
+    labels = {b.label for b in at.get("download_button")}
+    assert {"Report (XLSX)", "Report with charts (HTML)"} <= labels

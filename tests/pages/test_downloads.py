@@ -99,13 +99,26 @@ def test_every_analytics_csv_is_safe_and_the_exception_list_quotes_rationales(ap
     at = open_page(app, hostile_url, "pages/analytics.py")
     csvs = {label: data for label, data in downloads.items() if label.startswith("Download CSV")}
     assert len(at.get("download_button")) >= 8 and csvs
-    for data in downloads.values():
+    for data in csvs.values():
         if rows(data)[1:]:
             assert_safe(data)
-    exception_lists = [rows(d) for d in downloads.values() if "Rationale" in rows(d)[0]]
+    exception_lists = [rows(d) for d in csvs.values() if "Rationale" in rows(d)[0]]
     assert exception_lists, "the exception list is downloadable"
     header, *body = exception_lists[0]
     assert body and all(r[header.index("Rationale")].startswith("'+cmd|") for r in body)
+
+
+def test_the_report_workbook_runs_no_formula_and_the_html_runs_no_script(app, hostile_url, downloads):
+    from openpyxl import load_workbook
+
+    open_page(app, hostile_url, "pages/analytics.py")
+    wb = load_workbook(io.BytesIO(downloads["Report (XLSX)"]))
+    cells = [c for ws in wb for row in ws.iter_rows() for c in row if c.value is not None]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    rationales = [c.value for c in wb["Exception cases"]["K"][1:] if c.value]
+    assert rationales and all(v.startswith("'+cmd|") for v in rationales)
+    page = downloads["Report with charts (HTML)"].decode("utf-8")
+    assert "+cmd|" in page and "<script src=" not in page
 
 
 def test_the_replay_csv_quotes_formula_case_numbers(app, hostile_url, downloads):
