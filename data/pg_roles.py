@@ -27,6 +27,7 @@ import argparse
 import os
 import re
 import sys
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, create_engine, text
@@ -104,7 +105,22 @@ def _objects(c: Connection, schema: str) -> list[tuple[str, str, str]]:
 
 
 def apply(admin_url: str, roles: Roles) -> list[str]:
-    """Create or update both roles and the app role's rights; returns what was done, one line each."""
+    """Create or update both roles and the app role's rights; returns what was done, one line each.
+
+    GRANT CONNECT ON DATABASE rewrites the database's catalog row, which autovacuum also updates in place;
+    PostgreSQL then refuses one of the two with "tuple concurrently updated". Everything here is idempotent
+    and in one transaction, so that refusal is simply tried again (a few times, briefly)."""
+    for attempt in range(5):
+        try:
+            return _apply(admin_url, roles)
+        except RolesError as exc:
+            if "tuple concurrently updated" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _apply(admin_url: str, roles: Roles) -> list[str]:
     done: list[str] = []
     database = make_url(admin_url).database
     if not database:
