@@ -35,6 +35,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, MetaData, Table, inspect, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from data.db import describe_url, make_engine, resolve_url
 
@@ -172,8 +173,11 @@ def _tool(name: str) -> str:
 def _run(cmd: list[str], env: dict[str, str], what: str) -> None:
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if proc.returncode != 0:
-        detail = (proc.stderr or proc.stdout).strip().splitlines()
-        raise BackupError(f"{what} failed: {detail[-1] if detail else f'exit {proc.returncode}'}")
+        lines = (proc.stderr or proc.stdout).strip().splitlines()
+        # pg_restore ends with "Command was: …"; the reason is the "error:" line before it
+        errors = [ln for ln in lines if "error:" in ln.lower()]
+        detail = "; ".join(errors[-2:]) if errors else (lines[-1] if lines else f"exit {proc.returncode}")
+        raise BackupError(f"{what} failed: {detail}")
 
 
 # ---- backup ------------------------------------------------------------------------------------------------
@@ -320,6 +324,18 @@ def _restore_postgresql(backup_path: Path, url: str) -> None:
             f"{describe_url(url)} already holds {n} tables in schema {where}; restore into an empty database "
             "(createdb) — nothing was changed."
         )
+    # A dump of the desk's schema holds no extensions; the queue's name search (migration 0009) needs pg_trgm.
+    engine = make_engine(url, pg_limits=NO_LIMITS)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"))
+    except DBAPIError as exc:
+        raise BackupError(
+            f"pg_trgm could not be created in {describe_url(url)} ({str(exc.orig).strip().splitlines()[0]}); "
+            "restore as the database owner or create the extension first — nothing was changed."
+        ) from None
+    finally:
+        engine.dispose()
     _run([pg_restore, "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
           "--dbname", conninfo, str(backup_path)], env, "pg_restore")
 
