@@ -156,8 +156,10 @@ for line in presence_lines(db, actor, d.id):
 # At 1400x900 the request (left), the verdict and the decision form (right) fit without scrolling; everything
 # else is one click away in the tabs below them.
 left, right = st.columns([2, 3], gap="medium")
+# The tabs keep their state (a key, on_change="rerun"): after an upload or a note the page stays on its tab.
 facts_tab, documents_tab, history_tab, timeline_tab, actions_tab = st.tabs(
-    ["Service and policy", "Documents", "Customer history", "Timeline", "Fix, note, assign"]
+    ["Service and policy", "Documents", "Customer history", "Timeline", "Fix, note, assign"],
+    key=f"case_tabs_{d.id}", on_change="rerun",
 )
 
 # ---- facts -------------------------------------------------------------------------------------------------

@@ -53,6 +53,7 @@ def test_upload_an_image_and_an_email_see_them_and_a_refused_upload_says_why(des
     (tmp_path / "complaint.eml").write_bytes(complaint_email())
     (tmp_path / "invoice.pdf").write_bytes(b"GIF89a\x01\x00\x01\x00 not a pdf at all")
     start(page, server, f"/case?case={cid}")
+    click(page, page.get_by_role("tab", name="Documents"))  # the case page keeps documents one click away
     expect(page.get_by_text("No files on the case yet.")).to_be_visible()
 
     upload(page, tmp_path / "error screen.png")

@@ -60,7 +60,7 @@ def sign_in(page, server, name: str) -> None:
 
 
 def nav(page, label: str) -> None:
-    click(page, page.get_by_test_id("stSidebarNavLink").filter(has_text=label))
+    click(page, page.get_by_test_id("stSidebar").get_by_test_id("stPageLink-NavLink").filter(has_text=label))
 
 
 def case_caption(page, server, case_id: int):
