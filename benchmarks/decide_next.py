@@ -98,8 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     ordered = sorted(times)
     p95 = ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))]
-    print(f"decide and open next, click -> next case's heading: median {statistics.median(times):.0f} ms, "
-          f"p95 {p95:.0f} ms (n={len(times)})")
+    print(
+        f"decide and open next, click -> next case's heading: median {statistics.median(times):.0f} ms, "
+        f"p95 {p95:.0f} ms (n={len(times)})"
+    )
     return 0
 
 

@@ -53,9 +53,26 @@ def write_files(directory: Path, rows: int, cases_too: bool = True) -> tuple[Pat
     reasons = ("our_error", "technical_issue", "billing_error", "user_error", "changed_requirements", "dissatisfied")
     with services.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["external_id", "customer_external_id", "customer_name", "customer_email", "service_type",
-                    "status", "price", "currency", "purchased_on", "scheduled_on", "initiated_on", "completed_on",
-                    "cycle", "cycle_start", "cycle_end", "cancelled_on"])
+        w.writerow(
+            [
+                "external_id",
+                "customer_external_id",
+                "customer_name",
+                "customer_email",
+                "service_type",
+                "status",
+                "price",
+                "currency",
+                "purchased_on",
+                "scheduled_on",
+                "initiated_on",
+                "completed_on",
+                "cycle",
+                "cycle_start",
+                "cycle_end",
+                "cancelled_on",
+            ]
+        )
         for i in range(rows):
             t = types[i % 4]
             bought = START + timedelta(days=i % 600)
@@ -64,28 +81,86 @@ def write_files(directory: Path, rows: int, cases_too: bool = True) -> tuple[Pat
             price = f"{20 + i % 180}.{i % 100:02d}"
             if t == "subscription":
                 end = bought + timedelta(days=29)
-                w.writerow([f"S{i:08d}", cust, name, email, t, "completed", price, "USD", bought, "", "", "",
-                            "monthly", bought, end, ""])
+                w.writerow(
+                    [
+                        f"S{i:08d}",
+                        cust,
+                        name,
+                        email,
+                        t,
+                        "completed",
+                        price,
+                        "USD",
+                        bought,
+                        "",
+                        "",
+                        "",
+                        "monthly",
+                        bought,
+                        end,
+                        "",
+                    ]
+                )
             else:
                 done = bought + timedelta(days=2)
-                w.writerow([f"S{i:08d}", cust, name, email, t, "completed", price, "USD", bought, bought + timedelta(1),
-                            bought + timedelta(1), done, "", "", "", ""])
+                w.writerow(
+                    [
+                        f"S{i:08d}",
+                        cust,
+                        name,
+                        email,
+                        t,
+                        "completed",
+                        price,
+                        "USD",
+                        bought,
+                        bought + timedelta(1),
+                        bought + timedelta(1),
+                        done,
+                        "",
+                        "",
+                        "",
+                        "",
+                    ]
+                )
     if not cases_too:
         return services, cases
     with cases.open("w", newline="") as fh:
         w = csv.writer(fh)
-        w.writerow(["external_id", "service_external_id", "opened_on", "channel", "reason", "description",
-                    "amount_requested", "documentation", "fix_attempted", "fix_succeeded"])
+        w.writerow(
+            [
+                "external_id",
+                "service_external_id",
+                "opened_on",
+                "channel",
+                "reason",
+                "description",
+                "amount_requested",
+                "documentation",
+                "fix_attempted",
+                "fix_succeeded",
+            ]
+        )
         for i in range(rows):
             t = types[i % 4]
             bought = START + timedelta(days=i % 600)
             service_date = bought if t == "subscription" else bought + timedelta(days=2)
             reason = reasons[i % len(reasons)]
             fix = reason in ("our_error", "technical_issue") and i % 3 == 0
-            w.writerow([f"T{i:08d}", f"S{i:08d}", service_date + timedelta(days=i % 10), ("email", "phone")[i % 2],
-                        reason, "The service did not work as described.", f"{20 + i % 180}.00",
-                        "screenshot.png" if i % 2 else "", "true" if fix else "false",
-                        ("true" if i % 2 else "false") if fix else ""])
+            w.writerow(
+                [
+                    f"T{i:08d}",
+                    f"S{i:08d}",
+                    service_date + timedelta(days=i % 10),
+                    ("email", "phone")[i % 2],
+                    reason,
+                    "The service did not work as described.",
+                    f"{20 + i % 180}.00",
+                    "screenshot.png" if i % 2 else "",
+                    "true" if fix else "false",
+                    ("true" if i % 2 else "false") if fix else "",
+                ]
+            )
     return services, cases
 
 
@@ -93,14 +168,18 @@ def fresh_db(url: str):
     db = open_database(url)
     upgrade(db.engine)
     with db.engine.begin() as conn:
-        bulk.insert_columns(conn, "users", {
-            "id": list(range(1, len(DEMO_USERS) + 1)),
-            "email": [u[0] for u in DEMO_USERS],
-            "display_name": [u[1] for u in DEMO_USERS],
-            "role": [u[2] for u in DEMO_USERS],
-            "active": [u[3] for u in DEMO_USERS],
-            "created_at": ["2026-01-01 00:00:00"] * len(DEMO_USERS),
-        })
+        bulk.insert_columns(
+            conn,
+            "users",
+            {
+                "id": list(range(1, len(DEMO_USERS) + 1)),
+                "email": [u[0] for u in DEMO_USERS],
+                "display_name": [u[1] for u in DEMO_USERS],
+                "role": [u[2] for u in DEMO_USERS],
+                "active": [u[3] for u in DEMO_USERS],
+                "created_at": ["2026-01-01 00:00:00"] * len(DEMO_USERS),
+            },
+        )
     return db
 
 
@@ -113,8 +192,11 @@ def throughput(args) -> None:
         for run in range(args.runs):
             path = tmpdir / f"import-{run}.db"
             db = fresh_db(f"sqlite:///{path}")
-            for label, file, kind in (("services", services, "services"), ("cases", cases, "cases"),
-                                      ("re-import services", services, "services")):
+            for label, file, kind in (
+                ("services", services, "services"),
+                ("cases", cases, "cases"),
+                ("re-import services", services, "services"),
+            ):
                 t0 = time.perf_counter()
                 report = import_file(db, ADMIN_ID, file, file.name, kind)
                 timings[label].append(time.perf_counter() - t0)
@@ -128,8 +210,10 @@ def throughput(args) -> None:
             path.unlink()
     print(f"{args.rows:,} rows per file, SQLite, {args.runs} runs (median / worst):")
     for label, ts in timings.items():
-        print(f"  {label:<20} {statistics.median(ts):6.2f} s / {max(ts):6.2f} s  "
-              f"({args.rows / statistics.median(ts):,.0f} rows/s)")
+        print(
+            f"  {label:<20} {statistics.median(ts):6.2f} s / {max(ts):6.2f} s  "
+            f"({args.rows / statistics.median(ts):,.0f} rows/s)"
+        )
 
 
 # --- memory: checking a large file, in a fresh process per measurement ---------------------------------------
@@ -166,12 +250,17 @@ def memory(args) -> None:
             out = subprocess.run(
                 [sys.executable, "-m", "benchmarks.import_rows", "--_measure", str(services), "--_url", url]
                 + (["--_held"] if held else []),
-                cwd=ROOT, check=True, capture_output=True, text=True,
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout.split()
             before, peak, seconds, checked = float(out[0]), float(out[1]), float(out[2]), int(out[3])
             assert checked == rows, (checked, rows)
-            print(f"  {label:<36} peak {peak:6.0f} MB ({peak / size:.1f}x the file; {before:.0f} MB before the "
-                  f"check, the interpreter, pandas and {'the file' if held else 'no file'}), {seconds:.1f} s")
+            print(
+                f"  {label:<36} peak {peak:6.0f} MB ({peak / size:.1f}x the file; {before:.0f} MB before the "
+                f"check, the interpreter, pandas and {'the file' if held else 'no file'}), {seconds:.1f} s"
+            )
 
 
 # --- reviewers deciding while a large import runs -------------------------------------------------------------
@@ -196,8 +285,17 @@ def decider(url: str, actor_email: str, cases: list[int], start, stop, results) 
         began, t0 = time.time(), time.perf_counter()
         error = ""
         try:
-            decide(db, actor.id, case_id, "deny", None, "Decided while an import runs (benchmark).", 1,
-                   uuid.uuid4().hex, today=date(2026, 12, 1))
+            decide(
+                db,
+                actor.id,
+                case_id,
+                "deny",
+                None,
+                "Decided while an import runs (benchmark).",
+                1,
+                uuid.uuid4().hex,
+                today=date(2026, 12, 1),
+            )
         except Exception as exc:  # noqa: BLE001 - every refusal is counted and printed
             error = f"{type(exc).__name__}: {exc}"[:200]
         out.append((began, time.perf_counter() - t0, error))
@@ -223,8 +321,10 @@ def deciders(args) -> None:
         ctx = mp.get_context("spawn")
         start, stop, results = ctx.Event(), ctx.Event(), ctx.Queue()
         reviewers = [u[0] for u in DEMO_USERS if u[2] == "reviewer" and u[3]][: args.deciders]
-        procs = [ctx.Process(target=decider, args=(url, email, ids[n :: len(reviewers)], start, stop, results))
-                 for n, email in enumerate(reviewers)]
+        procs = [
+            ctx.Process(target=decider, args=(url, email, ids[n :: len(reviewers)], start, stop, results))
+            for n, email in enumerate(reviewers)
+        ]
         for p in procs:
             p.start()
         for _ in procs:
@@ -248,13 +348,17 @@ def deciders(args) -> None:
     print(f"importing {report.inserted:,} cases into a SQLite file while {len(procs)} reviewer processes decide:")
     print(f"  check (no lock)          {report.check_seconds:6.2f} s")
     print(f"  write lock held          {report.lock_seconds:6.2f} s  (the whole import {report.seconds:.2f} s)")
-    print(f"  decisions                {len(decisions):,} in all, {len(during):,} during the import, "
-          f"{len(in_lock):,} overlapping the write lock")
+    print(
+        f"  decisions                {len(decisions):,} in all, {len(during):,} during the import, "
+        f"{len(in_lock):,} overlapping the write lock"
+    )
     slow = max(d[1] for d in during) if during else 0.0
     slow_lock = max(d[1] for d in in_lock) if in_lock else 0.0
     med = statistics.median(d[1] for d in during) if during else 0.0
-    print(f"  slowest decision         {slow:6.2f} s during the import ({slow_lock:.2f} s overlapping the write lock; "
-          f"median {med * 1000:.0f} ms)")
+    print(
+        f"  slowest decision         {slow:6.2f} s during the import ({slow_lock:.2f} s overlapping the write lock; "
+        f"median {med * 1000:.0f} ms)"
+    )
     print(f"  refused decisions        {len(refused)}" + (f": {refused[:3]}" if refused else ""))
     if refused:
         raise SystemExit(1)

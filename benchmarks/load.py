@@ -42,8 +42,16 @@ from data.pg_roles import Roles, apply, role_url  # noqa: E402
 TODAY = "2026-11-26"
 REVIEWERS = ["rita", "omar", "li", "sofia", "jonas", "amara"]
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def rss_mb(pid: int) -> float:
@@ -109,9 +117,14 @@ async def reviewer(i: int, browser, base: str, queue: asyncio.Queue, deadline: f
             await page.get_by_role("button", name="Record decision").click()
             await expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Decision saved")
             stats["decide"].append(time.perf_counter() - t1)
-        stats["held"] += 1 if await page.evaluate(
-            "() => document.querySelector(\"[data-testid='stApp']\")?.dataset.testConnectionState"
-        ) == "CONNECTED" else 0
+        stats["held"] += (
+            1
+            if await page.evaluate(
+                "() => document.querySelector(\"[data-testid='stApp']\")?.dataset.testConnectionState"
+            )
+            == "CONNECTED"
+            else 0
+        )
     except Exception as exc:  # noqa: BLE001 - every error is counted and printed
         stats["errors"].append(f"reviewer {i}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
     finally:
@@ -186,10 +199,22 @@ def main() -> int:
             )
             app_url = role_url(admin_url, roles.app).render_as_string(hide_password=False)
             proc = subprocess.Popen(
-                [sys.executable, "deploy/serve.py", "--db", app_url, "--secrets", str(secrets), "--port", str(port),
-                 "--run-dir", str(run_dir)],
-                cwd=ROOT, env={**os.environ, "REFUND_DESK_TODAY": TODAY},
-                stdout=(run_dir / "serve.log").open("w"), stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "deploy/serve.py",
+                    "--db",
+                    app_url,
+                    "--secrets",
+                    str(secrets),
+                    "--port",
+                    str(port),
+                    "--run-dir",
+                    str(run_dir),
+                ],
+                cwd=ROOT,
+                env={**os.environ, "REFUND_DESK_TODAY": TODAY},
+                stdout=(run_dir / "serve.log").open("w"),
+                stderr=subprocess.STDOUT,
             )
             deadline = time.monotonic() + 240
             while not (run_dir / "servers.json").exists() or not _healthy(port):
@@ -216,12 +241,20 @@ def main() -> int:
     print(f"reviewers {args.reviewers}, signed in {stats['signed_in']}, sessions held to the end {stats['held']}")
     print(f"decisions {n_dec} in {stats['elapsed']:.1f} s = {n_dec / stats['elapsed']:.2f}/s")
     if stats["open"]:
-        print(f"case open: median {statistics.median(stats['open']) * 1000:.0f} ms, p95 {p95(stats['open']) * 1000:.0f} ms")
+        print(
+            f"case open: median {statistics.median(stats['open']) * 1000:.0f} ms, p95 {p95(stats['open']) * 1000:.0f} ms"
+        )
     if stats["decide"]:
-        print(f"decision round trip: median {statistics.median(stats['decide']) * 1000:.0f} ms, "
-              f"p95 {p95(stats['decide']) * 1000:.0f} ms")
-    print("RSS per server (MB, before sign-in -> peak): " + ", ".join(
-        f"{k} {stats['rss_before'][k]:.0f} -> {stats['rss_after'][k]:.0f}" for k in sorted(stats["rss_after"])))
+        print(
+            f"decision round trip: median {statistics.median(stats['decide']) * 1000:.0f} ms, "
+            f"p95 {p95(stats['decide']) * 1000:.0f} ms"
+        )
+    print(
+        "RSS per server (MB, before sign-in -> peak): "
+        + ", ".join(
+            f"{k} {stats['rss_before'][k]:.0f} -> {stats['rss_after'][k]:.0f}" for k in sorted(stats["rss_after"])
+        )
+    )
     print(f"RSS per session: {grown / max(1, stats['signed_in']):.1f} MB (servers' growth / sessions)")
     print(f"errors {len(stats['errors'])}")
     for e in stats["errors"][:10]:

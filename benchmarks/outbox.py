@@ -69,8 +69,10 @@ def browser_upload(url: str, scratch: Path, data: bytes, case_id: int) -> None:
             wait_for_app(page)
             t2 = time.perf_counter()
             browser.close()
-        print(f"upload PNG {len(data) / 1024 / 1024:.2f} MB in the browser: file to the server {t1 - t0:.2f} s, "
-              f"Upload click to the image shown {t2 - t1:.2f} s, total {t2 - t0:.2f} s")
+        print(
+            f"upload PNG {len(data) / 1024 / 1024:.2f} MB in the browser: file to the server {t1 - t0:.2f} s, "
+            f"Upload click to the image shown {t2 - t1:.2f} s, total {t2 - t0:.2f} s"
+        )
     finally:
         server.stop()
 
@@ -79,8 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.outbox", description=__doc__.split("\n\n")[0])
     ap.add_argument("--messages", type=int, default=500)
     ap.add_argument("--db", help="database URL (default: a scratch SQLite file under data/)")
-    ap.add_argument("--no-browser", dest="browser", action="store_false",
-                    help="skip the upload through a real Streamlit server and headless Chromium")
+    ap.add_argument(
+        "--no-browser",
+        dest="browser",
+        action="store_false",
+        help="skip the upload through a real Streamlit server and headless Chromium",
+    )
     args = ap.parse_args(argv)
 
     from sqlalchemy import select
@@ -129,17 +135,20 @@ def main(argv: list[str] | None = None) -> int:
             d = case_detail(db, cid, today)
             if not d.decision or not d.decision.draft_reply:
                 continue
-            outbox.send_reply(db, reviewer, cid, r.decision_id, d.customer_email, f"Case #{cid}",
-                              d.decision.draft_reply)
+            outbox.send_reply(
+                db, reviewer, cid, r.decision_id, d.customer_email, f"Case #{cid}", d.decision.draft_reply
+            )
             queued += 1
         queue_s = time.perf_counter() - t0
         worker = outbox.worker_from_config(db)
         t0 = time.perf_counter()
         result = worker.run_once()
         send_s = time.perf_counter() - t0
-        print(f"outbox: {queued} replies queued (decide + send, {queued / queue_s:,.1f}/s); "
-              f"worker delivered {result.get('sent', 0)} to local SMTP in {send_s:.2f} s = "
-              f"{result.get('sent', 0) / send_s:,.1f} messages/s (server received {counter.n})")
+        print(
+            f"outbox: {queued} replies queued (decide + send, {queued / queue_s:,.1f}/s); "
+            f"worker delivered {result.get('sent', 0)} to local SMTP in {send_s:.2f} s = "
+            f"{result.get('sent', 0) / send_s:,.1f} messages/s (server received {counter.n})"
+        )
 
         # 10 MB upload end to end
         import io
@@ -169,9 +178,11 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 documents.text_view(stored)
             times.append(time.perf_counter() - t0)
-            print(f"upload {label} {len(data) / 1024 / 1024:.2f} MB: check {times[0]:.3f} s, attach (check + hash + "
-                  f"write) {times[1]:.3f} s, read back + render {times[2]:.3f} s, total "
-                  f"{times[1] + times[2]:.3f} s")
+            print(
+                f"upload {label} {len(data) / 1024 / 1024:.2f} MB: check {times[0]:.3f} s, attach (check + hash + "
+                f"write) {times[1]:.3f} s, read back + render {times[2]:.3f} s, total "
+                f"{times[1] + times[2]:.3f} s"
+            )
         if args.browser:
             browser_upload(url, scratch, png, open_ids[-3])
     finally:

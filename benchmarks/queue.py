@@ -93,11 +93,16 @@ def bench_queue(url: str, runs: int) -> None:
             break
         cursor, depth = page.next_cursor, depth + 1
     walk_ms = (time.perf_counter() - started) * 1000
-    print(f"  (walked {depth} pages to reach page {depth + 1} in {walk_ms:,.0f} ms, "
-          f"{walk_ms / max(depth, 1):.2f} ms a page)")
+    print(
+        f"  (walked {depth} pages to reach page {depth + 1} in {walk_ms:,.0f} ms, "
+        f"{walk_ms / max(depth, 1):.2f} ms a page)"
+    )
     line("first page", timed(lambda: open_cases(db, actor=rita, filters=base, today=TODAY), runs), 5)
-    line(f"page {depth + 1} (keyset cursor, no OFFSET)",
-         timed(lambda: open_cases(db, actor=rita, filters=base, after=cursor, today=TODAY), runs), 5)
+    line(
+        f"page {depth + 1} (keyset cursor, no OFFSET)",
+        timed(lambda: open_cases(db, actor=rita, filters=base, after=cursor, today=TODAY), runs),
+        5,
+    )
     from desk.queue import SORTS
 
     print("  every sort (each on its own partial index over the open cases), first page and 10 pages deep:")
@@ -110,19 +115,28 @@ def bench_queue(url: str, runs: int) -> None:
             if nxt is None:
                 break
             deep = nxt
-        line(f"page 11, {label}",
-             timed(lambda by=by, deep=deep: open_cases(db, actor=rita, filters=by, after=deep, today=TODAY), runs), 5)
+        line(
+            f"page 11, {label}",
+            timed(lambda by=by, deep=deep: open_cases(db, actor=rita, filters=by, after=deep, today=TODAY), runs),
+            5,
+        )
     filtered = QueueFilters(reasons=("our_error", "technical_issue"), assignee="unassigned")
-    line("first page, reason + unassigned filter",
-         timed(lambda: open_cases(db, actor=rita, filters=filtered, today=TODAY), runs), 5)
+    line(
+        "first page, reason + unassigned filter",
+        timed(lambda: open_cases(db, actor=rita, filters=filtered, today=TODAY), runs),
+        5,
+    )
     mine = QueueFilters(assignee="mine", statuses=("open",))
     line("first page, my open cases", timed(lambda: open_cases(db, actor=rita, filters=mine, today=TODAY), runs), 5)
     all_mine = QueueFilters(assignee="mine")
     line("first page, my cases", timed(lambda: open_cases(db, actor=rita, filters=all_mine, today=TODAY), runs), 5)
     for sort in ("amount_desc", "customer"):
         mine_by = QueueFilters(assignee="mine", sort=sort)
-        line(f"first page, my cases by {sort}",
-             timed(lambda mine_by=mine_by: open_cases(db, actor=rita, filters=mine_by, today=TODAY), runs), 5)
+        line(
+            f"first page, my cases by {sort}",
+            timed(lambda mine_by=mine_by: open_cases(db, actor=rita, filters=mine_by, today=TODAY), runs),
+            5,
+        )
     by_id = QueueFilters(text=str(first.rows[0].case_id))
     line("search by case number", timed(lambda: open_cases(db, actor=rita, filters=by_id, today=TODAY), runs), 5)
     by_name = QueueFilters(text="smith")
@@ -131,8 +145,11 @@ def bench_queue(url: str, runs: int) -> None:
     for text in ("smith", "Li Wei", "maria.g", "example.com", "zzqx", "wu"):
         found = QueueFilters(text=text)
         n = count_matching(db, actor=rita, filters=found, today=TODAY).total
-        line(f"search {text!r} ({n:,} open cases match)",
-             timed(lambda found=found: open_cases(db, actor=rita, filters=found, today=TODAY), search_runs), 20)
+        line(
+            f"search {text!r} ({n:,} open cases match)",
+            timed(lambda found=found: open_cases(db, actor=rita, filters=found, today=TODAY), search_runs),
+            20,
+        )
 
     # the SQL alone (the same statement open_cases runs), to separate it from building rows and verdicts
     from desk import queue as q
@@ -147,13 +164,21 @@ def bench_queue(url: str, runs: int) -> None:
 
     print("Counts for the filter line (count_matching: total, overdue, awaiting approval)")
     line("all open cases", timed(lambda: count_matching(db, actor=rita, filters=base, today=TODAY), max(10, runs // 5)))
-    line("reason + unassigned", timed(lambda: count_matching(db, actor=rita, filters=filtered, today=TODAY),
-                                      max(10, runs // 5)))
-    line("awaiting approval (the managers' preset)",
-         timed(lambda: count_matching(db, actor=rita, filters=QueueFilters(statuses=("awaiting_approval",)),
-                                      today=TODAY), max(10, runs // 5)))
-    line("search by name 'smith'", timed(lambda: count_matching(db, actor=rita, filters=by_name, today=TODAY),
-                                         max(5, runs // 10)))
+    line(
+        "reason + unassigned",
+        timed(lambda: count_matching(db, actor=rita, filters=filtered, today=TODAY), max(10, runs // 5)),
+    )
+    line(
+        "awaiting approval (the managers' preset)",
+        timed(
+            lambda: count_matching(db, actor=rita, filters=QueueFilters(statuses=("awaiting_approval",)), today=TODAY),
+            max(10, runs // 5),
+        ),
+    )
+    line(
+        "search by name 'smith'",
+        timed(lambda: count_matching(db, actor=rita, filters=by_name, today=TODAY), max(5, runs // 10)),
+    )
     db.dispose()
 
 
@@ -203,8 +228,7 @@ def _writer(url: str, email: str, plan: list, barrier, results) -> None:
     for case_id, seen, outcome, amount in plan:
         started = time.perf_counter()
         try:
-            decide(db, actor.id, case_id, outcome, amount, "Benchmark decision.", seen, uuid.uuid4().hex,
-                   today=TODAY)
+            decide(db, actor.id, case_id, outcome, amount, "Benchmark decision.", seen, uuid.uuid4().hex, today=TODAY)
         except StaleCase:
             stale += 1
         except Exception as exc:  # noqa: BLE001 - reported
@@ -222,8 +246,11 @@ def _plans(url: str, n: int) -> list:
 
     db = open_database(url)
     with db.read() as s:
-        ids = list(s.scalars(select(Case.id).where(Case.status == "open").order_by(Case.due_on.desc(), Case.id.desc())
-                             .limit(n)))
+        ids = list(
+            s.scalars(
+                select(Case.id).where(Case.status == "open").order_by(Case.due_on.desc(), Case.id.desc()).limit(n)
+            )
+        )
     plan = []
     for cid in ids:
         d = case_detail(db, cid, TODAY)
@@ -259,18 +286,22 @@ def _run_writers(url: str, plans: list[list]) -> tuple[list[float], int, int, li
 def bench_decisions(url: str, per_writer: int) -> None:
     print(f"Decisions: 4 writer processes (spawned), each deciding {per_writer} different open cases at once")
     plan = _plans(url, 4 * per_writer + 50)
-    own, shared = plan[: 4 * per_writer], plan[4 * per_writer:]
+    own, shared = plan[: 4 * per_writer], plan[4 * per_writer :]
     won, stale, locked, errors, wall = _run_writers(url, [own[i::4] for i in range(4)])
     line("decide(): authorize + BEGIN IMMEDIATE + version check + decision + event, committed", won, 50)
-    print(f"  {len(won)} committed in {wall:.1f} s ({len(won) / wall:.0f} decisions/s); stale {stale}; "
-          f"'database is locked' {locked}; other errors {len(errors)}")
+    print(
+        f"  {len(won)} committed in {wall:.1f} s ({len(won) / wall:.0f} decisions/s); stale {stale}; "
+        f"'database is locked' {locked}; other errors {len(errors)}"
+    )
     for e in errors[:3]:
         print("    " + e)
     print(f"Contention: the same {len(shared)} open cases decided by all 4 processes at once")
-    won, stale, locked, errors, wall = _run_writers(url, [shared[i * 12:] + shared[: i * 12] for i in range(4)])
+    won, stale, locked, errors, wall = _run_writers(url, [shared[i * 12 :] + shared[: i * 12] for i in range(4)])
     line("decide() that won", won, 50)
-    print(f"  decided once: {len(won)} of {len(shared)}; refused as stale: {stale} (expected {3 * len(shared)}); "
-          f"'database is locked' {locked}; other errors {len(errors)}")
+    print(
+        f"  decided once: {len(won)} of {len(shared)}; refused as stale: {stale} (expected {3 * len(shared)}); "
+        f"'database is locked' {locked}; other errors {len(errors)}"
+    )
 
 
 # ---- the database --------------------------------------------------------------------------------------------------
@@ -294,8 +325,9 @@ def prepare(args) -> tuple[str, Path | None]:
         return url, path
     require_large_db(BIG)
     copy = SCRATCH / "queue-bench-copy.db"
-    print(f"Copying {BIG} ({BIG.stat().st_size / 1e9:.1f} GB) to {copy} (the benchmark writes decisions) ...",
-          flush=True)
+    print(
+        f"Copying {BIG} ({BIG.stat().st_size / 1e9:.1f} GB) to {copy} (the benchmark writes decisions) ...", flush=True
+    )
     started = time.perf_counter()
     shutil.copyfile(BIG, copy)
     print(f"  copied in {time.perf_counter() - started:.0f} s", flush=True)
@@ -321,12 +353,12 @@ def main(argv: list[str] | None = None) -> int:
             total = s.scalar(select(func.count()).select_from(Case))
             open_n = s.scalar(select(func.count()).select_from(Case).where(Case.status != "closed"))
             # the case page is timed on the most overdue open case; the writers take the newest ones
-            page_case = s.scalar(
-                select(Case.id).where(Case.status == "open").order_by(Case.due_on, Case.id).limit(1)
-            )
+            page_case = s.scalar(select(Case.id).where(Case.status == "open").order_by(Case.due_on, Case.id).limit(1))
         db.dispose()
-        print(f"Refund Desk queue benchmark — {describe_url(url)} · {total:,} cases, {open_n:,} open · "
-              f"today {TODAY} · python {sys.version.split()[0]} · {os.cpu_count()} CPUs")
+        print(
+            f"Refund Desk queue benchmark — {describe_url(url)} · {total:,} cases, {open_n:,} open · "
+            f"today {TODAY} · python {sys.version.split()[0]} · {os.cpu_count()} CPUs"
+        )
         bench_queue(url, args.runs)
         if args.queue_only:
             return 0

@@ -116,15 +116,23 @@ def main() -> None:
         label = f"window_days {base.window_days} -> {args.window_days}"
     else:
         book, draft, base = stored_draft(db, args.draft)
-        label = (f"stored draft #{args.draft} {draft.version!r} (window_days {base.window_days} -> "
-                 f"{draft.window_days}, effective {draft.effective_from})")
+        label = (
+            f"stored draft #{args.draft} {draft.version!r} (window_days {base.window_days} -> "
+            f"{draft.window_days}, effective {draft.effective_from})"
+        )
     walls, rates = [], []
     for run in range(args.runs):
         samples: list[float] = []
         t0 = time.perf_counter()
         result = replay(
-            db, MANAGER_ID, draft, date(2000, 1, 1), date(2100, 1, 1), book=book,
-            progress=lambda done, total, samples=samples: samples.append(rss_mb()), chunk=args.chunk,
+            db,
+            MANAGER_ID,
+            draft,
+            date(2000, 1, 1),
+            date(2100, 1, 1),
+            book=book,
+            progress=lambda done, total, samples=samples: samples.append(rss_mb()),
+            chunk=args.chunk,
         )
         wall = time.perf_counter() - t0
         walls.append(wall)

@@ -166,7 +166,9 @@ def _libpq(url: str) -> tuple[str, dict[str, str], str | None]:
 def _tool(name: str) -> str:
     found = shutil.which(name)
     if not found:
-        raise BackupError(f"{name} is not installed: apt-get install postgresql-client (same major version as the server).")
+        raise BackupError(
+            f"{name} is not installed: apt-get install postgresql-client (same major version as the server)."
+        )
     return found
 
 
@@ -244,8 +246,17 @@ def _backup_postgresql(url: str, tmp: Path) -> dict:
             with conn.begin():
                 snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
                 tables = checksums(conn)  # the same snapshot the dump reads
-                cmd = [pg_dump, "--format=custom", "--no-owner", "--no-privileges", f"--snapshot={snapshot}",
-                       "--file", str(tmp), "--dbname", conninfo]
+                cmd = [
+                    pg_dump,
+                    "--format=custom",
+                    "--no-owner",
+                    "--no-privileges",
+                    f"--snapshot={snapshot}",
+                    "--file",
+                    str(tmp),
+                    "--dbname",
+                    conninfo,
+                ]
                 if schema:
                     cmd[1:1] = ["--schema", schema]
                 _run(cmd, env, "pg_dump")
@@ -336,8 +347,20 @@ def _restore_postgresql(backup_path: Path, url: str) -> None:
         ) from None
     finally:
         engine.dispose()
-    _run([pg_restore, "--no-owner", "--no-privileges", "--single-transaction", "--exit-on-error",
-          "--dbname", conninfo, str(backup_path)], env, "pg_restore")
+    _run(
+        [
+            pg_restore,
+            "--no-owner",
+            "--no-privileges",
+            "--single-transaction",
+            "--exit-on-error",
+            "--dbname",
+            conninfo,
+            str(backup_path),
+        ],
+        env,
+        "pg_restore",
+    )
 
 
 # ---- command line ------------------------------------------------------------------------------------------
@@ -356,14 +379,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "create":
             m = backup(args.db, args.file)
-            print(f"Backed up {m['source']} to {args.file} ({m['bytes']:,} bytes, {m['seconds']:.1f} s): "
-                  f"{m['tables']['case_events']['rows']:,} audit events, {m['tables']['decisions']['rows']:,} "
-                  f"decisions, {m['tables']['cases']['rows']:,} cases. Manifest: {manifest_path(args.file).name}")
+            print(
+                f"Backed up {m['source']} to {args.file} ({m['bytes']:,} bytes, {m['seconds']:.1f} s): "
+                f"{m['tables']['case_events']['rows']:,} audit events, {m['tables']['decisions']['rows']:,} "
+                f"decisions, {m['tables']['cases']['rows']:,} cases. Manifest: {manifest_path(args.file).name}"
+            )
         else:
             m = restore(args.file, args.db)
-            print(f"Restored {args.file} into {describe_url(resolve_url(args.db))}: every table matches the "
-                  f"backup's manifest ({m['tables']['case_events']['rows']:,} audit events, "
-                  f"{m['tables']['decisions']['rows']:,} decisions).")
+            print(
+                f"Restored {args.file} into {describe_url(resolve_url(args.db))}: every table matches the "
+                f"backup's manifest ({m['tables']['case_events']['rows']:,} audit events, "
+                f"{m['tables']['decisions']['rows']:,} decisions)."
+            )
     except BackupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -100,9 +100,7 @@ def pg_limits(overrides: dict[str, str] | None = None) -> dict[str, str]:
     for key, env, default in PG_LIMITS:
         value = str((overrides or {}).get(key) or os.environ.get(env) or default).strip()
         if not _DURATION.match(value):
-            raise ValueError(
-                f"{env} must be a duration such as 15s, 500ms or 2min (0 turns it off), not {value!r}."
-            )
+            raise ValueError(f"{env} must be a duration such as 15s, 500ms or 2min (0 turns it off), not {value!r}.")
         limits[key] = value.replace(" ", "")
     return limits
 

@@ -698,8 +698,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", help="database URL (default: DATABASE_URL or data/refund_desk.db)")
     ap.add_argument("--today", type=date.fromisoformat, default=date.today(), help="anchor date (YYYY-MM-DD)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
-    ap.add_argument("--demo-policy", action="store_true",
-                    help="add the DEMO policy version (10-day window from six months ago), as make run does")
+    ap.add_argument(
+        "--demo-policy",
+        action="store_true",
+        help="add the DEMO policy version (10-day window from six months ago), as make run does",
+    )
     args = ap.parse_args(argv)
     if args.cases < 1:
         ap.error("--cases must be at least 1")
@@ -709,7 +712,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     try:
         upgrade(db.engine)
-        counts = generate(db, Plan(args.cases, args.seed, args.request_rate, args.today, args.demo_policy), quiet=args.quiet)
+        counts = generate(
+            db, Plan(args.cases, args.seed, args.request_rate, args.today, args.demo_policy), quiet=args.quiet
+        )
     except RuntimeError as exc:
         print(f"error: {exc} ({describe_url(db.url)})", file=sys.stderr)
         return 1

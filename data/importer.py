@@ -201,14 +201,19 @@ def _looks_like_utf16(head: bytes) -> bool:
 
 
 SAVE_AS_UTF8 = (
-    "Save it as UTF-8: in Excel, File > Save As > \"CSV UTF-8 (Comma delimited)\"; in LibreOffice, "
+    'Save it as UTF-8: in Excel, File > Save As > "CSV UTF-8 (Comma delimited)"; in LibreOffice, '
     "Save As > Text CSV with character set Unicode (UTF-8); or upload the .xlsx instead."
 )
 HEAD_BYTES = 64 * 1024
 
 
-def iter_tables(source: Source, file_name: str, kind: str, chunk_rows: int = CHUNK_ROWS,
-                progress: Callable[[int, int], None] | None = None) -> Iterator[pd.DataFrame]:
+def iter_tables(
+    source: Source,
+    file_name: str,
+    kind: str,
+    chunk_rows: int = CHUNK_ROWS,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[pd.DataFrame]:
     """The file's rows as frames of at most ``chunk_rows`` rows of strings (empty cells ""), read as a stream:
     memory stays at one chunk whatever the file's size. The index is the spreadsheet row number - 2; a
     frame's ``attrs["row_errors"]`` lists its ragged rows. The header is checked against the ``kind``'s
@@ -287,8 +292,9 @@ def _xlsx_rows(fh: BinaryIO, file_name: str) -> Iterator[tuple[int, list[str]]]:
         book.close()
 
 
-def _frames(rows: Iterator[tuple[int, list[str]]], file_name: str, kind: str, chunk_rows: int,
-            tick: Callable[[], None]) -> Iterator[pd.DataFrame]:
+def _frames(
+    rows: Iterator[tuple[int, list[str]]], file_name: str, kind: str, chunk_rows: int, tick: Callable[[], None]
+) -> Iterator[pd.DataFrame]:
     first = next(rows, None)
     if first is None or not any(c.strip() for c in first[1]):
         raise ImportFileError(f"{file_name} has no header row; the first row must hold the column names.")
@@ -445,8 +451,9 @@ class _Checker:
         self.flag(
             (s != "") & ~ok,
             name,
-            lambda v: f"'{_short(v)}' is not an amount such as 129.99 (0 or more, no currency sign or thousands "
-            "separator)",
+            lambda v: (
+                f"'{_short(v)}' is not an amount such as 129.99 (0 or more, no currency sign or thousands separator)"
+            ),
         )
         values = pd.to_numeric(s.where(ok, "0"), errors="coerce").fillna(0.0)
         return (values * 100).round().astype("int64")
@@ -536,14 +543,20 @@ def _validate_services(conn: Connection, frame: pd.DataFrame, state: FileState) 
     cust = c.text("customer_external_id", 64)
     name = c.text("customer_name", 200)
     email = c.text("customer_email", 254)
-    c.flag((email != "") & ~email.str.fullmatch(r"[^@\s]+@[^@\s]+"), "customer_email",
-           lambda v: f"'{_short(v)}' is not an email address")
+    c.flag(
+        (email != "") & ~email.str.fullmatch(r"[^@\s]+@[^@\s]+"),
+        "customer_email",
+        lambda v: f"'{_short(v)}' is not an email address",
+    )
     stype = c.choice("service_type", SERVICE_TYPES)
     status = c.choice("status", SERVICE_STATUSES)
     price = c.amount("price")
     currency = c.col("currency").str.upper()
-    c.flag((currency != "") & ~currency.str.fullmatch(r"[A-Z]{3}"), "currency",
-           lambda v: f"'{_short(v)}' is not a 3-letter currency code")
+    c.flag(
+        (currency != "") & ~currency.str.fullmatch(r"[A-Z]{3}"),
+        "currency",
+        lambda v: f"'{_short(v)}' is not a 3-letter currency code",
+    )
     purchased = c.date("purchased_on")
     c.flag(c.col("purchased_on") == "", "purchased_on", "required; the cell is empty")
     scheduled, initiated, completed = c.date("scheduled_on"), c.date("initiated_on"), c.date("completed_on")
@@ -556,10 +569,16 @@ def _validate_services(conn: Connection, frame: pd.DataFrame, state: FileState) 
         c.flag(is_sub & (c.col(col) == ""), col, "required for a subscription")
     for col in ("cycle", "cycle_start", "cycle_end", "cancelled_on"):
         c.flag(plain & (c.col(col) != ""), col, "only for subscriptions; leave it empty for this service type")
-    c.flag(plain & (status == "completed") & (c.col("completed_on") == ""), "completed_on",
-           "required when status is completed")
-    c.flag(plain & (status == "in_progress") & (c.col("initiated_on") == ""), "initiated_on",
-           "required when status is in_progress")
+    c.flag(
+        plain & (status == "completed") & (c.col("completed_on") == ""),
+        "completed_on",
+        "required when status is completed",
+    )
+    c.flag(
+        plain & (status == "in_progress") & (c.col("initiated_on") == ""),
+        "initiated_on",
+        "required when status is in_progress",
+    )
     c.flag(_before(cycle_end, cycle_start), "cycle_end", "before cycle_start")
     c.flag(_before(completed, initiated), "completed_on", "before initiated_on")
 
@@ -571,11 +590,22 @@ def _validate_services(conn: Connection, frame: pd.DataFrame, state: FileState) 
     keep = ~present
     new = pd.DataFrame(
         {
-            "external_id": ext, "customer_external_id": cust, "service_type": stype, "price_cents": price,
-            "currency": currency.where(currency != "", "USD"), "status": status, "purchased_on": purchased,
-            "scheduled_on": scheduled, "initiated_on": initiated, "completed_on": completed,
-            "cycle": cycle.where(cycle != "", None), "cycle_start": cycle_start, "cycle_end": cycle_end,
-            "cancelled_on": cancelled, "customer_name": name, "customer_email": email,
+            "external_id": ext,
+            "customer_external_id": cust,
+            "service_type": stype,
+            "price_cents": price,
+            "currency": currency.where(currency != "", "USD"),
+            "status": status,
+            "purchased_on": purchased,
+            "scheduled_on": scheduled,
+            "initiated_on": initiated,
+            "completed_on": completed,
+            "cycle": cycle.where(cycle != "", None),
+            "cycle_start": cycle_start,
+            "cycle_end": cycle_end,
+            "cancelled_on": cancelled,
+            "customer_name": name,
+            "customer_email": email,
         }
     )[keep].reset_index(drop=True)
     known = lookup(conn, Customer.__table__, new["customer_external_id"].tolist(), [Customer.__table__.c.id])
@@ -596,8 +626,19 @@ def _before(later: pd.Series, earlier: pd.Series) -> np.ndarray:
 
 
 SERVICE_FACT_COLUMNS = (
-    "id", "customer_id", "service_type", "status", "price_cents", "purchased_on", "scheduled_on",
-    "initiated_on", "completed_on", "cycle", "cycle_start", "cycle_end", "cancelled_on",
+    "id",
+    "customer_id",
+    "service_type",
+    "status",
+    "price_cents",
+    "purchased_on",
+    "scheduled_on",
+    "initiated_on",
+    "completed_on",
+    "cycle",
+    "cycle_start",
+    "cycle_end",
+    "cancelled_on",
 )
 
 
@@ -614,31 +655,41 @@ def _validate_cases(conn: Connection, frame: pd.DataFrame, state: FileState) -> 
     fix_attempted = c.boolean("fix_attempted")
     fix_succeeded = c.boolean("fix_succeeded")
     attempted_readable = fix_attempted.notna() | (c.col("fix_attempted") == "")
-    c.flag(fix_succeeded.notna() & (fix_attempted != True) & attempted_readable,  # noqa: E712 (object column)
-           "fix_succeeded", "must be empty unless fix_attempted is true")
+    c.flag(
+        fix_succeeded.notna() & (fix_attempted != True) & attempted_readable,  # noqa: E712 (object column)
+        "fix_succeeded",
+        "must be empty unless fix_attempted is true",
+    )
     docs = c.col("documentation")
 
     table = Service.__table__
     services = lookup(conn, table, svc_ext.tolist(), [table.c[n] for n in SERVICE_FACT_COLUMNS])
     known = svc_ext.isin(services.index)
-    c.flag((svc_ext != "") & ~known, "service_external_id",
-           lambda v: f"no service with external_id '{_short(v)}' in the database; import the services file first")
+    c.flag(
+        (svc_ext != "") & ~known,
+        "service_external_id",
+        lambda v: f"no service with external_id '{_short(v)}' in the database; import the services file first",
+    )
     svc = services.reindex(svc_ext.where(known, None).tolist())
     svc.index = frame.index
     stype = svc["service_type"].astype(object)
-    c.flag(known & (reason == "unused_subscription") & (stype != "subscription"), "reason",
-           "unused_subscription applies only to subscriptions, and this service is not one")
+    c.flag(
+        known & (reason == "unused_subscription") & (stype != "subscription"),
+        "reason",
+        "unused_subscription applies only to subscriptions, and this service is not one",
+    )
     # The policy counts from the service date; a request before it (for a started service) cannot be judged.
     service_date = _service_dates(svc)
     started = known & ((svc["status"] != "not_started") | (stype == "subscription"))
     too_early = started & service_date.notna() & opened.notna()
     early = np.zeros(len(frame), dtype=bool)
-    early[too_early.to_numpy()] = (
-        opened[too_early].astype(str) < service_date[too_early].astype(str)
-    ).to_numpy()
+    early[too_early.to_numpy()] = (opened[too_early].astype(str) < service_date[too_early].astype(str)).to_numpy()
     c.flag(early, "opened_on", lambda v: f"'{v}' is before the service date of a service that has started")
-    c.flag(started & service_date.isna(), "service_external_id",
-           "the service has no date to count the contact window from (completed_on, initiated_on or cycle_start)")
+    c.flag(
+        started & service_date.isna(),
+        "service_external_id",
+        "the service has no date to count the contact window from (completed_on, initiated_on or cycle_start)",
+    )
 
     existing = lookup(conn, CaseRow.__table__, ext.tolist(), [CaseRow.__table__.c.id])
     present = ext.isin(existing.index).to_numpy()
@@ -663,8 +714,19 @@ def _validate_cases(conn: Connection, frame: pd.DataFrame, state: FileState) -> 
             # the service's columns, for the desk's policy check of each case
             "service_status": svc["status"],
             "price_cents": svc["price_cents"],
-            **{n: svc[n] for n in ("purchased_on", "scheduled_on", "initiated_on", "completed_on", "cycle",
-                                   "cycle_start", "cycle_end", "cancelled_on")},
+            **{
+                n: svc[n]
+                for n in (
+                    "purchased_on",
+                    "scheduled_on",
+                    "initiated_on",
+                    "completed_on",
+                    "cycle",
+                    "cycle_start",
+                    "cycle_end",
+                    "cancelled_on",
+                )
+            },
         }
     )[keep].reset_index(drop=True)
     return Validated("cases", len(frame), [], new, int(present.sum()))
@@ -899,8 +961,16 @@ def _write_services(conn: Connection, chunks: Iterable[Validated], total: int, r
                     "status": piece["status"].tolist(),
                     **{
                         col: _none(piece[col].tolist())
-                        for col in ("purchased_on", "scheduled_on", "initiated_on", "completed_on", "cycle",
-                                    "cycle_start", "cycle_end", "cancelled_on")
+                        for col in (
+                            "purchased_on",
+                            "scheduled_on",
+                            "initiated_on",
+                            "completed_on",
+                            "cycle",
+                            "cycle_start",
+                            "cycle_end",
+                            "cancelled_on",
+                        )
                     },
                 },
             )
@@ -915,9 +985,7 @@ def add_to_sales_rollup(conn: Connection, services: pd.DataFrame) -> int:
     if services.empty:
         return 0
     sums = (
-        services.groupby(["purchased_on", "service_type"], sort=True)["price_cents"]
-        .agg(["size", "sum"])
-        .reset_index()
+        services.groupby(["purchased_on", "service_type"], sort=True)["price_cents"].agg(["size", "sum"]).reset_index()
     )
     conn.execute(
         text(
@@ -947,8 +1015,9 @@ def _day(iso: str) -> date:
 PAUSE_ROLLUPS_ABOVE = 20_000  # case rows; on SQLite a larger file rebuilds the analytics rollups once instead
 
 
-def _write_cases(conn: Connection, chunks: Iterable[Validated], total: int, report: Progress, actor: str,
-                 actor_id: int | None) -> dict:
+def _write_cases(
+    conn: Connection, chunks: Iterable[Validated], total: int, report: Progress, actor: str, actor_id: int | None
+) -> dict:
     now = _iso_now()
     report(0, total, "cases")
     # SQLite, a file large next to the table: pause the analytics rollup triggers and rebuild once at the end
@@ -966,8 +1035,16 @@ def _write_cases(conn: Connection, chunks: Iterable[Validated], total: int, repo
     return {"inserted": done, "customers": 0, "sales_days": 0}
 
 
-def _insert_cases(conn: Connection, new: pd.DataFrame, now: str, done: int, total: int, report: Progress,
-                  actor: str, actor_id: int | None) -> int:
+def _insert_cases(
+    conn: Connection,
+    new: pd.DataFrame,
+    now: str,
+    done: int,
+    total: int,
+    report: Progress,
+    actor: str,
+    actor_id: int | None,
+) -> int:
     opened = pd.to_datetime(new["opened_on"], format="%Y-%m-%d")
     due = (opened + pd.Timedelta(days=SLA_DAYS)).dt.strftime("%Y-%m-%d")
     for start in range(0, len(new), WRITE_CHUNK):

@@ -505,8 +505,11 @@ class StoredPolicyVersion(Base):
         ),
         CheckConstraint("status = 'draft' OR status = 'discarded' OR published_at IS NOT NULL", name="published_at"),
         Index(
-            "ux_policy_versions_published_day", "effective_from", unique=True,
-            sqlite_where=text("status = 'published'"), postgresql_where=text("status = 'published'"),
+            "ux_policy_versions_published_day",
+            "effective_from",
+            unique=True,
+            sqlite_where=text("status = 'published'"),
+            postgresql_where=text("status = 'published'"),
         ),
     )
 

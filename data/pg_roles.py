@@ -83,7 +83,7 @@ def _role(c: Connection, name: str, password_env: str) -> None:
     password = os.environ.get(password_env)
     if password:
         # ALTER ROLE takes no bind parameters; a standard-conforming string literal (quotes doubled).
-        c.exec_driver_sql(f"ALTER ROLE \"{name}\" PASSWORD '" + password.replace("'", "''") + "'")
+        c.exec_driver_sql(f'ALTER ROLE "{name}" PASSWORD \'' + password.replace("'", "''") + "'")
 
 
 def _objects(c: Connection, schema: str) -> list[tuple[str, str, str]]:
@@ -124,7 +124,9 @@ def _apply(admin_url: str, roles: Roles) -> list[str]:
     done: list[str] = []
     database = make_url(admin_url).database
     if not database:
-        raise RolesError("The admin URL must name the database, e.g. postgresql+psycopg://postgres@host:5432/refund_desk")
+        raise RolesError(
+            "The admin URL must name the database, e.g. postgresql+psycopg://postgres@host:5432/refund_desk"
+        )
     engine = create_engine(admin_url)
     owner, app, schema = f'"{roles.owner}"', f'"{roles.app}"', f'"{roles.schema}"'
     try:
@@ -166,7 +168,7 @@ def _apply(admin_url: str, roles: Roles) -> list[str]:
             if "decisions" in tables:
                 c.exec_driver_sql(f'REVOKE UPDATE, DELETE ON {schema}."decisions" FROM {app}')
                 c.exec_driver_sql(
-                    f"GRANT UPDATE ({', '.join(DECISION_UPDATE_COLUMNS)}) ON {schema}.\"decisions\" TO {app}"
+                    f'GRANT UPDATE ({", ".join(DECISION_UPDATE_COLUMNS)}) ON {schema}."decisions" TO {app}'
                 )
             for_owner = f"ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA {schema}"
             c.exec_driver_sql(f"{for_owner} GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app}")
@@ -187,8 +189,11 @@ def _apply(admin_url: str, roles: Roles) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m data.pg_roles", description=__doc__.split("\n\n")[0])
-    p.add_argument("--admin-url", default=os.environ.get("ADMIN_URL"),
-                   help="a PostgreSQL URL of a role that may create roles (default: $ADMIN_URL)")
+    p.add_argument(
+        "--admin-url",
+        default=os.environ.get("ADMIN_URL"),
+        help="a PostgreSQL URL of a role that may create roles (default: $ADMIN_URL)",
+    )
     p.add_argument("--owner", default=Roles.owner, help="owner role (runs migrations; default %(default)s)")
     p.add_argument("--app", default=Roles.app, help="app role (runs the desk; default %(default)s)")
     p.add_argument("--schema", default=None, help="schema (default: the URL's search_path, else public)")

@@ -87,13 +87,17 @@ def wait_healthy(url: str, procs: list[subprocess.Popen], timeout: float = 120) 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="deploy/serve.py", description=__doc__.split("\n\n")[0])
-    p.add_argument("--db", default=os.environ.get("DATABASE_URL"), help="PostgreSQL URL of the app role ($DATABASE_URL)")
+    p.add_argument(
+        "--db", default=os.environ.get("DATABASE_URL"), help="PostgreSQL URL of the app role ($DATABASE_URL)"
+    )
     p.add_argument("--secrets", type=Path, required=True, help="secrets.toml with [auth] (and optionally [database])")
     p.add_argument("--port", type=int, default=8080, help="the proxy's port (default %(default)s)")
     p.add_argument("--listen", default="127.0.0.1", help="the proxy's address (0.0.0.0 for every interface)")
     p.add_argument("--host", default="localhost", help="the host name people use (server.allowedHosts)")
     p.add_argument("--app-ports", default="", help="two ports for the servers, e.g. 8601,8602 (default: free ports)")
-    p.add_argument("--run-dir", type=Path, default=None, help="where the nginx config and logs go (default: a temp dir)")
+    p.add_argument(
+        "--run-dir", type=Path, default=None, help="where the nginx config and logs go (default: a temp dir)"
+    )
     args = p.parse_args(argv)
     if not args.db or not args.db.startswith("postgresql"):
         p.error("--db must be a PostgreSQL URL: several servers share one PostgreSQL (SQLite is one server's file)")
@@ -133,11 +137,31 @@ def main(argv: list[str] | None = None) -> int:
             logs.append(log)
             procs.append(
                 subprocess.Popen(
-                    [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                     "--server.address", "127.0.0.1", "--server.headless", "true",
-                     "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-                     "--server.allowedHosts", args.host, "--secrets.files", str(args.secrets)],
-                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                    [
+                        sys.executable,
+                        "-m",
+                        "streamlit",
+                        "run",
+                        "app.py",
+                        "--server.port",
+                        str(port),
+                        "--server.address",
+                        "127.0.0.1",
+                        "--server.headless",
+                        "true",
+                        "--browser.gatherUsageStats",
+                        "false",
+                        "--server.fileWatcherType",
+                        "none",
+                        "--server.allowedHosts",
+                        args.host,
+                        "--secrets.files",
+                        str(args.secrets),
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
                 )
             )
         for port in ports:
@@ -147,8 +171,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         procs.append(subprocess.Popen([nginx, "-p", str(run_dir), "-c", str(conf), "-g", "daemon off;"], cwd=run_dir))
         wait_healthy(f"http://127.0.0.1:{args.port}/_stcore/health", procs, timeout=30)
-        print(f"Refund Desk on http://{args.host}:{args.port} — servers a (127.0.0.1:{ports[0]}) and b "
-              f"(127.0.0.1:{ports[1]}) behind nginx; logs in {run_dir}", flush=True)
+        print(
+            f"Refund Desk on http://{args.host}:{args.port} — servers a (127.0.0.1:{ports[0]}) and b "
+            f"(127.0.0.1:{ports[1]}) behind nginx; logs in {run_dir}",
+            flush=True,
+        )
         while all(proc.poll() is None for proc in procs):
             time.sleep(0.5)
         print("a process stopped; stopping the others", file=sys.stderr)

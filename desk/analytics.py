@@ -471,10 +471,16 @@ def by_sale_month(conn: Connection, f: Filters) -> pd.DataFrame:
     out = pd.DataFrame({"month": months})
     parts = [
         (cohort, "month", ["by_sale_money", "by_sale_money_cents", "by_sale_refunds"]),
-        (sold.groupby("bucket", as_index=False)[["sold", "revenue_cents"]].sum() if not sold.empty else sold,
-         "bucket", ["sold", "revenue_cents"]),
-        (decided.rename(columns={"money": "by_decision_money", "money_cents": "by_decision_money_cents"}), "bucket",
-         ["by_decision_money", "by_decision_money_cents"]),
+        (
+            sold.groupby("bucket", as_index=False)[["sold", "revenue_cents"]].sum() if not sold.empty else sold,
+            "bucket",
+            ["sold", "revenue_cents"],
+        ),
+        (
+            decided.rename(columns={"money": "by_decision_money", "money_cents": "by_decision_money_cents"}),
+            "bucket",
+            ["by_decision_money", "by_decision_money_cents"],
+        ),
     ]
     for frame, key, columns in parts:
         if frame.empty or key not in frame:

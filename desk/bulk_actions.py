@@ -70,8 +70,12 @@ def _decide_one(db, actor_id, case_id, seen, outcome, today, book) -> BulkResult
             return BulkResult(case_id, False, f"the policy engine cannot judge its facts ({exc})")
     if verdict.is_exception(outcome):
         allowed = ", ".join(OUTCOME_LABELS[o].lower() for o in verdict.allowed_outcomes)
-        return BulkResult(case_id, False, f"left out: {OUTCOME_LABELS[outcome].lower()} would be a discretionary "
-                                          f"exception here (the policy allows {allowed})")
+        return BulkResult(
+            case_id,
+            False,
+            f"left out: {OUTCOME_LABELS[outcome].lower()} would be a discretionary "
+            f"exception here (the policy allows {allowed})",
+        )
     amount = round(verdict.amount_paid * 100) if outcome in MONEY_OUTCOMES else None
     try:
         result = decide(db, actor_id, case_id, outcome, amount, "", seen, uuid.uuid4().hex, today=today, book=book)

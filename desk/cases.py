@@ -173,9 +173,7 @@ def _person(u: User | None) -> Person | None:
 
 def assignable_users(session: Session) -> list[Person]:
     roles = PERMISSIONS["act_on_case"]
-    rows = session.scalars(
-        select(User).where(User.active.is_(True), User.role.in_(roles)).order_by(User.display_name)
-    )
+    rows = session.scalars(select(User).where(User.active.is_(True), User.role.in_(roles)).order_by(User.display_name))
     return [Person(u.id, u.email, u.display_name, u.role) for u in rows]
 
 
@@ -250,7 +248,9 @@ def case_detail(db: Database, case_id: int, today: date, *, book: PolicyBook | N
         cited = book.cited_texts(verdict) if verdict else []
         window = book.get(verdict.policy_version).window_days if verdict else None
         timeline = [
-            TimelineEntry(e.at, names.get(e.actor, e.actor), e.kind, describe_event(e.kind, e.payload, names, service.currency))
+            TimelineEntry(
+                e.at, names.get(e.actor, e.actor), e.kind, describe_event(e.kind, e.payload, names, service.currency)
+            )
             for e in audit.timeline(s, case_id)
         ]
         current = s.scalar(
@@ -269,7 +269,9 @@ def case_detail(db: Database, case_id: int, today: date, *, book: PolicyBook | N
             reason=case.reason,
             description=case.description or "",
             amount_requested_cents=case.amount_requested_cents,
-            documentation=[dict(item) if isinstance(item, dict) else {"name": str(item)} for item in documentation_items(case)],
+            documentation=[
+                dict(item) if isinstance(item, dict) else {"name": str(item)} for item in documentation_items(case)
+            ],
             fix_attempted=bool(case.fix_attempted),
             fix_succeeded=case.fix_succeeded,
             due_on=case.due_on,

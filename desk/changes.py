@@ -126,9 +126,7 @@ def changes_since(session: Session, case_id: int, seen_version: int, current_ver
 
 def case_currency(session: Session, case_id: int) -> str:
     """The currency of a case: its service's (every amount of the case is in it)."""
-    found = session.scalar(
-        select(Service.currency).join(Case, Case.service_id == Service.id).where(Case.id == case_id)
-    )
+    found = session.scalar(select(Service.currency).join(Case, Case.service_id == Service.id).where(Case.id == case_id))
     return found or DEFAULT_CURRENCY
 
 

@@ -85,6 +85,7 @@ def future_request_note(form: Mapping[str, object], today: date) -> str | None:
         return f"{day} is after today ({today}): this checks a request not made yet."
     return None
 
+
 # What the fix widget offers: (fix_attempted, fix_succeeded) in words.
 FIX_CHOICES: dict[str, tuple[bool, bool | None]] = {
     "none": (False, None),
@@ -406,7 +407,7 @@ def version_names(book: PolicyBook) -> list[str]:
 
 
 def effective_words(version: PolicyVersion, today: date) -> str:
-    """"takes effect on D" for a scheduled version, "effective from D" for one in force or superseded."""
+    """ "takes effect on D" for a scheduled version, "effective from D" for one in force or superseded."""
     if version.effective_from > today:
         return f"takes effect on {version.effective_from:%Y-%m-%d}"
     return f"effective from {version.effective_from:%Y-%m-%d}"
@@ -435,4 +436,3 @@ def version_file_name(version: PolicyVersion) -> str:
 def reason_options(service_type: str) -> list[str]:
     """Reasons the form offers for a service type (an unused subscription only for subscriptions)."""
     return [r for r in REASONS if service_type == "subscription" or r != "unused_subscription"]
-

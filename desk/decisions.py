@@ -115,7 +115,7 @@ class DecisionResult:
         label = OUTCOME_LABELS[self.outcome]
         amount = f" of {format_money(self.amount_cents, self.currency)}" if self.outcome in MONEY_OUTCOMES else ""
         if self.approval_status == "pending" and self.over_limit and not self.is_exception:
-            return (f"Decision saved: {label}{amount}. It is above the approval limit: a manager must approve it.")
+            return f"Decision saved: {label}{amount}. It is above the approval limit: a manager must approve it."
         if self.approval_status == "pending":
             return f"Decision saved: {label}{amount}. It is a discretionary exception: a manager must approve it."
         if self.approval_status == "approved" and self.over_limit and not self.is_exception:
@@ -159,7 +159,7 @@ def exception_rationale_problem(rationale: str) -> str | None:
     """None if a rationale is substantial enough for a discretionary exception, else what is missing."""
     text = " ".join((rationale or "").split())
     template = RATIONALE_TEMPLATE.strip()
-    substance = text[len(template):].strip() if text.lower().startswith(template.lower()) else text
+    substance = text[len(template) :].strip() if text.lower().startswith(template.lower()) else text
     if len(substance) < MIN_EXCEPTION_RATIONALE:
         return (
             f"An exception needs a rationale of substance: at least {MIN_EXCEPTION_RATIONALE} characters saying why "
@@ -175,9 +175,7 @@ def _replay(s: Session, key: str | None, case_id: int) -> Decision | None:
     """The decision an idempotency key already wrote, if any (a cheap indexed lookup when there is none)."""
     if not key:
         return None
-    found = s.execute(
-        select(Decision.id, Decision.case_id).where(Decision.idempotency_key == key)
-    ).one_or_none()
+    found = s.execute(select(Decision.id, Decision.case_id).where(Decision.idempotency_key == key)).one_or_none()
     if found is None:
         return None
     if found.case_id != case_id:
@@ -265,32 +263,37 @@ def decide(
             earlier = _replay(s, idempotency_key, case_id)
             if earlier is not None:
                 return _result(s, earlier, replayed=True)
-            new_version = bump(s, case_id, seen_version, status=new_status,
-                               decided_on=None if needs_approval else today)
+            new_version = bump(
+                s, case_id, seen_version, status=new_status, decided_on=None if needs_approval else today
+            )
             decisions = Decision.__table__
-            decision_id = s.connection().execute(
-                insert(decisions)
-                .values(
-                    case_id=case_id,
-                    outcome=outcome,
-                    amount_cents=amount_cents or 0,
-                    rationale=rationale,
-                    decided_by_id=actor.id,
-                    decided_at=at,
-                    decided_on=today,
-                    service_type=service_type,
-                    reason=reason,
-                    policy_version=verdict.policy_version,
-                    recommended_outcome=verdict.recommended_outcome,
-                    verdict=verdict.to_dict(),
-                    is_exception=is_exception,
-                    approval_status=approval_status,
-                    superseded=False,
-                    over_limit=over_limit,
-                    idempotency_key=idempotency_key,
+            decision_id = (
+                s.connection()
+                .execute(
+                    insert(decisions)
+                    .values(
+                        case_id=case_id,
+                        outcome=outcome,
+                        amount_cents=amount_cents or 0,
+                        rationale=rationale,
+                        decided_by_id=actor.id,
+                        decided_at=at,
+                        decided_on=today,
+                        service_type=service_type,
+                        reason=reason,
+                        policy_version=verdict.policy_version,
+                        recommended_outcome=verdict.recommended_outcome,
+                        verdict=verdict.to_dict(),
+                        is_exception=is_exception,
+                        approval_status=approval_status,
+                        superseded=False,
+                        over_limit=over_limit,
+                        idempotency_key=idempotency_key,
+                    )
+                    .returning(decisions.c.id)
                 )
-                .returning(decisions.c.id)
-            ).scalar_one()
+                .scalar_one()
+            )
             audit.record(
                 s,
                 audit.DecisionRecorded(
@@ -448,8 +451,15 @@ def approve_exception(
 ) -> DecisionResult:
     """A manager other than the decider approves a pending exception: the case closes."""
     return _settle(
-        db, manager_id, decision_id, note, approve=True, today=today, seen_version=seen_version,
-        idempotency_key=idempotency_key, now=now,
+        db,
+        manager_id,
+        decision_id,
+        note,
+        approve=True,
+        today=today,
+        seen_version=seen_version,
+        idempotency_key=idempotency_key,
+        now=now,
     )
 
 
@@ -467,6 +477,13 @@ def reject_exception(
     """A manager other than the decider rejects a pending exception: the decision is superseded and the case
     goes back to the queue (status open) for a new decision."""
     return _settle(
-        db, manager_id, decision_id, note, approve=False, today=today, seen_version=seen_version,
-        idempotency_key=idempotency_key, now=now,
+        db,
+        manager_id,
+        decision_id,
+        note,
+        approve=False,
+        today=today,
+        seen_version=seen_version,
+        idempotency_key=idempotency_key,
+        now=now,
     )

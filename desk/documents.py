@@ -228,8 +228,18 @@ def case_documents(db: Database, case_id: int, *, include_hidden: bool = False) 
             q = q.where(CaseDocument.hidden.is_(False))
         return [
             DocumentView(
-                link.id, link.document_id, link.file_name, link.kind, mt, size, sha, link.added_by, link.added_at,
-                link.hidden, link.hidden_by, link.hidden_at,
+                link.id,
+                link.document_id,
+                link.file_name,
+                link.kind,
+                mt,
+                size,
+                sha,
+                link.added_by,
+                link.added_at,
+                link.hidden,
+                link.hidden_by,
+                link.hidden_at,
             )
             for link, mt, size, sha in s.execute(q)
         ]
@@ -247,8 +257,18 @@ def document_bytes(db: Database, case_id: int, link_id: int) -> tuple[DocumentVi
             raise NotFound(f"Document #{link_id} is not on case #{case_id}.")
         link, doc = row
         view = DocumentView(
-            link.id, doc.id, link.file_name, link.kind, doc.media_type, doc.size_bytes, doc.sha256, link.added_by,
-            link.added_at, link.hidden, link.hidden_by, link.hidden_at,
+            link.id,
+            doc.id,
+            link.file_name,
+            link.kind,
+            doc.media_type,
+            doc.size_bytes,
+            doc.sha256,
+            link.added_by,
+            link.added_at,
+            link.hidden,
+            link.hidden_by,
+            link.hidden_at,
         )
         return view, bytes(doc.content)
 
@@ -279,7 +299,8 @@ def _documentation(s: Session, case: Case) -> list:
     ).all()
     on_file = {name for _id, _kind, name in files}
     kept = [
-        i for i in (case.documentation or [])
+        i
+        for i in (case.documentation or [])
         if not (isinstance(i, dict) and ("document_id" in i or i.get("name") in on_file))
     ]
     return kept + [{"kind": kind, "name": name, "document_id": link_id} for link_id, kind, name in files]
@@ -335,8 +356,14 @@ def attach(
             s.add(doc)
             s.flush()
         link = CaseDocument(
-            case_id=case_id, document_id=doc.id, file_name=name, kind=KINDS[media_type], added_by_id=actor.id,
-            added_by=actor.email, added_at=at, hidden=False,
+            case_id=case_id,
+            document_id=doc.id,
+            file_name=name,
+            kind=KINDS[media_type],
+            added_by_id=actor.id,
+            added_by=actor.email,
+            added_at=at,
+            hidden=False,
         )
         s.add(link)
         s.flush()
@@ -346,14 +373,23 @@ def attach(
             audit.DocumentAdded(
                 document_id=link.id, file_name=name, media_type=media_type, size_bytes=len(data), sha256=digest
             ),
-            actor=actor.email, actor_id=actor.id, case_id=case_id, at=at,
+            actor=actor.email,
+            actor_id=actor.id,
+            case_id=case_id,
+            at=at,
         )
         return Attached(link.id, version, name, media_type, new_bytes)
 
 
 def remove(
-    db: Database, actor_id: int, case_id: int, link_id: int, reason: str, seen_version: int | None = None,
-    *, now: datetime | None = None,
+    db: Database,
+    actor_id: int,
+    case_id: int,
+    link_id: int,
+    reason: str,
+    seen_version: int | None = None,
+    *,
+    now: datetime | None = None,
 ) -> int:
     """Hide a document from the case (admins only); the file and its link stay for the audit. Returns the new
     case version."""
@@ -375,8 +411,12 @@ def remove(
         s.flush()
         version = bump(s, case_id, case.version, documentation=_documentation(s, case))
         audit.record(
-            s, audit.DocumentRemoved(document_id=link.id, file_name=link.file_name, reason=reason[:1000]),
-            actor=actor.email, actor_id=actor.id, case_id=case_id, at=at,
+            s,
+            audit.DocumentRemoved(document_id=link.id, file_name=link.file_name, reason=reason[:1000]),
+            actor=actor.email,
+            actor_id=actor.id,
+            case_id=case_id,
+            at=at,
         )
         return version
 

@@ -51,21 +51,28 @@ class CustomerHistory:
         return self.requests_last_12_months > self.threshold
 
 
-def customer_history(
-    db: Database, customer_id: int, case_id: int, today: date, *, limit: int = 20
-) -> CustomerHistory:
+def customer_history(db: Database, customer_id: int, case_id: int, today: date, *, limit: int = 20) -> CustomerHistory:
     since = today - timedelta(days=HISTORY_DAYS)
     with db.read() as s:
         current = (
-            select(Decision.case_id, Decision.outcome, Decision.amount_cents, Decision.decided_on,
-                   Decision.approval_status)
+            select(
+                Decision.case_id, Decision.outcome, Decision.amount_cents, Decision.decided_on, Decision.approval_status
+            )
             .where(Decision.superseded.is_(False))
             .subquery()
         )
         rows = s.execute(
             select(
-                Case.id, Case.opened_on, Case.status, Case.reason, Case.amount_requested_cents, Service.currency,
-                current.c.outcome, current.c.amount_cents, current.c.decided_on, current.c.approval_status,
+                Case.id,
+                Case.opened_on,
+                Case.status,
+                Case.reason,
+                Case.amount_requested_cents,
+                Service.currency,
+                current.c.outcome,
+                current.c.amount_cents,
+                current.c.decided_on,
+                current.c.approval_status,
             )
             .join(Service, Service.id == Case.service_id)
             .outerjoin(current, current.c.case_id == Case.id)

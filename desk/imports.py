@@ -63,9 +63,7 @@ class ImportReport:
         return not self.errors and not self.dry_run
 
     def errors_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(
-            [(e.row, e.column, e.message) for e in self.errors], columns=["row", "column", "message"]
-        )
+        return pd.DataFrame([(e.row, e.column, e.message) for e in self.errors], columns=["row", "column", "message"])
 
     def errors_csv(self) -> bytes:
         """The problems as CSV; messages quote the file's own cells, so formulas are neutralised."""
@@ -118,8 +116,9 @@ def import_file(
     written; a dry run checks everything and writes nothing either.
     """
     actor = authorize(db, actor_id, "import_data")
-    return run_import(db, data, file_name, kind, actor=actor.email, actor_id=actor.id, dry_run=dry_run,
-                      progress=progress, book=book)
+    return run_import(
+        db, data, file_name, kind, actor=actor.email, actor_id=actor.id, dry_run=dry_run, progress=progress, book=book
+    )
 
 
 def run_import(
@@ -156,7 +155,12 @@ def run_import(
 
     try:
         checked = importer.check_file(
-            db.engine, data, file_name, kind, keep_rows=not dry_run, progress=checking,
+            db.engine,
+            data,
+            file_name,
+            kind,
+            keep_rows=not dry_run,
+            progress=checking,
             more_checks=(lambda new: _policy_errors(new, policy_book)) if policy_book is not None else None,
         )
     except ImportFileError as exc:
@@ -164,8 +168,15 @@ def run_import(
     with checked:
         if checked.errors or dry_run:
             return ImportReport(
-                kind, file_name, checked.rows, 0 if checked.errors else checked.new, checked.skipped,
-                checked.customers, checked.errors, dry_run, time.perf_counter() - started,
+                kind,
+                file_name,
+                checked.rows,
+                0 if checked.errors else checked.new,
+                checked.skipped,
+                checked.customers,
+                checked.errors,
+                dry_run,
+                time.perf_counter() - started,
             )
         say(0.6, "Saving")
 
@@ -179,7 +190,10 @@ def run_import(
                 audit.record(
                     session,
                     audit.ImportCompleted(
-                        file_name=file_name, kind_of_rows=kind, rows=checked.rows, inserted=counts["inserted"],
+                        file_name=file_name,
+                        kind_of_rows=kind,
+                        rows=checked.rows,
+                        inserted=counts["inserted"],
                         skipped=counts["skipped"],
                     ),
                     actor=actor,
@@ -196,8 +210,15 @@ def run_import(
             ) from None
     say(1.0, "Done")
     return ImportReport(
-        kind, file_name, checked.rows, counts["inserted"], counts["skipped"], counts["customers"],
-        seconds=time.perf_counter() - started, check_seconds=checked.seconds, lock_seconds=lock_seconds,
+        kind,
+        file_name,
+        checked.rows,
+        counts["inserted"],
+        counts["skipped"],
+        counts["customers"],
+        seconds=time.perf_counter() - started,
+        check_seconds=checked.seconds,
+        lock_seconds=lock_seconds,
     )
 
 
@@ -240,8 +261,16 @@ def main(argv: list[str] | None = None) -> int:
 
     db = open_database(args.db)
     try:
-        report = run_import(db, args.file, args.file.name, args.kind, actor=actor, actor_id=None,
-                            dry_run=args.dry_run, progress=progress)
+        report = run_import(
+            db,
+            args.file,
+            args.file.name,
+            args.kind,
+            actor=actor,
+            actor_id=None,
+            dry_run=args.dry_run,
+            progress=progress,
+        )
     except DeskError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -259,8 +288,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(report.errors_csv().decode("utf-8"))
         return 2
     if report.dry_run:
-        print(f"dry run: {report.rows:,} rows are valid; {report.inserted:,} would be imported, "
-              f"{report.skipped:,} are already present. Nothing was written.")
+        print(
+            f"dry run: {report.rows:,} rows are valid; {report.inserted:,} would be imported, "
+            f"{report.skipped:,} are already present. Nothing was written."
+        )
         return 0
     print(
         f"imported {args.file.name} into {describe_url(db.url)} in {report.seconds:.1f} s (write lock "

@@ -37,8 +37,12 @@ def limit_for(session: Session, currency: str) -> int | None:
 
 def list_limits(db: Database) -> list[Limit]:
     with db.read() as s:
-        return [Limit(c, v) for c, v in s.execute(
-            select(ApprovalLimit.currency, ApprovalLimit.limit_cents).order_by(ApprovalLimit.currency))]
+        return [
+            Limit(c, v)
+            for c, v in s.execute(
+                select(ApprovalLimit.currency, ApprovalLimit.limit_cents).order_by(ApprovalLimit.currency)
+            )
+        ]
 
 
 def read_limit(db: Database, currency: str) -> Limit | None:
@@ -62,8 +66,9 @@ def set_limit(db: Database, actor_id: int, currency: str, limit_cents: int | Non
         code = check_currency(currency)
     except MoneyError as exc:
         raise InvalidInput(str(exc), field="currency") from None
-    if limit_cents is not None and (isinstance(limit_cents, bool) or not isinstance(limit_cents, int)
-                                    or limit_cents < 0):
+    if limit_cents is not None and (
+        isinstance(limit_cents, bool) or not isinstance(limit_cents, int) or limit_cents < 0
+    ):
         raise InvalidInput("A limit is an amount of zero or more.", field="limit")
     with db.write.begin() as s:
         _admin(s, actor_id)

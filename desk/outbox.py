@@ -110,8 +110,19 @@ class OutboxView:
 
 def _view(r: OutboxMessage) -> OutboxView:
     return OutboxView(
-        r.id, r.kind, r.status, r.case_id, r.decision_id, r.recipient, r.subject, r.body, r.attempts,
-        r.next_attempt_at, r.last_error, r.created_at, r.sent_at,
+        r.id,
+        r.kind,
+        r.status,
+        r.case_id,
+        r.decision_id,
+        r.recipient,
+        r.subject,
+        r.body,
+        r.attempts,
+        r.next_attempt_at,
+        r.last_error,
+        r.created_at,
+        r.sent_at,
     )
 
 
@@ -124,7 +135,10 @@ def for_case(db: Database, case_id: int) -> list[OutboxView]:
 def listing(db: Database, statuses: tuple[str, ...] = ("failed",), limit: int = 200) -> list[OutboxView]:
     with db.read() as s:
         rows = s.scalars(
-            select(OutboxMessage).where(OutboxMessage.status.in_(statuses)).order_by(OutboxMessage.id.desc()).limit(limit)
+            select(OutboxMessage)
+            .where(OutboxMessage.status.in_(statuses))
+            .order_by(OutboxMessage.id.desc())
+            .limit(limit)
         )
         return [_view(r) for r in rows]
 
@@ -180,15 +194,28 @@ def send_reply(
                 field="body",
             )
         row = OutboxMessage(
-            kind="email", status="queued" if smtp else "by_hand", case_id=case_id, decision_id=decision_id,
-            dedupe_key=reply_key(decision_id), recipient=address, subject=subject, body=body + "\n", attempts=0,
-            next_attempt_at=at, created_by=actor.email, created_at=at,
+            kind="email",
+            status="queued" if smtp else "by_hand",
+            case_id=case_id,
+            decision_id=decision_id,
+            dedupe_key=reply_key(decision_id),
+            recipient=address,
+            subject=subject,
+            body=body + "\n",
+            attempts=0,
+            next_attempt_at=at,
+            created_by=actor.email,
+            created_at=at,
         )
         s.add(row)
         s.flush()
         audit.record(
-            s, audit.ReplyQueued(outbox_id=row.id, to=address, subject=subject, by_hand=not smtp),
-            actor=actor.email, actor_id=actor.id, case_id=case_id, at=at,
+            s,
+            audit.ReplyQueued(outbox_id=row.id, to=address, subject=subject, by_hand=not smtp),
+            actor=actor.email,
+            actor_id=actor.id,
+            case_id=case_id,
+            at=at,
         )
         return _view(row)
 
@@ -221,10 +248,18 @@ def enqueue_billing(s: Session, decision_id: int, *, actor: str, at: datetime, s
         "final_at": at.isoformat(),
     }
     row = OutboxMessage(
-        kind="webhook", status="queued", case_id=case.id, decision_id=d.id, dedupe_key=webhook_key(d.id),
-        recipient=settings.url, subject=f"{d.outcome} {payload['amount_text']}",
-        body=json.dumps(payload, sort_keys=True, separators=(",", ":")), attempts=0, next_attempt_at=at,
-        created_by=actor, created_at=at,
+        kind="webhook",
+        status="queued",
+        case_id=case.id,
+        decision_id=d.id,
+        dedupe_key=webhook_key(d.id),
+        recipient=settings.url,
+        subject=f"{d.outcome} {payload['amount_text']}",
+        body=json.dumps(payload, sort_keys=True, separators=(",", ":")),
+        attempts=0,
+        next_attempt_at=at,
+        created_by=actor,
+        created_at=at,
     )
     s.add(row)
     s.flush()
@@ -244,8 +279,14 @@ def retry(db: Database, admin_id: int, outbox_id: int, *, now: datetime | None =
         row.status, row.attempts, row.next_attempt_at, row.lease_owner, row.lease_until = "queued", 0, at, None, None
         s.flush()
         view = _view(row)
-        audit.record(s, audit.OutboxRetried(outbox_id=row.id, what=view.what), actor=actor.email, actor_id=actor.id,
-                     case_id=row.case_id, at=at)
+        audit.record(
+            s,
+            audit.OutboxRetried(outbox_id=row.id, what=view.what),
+            actor=actor.email,
+            actor_id=actor.id,
+            case_id=row.case_id,
+            at=at,
+        )
         return view
 
 
@@ -297,7 +338,9 @@ def deliver_webhook(row: OutboxMessage, billing: BillingSettings, timeout: float
     body = row.body.encode()
     timestamp = str(int(time.time()))
     request = urllib.request.Request(
-        row.recipient, data=body, method="POST",
+        row.recipient,
+        data=body,
+        method="POST",
         headers={
             "Content-Type": "application/json",
             "Idempotency-Key": row.dedupe_key,
@@ -352,22 +395,41 @@ class Worker:
             for row_id, status in candidates:
                 if status == "sending" and self.expired_lease == "fail":
                     changed = s.execute(
-                        update(t).where(t.id == row_id, t.status == "sending", t.lease_until < now)
-                        .values(status="failed", lease_owner=None, lease_until=None,
-                                last_error="a worker stopped while delivering it; whether it arrived is unknown "
-                                           "(strict at-most-once): check, then retry by hand")
+                        update(t)
+                        .where(t.id == row_id, t.status == "sending", t.lease_until < now)
+                        .values(
+                            status="failed",
+                            lease_owner=None,
+                            lease_until=None,
+                            last_error="a worker stopped while delivering it; whether it arrived is unknown "
+                            "(strict at-most-once): check, then retry by hand",
+                        )
                         .execution_options(synchronize_session=False)
                     ).rowcount
                     if changed:
                         row = s.get(t, row_id)
-                        self._event(s, row, audit.OutboxAttemptFailed(
-                            outbox_id=row.id, what=_view(row).what, attempts=row.attempts, error=row.last_error,
-                            final=True), now)
+                        self._event(
+                            s,
+                            row,
+                            audit.OutboxAttemptFailed(
+                                outbox_id=row.id,
+                                what=_view(row).what,
+                                attempts=row.attempts,
+                                error=row.last_error,
+                                final=True,
+                            ),
+                            now,
+                        )
                     continue
                 changed = s.execute(
-                    update(t).where(t.id == row_id, self._due(s, now))
-                    .values(status="sending", lease_owner=self.owner,
-                            lease_until=now + timedelta(seconds=self.lease_seconds), attempts=t.attempts + 1)
+                    update(t)
+                    .where(t.id == row_id, self._due(s, now))
+                    .values(
+                        status="sending",
+                        lease_owner=self.owner,
+                        lease_until=now + timedelta(seconds=self.lease_seconds),
+                        attempts=t.attempts + 1,
+                    )
                     .execution_options(synchronize_session=False)
                 ).rowcount
                 if changed == 1:
@@ -393,17 +455,26 @@ class Worker:
                 result = "sent"
             elif permanent or row.attempts >= self.max_attempts:
                 values = {"status": "failed", "last_error": error}
-                event = audit.OutboxAttemptFailed(outbox_id=row.id, what=what, attempts=row.attempts, error=error,
-                                                  final=True)
+                event = audit.OutboxAttemptFailed(
+                    outbox_id=row.id, what=what, attempts=row.attempts, error=error, final=True
+                )
                 result = "failed"
             else:
                 retry_at = now + timedelta(seconds=self.backoff(row.attempts))
                 values = {"status": "queued", "last_error": error, "next_attempt_at": retry_at}
-                event = audit.OutboxAttemptFailed(outbox_id=row.id, what=what, attempts=row.attempts, error=error,
-                                                  final=False, retry_at=f"{retry_at:%Y-%m-%d %H:%M:%S}")
+                event = audit.OutboxAttemptFailed(
+                    outbox_id=row.id,
+                    what=what,
+                    attempts=row.attempts,
+                    error=error,
+                    final=False,
+                    retry_at=f"{retry_at:%Y-%m-%d %H:%M:%S}",
+                )
                 result = "retry"
             changed = s.execute(
-                update(t).where(mine).values(lease_owner=None, lease_until=None, **values)
+                update(t)
+                .where(mine)
+                .values(lease_owner=None, lease_until=None, **values)
                 .execution_options(synchronize_session=False)
             ).rowcount
             if changed != 1:
@@ -462,8 +533,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-attempts", type=int, help="attempts before a message is marked failed (default 8)")
     args = ap.parse_args(argv)
     db = open_database(args.db)
-    worker = worker_from_config(db, lease_seconds=args.lease, backoff_seconds=args.backoff,
-                                max_attempts=args.max_attempts)
+    worker = worker_from_config(
+        db, lease_seconds=args.lease, backoff_seconds=args.backoff, max_attempts=args.max_attempts
+    )
     stopping = False
 
     def _stop(*_):
@@ -472,8 +544,11 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    print(f"outbox worker {worker.owner}: smtp={'on' if worker.smtp else 'off'}, "
-          f"billing={'on' if worker.billing else 'off'}", flush=True)
+    print(
+        f"outbox worker {worker.owner}: smtp={'on' if worker.smtp else 'off'}, "
+        f"billing={'on' if worker.billing else 'off'}",
+        flush=True,
+    )
     while True:
         try:
             counts = worker.run_once()

@@ -113,7 +113,7 @@ def takes_effect(version: PolicyVersion | StoredVersion, today: date) -> str:
 
 
 def state_words(version: StoredVersion, in_force_now: PolicyVersion, today: date) -> str:
-    """"in force", "superseded", "scheduled: takes effect on D", "withdrawn", "draft", "discarded"."""
+    """ "in force", "superseded", "scheduled: takes effect on D", "withdrawn", "draft", "discarded"."""
     if version.status != "published":
         return version.status
     if version.effective_from > today:
@@ -142,8 +142,9 @@ def _name_taken(db: Database, name: str, exclude_id: int | None) -> bool:
         return bool(s.scalar(q))
 
 
-def check_draft(db: Database, form: DraftForm, base: PolicyVersion, today: date, *,
-                draft_id: int | None = None) -> DraftCheck:
+def check_draft(
+    db: Database, form: DraftForm, base: PolicyVersion, today: date, *, draft_id: int | None = None
+) -> DraftCheck:
     """Validate the draft as typed (see the module docstring). ``base`` gives the quotes a reply uses; their
     numbers of days follow the window."""
     problems: list[tuple[str, str]] = []
@@ -159,11 +160,13 @@ def check_draft(db: Database, form: DraftForm, base: PolicyVersion, today: date,
         problems.append(("effective_from", "Choose the date the version takes effect."))
     else:
         if eff <= today:
-            problems.append((
-                "effective_from",
-                f"The effective date must be after today ({today}): the new terms apply to services provided "
-                f"after the update, never retroactively.",
-            ))
+            problems.append(
+                (
+                    "effective_from",
+                    f"The effective date must be after today ({today}): the new terms apply to services provided "
+                    f"after the update, never retroactively.",
+                )
+            )
         taken = _published_days(db).get(eff)
         if taken:
             problems.append(("effective_from", f"Version {taken!r} already takes effect on {eff}; choose another day."))
@@ -175,8 +178,9 @@ def check_draft(db: Database, form: DraftForm, base: PolicyVersion, today: date,
     if window is not None:
         quotes = base.with_window_days(window).quotes if window != base.window_days else base.quotes
         try:
-            version = PolicyVersion(name or "draft", eff or today + timedelta(days=1), window,
-                                    dict(form.clauses), list(quotes))
+            version = PolicyVersion(
+                name or "draft", eff or today + timedelta(days=1), window, dict(form.clauses), list(quotes)
+            )
         except PolicyError as exc:
             where, _, message = str(exc).partition(": ")
             problems.append((where, _explain(where, message)))
@@ -185,8 +189,10 @@ def check_draft(db: Database, form: DraftForm, base: PolicyVersion, today: date,
 
 def _explain(where: str, message: str) -> str:
     if where.startswith("quotes"):
-        return (f"{message} -- a reply quotes this sentence; keep it word for word in its section "
-                f"(or ask a developer to change what replies quote)")
+        return (
+            f"{message} -- a reply quotes this sentence; keep it word for word in its section "
+            f"(or ask a developer to change what replies quote)"
+        )
     return message
 
 
@@ -213,14 +219,28 @@ def create_draft(db: Database, actor_id: int, today: date, *, now: datetime | No
     at = now or audit.utcnow()
     with db.write.begin() as s:
         row = StoredPolicyVersion(
-            name=name, effective_from=eff, window_days=version.window_days, toml=text, content_hash=digest,
-            status="draft", origin="desk", based_on=base.version, revision=1, created_by_id=actor.id,
-            created_at=at, updated_at=at,
+            name=name,
+            effective_from=eff,
+            window_days=version.window_days,
+            toml=text,
+            content_hash=digest,
+            status="draft",
+            origin="desk",
+            based_on=base.version,
+            revision=1,
+            created_by_id=actor.id,
+            created_at=at,
+            updated_at=at,
         )
         s.add(row)
         s.flush()
-        audit.record(s, audit.PolicyDrafted(row.id, name, base.version, eff.isoformat()), actor=actor.email,
-                     actor_id=actor.id, at=at)
+        audit.record(
+            s,
+            audit.PolicyDrafted(row.id, name, base.version, eff.isoformat()),
+            actor=actor.email,
+            actor_id=actor.id,
+            at=at,
+        )
         new_id = row.id
     return get_version(db, new_id)
 
@@ -238,8 +258,16 @@ def _base_of(db: Database, v: StoredVersion, today: date) -> PolicyVersion:
     return book.get(v.based_on, None) or in_force(db, today)
 
 
-def save_draft(db: Database, actor_id: int, draft_id: int, seen_revision: int, form: DraftForm, today: date, *,
-               now: datetime | None = None) -> StoredVersion:
+def save_draft(
+    db: Database,
+    actor_id: int,
+    draft_id: int,
+    seen_revision: int,
+    form: DraftForm,
+    today: date,
+    *,
+    now: datetime | None = None,
+) -> StoredVersion:
     """Save the draft as typed; InvalidInput lists every problem (nothing is written then); StaleDraft when
     someone else saved, published or discarded it since ``seen_revision``."""
     actor = authorize(db, actor_id, "draft_policy")
@@ -250,24 +278,37 @@ def save_draft(db: Database, actor_id: int, draft_id: int, seen_revision: int, f
         raise NotAllowed(f"Only its author, {v.created_by}, edits draft {v.name!r}; draft your own.")
     checked = check_draft(db, form, _base_of(db, v, today), today, draft_id=draft_id)
     if not checked.ok:
-        raise InvalidInput("The draft was not saved: " + "; ".join(f"{f}: {m}" for f, m in checked.problems),
-                           field=checked.problems[0][0])
+        raise InvalidInput(
+            "The draft was not saved: " + "; ".join(f"{f}: {m}" for f, m in checked.problems),
+            field=checked.problems[0][0],
+        )
     text, digest = canonical(checked.version)
     at = now or audit.utcnow()
     t = StoredPolicyVersion
     try:
         with db.write.begin() as s:
             done = s.execute(
-                update(t).where(t.id == draft_id, t.status == "draft", t.revision == seen_revision).values(
-                    name=checked.version.version, effective_from=checked.version.effective_from,
-                    window_days=checked.version.window_days, toml=text, content_hash=digest,
-                    revision=t.revision + 1, updated_at=at,
+                update(t)
+                .where(t.id == draft_id, t.status == "draft", t.revision == seen_revision)
+                .values(
+                    name=checked.version.version,
+                    effective_from=checked.version.effective_from,
+                    window_days=checked.version.window_days,
+                    toml=text,
+                    content_hash=digest,
+                    revision=t.revision + 1,
+                    updated_at=at,
                 )
             ).rowcount
             if done != 1:
                 raise StaleDraft(f"Draft {v.name!r} changed since you opened it; reload it and type your change again.")
-            audit.record(s, audit.PolicyDraftSaved(draft_id, checked.version.version, seen_revision + 1, digest),
-                         actor=actor.email, actor_id=actor.id, at=at)
+            audit.record(
+                s,
+                audit.PolicyDraftSaved(draft_id, checked.version.version, seen_revision + 1, digest),
+                actor=actor.email,
+                actor_id=actor.id,
+                at=at,
+            )
     except IntegrityError:
         raise InvalidInput(f"A version named {checked.version.version!r} already exists.", field="name") from None
     return get_version(db, draft_id)
@@ -281,8 +322,12 @@ def discard_draft(db: Database, actor_id: int, draft_id: int, *, now: datetime |
     t = StoredPolicyVersion
     at = now or audit.utcnow()
     with db.write.begin() as s:
-        if s.execute(update(t).where(t.id == draft_id, t.status == "draft").values(status="discarded",
-                                                                                  updated_at=at)).rowcount != 1:
+        if (
+            s.execute(
+                update(t).where(t.id == draft_id, t.status == "draft").values(status="discarded", updated_at=at)
+            ).rowcount
+            != 1
+        ):
             raise StaleDraft(f"Version {v.name!r} is no longer a draft.")
         audit.record(s, audit.PolicyDraftDiscarded(draft_id, v.name), actor=actor.email, actor_id=actor.id, at=at)
 
@@ -326,8 +371,9 @@ def as_replacement(draft: StoredVersion, base: PolicyVersion) -> PolicyVersion:
 # --- approving and publishing ------------------------------------------------------------------------------
 
 
-def approve_and_publish(db: Database, approver_id: int, draft_id: int, seen_hash: str, today: date, *,
-                        now: datetime | None = None) -> StoredVersion:
+def approve_and_publish(
+    db: Database, approver_id: int, draft_id: int, seen_hash: str, today: date, *, now: datetime | None = None
+) -> StoredVersion:
     """Publish the draft whose content hash is ``seen_hash`` (what the approver was shown). Refused: the
     author approving, content changed since it was shown, an effective date not after today or on a day a
     published version takes effect, and the draft published by someone else at the same moment."""
@@ -345,7 +391,8 @@ def approve_and_publish(db: Database, approver_id: int, draft_id: int, seen_hash
     if v.effective_from <= today:
         raise InvalidInput(
             f"{v.name!r} would take effect on {v.effective_from}, not after today ({today}): a policy is never "
-            f"retroactive. Its author must choose a later date.", field="effective_from",
+            f"retroactive. Its author must choose a later date.",
+            field="effective_from",
         )
     taken = _published_days(db).get(v.effective_from)
     if taken:
@@ -359,14 +406,18 @@ def approve_and_publish(db: Database, approver_id: int, draft_id: int, seen_hash
     try:
         with db.write.begin() as s:
             done = s.execute(
-                update(t).where(t.id == draft_id, t.status == "draft", t.content_hash == seen_hash)
+                update(t)
+                .where(t.id == draft_id, t.status == "draft", t.content_hash == seen_hash)
                 .values(status="published", approved_by_id=actor.id, published_at=at, updated_at=at)
             ).rowcount
             if done != 1:
                 raise StaleDraft(f"Draft {v.name!r} was changed or published by someone else a moment ago; reload.")
             audit.record(
-                s, audit.PolicyPublished(draft_id, v.name, v.effective_from.isoformat(), seen_hash, v.created_by_id),
-                actor=actor.email, actor_id=actor.id, at=at,
+                s,
+                audit.PolicyPublished(draft_id, v.name, v.effective_from.isoformat(), seen_hash, v.created_by_id),
+                actor=actor.email,
+                actor_id=actor.id,
+                at=at,
             )
     except IntegrityError:
         raise InvalidInput(
@@ -377,8 +428,9 @@ def approve_and_publish(db: Database, approver_id: int, draft_id: int, seen_hash
     return get_version(db, draft_id)
 
 
-def withdraw(db: Database, actor_id: int, version_id: int, today: date, note: str = "", *,
-             now: datetime | None = None) -> StoredVersion:
+def withdraw(
+    db: Database, actor_id: int, version_id: int, today: date, note: str = "", *, now: datetime | None = None
+) -> StoredVersion:
     """Withdraw a published version before it takes effect; a version in force is never changed."""
     actor = authorize(db, actor_id, "publish_policy")
     v = _draft_row(db, version_id)
@@ -393,12 +445,18 @@ def withdraw(db: Database, actor_id: int, version_id: int, today: date, note: st
     at = now or audit.utcnow()
     with db.write.begin() as s:
         done = s.execute(
-            update(t).where(t.id == version_id, t.status == "published")
+            update(t)
+            .where(t.id == version_id, t.status == "published")
             .values(status="withdrawn", withdrawn_by_id=actor.id, withdrawn_at=at)
         ).rowcount
         if done != 1:
             raise StaleDraft(f"Version {v.name!r} was withdrawn by someone else a moment ago.")
-        audit.record(s, audit.PolicyWithdrawn(version_id, v.name, v.effective_from.isoformat(), note.strip()[:500]),
-                     actor=actor.email, actor_id=actor.id, at=at)
+        audit.record(
+            s,
+            audit.PolicyWithdrawn(version_id, v.name, v.effective_from.isoformat(), note.strip()[:500]),
+            actor=actor.email,
+            actor_id=actor.id,
+            at=at,
+        )
     desk_book.forget(db)
     return get_version(db, version_id)

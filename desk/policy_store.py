@@ -136,12 +136,21 @@ def sync_files(db: Database, book: PolicyBook, source: str, *, now: datetime | N
                     text, digest = canonical(version)
                     row = stored.get(version.version)
                     if row is None:
-                        s.add(t(
-                            name=version.version, effective_from=version.effective_from,
-                            window_days=version.window_days, toml=text, content_hash=digest,
-                            status="published", origin="file", revision=1, created_at=at, updated_at=at,
-                            published_at=at,
-                        ))
+                        s.add(
+                            t(
+                                name=version.version,
+                                effective_from=version.effective_from,
+                                window_days=version.window_days,
+                                toml=text,
+                                content_hash=digest,
+                                status="published",
+                                origin="file",
+                                revision=1,
+                                created_at=at,
+                                updated_at=at,
+                                published_at=at,
+                            )
+                        )
                         continue
                     if row.content_hash != digest:
                         raise StoredVersionRefused(
@@ -173,9 +182,17 @@ def store_version(db: Database, version: PolicyVersion, *, origin: str, now: dat
     at = now or audit.utcnow()
     with db.write.begin() as s:
         row = StoredPolicyVersion(
-            name=version.version, effective_from=version.effective_from, window_days=version.window_days,
-            toml=text, content_hash=digest, status="published", origin=origin, revision=1, created_at=at,
-            updated_at=at, published_at=at,
+            name=version.version,
+            effective_from=version.effective_from,
+            window_days=version.window_days,
+            toml=text,
+            content_hash=digest,
+            status="published",
+            origin=origin,
+            revision=1,
+            created_at=at,
+            updated_at=at,
+            published_at=at,
         )
         s.add(row)
         s.flush()
@@ -213,10 +230,23 @@ def get_version(db: Database, version_id: int) -> StoredVersion | None:
 
 def _view(r: StoredPolicyVersion, names: dict[int, str]) -> StoredVersion:
     return StoredVersion(
-        r.id, r.name, r.effective_from, r.window_days, r.status, r.origin, r.based_on, r.revision,
-        r.content_hash, r.toml, names.get(r.created_by_id) if r.created_by_id else None, r.created_by_id,
-        r.created_at, names.get(r.approved_by_id) if r.approved_by_id else None, r.published_at,
-        names.get(r.withdrawn_by_id) if r.withdrawn_by_id else None, r.withdrawn_at,
+        r.id,
+        r.name,
+        r.effective_from,
+        r.window_days,
+        r.status,
+        r.origin,
+        r.based_on,
+        r.revision,
+        r.content_hash,
+        r.toml,
+        names.get(r.created_by_id) if r.created_by_id else None,
+        r.created_by_id,
+        r.created_at,
+        names.get(r.approved_by_id) if r.approved_by_id else None,
+        r.published_at,
+        names.get(r.withdrawn_by_id) if r.withdrawn_by_id else None,
+        r.withdrawn_at,
     )
 
 

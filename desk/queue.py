@@ -63,6 +63,7 @@ def sla(days_left: int) -> str:
         return "overdue"
     return "due_soon" if days_left <= DUE_SOON_DAYS else "on_time"
 
+
 Assignee = Literal["any", "mine", "unassigned"] | int
 
 
@@ -156,8 +157,10 @@ class QueuePage:
                 "Age (days)": [r.age_days for r in self.rows],
                 "Days left": [r.days_left for r in self.rows],
                 "Window": [r.window for r in self.rows],
-                "Recommended": [OUTCOME_LABELS.get(r.recommended, "check facts") if r.recommended else "check facts"
-                                for r in self.rows],
+                "Recommended": [
+                    OUTCOME_LABELS.get(r.recommended, "check facts") if r.recommended else "check facts"
+                    for r in self.rows
+                ],
                 "Assignee": [r.assignee_name or "—" for r in self.rows],
                 "Status": [STATUS_LABELS.get(r.status, r.status) for r in self.rows],
             }

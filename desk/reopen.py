@@ -29,8 +29,10 @@ class Reopened:
 
     @property
     def message(self) -> str:
-        return (f"Case #{self.case_id} is open again; the earlier decision is kept as superseded. It is back in "
-                "the queue for a new decision.")
+        return (
+            f"Case #{self.case_id} is open again; the earlier decision is kept as superseded. It is back in "
+            "the queue for a new decision."
+        )
 
 
 def reopen_case(
@@ -52,8 +54,10 @@ def reopen_case(
         if case is None:
             raise NotFound(f"Case #{case_id} does not exist.")
         if case.status != "closed":
-            raise InvalidInput("Only a closed case can be reopened; this one is still "
-                               + ("open." if case.status == "open" else "awaiting a manager's approval."))
+            raise InvalidInput(
+                "Only a closed case can be reopened; this one is still "
+                + ("open." if case.status == "open" else "awaiting a manager's approval.")
+            )
         decision_id = s.scalar(
             select(Decision.id)
             .where(Decision.case_id == case_id, Decision.superseded.is_(False))
@@ -63,8 +67,18 @@ def reopen_case(
         if decision_id is None:
             raise InvalidInput("This case has no decision to reopen.")
         version = bump(s, case_id, seen_version, status="open", decided_on=None)
-        s.execute(update(Decision).where(Decision.id == decision_id).values(superseded=True)
-                  .execution_options(synchronize_session=False))
-        audit.record(s, audit.CaseReopened(decision_id=decision_id, reason=reason), actor=actor.email,
-                     actor_id=actor.id, case_id=case_id, idempotency_key=idempotency_key)
+        s.execute(
+            update(Decision)
+            .where(Decision.id == decision_id)
+            .values(superseded=True)
+            .execution_options(synchronize_session=False)
+        )
+        audit.record(
+            s,
+            audit.CaseReopened(decision_id=decision_id, reason=reason),
+            actor=actor.email,
+            actor_id=actor.id,
+            case_id=case_id,
+            idempotency_key=idempotency_key,
+        )
     return Reopened(case_id, version, decision_id)

@@ -159,9 +159,7 @@ def _chunks(conn: Connection, start: date, end: date, size: int):
     Paging on the id walks the decisions in storage order (on SQLite the rowid: a sequential read; paging on
     (decided_on, id) through the date index read the same rows in random order, about three times slower at
     a million). The ids of the range, from the date index, bound the walk, so a short range reads little."""
-    low, high = conn.execute(
-        select(func.min(Decision.id), func.max(Decision.id)).where(_decided_in(start, end))
-    ).one()
+    low, high = conn.execute(select(func.min(Decision.id), func.max(Decision.id)).where(_decided_in(start, end))).one()
     if low is None:
         return
     base = (
@@ -371,16 +369,38 @@ def replay(
                         direction = MORE if after > before else LESS if after < before else CHANGED
                         changed.append(
                             (
-                                m["case_id"], m["external_id"], m["decided_on"], m["service_type"], m["reason"],
-                                was.days_used, outcome, was_exc, rec_was, rec_new, " ".join(allowed), would,
-                                would_exc, "more generous" if direction == MORE else
-                                "less generous" if direction == LESS else "different",
-                                was.policy_version, new.policy_version,
+                                m["case_id"],
+                                m["external_id"],
+                                m["decided_on"],
+                                m["service_type"],
+                                m["reason"],
+                                was.days_used,
+                                outcome,
+                                was_exc,
+                                rec_was,
+                                rec_new,
+                                " ".join(allowed),
+                                would,
+                                would_exc,
+                                "more generous"
+                                if direction == MORE
+                                else "less generous"
+                                if direction == LESS
+                                else "different",
+                                was.policy_version,
+                                new.policy_version,
                             )
                         )
                     # one counter per combination; summed into the tallies once at the end
-                    key = (m["reason"], m["service_type"], direction, outcome in money, would in money, was_exc,
-                           would_exc)
+                    key = (
+                        m["reason"],
+                        m["service_type"],
+                        direction,
+                        outcome in money,
+                        would in money,
+                        was_exc,
+                        would_exc,
+                    )
                     tally[key] = tally.get(key, 0) + 1
                 judge_seconds += time.perf_counter() - j0
                 done += len(rows)
@@ -391,8 +411,17 @@ def replay(
     totals, by_reason, by_type = _sum_tally(tally)
     seconds = time.perf_counter() - t0
     return ReplayResult(
-        draft, start, end, totals, by_reason, by_type, changed, not_judged,
-        read_seconds=seconds - judge_seconds, judge_seconds=judge_seconds, seconds=seconds,
+        draft,
+        start,
+        end,
+        totals,
+        by_reason,
+        by_type,
+        changed,
+        not_judged,
+        read_seconds=seconds - judge_seconds,
+        judge_seconds=judge_seconds,
+        seconds=seconds,
     )
 
 

@@ -112,8 +112,11 @@ def save_template(db: Database, manager_id: int, outcome: str, body: str, *, now
         version = (s.scalar(select(func.max(ReplyTemplate.version)).where(ReplyTemplate.outcome == outcome)) or 0) + 1
         s.add(ReplyTemplate(outcome=outcome, version=version, body=body, created_by=actor.email, created_at=at))
         audit.record(
-            s, audit.ReplyTemplateSaved(outcome=outcome, version=version, body=body),
-            actor=actor.email, actor_id=actor.id, at=at,
+            s,
+            audit.ReplyTemplateSaved(outcome=outcome, version=version, body=body),
+            actor=actor.email,
+            actor_id=actor.id,
+            at=at,
         )
     return version
 

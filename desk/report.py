@@ -31,8 +31,16 @@ from desk.periods import format_time, zone_name
 
 # (table key of the analytics view, sheet name, what it holds) — in the order of the page's tabs
 SHEETS = (
-    ("trend", "Refund rates", "Per period and service type: services sold, money outcomes, refund and cash refund rates."),
-    ("sale_month", "By sale month", "Refund rate of each month's sales (the cohort) beside the rate by decision month."),
+    (
+        "trend",
+        "Refund rates",
+        "Per period and service type: services sold, money outcomes, refund and cash refund rates.",
+    ),
+    (
+        "sale_month",
+        "By sale month",
+        "Refund rate of each month's sales (the cohort) beside the rate by decision month.",
+    ),
     ("reasons", "Reasons", "Cases opened and money outcome rate per reason."),
     ("reason_type", "Reason x type", "Per reason and service type."),
     ("exc_period", "Exceptions", "Discretionary exceptions per period, by approval state."),

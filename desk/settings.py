@@ -29,8 +29,9 @@ def read_frequent_requester_threshold(db: Database) -> int:
 def set_frequent_requester_threshold(db: Database, actor_id: int, value: int) -> int:
     """An admin sets the threshold (a whole number of requests, 1 to 1000)."""
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_FREQUENT_REQUESTER:
-        raise InvalidInput(f"The threshold is a whole number of requests from 1 to {MAX_FREQUENT_REQUESTER}.",
-                           field="threshold")
+        raise InvalidInput(
+            f"The threshold is a whole number of requests from 1 to {MAX_FREQUENT_REQUESTER}.", field="threshold"
+        )
     with db.write.begin() as s:
         actor = s.get(User, actor_id)
         if actor is None or not actor.active:

@@ -55,7 +55,9 @@ preset = c_period.selectbox(
     on_change=_preset_changed,
     help="Ranges end today at the latest. Pick “Custom range” to choose the dates below.",
 )
-c_zone.caption(f"Days and months are of the desk's time zone, **{periods.zone_name(zone)}**; today is {ctx.today:%d %b %Y}.")
+c_zone.caption(
+    f"Days and months are of the desk's time zone, **{periods.zone_name(zone)}**; today is {ctx.today:%d %b %Y}."
+)
 with st.form("analytics_filters"):
     c_dates, c_types, c_reasons, c_people, c_cur, c_grain = st.columns([1.7, 1.3, 1.3, 1.3, 0.8, 0.9])
     dates = c_dates.date_input(

@@ -145,8 +145,11 @@ with badges:
             st.badge(f"Within the {d.window_days}-day window", icon=":material/schedule:", color="green")
         else:
             st.badge("Late: after the contact window", icon=":material/schedule:", color="red")
-    st.badge(f"Assigned to {d.assignee.name}" if d.assignee else "Unassigned", icon=":material/person:",
-             color="violet" if d.assignee and d.assignee.id == actor.id else "gray")
+    st.badge(
+        f"Assigned to {d.assignee.name}" if d.assignee else "Unassigned",
+        icon=":material/person:",
+        color="violet" if d.assignee and d.assignee.id == actor.id else "gray",
+    )
     history = customer_history(db, d.customer_id, d.id, today)
     frequent_badge(history)
 show_flash()
@@ -159,7 +162,8 @@ left, right = st.columns([2, 3], gap="medium")
 # The tabs keep their state (a key, on_change="rerun"): after an upload or a note the page stays on its tab.
 facts_tab, documents_tab, history_tab, timeline_tab, actions_tab = st.tabs(
     ["Service and policy", "Documents", "Customer history", "Timeline", "Fix, note, assign"],
-    key=f"case_tabs_{d.id}", on_change="rerun",
+    key=f"case_tabs_{d.id}",
+    on_change="rerun",
 )
 
 # ---- facts -------------------------------------------------------------------------------------------------
@@ -175,8 +179,12 @@ with left:
             ("Channel", d.channel),
             ("Reason", REASON_LABELS.get(d.reason, d.reason)),
             ("Amount requested", money(d.amount_requested_cents)),
-            ("Fix attempt", "none yet" if not d.fix_attempted
-             else {True: "succeeded", False: "failed", None: "attempted, result pending"}[d.fix_succeeded]),
+            (
+                "Fix attempt",
+                "none yet"
+                if not d.fix_attempted
+                else {True: "succeeded", False: "failed", None: "attempted, result pending"}[d.fix_succeeded],
+            ),
         ]
     )
     st.caption("The customer's description, as written")
@@ -198,7 +206,10 @@ with facts_tab:
     ]
     if svc.cycle:
         rows += [
-            ("Billing cycle", f"{CYCLE_LABELS.get(svc.cycle, svc.cycle)}: {day(svc.cycle_start)} – {day(svc.cycle_end)}"),
+            (
+                "Billing cycle",
+                f"{CYCLE_LABELS.get(svc.cycle, svc.cycle)}: {day(svc.cycle_start)} – {day(svc.cycle_end)}",
+            ),
             ("Cancelled", day(svc.cancelled_on) if svc.cancelled_on else "not cancelled"),
         ]
     table(rows)
@@ -238,8 +249,9 @@ with right:
                 f"Policy version {v.policy_version} (in force on the service date) · rule {v.rule} · "
                 f"request on day {v.days_used} · contact deadline {v.contact_deadline:%d %b %Y}"
             )
-            with st.expander(f"Why: {len(v.findings)} finding{'s' if len(v.findings) != 1 else ''} of the policy "
-                             "engine"):
+            with st.expander(
+                f"Why: {len(v.findings)} finding{'s' if len(v.findings) != 1 else ''} of the policy engine"
+            ):
                 for f in v.findings:
                     icon = ":material/check_circle:" if f.ok else ":material/warning:"
                     st.markdown(f"{icon} {f.message}")
@@ -274,8 +286,9 @@ def _settle(approve: bool, decision_id: int, version: int, key: str) -> None:
 
 def _reopen(case_id: int, version: int, key: str) -> None:
     try:
-        result = reopen_case(db, actor.id, case_id, st.session_state.get(f"reopen_reason_{case_id}", ""), version,
-                             idempotency_key=key)
+        result = reopen_case(
+            db, actor.id, case_id, st.session_state.get(f"reopen_reason_{case_id}", ""), version, idempotency_key=key
+        )
     except DeskError as exc:
         on_desk_error("reopen", exc)
         return
@@ -287,13 +300,15 @@ def reopen_form() -> None:
     errs = form_errors("reopen")
     with st.expander("Reopen this case (managers)", icon=":material/undo:", expanded=bool(errs)):
         with st.form(f"reopen_form_{d.id}"):
-            st.text_area("Why the case is reopened (for the audit trail)", key=f"reopen_reason_{d.id}",
-                         max_chars=4000, height=68)
+            st.text_area(
+                "Why the case is reopened (for the audit trail)", key=f"reopen_reason_{d.id}", max_chars=4000, height=68
+            )
             for field in ("reason", "form"):
                 if errs.get(field):
                     st.error(errs[field], icon=":material/error:")
-            st.form_submit_button("Reopen", icon=":material/undo:", on_click=_reopen,
-                                  args=(d.id, d.version, idem_key("reopen")))
+            st.form_submit_button(
+                "Reopen", icon=":material/undo:", on_click=_reopen, args=(d.id, d.version, idem_key("reopen"))
+            )
         st.caption("The decision above stays on record as superseded; analytics count only the new decision.")
 
 
@@ -315,7 +330,8 @@ if dec is not None and d.status != "open":
                 state = {"pending": "waiting for a manager's approval", "approved": "approved", "rejected": "rejected"}
                 st.warning(
                     f"Above the approval limit of its currency: a manager other than the decider approves it. "
-                    f"Status: {state.get(dec.approval_status, '')}.", icon=":material/approval:",
+                    f"Status: {state.get(dec.approval_status, '')}.",
+                    icon=":material/approval:",
                 )
             st.caption("Rationale")
             st.text(dec.rationale or "(none given)")
@@ -339,11 +355,17 @@ if dec is not None and d.status != "open":
                     key = idem_key("approve")
                     c1, c2 = st.columns(2)
                     c1.form_submit_button(
-                        "Approve", type="primary", icon=":material/check:",
-                        on_click=_settle, args=(True, dec.id, d.version, key),
+                        "Approve",
+                        type="primary",
+                        icon=":material/check:",
+                        on_click=_settle,
+                        args=(True, dec.id, d.version, key),
                     )
                     c2.form_submit_button(
-                        "Reject", icon=":material/close:", on_click=_settle, args=(False, dec.id, d.version, key),
+                        "Reject",
+                        icon=":material/close:",
+                        on_click=_settle,
+                        args=(False, dec.id, d.version, key),
                     )
             elif dec.decided_by and dec.decided_by.id == actor.id:
                 st.info("You decided this exception: another manager must approve or reject it (four eyes).")
@@ -352,7 +374,9 @@ if dec is not None and d.status != "open":
         if d.status == "closed" and actor.may("approve_exception"):
             reopen_form()
         if dec.draft_reply and not dec.pending:
-            st.markdown("**Draft reply to the customer** — plain text to copy; it quotes the sentences of the cited policy sections that apply.")
+            st.markdown(
+                "**Draft reply to the customer** — plain text to copy; it quotes the sentences of the cited policy sections that apply."
+            )
             st.code(dec.draft_reply, language=None, wrap_lines=True)
         if not dec.pending and d.status == "closed":
             reply_section(db, actor, d.id, dec.id, dec.draft_reply)
@@ -360,11 +384,24 @@ if dec is not None and d.status != "open":
 # ---- actions -----------------------------------------------------------------------------------------------------
 
 
-def _submit_decision(case_id: int, version: int, key: str, outcome: str, paid_cents: int, then_next: bool = False,
-                     colleague: str | None = None) -> None:
+def _submit_decision(
+    case_id: int,
+    version: int,
+    key: str,
+    outcome: str,
+    paid_cents: int,
+    then_next: bool = False,
+    colleague: str | None = None,
+) -> None:
     if colleague and not st.session_state.get(f"decide_takeover_{case_id}"):
-        set_error("decide", InvalidInput(f"This case is assigned to {colleague}. Tick “Decide it anyway” to decide "
-                                         "it yourself, or leave it to them.", field="takeover"))
+        set_error(
+            "decide",
+            InvalidInput(
+                f"This case is assigned to {colleague}. Tick “Decide it anyway” to decide "
+                "it yourself, or leave it to them.",
+                field="takeover",
+            ),
+        )
         return
     if outcome == "full_refund":
         amount_cents = paid_cents
@@ -397,8 +434,15 @@ def _submit_fix(case_id: int, version: int, key: str) -> None:
     result = st.session_state.get(f"fix_result_{case_id}")
     succeeded = {"succeeded": True, "failed": False, "pending": None}[result]
     try:
-        record_fix(db, actor.id, case_id, succeeded, st.session_state.get(f"fix_note_{case_id}", ""), version,
-                   idempotency_key=key)
+        record_fix(
+            db,
+            actor.id,
+            case_id,
+            succeeded,
+            st.session_state.get(f"fix_note_{case_id}", ""),
+            version,
+            idempotency_key=key,
+        )
     except DeskError as exc:
         on_desk_error("fix", exc)
         return
@@ -408,8 +452,7 @@ def _submit_fix(case_id: int, version: int, key: str) -> None:
 
 def _submit_note(case_id: int, version: int, key: str) -> None:
     try:
-        add_note(db, actor.id, case_id, st.session_state.get(f"note_text_{case_id}", ""), version,
-                 idempotency_key=key)
+        add_note(db, actor.id, case_id, st.session_state.get(f"note_text_{case_id}", ""), version, idempotency_key=key)
     except DeskError as exc:
         on_desk_error("note", exc)
         return
@@ -443,8 +486,13 @@ def decide_form() -> None:
     # keyed by the rule too: when the facts change the verdict (a failed fix), the choice starts again from the
     # new recommendation instead of keeping an outcome that is now an exception
     outcome = st.radio(
-        "Outcome", OUTCOMES, key=f"decide_outcome_{d.id}_{v.rule}", index=OUTCOMES.index(v.recommended_outcome),
-        format_func=label, horizontal=True, label_visibility="collapsed",
+        "Outcome",
+        OUTCOMES,
+        key=f"decide_outcome_{d.id}_{v.rule}",
+        index=OUTCOMES.index(v.recommended_outcome),
+        format_func=label,
+        horizontal=True,
+        label_visibility="collapsed",
     )
     exception = v.is_exception(outcome)
     if exception:
@@ -468,7 +516,10 @@ def decide_form() -> None:
                 st.error(errs["takeover"], icon=":material/error:")
         if outcome == "full_refund":
             st.text_input(
-                f"Amount ({currency})", value=money(paid_cents), disabled=True, key=f"decide_full_{d.id}",
+                f"Amount ({currency})",
+                value=money(paid_cents),
+                disabled=True,
+                key=f"decide_full_{d.id}",
                 help="A full refund is the amount paid.",
             )
         elif outcome in MONEY_OUTCOMES:
@@ -479,7 +530,9 @@ def decide_form() -> None:
             )
             places = "no decimals" if digits == 0 else f"at most {digits} decimals"
             st.text_input(
-                f"Amount ({currency})", key=f"decide_amount_{d.id}", max_chars=24,
+                f"Amount ({currency})",
+                key=f"decide_amount_{d.id}",
+                max_chars=24,
                 placeholder=f"{bound}, e.g. {example}",
                 help=f"A {OUTCOME_LABELS[outcome].lower()} is {bound}. In {currency}, {places}; an amount with "
                 "more decimals is refused, never rounded.",
@@ -534,7 +587,9 @@ def fix_form() -> None:
             if errs.get(field):
                 st.error(errs[field], icon=":material/error:")
         st.form_submit_button(
-            "Record fix attempt", on_click=_submit_fix, args=(d.id, d.version, idem_key("fix")),
+            "Record fix attempt",
+            on_click=_submit_fix,
+            args=(d.id, d.version, idem_key("fix")),
             icon=":material/build:",
         )
 
@@ -546,8 +601,9 @@ def note_form() -> None:
         for field in ("note", "form"):
             if errs.get(field):
                 st.error(errs[field], icon=":material/error:")
-        st.form_submit_button("Add note", on_click=_submit_note, args=(d.id, d.version, idem_key("note")),
-                              icon=":material/edit_note:")
+        st.form_submit_button(
+            "Add note", on_click=_submit_note, args=(d.id, d.version, idem_key("note")), icon=":material/edit_note:"
+        )
 
 
 def assign_form() -> None:
@@ -557,16 +613,27 @@ def assign_form() -> None:
     row = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
     current = d.assignee.id if d.assignee and d.assignee.id in people else None
     row[0].selectbox(
-        "Assign to", list(people), key=f"assign_to_{d.id}", index=list(people).index(current) if current else None,
-        format_func=lambda i: f"{people[i].name} · {people[i].role}", placeholder="Choose a reviewer or manager",
+        "Assign to",
+        list(people),
+        key=f"assign_to_{d.id}",
+        index=list(people).index(current) if current else None,
+        format_func=lambda i: f"{people[i].name} · {people[i].role}",
+        placeholder="Choose a reviewer or manager",
     )
     row[1].button("Assign", on_click=_submit_assign, args=(d.id, d.version, key, -1), key=f"assign_btn_{d.id}")
     row[2].button(
-        "Assign to me", on_click=_submit_assign, args=(d.id, d.version, key, actor.id), key=f"assign_me_{d.id}",
-        disabled=bool(d.assignee and d.assignee.id == actor.id), type="primary",
+        "Assign to me",
+        on_click=_submit_assign,
+        args=(d.id, d.version, key, actor.id),
+        key=f"assign_me_{d.id}",
+        disabled=bool(d.assignee and d.assignee.id == actor.id),
+        type="primary",
     )
     row[3].button(
-        "Unassign", on_click=_submit_assign, args=(d.id, d.version, key, None), key=f"unassign_{d.id}",
+        "Unassign",
+        on_click=_submit_assign,
+        args=(d.id, d.version, key, None),
+        key=f"unassign_{d.id}",
         disabled=d.assignee is None,
     )
     for field in ("assignee", "form"):

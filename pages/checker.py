@@ -81,9 +81,7 @@ with tabs[0]:
     with left:
         st.subheader("The request")
         c1, c2 = st.columns(2)
-        c1.selectbox(
-            "Service type", SERVICE_TYPES, key=K + "service_type", format_func=SERVICE_TYPE_LABELS.get
-        )
+        c1.selectbox("Service type", SERVICE_TYPES, key=K + "service_type", format_func=SERVICE_TYPE_LABELS.get)
         c2.selectbox(
             "Service status",
             SERVICE_STATUSES,
@@ -166,13 +164,20 @@ with tabs[0]:
         c1, c2 = st.columns(2)
         with c1:
             st.selectbox(
-                "Reason", reasons, key=K + "reason", format_func=REASON_LABELS.get,
+                "Reason",
+                reasons,
+                key=K + "reason",
+                format_func=REASON_LABELS.get,
                 help=" · ".join(f"{REASON_LABELS[r]}: {REASON_HELP[r].lower()}" for r in reasons),
             )
             error_for("reason")
         with c2:
             st.number_input(
-                "Amount paid", key=K + "amount_paid", min_value=0.0, step=1.0, format="%.2f",
+                "Amount paid",
+                key=K + "amount_paid",
+                min_value=0.0,
+                step=1.0,
+                format="%.2f",
                 help="What the customer paid for the service, in currency units.",
             )
             error_for("amount_paid")
@@ -185,9 +190,7 @@ with tabs[0]:
             help="For a mistake or technical issue on our side the policy asks us to try a fix first.",
         )
         error_for("fix")
-        st.checkbox(
-            "The customer provided documentation (screenshots, emails, ...)", key=K + "documentation_provided"
-        )
+        st.checkbox("The customer provided documentation (screenshots, emails, ...)", key=K + "documentation_provided")
         error_for("documentation_provided", "form")
 
     with right:
@@ -233,7 +236,9 @@ with tabs[1]:
     names = checker.version_names(book)
     st.subheader("Read a version")
     chosen = st.selectbox(
-        "Version", names, key=K + "read_version",
+        "Version",
+        names,
+        key=K + "read_version",
         format_func=lambda n: f"{n} ({checker.effective_words(book.get(n), ctx.today)})",
         help="Section 6: a version applies to services provided on or after its effective date.",
     )
@@ -276,7 +281,10 @@ if may_replay:
             "otherwise the reviewer is assumed to follow the draft's recommendation; granted exceptions stand."
         )
         source = st.radio(
-            "Draft", ["change", "upload"], horizontal=True, key="rp_source",
+            "Draft",
+            ["change", "upload"],
+            horizontal=True,
+            key="rp_source",
             format_func={"change": "Change a parameter of a version", "upload": "Upload a draft (TOML)"}.get,
         )
         draft, draft_error = None, None
@@ -285,12 +293,21 @@ if may_replay:
             base_name = c1.selectbox("Start from version", names, key="rp_base")
             base = book.get(base_name)
             window = c2.number_input(
-                "Contact window (days)", min_value=0, max_value=3660, value=base.window_days, step=1, key="rp_window",
+                "Contact window (days)",
+                min_value=0,
+                max_value=3660,
+                value=base.window_days,
+                step=1,
+                key="rp_window",
                 help="Sections 1 and 4: how many days after the service date a customer may contact us.",
             )
             effective = c3.date_input(
-                "Effective from", value=base.effective_from, format=DATE_FORMAT, key="rp_effective",
-                help="Section 6: the draft applies to services provided on or after this day.", **DATE_LIMITS,
+                "Effective from",
+                value=base.effective_from,
+                format=DATE_FORMAT,
+                key="rp_effective",
+                help="Section 6: the draft applies to services provided on or after this day.",
+                **DATE_LIMITS,
             )
             try:
                 draft = replay.draft_from_version(book, base_name, window_days=int(window), effective_from=effective)
@@ -298,7 +315,9 @@ if may_replay:
                 draft_error = str(exc)
         else:
             upload = st.file_uploader(
-                "Draft version (.toml, the layout of policy/versions/)", type=["toml"], key="rp_upload",
+                "Draft version (.toml, the layout of policy/versions/)",
+                type=["toml"],
+                key="rp_upload",
                 help="Download a version as TOML under 'Policy versions', change it, and upload it here.",
             )
             if upload is not None:
@@ -318,8 +337,11 @@ if may_replay:
                     else:
                         st.info("The draft is the same as the current version; every verdict will stay the same.")
         period = st.date_input(
-            "Cases decided between", value=(ctx.today - timedelta(days=89), ctx.today), format=DATE_FORMAT,
-            key="rp_period", **DATE_LIMITS,
+            "Cases decided between",
+            value=(ctx.today - timedelta(days=89), ctx.today),
+            format=DATE_FORMAT,
+            key="rp_period",
+            **DATE_LIMITS,
         )
         if st.button("Run the replay", type="primary", disabled=draft is None, icon=":material/replay:"):
             if not isinstance(period, tuple) or len(period) != 2:
@@ -328,7 +350,12 @@ if may_replay:
                 bar = st.progress(0.0, text="Counting the decided cases")
                 try:
                     st.session_state["rp_result"] = replay.replay(
-                        ctx.db, ctx.actor.id, draft, period[0], period[1], book=book,
+                        ctx.db,
+                        ctx.actor.id,
+                        draft,
+                        period[0],
+                        period[1],
+                        book=book,
                         progress=lambda done, total: bar.progress(
                             done / total if total else 1.0, text=f"Re-judged {done:,} of {total:,} decided cases"
                         ),

@@ -20,7 +20,9 @@ except DeskError as exc:
     st.stop()
 
 c1, c2, c3, c4 = st.columns(4)
-c1.metric("Open cases", f"{h.open_cases:,}", help="Cases not yet closed, including those awaiting approval.", border=True)
+c1.metric(
+    "Open cases", f"{h.open_cases:,}", help="Cases not yet closed, including those awaiting approval.", border=True
+)
 c2.metric(
     "Overdue",
     f"{h.overdue_cases:,}",

@@ -27,16 +27,18 @@ kind = st.radio(
 )
 with st.expander(f"Column layout of a {kind} file", icon=":material/table_chart:"):
     st.dataframe(imports.layout(kind), hide_index=True, width="stretch")
-    st.caption("Dates as YYYY-MM-DD, amounts like 129.99, true/false for yes/no. The first row holds the column "
-               "names. Full description: docs/import.md.")
-    name, content = imports.example_file(kind)
-    download_file(
-        f"Download the example {name}", content, file_name=name, mime="text/csv", icon=":material/download:"
+    st.caption(
+        "Dates as YYYY-MM-DD, amounts like 129.99, true/false for yes/no. The first row holds the column "
+        "names. Full description: docs/import.md."
     )
+    name, content = imports.example_file(kind)
+    download_file(f"Download the example {name}", content, file_name=name, mime="text/csv", icon=":material/download:")
 
 limit_mb = st.get_option("server.maxUploadSize")  # .streamlit/config.toml
 uploaded = st.file_uploader(
-    f"CSV or Excel (.xlsx) file, up to {limit_mb:,} MB", type=["csv", "xlsx"], key=f"import_file_{kind}",
+    f"CSV or Excel (.xlsx) file, up to {limit_mb:,} MB",
+    type=["csv", "xlsx"],
+    key=f"import_file_{kind}",
     help="UTF-8 (or UTF-16) CSV with a header row, or the first sheet of an .xlsx workbook.",
 )
 st.caption(
@@ -45,16 +47,23 @@ st.caption(
     "it is saved (about a second per 10,000 rows)."
 )
 file_message = st.empty()
-dry_run = st.checkbox(
-    "Check only (dry run): check every row and report, write nothing", key="import_dry_run"
-)
+dry_run = st.checkbox("Check only (dry run): check every row and report, write nothing", key="import_dry_run")
 
-if st.button("Check and import" if not dry_run else "Check the file", type="primary", disabled=uploaded is None,
-             icon=":material/upload:"):
+if st.button(
+    "Check and import" if not dry_run else "Check the file",
+    type="primary",
+    disabled=uploaded is None,
+    icon=":material/upload:",
+):
     bar = st.progress(0.0, text="Starting")
     try:
         report = imports.import_file(
-            ctx.db, ctx.actor.id, uploaded, uploaded.name, kind, dry_run=dry_run,
+            ctx.db,
+            ctx.actor.id,
+            uploaded,
+            uploaded.name,
+            kind,
+            dry_run=dry_run,
             progress=lambda fraction, label: bar.progress(min(1.0, fraction), text=label),
         )
     except InvalidInput as exc:
@@ -81,13 +90,19 @@ if report is not None and report.kind == kind:
             icon=":material/block:",
         )
         st.dataframe(
-            report.errors_frame(), hide_index=True, width="stretch",
-            column_config={"row": st.column_config.NumberColumn("Row", format="%d", width="small"),
-                           "column": st.column_config.TextColumn("Column", width="medium"),
-                           "message": st.column_config.TextColumn("Problem", width="large")},
+            report.errors_frame(),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "row": st.column_config.NumberColumn("Row", format="%d", width="small"),
+                "column": st.column_config.TextColumn("Column", width="medium"),
+                "message": st.column_config.TextColumn("Problem", width="large"),
+            },
         )
         download_prepared_csv(
-            "Download the problems as CSV", report.errors_csv(), file_name=f"{report.file_name}-problems.csv",
+            "Download the problems as CSV",
+            report.errors_csv(),
+            file_name=f"{report.file_name}-problems.csv",
             icon=":material/download:",
         )
     elif report.dry_run:

@@ -39,7 +39,10 @@ pending = outbox.listing(db, ("queued", "sending"))
 st.subheader(f"Queued or sending ({len(pending)})")
 if pending:
     st.dataframe(
-        pd.DataFrame([(v.id, v.what, v.case_id, v.state, v.last_error or "") for v in pending],
-                     columns=["#", "Message", "Case", "Status", "Last error"]),
-        hide_index=True, width="stretch",
+        pd.DataFrame(
+            [(v.id, v.what, v.case_id, v.state, v.last_error or "") for v in pending],
+            columns=["#", "Message", "Case", "Status", "Last error"],
+        ),
+        hide_index=True,
+        width="stretch",
     )

@@ -105,7 +105,10 @@ approvals = cached_queue_count(db, url, actor, QueueFilters(statuses=("awaiting_
 mine = cached_queue_count(db, url, actor, QueueFilters(assignee="mine"), ctx.today)
 quick = st.container(horizontal=True)
 quick.button(
-    f"My cases ({mine.total:,})", on_click=_preset, args=("all", "mine"), icon=":material/person:",
+    f"My cases ({mine.total:,})",
+    on_click=_preset,
+    args=("all", "mine"),
+    icon=":material/person:",
     help="Open cases assigned to you.",
 )
 quick.button(
@@ -122,7 +125,9 @@ saved_views_popover(db, actor, quick)
 with st.container(border=True):
     row1 = st.columns([3, 2, 2, 2])
     row1[0].text_input(
-        "Search", key="qf_text", placeholder="Customer name, email or case number",
+        "Search",
+        key="qf_text",
+        placeholder="Customer name, email or case number",
         help="Digits find a case by its number; anything else searches customer names and emails.",
     )
     row1[1].selectbox("Status", list(STATUS_CHOICES), key="qf_status", format_func=STATUS_CHOICES.get)
@@ -202,8 +207,10 @@ if may_act:
     frame.insert(1, "Take", [TAKEN if r.assignee_id == actor.id else TAKE for r in page.rows])
     frame["Status"] = [[s] for s in frame["Status"]]
 frame["Due"] = [[s] for s in frame["Due"]]
-st.caption("Select a row to open the case. Days left is negative for overdue cases; Window is the policy's "
-           "contact window (section 4) for the request.")
+st.caption(
+    "Select a row to open the case. Days left is negative for overdue cases; Window is the policy's "
+    "contact window (section 4) for the request."
+)
 st.dataframe(
     frame,
     key=TABLE,
@@ -215,7 +222,10 @@ st.dataframe(
     column_config={
         "Case": st.column_config.NumberColumn("Case", format="#%d", width=56),
         "Due": st.column_config.MultiselectColumn(
-            "Due", width=72, options=list(SLA_LABELS.values()), color=["red", "orange", "green"],
+            "Due",
+            width=72,
+            options=list(SLA_LABELS.values()),
+            color=["red", "orange", "green"],
             help="Overdue: past the internal due date; due soon: due within 2 days",
         ),
         "Customer": st.column_config.TextColumn("Customer", width=140),
@@ -235,15 +245,25 @@ st.dataframe(
             "Days left", format="%d d", help="Days until the internal due date; negative: overdue", width=56
         ),
         "Window": st.column_config.TextColumn(
-            "Window", width=58, help="The policy's contact window for the request: within, late, or not started "
-            "(the window does not apply)"
+            "Window",
+            width=58,
+            help="The policy's contact window for the request: within, late, or not started "
+            "(the window does not apply)",
         ),
         "Status": st.column_config.MultiselectColumn(
-            "Status", width=104, options=list(STATUS_LABELS.values()), color=["blue", "orange"],
+            "Status",
+            width=104,
+            options=list(STATUS_LABELS.values()),
+            color=["blue", "orange"],
             help="Awaiting approval: a discretionary exception waits for a manager (not its decider)",
         ),
         "Take": st.column_config.ButtonColumn(
-            "", width=44, type="tertiary", on_click=_take, key=TAKE_CLICK, alignment="center",
+            "",
+            width=44,
+            type="tertiary",
+            on_click=_take,
+            key=TAKE_CLICK,
+            alignment="center",
             help="Take the case: assign it to yourself (a tick: it is already yours)",
         ),
     },
@@ -253,7 +273,10 @@ nav = st.container(horizontal=True)
 nav.button("First page", on_click=_first, disabled=len(paging["stack"]) == 1, icon=":material/first_page:")
 nav.button("Previous", on_click=_previous, disabled=len(paging["stack"]) == 1, icon=":material/chevron_left:")
 nav.button(
-    "Next", on_click=_next, args=(page.next_cursor,), disabled=page.next_cursor is None,
+    "Next",
+    on_click=_next,
+    args=(page.next_cursor,),
+    disabled=page.next_cursor is None,
     icon=":material/chevron_right:",
 )
 download_csv(
@@ -292,16 +315,20 @@ if actor.may("act_on_case"):
                 [f"#{cid}: {why}" for cid, why in result.skipped],
             )
         else:
-            flash("success", f"Assigned {plural(len(result.assigned), 'case')} to you: "
-                  + ", ".join(f"#{c}" for c in result.assigned))
+            flash(
+                "success",
+                f"Assigned {plural(len(result.assigned), 'case')} to you: "
+                + ", ".join(f"#{c}" for c in result.assigned),
+            )
 
     with nav.popover("Assign to me", icon=":material/assignment_ind:", disabled=not takeable):
         st.multiselect(
             "Cases on this page",
             list(takeable),
             key="queue_take",
-            format_func=lambda cid: f"#{cid} · due {takeable[cid].due_on:%d %b} · "
-            f"{takeable[cid].assignee_name or 'unassigned'}",
+            format_func=lambda cid: (
+                f"#{cid} · due {takeable[cid].due_on:%d %b} · {takeable[cid].assignee_name or 'unassigned'}"
+            ),
             placeholder="Choose cases",
         )
         st.button("Assign to me", on_click=_assign_to_me, type="primary", key="queue_take_submit")

@@ -23,13 +23,18 @@ def _save(outcome: str) -> None:
 
 
 st.title("Reply templates")
-st.caption("Fields: " + ", ".join("{{ " + f + " }}" for f in replies.FIELDS) +
-           ". Nothing else is reachable from a template (Jinja2 sandbox).")
+st.caption(
+    "Fields: "
+    + ", ".join("{{ " + f + " }}" for f in replies.FIELDS)
+    + ". Nothing else is reachable from a template (Jinja2 sandbox)."
+)
 outcome = st.selectbox("Outcome", OUTCOMES, format_func=OUTCOME_LABELS.get, key="tpl_outcome")
 current = {t.outcome: t for t in replies.templates(db)}[outcome]
 with st.form(f"tpl_form_{outcome}"):
-    st.caption(f"In force: version {current.version or 'default'}"
-               + (f", saved by {current.created_by} on {current.created_at:%d %b %Y %H:%M} UTC" if current.version else ""))
+    st.caption(
+        f"In force: version {current.version or 'default'}"
+        + (f", saved by {current.created_by} on {current.created_at:%d %b %Y %H:%M} UTC" if current.version else "")
+    )
     st.text_area("Template", value=current.body, key=f"tpl_{outcome}", height=300, max_chars=replies.MAX_TEMPLATE)
     note = st.session_state.get(FLASH)
     if note and note[1] == outcome:

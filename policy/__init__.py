@@ -1,8 +1,8 @@
 """Refund Desk's policy engine: facts in, verdict out. Pure: stdlib only, no I/O in the rules, no clock.
 
-    book = load_book()                       # every version in policy/versions/
-    verdict = evaluate(facts_from_dict(d), book)
-    verdict.recommended_outcome, verdict.allowed_outcomes, verdict.findings
+book = load_book()                       # every version in policy/versions/
+verdict = evaluate(facts_from_dict(d), book)
+verdict.recommended_outcome, verdict.allowed_outcomes, verdict.findings
 """
 
 from .book import (

@@ -120,8 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     export.add_argument("--as-of", required=True, metavar="YYYY-MM-DD", help="the day whose policy to print")
     export.add_argument("--format", choices=("markdown", "html"), default="markdown")
-    export.add_argument("--policy-dir", metavar="DIR", default=None,
-                        help=f"directory of policy version TOML files (default: {DEFAULT_POLICY_DIR})")
+    export.add_argument(
+        "--policy-dir",
+        metavar="DIR",
+        default=None,
+        help=f"directory of policy version TOML files (default: {DEFAULT_POLICY_DIR})",
+    )
     args = parser.parse_args(argv)
     if args.command == "export":
         return _export(args)

@@ -46,9 +46,29 @@ _MAX_WINDOW_DAYS = 3660
 # --- the numbers the clause texts state ------------------------------------------------------------------
 
 _NUMBER_WORDS = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30,
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "thirteen": 13,
+    "fourteen": 14,
+    "fifteen": 15,
+    "sixteen": 16,
+    "seventeen": 17,
+    "eighteen": 18,
+    "nineteen": 19,
+    "twenty": 20,
+    "thirty": 30,
 }
 # A count of days or weeks: "7 days", "7-day", "seven days", "a week", "14 calendar days", "5 business days".
 _DAY_COUNT = re.compile(
@@ -86,7 +106,7 @@ def _window_problem(where: str, text: str, window_days: int) -> str | None:
         if kind:
             return (
                 f"{where}: says {words!r} ({sentence!r}), but the contact window (window_days) counts "
-                f"calendar days; say \"{window_days} days\""
+                f'calendar days; say "{window_days} days"'
             )
         if days != window_days:
             return (
@@ -140,11 +160,11 @@ def _quote(i: int, raw: object) -> Quote:
         raise PolicyError(f"{where}.{missing[0]}: missing")
     clause, text, supports = raw["clause"], raw["text"], raw["supports"]
     if type(clause) is not str:
-        raise PolicyError(f"{where}.clause: expected a section number such as \"1\", got {clause!r}")
+        raise PolicyError(f'{where}.clause: expected a section number such as "1", got {clause!r}')
     if type(text) is not str or not text.strip():
         raise PolicyError(f"{where}.text: expected a sentence of section {clause}, got {text!r}")
     if not isinstance(supports, list | tuple) or not supports or not all(type(t) is str for t in supports):
-        raise PolicyError(f"{where}.supports: expected a list such as [\"rule 6\"], got {supports!r}")
+        raise PolicyError(f'{where}.supports: expected a list such as ["rule 6"], got {supports!r}')
     return Quote(clause, text.strip(), tuple(supports))
 
 
@@ -173,7 +193,7 @@ def _quotes_problem(clauses: dict[str, str], quotes: tuple[Quote, ...]) -> str |
             if not any(q.clause == clause and f"rule {number}" in q.supports for q in quotes):
                 return (
                     f"quotes: no sentence of section {clause} supports rule {number}, whose replies cite it; "
-                    f"add a quote with clause = \"{clause}\" and supports = [\"rule {number}\"]"
+                    f'add a quote with clause = "{clause}" and supports = ["rule {number}"]'
                 )
     if not any(q.clause == EXCEPTION_CLAUSE and "exception" in q.supports for q in quotes):
         return f"quotes: no sentence of section {EXCEPTION_CLAUSE} supports an exception"
@@ -197,19 +217,17 @@ class PolicyVersion:
             raise PolicyError(f"version: expected a non-empty name, got {self.version!r}")
         if type(self.effective_from) is not date:
             raise PolicyError(
-                f"effective_from: expected a TOML date such as 2027-01-01 (no quotes), "
-                f"got {self.effective_from!r}"
+                f"effective_from: expected a TOML date such as 2027-01-01 (no quotes), got {self.effective_from!r}"
             )
         if type(self.window_days) is not int or not 0 <= self.window_days <= _MAX_WINDOW_DAYS:
             raise PolicyError(
-                f"window_days: expected a whole number of days from 0 to {_MAX_WINDOW_DAYS}, "
-                f"got {self.window_days!r}"
+                f"window_days: expected a whole number of days from 0 to {_MAX_WINDOW_DAYS}, got {self.window_days!r}"
             )
         if not isinstance(self.clauses, dict):
             raise PolicyError(f"clauses: expected a table of section number = text, got {self.clauses!r}")
         for number, text in self.clauses.items():
             if type(number) is not str or not number.isdigit() or not number.isascii():
-                raise PolicyError(f"clauses: section numbers are digits such as \"1\", got {number!r}")
+                raise PolicyError(f'clauses: section numbers are digits such as "1", got {number!r}')
             if type(text) is not str or not text.strip():
                 raise PolicyError(f"clauses.{number}: expected the section's text, got {text!r}")
         missing = [n for n in REQUIRED_CLAUSES if n not in self.clauses]
@@ -266,8 +284,13 @@ class PolicyVersion:
         lines += [f"{_toml_str(n)} = {_toml_str(t)}" for n, t in self.clauses.items()]
         for q in self.quotes:
             supports = ", ".join(_toml_str(t) for t in q.supports)
-            lines += ["", "[[quotes]]", f"clause = {_toml_str(q.clause)}", f"text = {_toml_str(q.text)}",
-                      f"supports = [{supports}]"]
+            lines += [
+                "",
+                "[[quotes]]",
+                f"clause = {_toml_str(q.clause)}",
+                f"text = {_toml_str(q.text)}",
+                f"supports = [{supports}]",
+            ]
         return "\n".join(lines) + "\n"
 
     def with_window_days(self, window_days: int, **changes: object) -> PolicyVersion:
@@ -370,8 +393,7 @@ class PolicyBook:
         for earlier, later in pairwise(ordered):
             if earlier.effective_from == later.effective_from:
                 raise PolicyError(
-                    f"versions {earlier.version!r} and {later.version!r} both take effect on "
-                    f"{later.effective_from}"
+                    f"versions {earlier.version!r} and {later.version!r} both take effect on {later.effective_from}"
                 )
         by_name: dict[str, PolicyVersion] = {}
         for v in ordered:
@@ -413,10 +435,7 @@ class PolicyBook:
     def with_version(self, version: PolicyVersion) -> PolicyBook:
         """A new book with ``version`` added (a draft for a what-if replay). It replaces any version with the
         same name or the same ``effective_from``."""
-        kept = [
-            v for v in self.versions
-            if v.version != version.version and v.effective_from != version.effective_from
-        ]
+        kept = [v for v in self.versions if v.version != version.version and v.effective_from != version.effective_from]
         return PolicyBook([*kept, version])
 
     def cited_texts(self, verdict: Verdict) -> list[tuple[str, str]]:

@@ -39,8 +39,9 @@ def changes(book: PolicyBook, as_of: date) -> list[Change]:
             parts = []
             if v.window_days != previous.window_days:
                 parts.append(f"contact window {previous.window_days} → {v.window_days} days")
-            sections = [n for n in dict.fromkeys([*previous.clauses, *v.clauses])
-                        if previous.clauses.get(n) != v.clauses.get(n)]
+            sections = [
+                n for n in dict.fromkeys([*previous.clauses, *v.clauses]) if previous.clauses.get(n) != v.clauses.get(n)
+            ]
             if sections:
                 parts.append(("section " if len(sections) == 1 else "sections ") + ", ".join(sections) + " changed")
             summary = ("; ".join(parts) or "no change to the text").capitalize() + "."
@@ -57,7 +58,9 @@ def render(book: PolicyBook, as_of: date, fmt: str = "markdown", *, title: str =
     try:
         version = book.version_for(as_of)
     except NoPolicyInForce as exc:
-        raise NoPolicyInForce(str(exc).removeprefix("service_date: ").replace("in force on", "in force as of")) from None
+        raise NoPolicyInForce(
+            str(exc).removeprefix("service_date: ").replace("in force on", "in force as of")
+        ) from None
     history = changes(book, as_of)
     return _markdown(title, version, as_of, history) if fmt == "markdown" else _html(title, version, as_of, history)
 
@@ -78,8 +81,12 @@ def _md_escape(s: str) -> str:
 
 
 def _markdown(title: str, v: PolicyVersion, as_of: date, history: list[Change]) -> str:
-    lines = [f"# {_md_escape(title)}", "",
-             f"As of {as_of} · version {_md_escape(v.version)}, in force since {v.effective_from}.", ""]
+    lines = [
+        f"# {_md_escape(title)}",
+        "",
+        f"As of {as_of} · version {_md_escape(v.version)}, in force since {v.effective_from}.",
+        "",
+    ]
     for n, heading, body in _sections(v):
         lines += [f"## {n}. {_md_escape(heading)}", ""]
         for b in body:  # a list item per "- " line, a paragraph per other line
@@ -93,16 +100,26 @@ def _markdown(title: str, v: PolicyVersion, as_of: date, history: list[Change]) 
             lines.append("")
     lines += ["## History of changes", ""]
     for c in history:
-        when = f"takes effect on {c.version.effective_from}" if c.upcoming else f"in force from {c.version.effective_from}"
+        when = (
+            f"takes effect on {c.version.effective_from}" if c.upcoming else f"in force from {c.version.effective_from}"
+        )
         lines.append(f"- **{_md_escape(c.version.version)}** ({when}): {_md_escape(c.summary)}")
     return "\n".join(lines).rstrip() + "\n"
 
 
 def _html(title: str, v: PolicyVersion, as_of: date, history: list[Change]) -> str:
     e = html.escape
-    out = ["<!doctype html>", '<html lang="en">', "<head>", '<meta charset="utf-8">', f"<title>{e(title)}</title>",
-           "</head>", "<body>", f"<h1>{e(title)}</h1>",
-           f"<p>As of {as_of} · version {e(v.version)}, in force since {v.effective_from}.</p>"]
+    out = [
+        "<!doctype html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f"<title>{e(title)}</title>",
+        "</head>",
+        "<body>",
+        f"<h1>{e(title)}</h1>",
+        f"<p>As of {as_of} · version {e(v.version)}, in force since {v.effective_from}.</p>",
+    ]
     for n, heading, body in _sections(v):
         out.append(f"<h2>{e(n)}. {e(heading)}</h2>")
         items: list[str] = []
@@ -119,7 +136,9 @@ def _html(title: str, v: PolicyVersion, as_of: date, history: list[Change]) -> s
             out += ["<ul>", *items, "</ul>"]
     out += ["<h2>History of changes</h2>", "<ul>"]
     for c in history:
-        when = f"takes effect on {c.version.effective_from}" if c.upcoming else f"in force from {c.version.effective_from}"
+        when = (
+            f"takes effect on {c.version.effective_from}" if c.upcoming else f"in force from {c.version.effective_from}"
+        )
         out.append(f"<li><strong>{e(c.version.version)}</strong> ({when}): {e(c.summary)}</li>")
     out += ["</ul>", "</body>", "</html>"]
     return "\n".join(out) + "\n"

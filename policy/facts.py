@@ -88,25 +88,39 @@ class Facts:
 
     def __post_init__(self) -> None:
         amount = _validate(
-            self.service_type, self.service_status, self.service_date, self.request_date, self.reason,
-            self.amount_paid, self.fix_attempted, self.fix_succeeded, self.documentation_provided,
+            self.service_type,
+            self.service_status,
+            self.service_date,
+            self.request_date,
+            self.reason,
+            self.amount_paid,
+            self.fix_attempted,
+            self.fix_succeeded,
+            self.documentation_provided,
             self.subscription,
         )
         if amount is not self.amount_paid:
             object.__setattr__(self, "amount_paid", amount)
 
 
-def _validate(st, status, service_date, request_date, reason, amount, fix_attempted, fix_succeeded,
-              documentation, sub) -> float:
+def _validate(
+    st, status, service_date, request_date, reason, amount, fix_attempted, fix_succeeded, documentation, sub
+) -> float:
     """Check the fields of a Facts; return amount_paid as a float. One test for the common valid case,
     then field by field (in declaration order) to name the first field that is wrong."""
     if (
-        type(st) is str and st in _SERVICE_TYPES
-        and type(status) is str and status in _STATUSES
-        and type(service_date) is date and type(request_date) is date
-        and type(reason) is str and reason in _REASONS
-        and type(amount) is float and 0.0 <= amount < _INF
-        and type(fix_attempted) is bool and type(documentation) is bool
+        type(st) is str
+        and st in _SERVICE_TYPES
+        and type(status) is str
+        and status in _STATUSES
+        and type(service_date) is date
+        and type(request_date) is date
+        and type(reason) is str
+        and reason in _REASONS
+        and type(amount) is float
+        and 0.0 <= amount < _INF
+        and type(fix_attempted) is bool
+        and type(documentation) is bool
         and (fix_succeeded is None or (type(fix_succeeded) is bool and fix_attempted))
         and (
             (sub is None and st != "subscription" and reason != "unused_subscription")
@@ -157,11 +171,31 @@ def _validate(st, status, service_date, request_date, reason, amount, fix_attemp
 
 
 _new = object.__new__
-(_set_type, _set_status, _set_service_date, _set_request_date, _set_reason, _set_amount, _set_fix_attempted,
- _set_fix_succeeded, _set_documentation, _set_subscription) = (
+(
+    _set_type,
+    _set_status,
+    _set_service_date,
+    _set_request_date,
+    _set_reason,
+    _set_amount,
+    _set_fix_attempted,
+    _set_fix_succeeded,
+    _set_documentation,
+    _set_subscription,
+) = (
     getattr(Facts, name).__set__
-    for name in ("service_type", "service_status", "service_date", "request_date", "reason", "amount_paid",
-                 "fix_attempted", "fix_succeeded", "documentation_provided", "subscription")
+    for name in (
+        "service_type",
+        "service_status",
+        "service_date",
+        "request_date",
+        "reason",
+        "amount_paid",
+        "fix_attempted",
+        "fix_succeeded",
+        "documentation_provided",
+        "subscription",
+    )
 )
 
 _set_cycle, _set_cycle_start, _set_cycle_end, _set_cancelled_on = (
@@ -169,8 +203,9 @@ _set_cycle, _set_cycle_start, _set_cycle_end, _set_cancelled_on = (
 )
 
 
-def _trusted_facts(st, status, service_date, request_date, reason, amount, fix_attempted, fix_succeeded,
-                   documentation, sub) -> Facts:
+def _trusted_facts(
+    st, status, service_date, request_date, reason, amount, fix_attempted, fix_succeeded, documentation, sub
+) -> Facts:
     """A Facts from values ``_validate`` has passed: fills the slots without running the (frozen, so slower)
     generated ``__init__`` and the validation a second time."""
     facts = _new(Facts)
@@ -271,10 +306,12 @@ def facts_from_dict(d: dict) -> Facts:
     sub = d.get("subscription")
     if sub is not None:
         sub = _subscription_from_dict(sub)
-    amount = _validate(st, status, service_date, request_date, reason, amount, fix_attempted, fix_succeeded,
-                       documentation, sub)
-    return _trusted_facts(st, status, service_date, request_date, reason, amount, fix_attempted,
-                          fix_succeeded, documentation, sub)
+    amount = _validate(
+        st, status, service_date, request_date, reason, amount, fix_attempted, fix_succeeded, documentation, sub
+    )
+    return _trusted_facts(
+        st, status, service_date, request_date, reason, amount, fix_attempted, fix_succeeded, documentation, sub
+    )
 
 
 def facts_to_dict(facts: Facts) -> dict:

@@ -37,7 +37,7 @@ def _decision_sentence(outcome: str, amount: float | None, paid: float, money: M
 
 
 def salutation(customer_name: str | None) -> str:
-    """"Dear <name>," with the name on one line (it is customer data: no line breaks or control characters
+    """ "Dear <name>," with the name on one line (it is customer data: no line breaks or control characters
     may shape the reply), or "Dear customer," without one."""
     name = " ".join("".join(ch if ch.isprintable() else " " for ch in customer_name or "").split())
     return f"Dear {name}," if name else "Dear customer,"
@@ -83,9 +83,7 @@ def draft_reply(
     if quoted:
         paragraphs.append("The terms of our Refund and Returns Policy that apply:")
         for number, sentences in quoted:
-            paragraphs.append(
-                f"Section {number} ({version.heading(number)}): " + " ".join(f'"{s}"' for s in sentences)
-            )
+            paragraphs.append(f"Section {number} ({version.heading(number)}): " + " ".join(f'"{s}"' for s in sentences))
     paragraphs += [
         "If you have any questions, please reply to this message; we are here to help.",
         "Kind regards,\nCustomer Support",

@@ -35,28 +35,70 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule(1, "The service has not started (nothing initiated yet)", "full_refund", ("full_refund", "credit"),
-         ("3",), "the contact window does not apply"),
-    Rule(2, "The request is dated before a service that has started", None, (), (),
-         "an input error, not a verdict"),
-    Rule(3, "The request came after the contact window (the last day of the window is still within)",
-         "deny", ("deny",), ("4", "1")),
-    Rule(4, "Error in billing", "full_refund", ("full_refund", "partial_refund", "credit"), ("2",),
-         "a full refund of the amount billed in error"),
-    Rule(5, "Subscription cancelled before the charged cycle began, and charged anyway", "full_refund",
-         ("full_refund", "credit"), ("2",)),
-    Rule(6, "User error, changed requirements, or usage after the service was completed", "deny", ("deny",),
-         ("1",)),
-    Rule(7, "Mistake or technical issue on our side; no fix attempted yet, or its result is pending", "fix",
-         ("fix",), ("1",)),
-    Rule(8, "Mistake or technical issue on our side; a fix was attempted and succeeded", "fix", ("fix",),
-         ("1",)),
-    Rule(9, "Mistake or technical issue on our side; a fix was attempted and failed", "partial_refund",
-         ("partial_refund", "credit"), ("1",), "cites section 2 as well for a subscription"),
-    Rule(10, "Subscription, any other reason (unused portion, dissatisfied)", "deny", ("deny",), ("2",),
-         "access continues to the end of the billing cycle"),
-    Rule(11, "Anything else (dissatisfied with a started service)", "deny", ("deny",), ("1",),
-         "cites section 3 instead while the service is in progress"),
+    Rule(
+        1,
+        "The service has not started (nothing initiated yet)",
+        "full_refund",
+        ("full_refund", "credit"),
+        ("3",),
+        "the contact window does not apply",
+    ),
+    Rule(2, "The request is dated before a service that has started", None, (), (), "an input error, not a verdict"),
+    Rule(
+        3,
+        "The request came after the contact window (the last day of the window is still within)",
+        "deny",
+        ("deny",),
+        ("4", "1"),
+    ),
+    Rule(
+        4,
+        "Error in billing",
+        "full_refund",
+        ("full_refund", "partial_refund", "credit"),
+        ("2",),
+        "a full refund of the amount billed in error",
+    ),
+    Rule(
+        5,
+        "Subscription cancelled before the charged cycle began, and charged anyway",
+        "full_refund",
+        ("full_refund", "credit"),
+        ("2",),
+    ),
+    Rule(6, "User error, changed requirements, or usage after the service was completed", "deny", ("deny",), ("1",)),
+    Rule(
+        7,
+        "Mistake or technical issue on our side; no fix attempted yet, or its result is pending",
+        "fix",
+        ("fix",),
+        ("1",),
+    ),
+    Rule(8, "Mistake or technical issue on our side; a fix was attempted and succeeded", "fix", ("fix",), ("1",)),
+    Rule(
+        9,
+        "Mistake or technical issue on our side; a fix was attempted and failed",
+        "partial_refund",
+        ("partial_refund", "credit"),
+        ("1",),
+        "cites section 2 as well for a subscription",
+    ),
+    Rule(
+        10,
+        "Subscription, any other reason (unused portion, dissatisfied)",
+        "deny",
+        ("deny",),
+        ("2",),
+        "access continues to the end of the billing cycle",
+    ),
+    Rule(
+        11,
+        "Anything else (dissatisfied with a started service)",
+        "deny",
+        ("deny",),
+        ("1",),
+        "cites section 3 instead while the service is in progress",
+    ),
 )
 # Every section a version must have: the rows cite 1-4, an exception cites 5, choosing the version cites 6.
 REQUIRED_CLAUSES = ("1", "2", "3", "4", "5", "6")
@@ -73,18 +115,19 @@ _OUR_SIDE_REASONS = frozenset({"our_error", "technical_issue"})
 _DOCUMENTED_REASONS = frozenset({"our_error", "technical_issue", "billing_error"})
 
 DOCUMENTATION_MISSING = shared_finding(
-    "documentation", False,
-    "No documentation provided: section 4 asks for screenshots, emails or other documents supporting the "
-    "request.",
+    "documentation",
+    False,
+    "No documentation provided: section 4 asks for screenshots, emails or other documents supporting the request.",
 )
 DOCUMENTATION_PROVIDED = shared_finding("documentation", True, "Documentation provided (section 4).")
 FIX_PENDING = shared_finding(
-    "fix_pending", False,
-    "A fix was attempted and its result is pending: the recommendation stays 'fix' until it is known to "
-    "have failed.",
+    "fix_pending",
+    False,
+    "A fix was attempted and its result is pending: the recommendation stays 'fix' until it is known to have failed.",
 )
 NO_AMOUNT = shared_finding(
-    "amounts", True,
+    "amounts",
+    True,
     "No refund or credit under the general terms; one would be a discretionary exception (section 5).",
 )
 _MONEY_PHRASES = {
@@ -149,8 +192,9 @@ class CompiledVersion:
         self.not_started = shared_finding(
             "contact_window", True, f"Service not started: the {w}-day contact window does not apply."
         )
-        self._window_findings = {d: shared_finding("contact_window", True, f"Request on day {d} of {w}.")
-                                 for d in range(w + 1)}
+        self._window_findings = {
+            d: shared_finding("contact_window", True, f"Request on day {d} of {w}.") for d in range(w + 1)
+        }
         name = self.name
         self.r1, self.r3, self.r4, self.r5, self.r6, self.r7, self.r8, self.r9, self.r10 = (
             _Entry(name, rows[n]) for n in (1, 3, 4, 5, 6, 7, 8, 9, 10)
@@ -165,9 +209,9 @@ class CompiledVersion:
             w = self.window_days
             late = days - w
             finding = shared_finding(
-                "contact_window", False,
-                f"Request on day {days} of {w}: {late} day{'s' if late != 1 else ''} after the contact "
-                f"deadline.",
+                "contact_window",
+                False,
+                f"Request on day {days} of {w}: {late} day{'s' if late != 1 else ''} after the contact deadline.",
             )
             if days < 4000:  # remember the common late days; the dict stays small
                 self._window_findings[days] = finding
@@ -178,18 +222,21 @@ def _subscription_finding(sub: Subscription) -> Finding:
     cancelled = sub.cancelled_on
     if cancelled is None:
         return trusted_finding(
-            "subscription_access", True,
+            "subscription_access",
+            True,
             f"Not cancelled. A cancellation takes effect at the end of the {sub.cycle} billing cycle: access "
             f"continues until {sub.cycle_end}.",
         )
     if cancelled < sub.cycle_start:
         return trusted_finding(
-            "subscription_access", False,
+            "subscription_access",
+            False,
             f"Cancelled on {cancelled}, before this billing cycle began on {sub.cycle_start}: the cycle "
             f"should not have been charged.",
         )
     return trusted_finding(
-        "subscription_access", True,
+        "subscription_access",
+        True,
         f"Cancelled on {cancelled}: the cancellation takes effect at the end of the {sub.cycle} billing "
         f"cycle, so access continues until {sub.cycle_end}.",
     )
@@ -221,8 +268,7 @@ def evaluate(facts: Facts, book: PolicyBook) -> Verdict:
         if days < 0:  # row 2
             raise InvalidFacts(
                 "request_date",
-                f"{facts.request_date} is before the service date {service_date} of a service that has "
-                f"started",
+                f"{facts.request_date} is before the service date {service_date} of a service that has started",
             )
         window = c.window_finding(days)
         if days > c.window_days:  # row 3: day window_days is still within
@@ -260,6 +306,15 @@ def evaluate(facts: Facts, book: PolicyBook) -> Verdict:
     paid = facts.amount_paid
     findings.append(e.amounts if paid > 0.0 else e.amounts_nothing_paid)
     return trusted_verdict(
-        c.name, e.rule, e.recommended, e.allowed, e.clauses, deadline, days, days <= c.window_days,
-        tuple(findings), paid, e.head,
+        c.name,
+        e.rule,
+        e.recommended,
+        e.allowed,
+        e.clauses,
+        deadline,
+        days,
+        days <= c.window_days,
+        tuple(findings),
+        paid,
+        e.head,
     )

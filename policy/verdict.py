@@ -33,10 +33,7 @@ _setattr = object.__setattr__
 
 
 def _finding_json(f: Finding) -> str:
-    return (
-        f'{{"rule":{_json_str(f.rule)},"ok":{"true" if f.ok else "false"},'
-        f'"message":{_json_str(f.message)}}}'
-    )
+    return f'{{"rule":{_json_str(f.rule)},"ok":{"true" if f.ok else "false"},"message":{_json_str(f.message)}}}'
 
 
 def shared_finding(rule: str, ok: bool, message: str) -> Finding:
@@ -163,6 +160,7 @@ def _bounds_json(p: str) -> str:
 
 # --- the verdict -----------------------------------------------------------------------------------------
 
+
 def json_head(policy_version: str, rule: int, recommended: str, allowed: tuple, clauses: tuple) -> str:
     """The start of ``Verdict.to_json()``, the same for every verdict of one row under one version."""
     return (
@@ -262,10 +260,18 @@ class Verdict:
                 ("clauses", all(type(c) is str for c in verdict.clauses)),
                 ("days_used", type(verdict.days_used) is int),
                 ("within_window", type(verdict.within_window) is bool),
-                ("findings", all(type(f.rule) is str and type(f.ok) is bool and type(f.message) is str
-                                 for f in verdict.findings)),
-                ("amount_paid", type(verdict.amount_paid) in (int, float) and math.isfinite(verdict.amount_paid)
-                 and verdict.amount_paid >= 0),
+                (
+                    "findings",
+                    all(
+                        type(f.rule) is str and type(f.ok) is bool and type(f.message) is str for f in verdict.findings
+                    ),
+                ),
+                (
+                    "amount_paid",
+                    type(verdict.amount_paid) in (int, float)
+                    and math.isfinite(verdict.amount_paid)
+                    and verdict.amount_paid >= 0,
+                ),
             )
             if not ok
         ]
@@ -276,24 +282,39 @@ class Verdict:
         return verdict
 
 
-def trusted_verdict(policy_version, rule, recommended_outcome, allowed_outcomes, clauses, contact_deadline,
-                    days_used, within_window, findings, amount_paid, head) -> Verdict:
+def trusted_verdict(
+    policy_version,
+    rule,
+    recommended_outcome,
+    allowed_outcomes,
+    clauses,
+    contact_deadline,
+    days_used,
+    within_window,
+    findings,
+    amount_paid,
+    head,
+) -> Verdict:
     """A Verdict made by evaluate() without the frozen dataclass's slower ``__init__`` (it has no checks to
     skip). ``head`` is the precomputed ``json_head`` of its row, kept outside the fields for ``to_json``."""
     verdict = _new(Verdict)
-    _setattr(verdict, "__dict__", {
-        "policy_version": policy_version,
-        "rule": rule,
-        "recommended_outcome": recommended_outcome,
-        "allowed_outcomes": allowed_outcomes,
-        "clauses": clauses,
-        "contact_deadline": contact_deadline,
-        "days_used": days_used,
-        "within_window": within_window,
-        "findings": findings,
-        "amount_paid": amount_paid,
-        "_head": head,
-    })
+    _setattr(
+        verdict,
+        "__dict__",
+        {
+            "policy_version": policy_version,
+            "rule": rule,
+            "recommended_outcome": recommended_outcome,
+            "allowed_outcomes": allowed_outcomes,
+            "clauses": clauses,
+            "contact_deadline": contact_deadline,
+            "days_used": days_used,
+            "within_window": within_window,
+            "findings": findings,
+            "amount_paid": amount_paid,
+            "_head": head,
+        },
+    )
     return verdict
 
 

@@ -66,7 +66,15 @@ OUTCOME_LABELS = {
 CYCLE_LABELS = {"monthly": "Monthly", "annual": "Annual"}
 
 # The analytics page's date presets (desk/periods.py), in the order the picker lists them.
-PERIOD_PRESETS = ("this_month", "last_month", "this_quarter", "last_quarter", "year_to_date", "last_12_months", "custom")
+PERIOD_PRESETS = (
+    "this_month",
+    "last_month",
+    "this_quarter",
+    "last_quarter",
+    "year_to_date",
+    "last_12_months",
+    "custom",
+)
 PERIOD_PRESET_LABELS = {
     "this_month": "This month",
     "last_month": "Last month",

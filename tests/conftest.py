@@ -34,9 +34,10 @@ BACKENDS = ["sqlite", "postgresql"]
 
 def _pg_schema_url(base: str, schema: str) -> str:
     """`base` with its search_path set to `schema` (for tests that create a schema of their own)."""
-    return make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-        hide_password=False
+    return (
+        make_url(base).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
     )
+
 
 # Fixtures that fill `db_url`'s database from a template: with one of them, db_url only reserves the name.
 _FILLED_FROM_TEMPLATE = {"db", "staff_db", "demo_db"}

@@ -31,6 +31,8 @@ from ui.export import download_csv, download_report, plural
 PCT = st.column_config.NumberColumn(format="%.2f%%")
 COUNT = st.column_config.NumberColumn(format="localized")
 MONEY_HEADING = re.compile(r"\(([A-Z]{3})\)$")  # "Revenue (EUR)"
+
+
 def money_column(currency: str):
     """A table column of amounts in `currency` (major units), shown with its symbol and decimals."""
     digits = minor_digits(currency)
@@ -238,12 +240,19 @@ def report_buttons(r: Report, v: View, tz) -> None:
         lambda: monthly.workbook_for(r, v.tables, tz, now_in(tz)),
         file_name=f"{stem}.xlsx",
         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        where=left, key="report_xlsx", icon=":material/table_view:", on_click="ignore",
+        where=left,
+        key="report_xlsx",
+        icon=":material/table_view:",
+        on_click="ignore",
     )
     download_report(
         "Report with charts (HTML)",
         lambda: monthly.html_for(r, v.figures, v.tables, tz, now_in(tz)),
-        file_name=f"{stem}.html", mime="text/html", where=right, key="report_html", icon=":material/bar_chart:",
+        file_name=f"{stem}.html",
+        mime="text/html",
+        where=right,
+        key="report_html",
+        icon=":material/bar_chart:",
         on_click="ignore",
     )
     note.caption("Every table of this view with these filters; the cover sheet states them and the definitions.")
@@ -358,8 +367,11 @@ def drill_panel(r: Report, drill: Drill, found: tuple[pd.DataFrame, int], key: s
         return
     listed = drill_table(rows)
     event = table_with_csv(
-        listed, f"cases behind {drill_title(drill)}", f"drill_{key}",
-        {"Case": st.column_config.NumberColumn(format="%d")}, **SELECT_ONE,
+        listed,
+        f"cases behind {drill_title(drill)}",
+        f"drill_{key}",
+        {"Case": st.column_config.NumberColumn(format="%d")},
+        **SELECT_ONE,
     )
     i = _selected(event, len(listed))
     if i is None:
@@ -367,7 +379,9 @@ def drill_panel(r: Report, drill: Drill, found: tuple[pd.DataFrame, int], key: s
     else:
         case_id = int(listed["Case"].iloc[i])
         st.page_link(
-            "pages/case.py", label=f"Open case {case_id}", icon=":material/open_in_browser:",
+            "pages/case.py",
+            label=f"Open case {case_id}",
+            icon=":material/open_in_browser:",
             query_params={"case": str(case_id)},
         )
 

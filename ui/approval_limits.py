@@ -23,14 +23,19 @@ def approval_limits_setting(db: Database, actor: Actor) -> None:
         except (DeskError, MoneyError) as exc:
             st.session_state[MSG] = ("error", str(exc))
             return
-        st.session_state[MSG] = ("success", f"Refunds and credits in {code} above {saved.text} now need a manager's "
-                                 "approval." if saved else f"{code} has no approval limit now.")
+        st.session_state[MSG] = (
+            "success",
+            f"Refunds and credits in {code} above {saved.text} now need a manager's approval."
+            if saved
+            else f"{code} has no approval limit now.",
+        )
 
     st.subheader("Approval limits")
     limits = list_limits(db)
     if limits:
-        st.dataframe(pd.DataFrame({"Currency": [x.currency for x in limits], "Limit": [x.text for x in limits]}),
-                     hide_index=True)
+        st.dataframe(
+            pd.DataFrame({"Currency": [x.currency for x in limits], "Limit": [x.text for x in limits]}), hide_index=True
+        )
     else:
         st.caption("No approval limits: refunds and credits the policy allows close the case at once.")
     with st.form("approval_limit_form"):

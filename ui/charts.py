@@ -297,7 +297,9 @@ def money_by_outcome_chart(
             "name": OUTCOME_LABELS[outcome],
             "marker": _bar_marker(OUTCOME_COLORS[outcome], _list(per["bucket"]), partial),
             "customdata": _list(per[count]),
-            "hovertemplate": symbol + "%{y:,.2f} in %{customdata:,} decisions<extra>" + OUTCOME_LABELS[outcome]
+            "hovertemplate": symbol
+            + "%{y:,.2f} in %{customdata:,} decisions<extra>"
+            + OUTCOME_LABELS[outcome]
             + "</extra>",
         }
         for outcome, cents, count in MONEY_PARTS

@@ -25,8 +25,11 @@ def _decision(c) -> str:
 
 def frequent_badge(h: CustomerHistory) -> None:
     if h.frequent:
-        st.badge(f"Frequent requester: {h.requests_last_12_months} requests in 12 months (threshold {h.threshold})",
-                 icon=":material/repeat:", color="orange")
+        st.badge(
+            f"Frequent requester: {h.requests_last_12_months} requests in 12 months (threshold {h.threshold})",
+            icon=":material/repeat:",
+            color="orange",
+        )
 
 
 def history_panel(h: CustomerHistory) -> None:
@@ -50,8 +53,12 @@ def history_panel(h: CustomerHistory) -> None:
             "Requested": [format_money(c.amount_requested_cents, c.currency) for c in h.cases],
             "Status": [CASE_STATUS.get(c.status, c.status) for c in h.cases],
             "Decision": [_decision(c) for c in h.cases],
-            "Amount": [format_money(c.amount_cents, c.currency) if c.outcome in ("full_refund", "partial_refund",
-                       "credit") else "" for c in h.cases],
+            "Amount": [
+                format_money(c.amount_cents, c.currency)
+                if c.outcome in ("full_refund", "partial_refund", "credit")
+                else ""
+                for c in h.cases
+            ],
             "Decided": [c.decided_on for c in h.cases],
         }
     )
@@ -60,8 +67,9 @@ def history_panel(h: CustomerHistory) -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            "Case": st.column_config.LinkColumn("Case", display_text=r"case=(\d+)$", width="small",
-                                                help="Opens the case (in a new tab)"),
+            "Case": st.column_config.LinkColumn(
+                "Case", display_text=r"case=(\d+)$", width="small", help="Opens the case (in a new tab)"
+            ),
             "Opened": st.column_config.DateColumn(format="YYYY-MM-DD"),
             "Decided": st.column_config.DateColumn(format="YYYY-MM-DD"),
         },
@@ -78,13 +86,21 @@ def frequent_requester_setting(db: Database, actor: Actor) -> None:
         except (DeskError, ValueError, TypeError) as exc:
             st.session_state["frequent_threshold_msg"] = ("error", str(exc))
             return
-        st.session_state["frequent_threshold_msg"] = ("success", f"Customers with more than {value} requests in "
-                                                      "12 months are now flagged as frequent requesters.")
+        st.session_state["frequent_threshold_msg"] = (
+            "success",
+            f"Customers with more than {value} requests in 12 months are now flagged as frequent requesters.",
+        )
 
     st.subheader("Frequent requesters")
     with st.form("frequent_threshold_form"):
-        st.number_input("Flag a customer with more than this many requests in 12 months", min_value=1,
-                        max_value=MAX_FREQUENT_REQUESTER, step=1, value=current, key="frequent_threshold")
+        st.number_input(
+            "Flag a customer with more than this many requests in 12 months",
+            min_value=1,
+            max_value=MAX_FREQUENT_REQUESTER,
+            step=1,
+            value=current,
+            key="frequent_threshold",
+        )
         st.form_submit_button("Save threshold", on_click=_save)
     msg = st.session_state.pop("frequent_threshold_msg", None)
     if msg:

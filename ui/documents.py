@@ -90,8 +90,11 @@ def _show(db: Database, case_id: int, doc: docs.DocumentView) -> None:
         elif isinstance(shown, str):
             st.text(shown)
         download_file(  # the customer's file as they sent it (not a table of desk data)
-            "Download", lambda: _original(db, db.url, case_id, doc.link_id, doc.sha256),
-            file_name=doc.file_name, mime="application/octet-stream", key=f"doc_dl_{doc.link_id}",
+            "Download",
+            lambda: _original(db, db.url, case_id, doc.link_id, doc.sha256),
+            file_name=doc.file_name,
+            mime="application/octet-stream",
+            key=f"doc_dl_{doc.link_id}",
             icon=":material/download:",
         )
 
@@ -117,15 +120,19 @@ def documents_section(db: Database, actor: Actor, case_id: int, version: int) ->
             if err and err[0] == case_id:
                 st.error(err[1], icon=":material/error:")
             st.form_submit_button(
-                "Add to the case", icon=":material/attach_file:", on_click=_upload, args=(db, actor.id, case_id, version, key)
+                "Add to the case",
+                icon=":material/attach_file:",
+                on_click=_upload,
+                args=(db, actor.id, case_id, version, key),
             )
     if actor.may("remove_document") and files:
         with st.form(f"doc_remove_form_{case_id}"):
             names = {f.link_id: f.file_name for f in files}
-            st.selectbox("Remove a document (admins; it is hidden, not deleted)", list(names),
-                         format_func=names.get, key=f"doc_remove_{case_id}")
+            st.selectbox(
+                "Remove a document (admins; it is hidden, not deleted)",
+                list(names),
+                format_func=names.get,
+                key=f"doc_remove_{case_id}",
+            )
             st.text_input("Why (for the audit trail)", key=f"doc_remove_reason_{case_id}", max_chars=1000)
             st.form_submit_button("Remove document", on_click=_remove, args=(db, actor.id, case_id, version))
-
-
-

@@ -34,6 +34,7 @@ RAISE_ENV = "REFUND_DESK_RAISE_ERRORS"  # set by tests/conftest.py's app fixture
 P = ParamSpec("P")
 R = TypeVar("R")
 
+
 class _StderrHandler(logging.StreamHandler):
     """Writes to whatever sys.stderr is at the time (the server log), with a timestamp."""
 

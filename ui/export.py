@@ -15,7 +15,7 @@ CsvData = pd.DataFrame | Callable[[], pd.DataFrame]
 
 
 def plural(n: int, noun: str, nouns: str | None = None) -> str:
-    """"1 row", "2 rows", "1,000 rows"."""
+    """ "1 row", "2 rows", "1,000 rows"."""
     return f"{n:,} {noun if n == 1 else (nouns or noun + 's')}"
 
 

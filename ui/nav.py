@@ -25,12 +25,26 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("queue", "pages/queue.py", "Queue", ":material/inbox:", "queue"),
     PageSpec("case", "pages/case.py", "Case", ":material/description:", "case", hidden=True),
     PageSpec("checker", "pages/checker.py", "Policy checker", ":material/gavel:", "checker"),
-    PageSpec("policy", "pages/policy.py", "Policy changes", ":material/policy:", "policy",
-             roles=frozenset({"manager", "admin"})),
+    PageSpec(
+        "policy",
+        "pages/policy.py",
+        "Policy changes",
+        ":material/policy:",
+        "policy",
+        roles=frozenset({"manager", "admin"}),
+    ),
     PageSpec("analytics", "pages/analytics.py", "Analytics", ":material/monitoring:", "analytics"),
-    PageSpec("import", "pages/import.py", "Import data", ":material/upload_file:", "import", roles=frozenset({"admin"})),
-    PageSpec("templates", "pages/templates.py", "Reply templates", ":material/mail:", "templates",
-             roles=frozenset({"manager"})),
+    PageSpec(
+        "import", "pages/import.py", "Import data", ":material/upload_file:", "import", roles=frozenset({"admin"})
+    ),
+    PageSpec(
+        "templates",
+        "pages/templates.py",
+        "Reply templates",
+        ":material/mail:",
+        "templates",
+        roles=frozenset({"manager"}),
+    ),
     PageSpec("outbox", "pages/outbox.py", "Outbox", ":material/outbox:", "outbox", roles=frozenset({"admin"})),
     PageSpec("users", "pages/users.py", "Users and roles", ":material/manage_accounts:", "users", frozenset({"admin"})),
 )

@@ -99,12 +99,27 @@ def saved_views_popover(db: Database, actor: Actor, where) -> None:
             st.caption("No saved views yet. Name the current filters and sort to keep them.")
         for v in views:
             row = st.container(horizontal=True)
-            row.button(v.name, key=f"queue_view_open_{v.id}", on_click=_open_saved, args=(v.params, v.name),
-                       type="tertiary", icon=":material/filter_alt:")
-            row.button("", key=f"queue_view_delete_{v.id}", on_click=_delete, args=(db, actor, v.id, v.name),
-                       icon=":material/delete:", type="tertiary", help=f"Delete the view “{v.name}”")
-        st.text_input("Name for the current view", key="queue_view_name", max_chars=80,
-                      placeholder="e.g. Overdue billing errors")
-        st.button("Save this view", key="queue_view_save", on_click=_save, args=(db, actor),
-                  icon=":material/bookmark_add:")
+            row.button(
+                v.name,
+                key=f"queue_view_open_{v.id}",
+                on_click=_open_saved,
+                args=(v.params, v.name),
+                type="tertiary",
+                icon=":material/filter_alt:",
+            )
+            row.button(
+                "",
+                key=f"queue_view_delete_{v.id}",
+                on_click=_delete,
+                args=(db, actor, v.id, v.name),
+                icon=":material/delete:",
+                type="tertiary",
+                help=f"Delete the view “{v.name}”",
+            )
+        st.text_input(
+            "Name for the current view", key="queue_view_name", max_chars=80, placeholder="e.g. Overdue billing errors"
+        )
+        st.button(
+            "Save this view", key="queue_view_save", on_click=_save, args=(db, actor), icon=":material/bookmark_add:"
+        )
         st.caption("The address bar holds the current filters and sort: copy it to share this view.")

@@ -27,8 +27,12 @@ def _send(db: Database, actor_id: int, case_id: int, decision_id: int, to: str) 
         st.session_state[REPLY_ERROR] = (decision_id, str(exc))
         return
     st.session_state.pop(REPLY_ERROR, None)
-    flash("success", "Reply saved: copy it below and send it by hand." if view.status == "by_hand"
-          else "Reply queued: the outbox worker sends it; its progress shows below and in the timeline.")
+    flash(
+        "success",
+        "Reply saved: copy it below and send it by hand."
+        if view.status == "by_hand"
+        else "Reply queued: the outbox worker sends it; its progress shows below and in the timeline.",
+    )
 
 
 def _status_table(items: list[outbox.OutboxView]) -> None:
@@ -37,7 +41,8 @@ def _status_table(items: list[outbox.OutboxView]) -> None:
             [(v.what, v.state, v.attempts, v.sent_at, v.last_error or "") for v in items],
             columns=["Message", "Status", "Attempts", "Sent (UTC)", "Last error"],
         ),
-        hide_index=True, width="stretch",
+        hide_index=True,
+        width="stretch",
         column_config={"Sent (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")},
     )
 
@@ -52,12 +57,15 @@ def reply_section(db: Database, actor: Actor, case_id: int, decision_id: int, po
         _status_table(mine)
     if reply is not None:
         if reply.status == "by_hand":
-            st.caption(f"No mail server is configured: send this by hand to {reply.recipient} "
-                       "(the copy button is at the top right of the box).")
+            st.caption(
+                f"No mail server is configured: send this by hand to {reply.recipient} "
+                "(the copy button is at the top right of the box)."
+            )
             st.code(f"Subject: {reply.subject}\n\n{reply.body}", language=None, wrap_lines=True)
         elif reply.status == "failed":
-            st.error("The reply could not be delivered; an admin can retry it from the Outbox page.",
-                     icon=":material/error:")
+            st.error(
+                "The reply could not be delivered; an admin can retry it from the Outbox page.", icon=":material/error:"
+            )
         return
     if policy_draft is None or not actor.may("act_on_case"):
         return
@@ -75,6 +83,9 @@ def reply_section(db: Database, actor: Actor, case_id: int, decision_id: int, po
         if err and err[0] == decision_id:
             st.error(err[1], icon=":material/error:")
         st.form_submit_button(
-            "Send reply" if smtp else "Save reply to send by hand", type="primary", icon=":material/send:",
-            on_click=_send, args=(db, actor.id, case_id, decision_id, draft.to),
+            "Send reply" if smtp else "Save reply to send by hand",
+            type="primary",
+            icon=":material/send:",
+            on_click=_send,
+            args=(db, actor.id, case_id, decision_id, draft.to),
         )

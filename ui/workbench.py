@@ -46,19 +46,32 @@ def case_nav(db: Database, actor: Actor, case_id: int) -> Neighbours:
     bar = st.container(horizontal=True, vertical_alignment="center")
     bar.page_link("pages/queue.py", label="Back to the queue", icon=":material/arrow_back:")
     bar.button(
-        "Previous case", icon=":material/chevron_left:", key="case_prev", shortcut=PREVIOUS_KEY,
-        disabled=near.previous is None, on_click=_go, args=(near.previous,), type="tertiary",
+        "Previous case",
+        icon=":material/chevron_left:",
+        key="case_prev",
+        shortcut=PREVIOUS_KEY,
+        disabled=near.previous is None,
+        on_click=_go,
+        args=(near.previous,),
+        type="tertiary",
         help=f"#{near.previous}" if near.previous else "This is the first case of your queue view.",
     )
     bar.button(
-        "Next case", icon=":material/chevron_right:", key="case_next", shortcut=NEXT_KEY,
-        disabled=near.next is None, on_click=_go, args=(near.next,), type="tertiary",
+        "Next case",
+        icon=":material/chevron_right:",
+        key="case_next",
+        shortcut=NEXT_KEY,
+        disabled=near.next is None,
+        on_click=_go,
+        args=(near.next,),
+        type="tertiary",
         help=f"#{near.next}" if near.next else "This is the last case of your queue view.",
     )
     with bar.popover("Keyboard shortcuts", icon=":material/keyboard:", type="tertiary"):
         st.table({"Keys": [k for k, _ in SHORTCUTS], "Does": [w for _, w in SHORTCUTS]})
-    bar.caption(f"Queue view: {SORTS[view.sort][0].lower()}" + (" · filtered" if view != QueueFilters(sort=view.sort)
-                                                                 else ""))
+    bar.caption(
+        f"Queue view: {SORTS[view.sort][0].lower()}" + (" · filtered" if view != QueueFilters(sort=view.sort) else "")
+    )
     return near
 
 

@@ -116,7 +116,9 @@ def test_a_refund_rate_row_drills_down_to_its_cases_and_opens_one_as_the_same_pe
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "analytics-drilldown-selected.png"), full_page=True)
     expect(panel).to_be_visible()
-    expect(page.get_by_test_id("stCaptionContainer").filter(has_text="Filters: 27 Nov 2025 – 26 Nov 2026")).to_be_visible()
+    expect(
+        page.get_by_test_id("stCaptionContainer").filter(has_text="Filters: 27 Nov 2025 – 26 Nov 2026")
+    ).to_be_visible()
     cases = page.get_by_test_id("stDataFrame").filter(visible=True).nth(1)  # the list, right below the table
     cases.scroll_into_view_if_needed()
     box = cases.bounding_box()

@@ -60,7 +60,9 @@ def test_a_reviewer_fills_in_a_failed_fix_on_day_3_and_gets_a_partial_refund_cit
     wait_for_app(page)
 
     expect(page.get_by_role("heading", name="Recommended: Partial refund")).to_be_visible()
-    expect(page.get_by_text("Allowed under the general terms: Partial refund · Credit for future services")).to_be_visible()
+    expect(
+        page.get_by_text("Allowed under the general terms: Partial refund · Credit for future services")
+    ).to_be_visible()
     expect(verdict).to_contain_text("Contact deadline: 2026-11-27 (day 3 of 7)")
     expect(verdict).to_contain_text("Partial refund: more than 0.00 and less than 59.99")
     clause = page.get_by_role("tabpanel", name="Check a request").get_by_test_id("stText")
@@ -118,8 +120,8 @@ def test_a_link_with_a_date_past_the_range_keeps_the_form_and_a_typed_year_past_
     page.keyboard.press("Tab")
     page.get_by_role("heading", name="The request").click()  # close the calendar: the typed date is committed
     wait_for_app(page)
-    expect(
-        page.get_by_test_id("stAlertContentError").filter(has_text="Dates after 2031-11-25")
-    ).to_contain_text("five years from today")
+    expect(page.get_by_test_id("stAlertContentError").filter(has_text="Dates after 2031-11-25")).to_contain_text(
+        "five years from today"
+    )
     expect(page.get_by_text("No verdict yet: Service date needs attention")).to_be_visible()
     screenshot(page, "checker-date-out-of-range.png")

@@ -77,8 +77,9 @@ def test_upload_an_image_and_an_email_see_them_and_a_refused_upload_says_why(des
 def test_send_a_reply_and_the_worker_delivers_it(desk, browser_page, mail, monkeypatch):
     db, server, secrets = desk
     page = browser_page
-    cid = add_case(db, reason="billing_error", price_cents=12_000, customer_name="Zoë Example",
-                   customer_email="zoe@example.com")
+    cid = add_case(
+        db, reason="billing_error", price_cents=12_000, customer_name="Zoë Example", customer_email="zoe@example.com"
+    )
     decide(db, user_id(db, "rita"), cid, "full_refund", 12_000, "", 1, None, today=TODAY)
     start(page, server, f"/case?case={cid}")
     reply = page.get_by_role("textbox", name="Reply")

@@ -91,7 +91,9 @@ def test_a_fresh_server_under_cpu_load_never_renders_the_raw_page_menu(
     got = seen(page)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"fresh-server{path.replace('/', '-')}.png"), full_page=True)
-    print(f"first request {path}: ready after {ready:.1f} s under {BUSY_LOOPS} busy loops; {got['mutations']} DOM changes")
+    print(
+        f"first request {path}: ready after {ready:.1f} s under {BUSY_LOOPS} busy loops; {got['mutations']} DOM changes"
+    )
     assert got["mutations"] > 0, "the observer saw nothing: the test would prove nothing"
     assert not got["ids"] & LEGACY_NAV_IDS, f"Streamlit's own page menu was rendered: {got['ids'] & LEGACY_NAV_IDS}"
     assert not got["hrefs"] & RAW_PAGE_PATHS, f"the sidebar linked to raw page files: {sorted(got['hrefs'])}"

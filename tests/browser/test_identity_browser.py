@@ -112,9 +112,15 @@ def pending_exception(db) -> int:
     """A late case on which Rita (the default user) asked for a discretionary credit: a manager must approve."""
     cid = add_case(db, service_date=TODAY - timedelta(days=25), opened_on=TODAY - timedelta(days=2))
     decide(
-        db, user_id(db, "rita"), cid, "credit", 2_000,
+        db,
+        user_id(db, "rita"),
+        cid,
+        "credit",
+        2_000,
         "Customer was in hospital for the whole window; the clinic's letter is attached.",
-        1, uuid.uuid4().hex, today=TODAY,
+        1,
+        uuid.uuid4().hex,
+        today=TODAY,
     )
     return cid
 
@@ -195,7 +201,9 @@ def test_a_deep_link_in_a_new_session_continues_as_the_person_last_picked_and_sa
         wait_for_app(page)
         expect(page.get_by_test_id("stHeading").first).to_contain_text(f"Case #{cid}")
         expect_acting(page, OMAR, banner="continues as")
-        expect(page.get_by_test_id("stAlertContentInfo").first).to_contain_text("the person last picked on this computer")
+        expect(page.get_by_test_id("stAlertContentInfo").first).to_contain_text(
+            "the person last picked on this computer"
+        )
         decide_now(page)
     finally:
         other.close()

@@ -46,7 +46,10 @@ def test_ada_imports_the_example_services_file_and_a_reviewer_cannot_open_the_pa
         assert s.scalar(select(func.count()).where(Service.external_id.like("SRV-2026-%"))) == 8
         event = s.scalar(select(CaseEvent).where(CaseEvent.kind == "import_completed"))
     assert (event.actor, event.payload["file_name"], event.payload["inserted"]) == (
-        "ada@refund-desk.example", "services.csv", 8)
+        "ada@refund-desk.example",
+        "services.csv",
+        8,
+    )
     db.dispose()
     height = page.evaluate("document.querySelector('[data-testid=stMain]').scrollHeight")
     page.set_viewport_size({"width": 1400, "height": max(1000, height + 100)})

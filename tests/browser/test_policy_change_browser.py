@@ -86,14 +86,18 @@ def test_two_managers_change_the_policy_and_another_server_judges_by_it_without_
         p.set_default_timeout(60_000)
     try:
         # before: server B judges both day-9 requests as late under the 7-day version
-        expect(case_caption(reviewer, b, after)).to_contain_text("Policy version 2024-01-01 (in force on the service date) · rule 3")
+        expect(case_caption(reviewer, b, after)).to_contain_text(
+            "Policy version 2024-01-01 (in force on the service date) · rule 3"
+        )
         assert queue_windows(reviewer, b)[after] == "late"
 
         # 1. Max drafts from the version in force: a 10-day window; the check refuses text that still says 7
         sign_in(max_page, a, "Max Müller · manager")
         nav(max_page, "Policy changes")
         click(max_page, max_page.get_by_role("button", name="Start a new draft from the version in force"))
-        expect(max_page.get_by_test_id("stAlertContentSuccess").first).to_contain_text("started from the version in force")
+        expect(max_page.get_by_test_id("stAlertContentSuccess").first).to_contain_text(
+            "started from the version in force"
+        )
         window = max_page.get_by_role("spinbutton", name="Contact window (days)")
         window.fill("10")
         window.press("Enter")
@@ -120,16 +124,19 @@ def test_two_managers_change_the_policy_and_another_server_judges_by_it_without_
         click(priya_page, priya_page.get_by_role("tab", name="4. Approve and publish"))
         click(priya_page, priya_page.get_by_role("button", name=f"Approve and publish {EFFECTIVE}"))
         expect(priya_page.get_by_test_id("stAlertContentSuccess").first).to_contain_text(
-            f"it takes effect on {EFFECTIVE}")
+            f"it takes effect on {EFFECTIVE}"
+        )
         expect(priya_page.get_by_text(f"Scheduled: version {EFFECTIVE} — takes effect on {EFFECTIVE}")).to_be_visible()
         ARTIFACTS.mkdir(exist_ok=True)
         priya_page.screenshot(path=str(ARTIFACTS / "policy-published.png"), full_page=True)
 
         # server B, not restarted: the case after the effective date by the new version, the older by the old
         expect(case_caption(reviewer, b, after)).to_contain_text(
-            f"Policy version {EFFECTIVE} (in force on the service date) · rule 7 · request on day 9")
+            f"Policy version {EFFECTIVE} (in force on the service date) · rule 7 · request on day 9"
+        )
         expect(case_caption(reviewer, b, before)).to_contain_text(
-            "Policy version 2024-01-01 (in force on the service date) · rule 3")
+            "Policy version 2024-01-01 (in force on the service date) · rule 3"
+        )
         windows = queue_windows(reviewer, b)
         assert (windows[after], windows[before]) == ("within", "late")
         case_caption(reviewer, b, after)

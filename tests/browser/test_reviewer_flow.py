@@ -86,7 +86,9 @@ def test_a_reviewer_filters_opens_records_a_failed_fix_refunds_part_and_the_case
     page.screenshot(path=str(ARTIFACTS / "case-decided.png"), full_page=True)
 
     click(page, page.get_by_role("link", name="Back to the queue"))
-    expect(page.get_by_role("textbox", name="Search")).to_have_value("pathfinder")  # the filters survived the round trip
+    expect(page.get_by_role("textbox", name="Search")).to_have_value(
+        "pathfinder"
+    )  # the filters survived the round trip
     expect(page.get_by_text("No open cases match these filters.")).to_be_visible()
     with db.read() as s:
         case = s.get(Case, cid)
@@ -133,9 +135,7 @@ def test_a_stale_decision_is_refused(desk, browser_page):
     # another reviewer decides between the render and the submit
     decide(db, user_id(db, "omar"), cid, "fix", None, "Fixed by phone.", 1, uuid.uuid4().hex, today=TODAY)
     click(page, page.get_by_role("button", name="Record decision"))
-    expect(page.get_by_test_id("stAlertContentWarning").first).to_contain_text(
-        "This case changed since you opened it"
-    )
+    expect(page.get_by_test_id("stAlertContentWarning").first).to_contain_text("This case changed since you opened it")
     expect(page.get_by_text("Omar Haddad", exact=False).first).to_be_visible()
     with db.read() as s:
         decisions = list(s.scalars(select(Decision).where(Decision.case_id == cid)))
@@ -155,8 +155,12 @@ def test_customer_text_with_html_markdown_images_and_script_is_shown_inert(desk,
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     hostile = f'<b>bold</b> <img src="{EVIL}?tag"> ![x]({EVIL}) <script>window.__pwned = 1</script>'
-    cid = add_case(db, customer_name=f"Eve ![n]({EVIL}?name) <script>window.__pwned = 2</script>",
-                   description=hostile, documentation=[{"kind": "other", "name": f"![d]({EVIL}?doc)", "note": hostile}])
+    cid = add_case(
+        db,
+        customer_name=f"Eve ![n]({EVIL}?name) <script>window.__pwned = 2</script>",
+        description=hostile,
+        documentation=[{"kind": "other", "name": f"![d]({EVIL}?doc)", "note": hostile}],
+    )
     add_note(db, user_id(db, "rita"), cid, hostile, 1)
     start(page, server, "/queue")
     page.get_by_role("textbox", name="Search").fill("Eve ![n]")

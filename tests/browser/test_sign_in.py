@@ -147,7 +147,9 @@ def test_local_mode_fresh_server_restricted_url_then_admin_adds_a_user(browser_p
     expect(page.get_by_test_id("stAlertContentInfo").first).to_contain_text("Local mode")
     _, headings = seen(page)
     assert "Users and roles" not in headings, headings
-    expect(page.get_by_test_id("stSidebar").get_by_test_id("stPageLink-NavLink").filter(has_text="Users and roles")).to_have_count(0)
+    expect(
+        page.get_by_test_id("stSidebar").get_by_test_id("stPageLink-NavLink").filter(has_text="Users and roles")
+    ).to_have_count(0)
 
     # Pick the demo admin: the menu grows a Users and roles entry.
     sidebar = page.get_by_test_id("stSidebar")
@@ -164,7 +166,9 @@ def test_local_mode_fresh_server_restricted_url_then_admin_adds_a_user(browser_p
     form.get_by_label("Name").fill("Lin Chen")
     form.get_by_role("button", name="Add user").click()
     wait_for_app(page)
-    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Added Lin Chen (lin.chen@refund-desk.example) as reviewer")
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(
+        "Added Lin Chen (lin.chen@refund-desk.example) as reviewer"
+    )
     expect(sidebar.get_by_text("Ada Lovelace · admin").first).to_be_visible()  # the picker kept Ada
     shot(page, "users-page.png")
 

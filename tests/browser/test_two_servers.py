@@ -76,9 +76,21 @@ def proxy(team_db, idp, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     log = (ARTIFACTS / f"serve-{port}.log").open("w")
     proc = subprocess.Popen(
-        [sys.executable, "deploy/serve.py", "--db", app_url, "--secrets", str(secrets), "--port", str(port),
-         "--run-dir", str(tmp_path / "run")],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "REFUND_DESK_TODAY": "2026-11-26"},
+        [
+            sys.executable,
+            "deploy/serve.py",
+            "--db",
+            app_url,
+            "--secrets",
+            str(secrets),
+            "--port",
+            str(port),
+            "--run-dir",
+            str(tmp_path / "run"),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "REFUND_DESK_TODAY": "2026-11-26"},
     )
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:

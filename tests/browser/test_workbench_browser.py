@@ -25,8 +25,10 @@ def test_decide_and_open_next_walks_three_cases_of_the_sorted_queue_view(desk, b
     page = browser_page
     page.set_viewport_size({"width": 1400, "height": 900})
     # the three largest requests of the desk: the top of "Amount — largest first"; "our mistake" recommends a fix
-    cases = [add_case(db, reason="our_error", price_cents=cents, customer_name=f"Walker {i}")
-             for i, cents in enumerate((9_900_000, 9_800_000, 9_700_000))]
+    cases = [
+        add_case(db, reason="our_error", price_cents=cents, customer_name=f"Walker {i}")
+        for i, cents in enumerate((9_900_000, 9_800_000, 9_700_000))
+    ]
     start(page, server, "/queue")
     click(page, page.get_by_role("combobox", name="Sort by"))
     click(page, page.get_by_role("option", name="Amount — largest first"))
@@ -43,7 +45,8 @@ def test_decide_and_open_next_walks_three_cases_of_the_sorted_queue_view(desk, b
         if following is not None:
             expect(heading(page)).to_contain_text(f"Case #{following}")
             expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(
-                f"Case #{current}: Decision saved: Fix the issue")
+                f"Case #{current}: Decision saved: Fix the issue"
+            )
             expect(page).to_have_url(f"{server.url}/case?case={following}")
     # the third decision opened the case after it in the same view: the largest remaining request
     expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(f"Case #{cases[2]}: Decision saved")
@@ -119,7 +122,9 @@ def test_a_manager_reopens_a_closed_case_and_it_is_decided_again(desk, browser_p
     start(page, server, f"/case?case={cid}")
     switch_user(page, "Max Müller · manager")
     click(page, page.get_by_text("Reopen this case (managers)"))
-    page.get_by_label("Why the case is reopened (for the audit trail)").fill("The fix did not hold; customer wrote again.")
+    page.get_by_label("Why the case is reopened (for the audit trail)").fill(
+        "The fix did not hold; customer wrote again."
+    )
     click(page, page.get_by_role("button", name="Reopen"))
     expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(f"Case #{cid} is open again")
     expect(page.get_by_role("button", name="Record decision")).to_be_visible()
@@ -151,9 +156,11 @@ def test_bulk_decide_with_one_case_refused(desk, browser_page):  # noqa: F811
     click(page, page.get_by_test_id("stRadio").filter(has_text="Outcome for each").get_by_text("Full refund"))
     click(page, page.get_by_role("button", name="Decide selected"))
     expect(page.get_by_test_id("stAlertContentWarning").first).to_contain_text(
-        "Full refund: 2 of 3 cases done, 1 left out or refused")
+        "Full refund: 2 of 3 cases done, 1 left out or refused"
+    )
     expect(page.get_by_text("open case match")).to_contain_text("1")  # the two refunded left the queue
     with db.read() as s:
-        outcomes = dict(s.execute(select(Decision.case_id, Decision.outcome)
-                                  .where(Decision.case_id.in_([*billing, ours]))).all())
+        outcomes = dict(
+            s.execute(select(Decision.case_id, Decision.outcome).where(Decision.case_id.in_([*billing, ours]))).all()
+        )
     assert outcomes == {billing[0]: "full_refund", billing[1]: "full_refund"}

@@ -62,8 +62,9 @@ def test_a_utf16_or_bom_file_reads_like_utf8(encoding):
     data = SERVICES_CSV.encode(encoding)
     if encoding == "utf-16-be":
         data = b"\xfe\xff" + data
-    pd.testing.assert_frame_equal(read_table(data, "s.csv", "services"), read_table(SERVICES_CSV.encode(), "s.csv",
-                                                                                   "services"))
+    pd.testing.assert_frame_equal(
+        read_table(data, "s.csv", "services"), read_table(SERVICES_CSV.encode(), "s.csv", "services")
+    )
 
 
 def test_a_file_is_read_in_chunks_with_its_spreadsheet_row_numbers():

@@ -48,7 +48,11 @@ def test_every_session_gets_the_limits_and_a_write_its_own_statement_timeout(pg_
     db = open_database(pg_url, pg_limits={**SHORT, "write_statement_timeout": "7s"})
     with db.read() as s:
         shown = {n: s.execute(text(f"SHOW {n}")).scalar() for n in SHORT}
-    assert shown == {"statement_timeout": "300ms", "lock_timeout": "300ms", "idle_in_transaction_session_timeout": "400ms"}
+    assert shown == {
+        "statement_timeout": "300ms",
+        "lock_timeout": "300ms",
+        "idle_in_transaction_session_timeout": "400ms",
+    }
     with db.write.begin() as s:
         assert s.execute(text("SHOW statement_timeout")).scalar() == "7s"
     with db.read() as s:  # SET LOCAL: the pooled connection is back to the read limit
@@ -142,7 +146,6 @@ def test_a_page_shows_a_timeout_as_a_warning_not_an_error_id(pg_url, monkeypatch
 def test_other_errors_are_not_timeouts():
     assert timeout_message(ValueError("x")) is None
     assert timeout_message(RuntimeError("database is locked")) is None
-
 
 
 @needs_pg

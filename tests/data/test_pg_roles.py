@@ -90,9 +90,7 @@ def _audit_checksum(db) -> tuple[int, str]:
     with db.read() as s:
         return tuple(
             s.execute(
-                text(
-                    "SELECT count(*), md5(coalesce(string_agg(e::text, '|' ORDER BY e.id), '')) FROM case_events e"
-                )
+                text("SELECT count(*), md5(coalesce(string_agg(e::text, '|' ORDER BY e.id), '')) FROM case_events e")
             ).one()
         )
 
@@ -278,16 +276,19 @@ def test_a_schema_first_migrated_by_one_all_powerful_role_is_handed_to_the_owner
         with create_engine(url).connect() as c:
             owners = set(
                 c.execute(
-                    text("SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class c JOIN pg_namespace n "
-                         "ON n.oid = c.relnamespace WHERE n.nspname = :s"),
+                    text(
+                        "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class c JOIN pg_namespace n "
+                        "ON n.oid = c.relnamespace WHERE n.nspname = :s"
+                    ),
                     {"s": schema},
                 ).scalars()
             )
         assert owners == {roles.owner}
         app = open_database(role_url(url, roles.app).render_as_string(hide_password=False))
         cid = add_case(app, reason="billing_error")  # the app role inserts with the handed-over sequences
-        assert decide(app, user_id(app, "rita"), cid, "full_refund", 12_000, "Per policy.", 1, uuid.uuid4().hex,
-                      today=TODAY)
+        assert decide(
+            app, user_id(app, "rita"), cid, "full_refund", 12_000, "Per policy.", 1, uuid.uuid4().hex, today=TODAY
+        )
         with pytest.raises(DBAPIError, match="must be owner"), app.engine.begin() as c:
             c.exec_driver_sql("ALTER TABLE case_events DISABLE TRIGGER ALL")
         app.dispose()

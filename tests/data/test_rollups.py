@@ -297,13 +297,15 @@ def test_a_rebuild_on_postgresql_waits_for_decisions_in_flight_and_counts_each_o
         pytest.skip("SQLite has one writer: nothing commits during a rebuild")
     with db.write.begin() as s:
         for case_id in (2, 3):
-            s.execute(text(
-                "INSERT INTO cases (id, service_id, customer_id, service_type, opened_on, channel, reason, description, "
-                "amount_requested_cents, documentation, fix_attempted, status, due_on, version, created_at) "
-                f"SELECT {case_id}, service_id, customer_id, service_type, opened_on, channel, reason, description, "
-                "amount_requested_cents, documentation, fix_attempted, status, due_on, version, created_at "
-                "FROM cases WHERE id = 1"
-            ))
+            s.execute(
+                text(
+                    "INSERT INTO cases (id, service_id, customer_id, service_type, opened_on, channel, reason, description, "
+                    "amount_requested_cents, documentation, fix_attempted, status, due_on, version, created_at) "
+                    f"SELECT {case_id}, service_id, customer_id, service_type, opened_on, channel, reason, description, "
+                    "amount_requested_cents, documentation, fix_attempted, status, due_on, version, created_at "
+                    "FROM cases WHERE id = 1"
+                )
+            )
         s.execute(INSERT_DECISION)  # decision 1: its rollup rows exist
     second = str(INSERT_DECISION).replace("VALUES (1, 1,", "VALUES (2, 2,")  # the same rollup keys as decision 1
     third = str(INSERT_DECISION).replace("VALUES (1, 1,", "VALUES (3, 3,").replace("'2026-03-04'", "'2026-05-20'")

@@ -128,10 +128,25 @@ def desk(db):
             ],
         )
         sold = [
-            {"day": date(2026, 2, 10), "service_type": "technical_support", "services_sold": 80, "revenue_cents": 800_000},
-            {"day": date(2026, 3, 2), "service_type": "technical_support", "services_sold": 100, "revenue_cents": 1_000_000},
+            {
+                "day": date(2026, 2, 10),
+                "service_type": "technical_support",
+                "services_sold": 80,
+                "revenue_cents": 800_000,
+            },
+            {
+                "day": date(2026, 3, 2),
+                "service_type": "technical_support",
+                "services_sold": 100,
+                "revenue_cents": 1_000_000,
+            },
             {"day": date(2026, 3, 16), "service_type": "subscription", "services_sold": 50, "revenue_cents": 250_000},
-            {"day": date(2026, 4, 5), "service_type": "technical_support", "services_sold": 999, "revenue_cents": 999_000},
+            {
+                "day": date(2026, 4, 5),
+                "service_type": "technical_support",
+                "services_sold": 999,
+                "revenue_cents": 999_000,
+            },
         ]
         s.execute(insert(SalesDaily), sold)
         # the per-currency sales rollup (migration 0004) by hand too: all of the above in USD (and not the one
@@ -532,8 +547,13 @@ def desk_in_two_currencies(desk):
     with desk.write.begin() as s:
         s.execute(
             insert(Service).values(
-                id=2, customer_id=1, service_type="technical_support", price_cents=4000, currency="EUR",
-                status="completed", purchased_on=date(2026, 3, 2),
+                id=2,
+                customer_id=1,
+                service_type="technical_support",
+                price_cents=4000,
+                currency="EUR",
+                status="completed",
+                purchased_on=date(2026, 3, 2),
             )
         )
         # the trigger counted the one EUR service; the hand-written figure is 20 sold for €1,000 (and sales_daily,
@@ -546,24 +566,52 @@ def desk_in_two_currencies(desk):
         s.execute(delete(sales_by_currency).where(sales_by_currency.c.currency == "EUR"))
         s.execute(
             insert(sales_by_currency).values(
-                day=date(2026, 3, 2), service_type="technical_support", currency="EUR", services_sold=20,
+                day=date(2026, 3, 2),
+                service_type="technical_support",
+                currency="EUR",
+                services_sold=20,
                 revenue_cents=100_000,
             )
         )
         s.execute(
             insert(Case).values(
-                id=11, service_id=2, customer_id=1, service_type="technical_support", opened_on=d("03-09"),
-                channel="email", reason="our_error", description="", amount_requested_cents=4000,
-                documentation=[], fix_attempted=False, status="closed", assignee_id=OMAR, due_on=d("03-23"),
-                decided_on=d("03-10"), version=2, created_at=at,
+                id=11,
+                service_id=2,
+                customer_id=1,
+                service_type="technical_support",
+                opened_on=d("03-09"),
+                channel="email",
+                reason="our_error",
+                description="",
+                amount_requested_cents=4000,
+                documentation=[],
+                fix_attempted=False,
+                status="closed",
+                assignee_id=OMAR,
+                due_on=d("03-23"),
+                decided_on=d("03-10"),
+                version=2,
+                created_at=at,
             )
         )
         s.execute(
             insert(Decision).values(
-                id=10, case_id=11, outcome="full_refund", recommended_outcome="full_refund", amount_cents=4000,
-                rationale="", decided_by_id=OMAR, decided_at=datetime(2026, 3, 10, 10, 0), decided_on=d("03-10"),
-                service_type="technical_support", reason="our_error", policy_version="2025-06-01", verdict={},
-                is_exception=False, approval_status="not_required", superseded=False,
+                id=10,
+                case_id=11,
+                outcome="full_refund",
+                recommended_outcome="full_refund",
+                amount_cents=4000,
+                rationale="",
+                decided_by_id=OMAR,
+                decided_at=datetime(2026, 3, 10, 10, 0),
+                decided_on=d("03-10"),
+                service_type="technical_support",
+                reason="our_error",
+                policy_version="2025-06-01",
+                verdict={},
+                is_exception=False,
+                approval_status="not_required",
+                superseded=False,
             )
         )
     return desk
@@ -611,7 +659,10 @@ def test_the_home_page_value_rate_is_per_currency_like_the_analytics(desk_in_two
     for currency in ("USD", "EUR"):
         h = headline(db, TODAY, currency)
         k = run(db, Filters(date(2026, 3, 2), TODAY, currency=currency)).kpis
-        assert (h.refund_rate_30d, h.refund_value_rate_30d) == (pytest.approx(k.refund_rate), pytest.approx(k.refund_value_rate))
+        assert (h.refund_rate_30d, h.refund_value_rate_30d) == (
+            pytest.approx(k.refund_rate),
+            pytest.approx(k.refund_value_rate),
+        )
     # EUR: d10 €40.00 of €1,000 revenue
     assert headline(db, TODAY, "EUR").refund_value_rate_30d == pytest.approx(4000 / 100_000)
 
@@ -633,10 +684,18 @@ def test_amount_granted_against_amount_requested_per_currency(desk_in_two_curren
     # USD effective decisions in March: d1 d2 d3 d4 d7 d9, each case asked $100 → $600 asked;
     # granted d1 120 + d2 30 + d3 25 + d9 15 = $190, cash (d1 + d3) $145. d5 pending, d6 superseded: out.
     assert g.loc["USD"].to_dict() == {
-        "decisions": 6, "requested_cents": 60000, "granted_cents": 19000, "cash_cents": 14500
+        "decisions": 6,
+        "requested_cents": 60000,
+        "granted_cents": 19000,
+        "cash_cents": 14500,
     }
     # EUR: d10 asked €40, granted €40 in full — its own row, never added to the dollars
-    assert g.loc["EUR"].to_dict() == {"decisions": 1, "requested_cents": 4000, "granted_cents": 4000, "cash_cents": 4000}
+    assert g.loc["EUR"].to_dict() == {
+        "decisions": 1,
+        "requested_cents": 4000,
+        "granted_cents": 4000,
+        "cash_cents": 4000,
+    }
 
 
 def test_money_awaiting_approval_and_how_long_it_has_waited(desk):

@@ -21,8 +21,14 @@ def test_bulk_decide_judges_each_case_and_leaves_out_exceptions(demo_db):
     billing = [add_case(db, reason="billing_error", price_cents=c) for c in (4_000, 6_000)]
     ours = add_case(db, reason="our_error")  # a full refund would be an exception: a fix comes first
     seen: list[tuple[int, int]] = []
-    results = decide_many(db, rita, [(c, 1) for c in [billing[0], ours, billing[1]]], "full_refund", today=TODAY,
-                          progress=lambda n, total: seen.append((n, total)))
+    results = decide_many(
+        db,
+        rita,
+        [(c, 1) for c in [billing[0], ours, billing[1]]],
+        "full_refund",
+        today=TODAY,
+        progress=lambda n, total: seen.append((n, total)),
+    )
     assert [(r.case_id, r.ok) for r in results] == [(billing[0], True), (ours, False), (billing[1], True)]
     assert "discretionary exception" in results[1].message
     assert seen == [(1, 3), (2, 3), (3, 3)]

@@ -18,8 +18,19 @@ from desk.errors import InvalidInput, NotAllowed, NotFound, StaleCase
 from tests.support.cases import TODAY, add_case, counts, user_id
 
 CHECKER_FIELDS = {
-    "service_type", "service_status", "service_date", "request_date", "reason", "amount_paid", "fix_attempted",
-    "fix_succeeded", "documentation_provided", "cycle", "cycle_start", "cycle_end", "cancelled_on",
+    "service_type",
+    "service_status",
+    "service_date",
+    "request_date",
+    "reason",
+    "amount_paid",
+    "fix_attempted",
+    "fix_succeeded",
+    "documentation_provided",
+    "cycle",
+    "cycle_start",
+    "cycle_end",
+    "cancelled_on",
 }
 
 
@@ -64,8 +75,11 @@ def test_a_decided_case_shows_a_draft_reply_by_name_in_its_currency_quoting_the_
     db = demo_db
     cid = add_case(db, reason="technical_issue", fix_attempted=True, fix_succeeded=False, customer_name="Zoë Example")
     with db.write.begin() as s:
-        s.execute(update(Service).where(Service.id == select(Case.service_id).where(Case.id == cid).scalar_subquery())
-                  .values(currency="EUR"))
+        s.execute(
+            update(Service)
+            .where(Service.id == select(Case.service_id).where(Case.id == cid).scalar_subquery())
+            .values(currency="EUR")
+        )
     decide(db, user_id(db, "rita"), cid, "partial_refund", 5_000, "Half.", 1, uuid.uuid4().hex, today=TODAY)
     d = case_detail(db, cid, TODAY)
     assert d.decision is not None and d.decision.outcome == "partial_refund"
@@ -134,10 +148,12 @@ def test_a_note_is_required_and_idempotent(demo_db):
         add_note(db, user_id(db, "rita"), cid, "   ", 1)
     assert err.value.field == "note"
     k = uuid.uuid4().hex
-    first = add_note(db, user_id(db, "rita"), cid, "<b>bold</b> ![x](http://127.0.0.1:9/evil.png)", 1,
-                     idempotency_key=k)
-    second = add_note(db, user_id(db, "rita"), cid, "<b>bold</b> ![x](http://127.0.0.1:9/evil.png)", 1,
-                      idempotency_key=k)
+    first = add_note(
+        db, user_id(db, "rita"), cid, "<b>bold</b> ![x](http://127.0.0.1:9/evil.png)", 1, idempotency_key=k
+    )
+    second = add_note(
+        db, user_id(db, "rita"), cid, "<b>bold</b> ![x](http://127.0.0.1:9/evil.png)", 1, idempotency_key=k
+    )
     assert (first.replayed, second.replayed, first.event_id) == (False, True, second.event_id)
     assert counts(db, cid) == (0, 2, 2)
     assert case_detail(db, cid, TODAY).timeline[0].what == "Note: <b>bold</b> ![x](http://127.0.0.1:9/evil.png)"

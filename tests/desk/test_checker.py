@@ -49,8 +49,12 @@ def test_a_request_before_a_started_service_is_an_error_on_the_request_date(book
 
 
 def test_a_subscription_is_judged_from_its_cycle_fields_and_errors_land_on_them(book):
-    sub = form(service_type="subscription", reason="unused_subscription", cycle_start=TODAY - timedelta(days=2),
-               cycle_end=TODAY + timedelta(days=27))
+    sub = form(
+        service_type="subscription",
+        reason="unused_subscription",
+        cycle_start=TODAY - timedelta(days=2),
+        cycle_end=TODAY + timedelta(days=27),
+    )
     r = checker.check(sub, book)
     assert r.verdict.recommended_outcome == "deny" and r.verdict.clauses == ("2",)
     bad = checker.check({**sub, "cycle_end": TODAY - timedelta(days=10)}, book)
@@ -59,18 +63,36 @@ def test_a_subscription_is_judged_from_its_cycle_fields_and_errors_land_on_them(
 
 def test_the_query_parameters_of_a_case_link_prefill_every_field():
     params = {
-        "service_type": "subscription", "service_status": "in_progress", "service_date": "2026-11-01",
-        "request_date": "2026-11-04", "reason": "billing_error", "amount_paid": "29.99", "fix_attempted": "true",
-        "fix_succeeded": "false", "documentation_provided": "1", "cycle": "monthly", "cycle_start": "2026-11-01",
-        "cycle_end": "2026-11-30", "cancelled_on": "2026-10-28",
+        "service_type": "subscription",
+        "service_status": "in_progress",
+        "service_date": "2026-11-01",
+        "request_date": "2026-11-04",
+        "reason": "billing_error",
+        "amount_paid": "29.99",
+        "fix_attempted": "true",
+        "fix_succeeded": "false",
+        "documentation_provided": "1",
+        "cycle": "monthly",
+        "cycle_start": "2026-11-01",
+        "cycle_end": "2026-11-30",
+        "cancelled_on": "2026-10-28",
     }
     f, problems = checker.form_from_query(params, TODAY)
     assert problems == []
     assert f == {
-        "service_type": "subscription", "service_status": "in_progress", "service_date": date(2026, 11, 1),
-        "request_date": date(2026, 11, 4), "reason": "billing_error", "amount_paid": 29.99, "fix_attempted": True,
-        "fix_succeeded": False, "documentation_provided": True, "cycle": "monthly", "cycle_start": date(2026, 11, 1),
-        "cycle_end": date(2026, 11, 30), "cancelled_on": date(2026, 10, 28),
+        "service_type": "subscription",
+        "service_status": "in_progress",
+        "service_date": date(2026, 11, 1),
+        "request_date": date(2026, 11, 4),
+        "reason": "billing_error",
+        "amount_paid": 29.99,
+        "fix_attempted": True,
+        "fix_succeeded": False,
+        "documentation_provided": True,
+        "cycle": "monthly",
+        "cycle_start": date(2026, 11, 1),
+        "cycle_end": date(2026, 11, 30),
+        "cancelled_on": date(2026, 10, 28),
     }
     assert checker.form_from_query(checker.form_to_query(f), TODAY) == (f, [])
 
@@ -120,8 +142,12 @@ def test_docs_checker_md_lists_every_link_parameter():
 
     doc = (Path(__file__).resolve().parents[2] / "docs" / "checker.md").read_text()
     table = doc.split("## Linking to the checker")[1].split("\n## ")[0]
-    documented = {name.strip("` ") for line in table.splitlines() if line.startswith("| `")
-                  for name in line.split("|")[1].split(",")}
+    documented = {
+        name.strip("` ")
+        for line in table.splitlines()
+        if line.startswith("| `")
+        for name in line.split("|")[1].split(",")
+    }
     assert documented == set(checker.FIELDS)
 
 

@@ -35,11 +35,29 @@ def test_two_sessions_read_the_same_version_and_the_second_decision_is_refused(b
         seen_by_rita = case_detail(rita_db, cid, TODAY).version
         seen_by_omar = case_detail(omar_db, cid, TODAY).version
         assert seen_by_rita == seen_by_omar == 1
-        decide(rita_db, user_id(rita_db, "rita"), cid, "partial_refund", 6_000, "Half.", seen_by_rita,
-               uuid.uuid4().hex, today=TODAY)
+        decide(
+            rita_db,
+            user_id(rita_db, "rita"),
+            cid,
+            "partial_refund",
+            6_000,
+            "Half.",
+            seen_by_rita,
+            uuid.uuid4().hex,
+            today=TODAY,
+        )
         with pytest.raises(StaleCase, match="changed since you opened it") as err:
-            decide(omar_db, user_id(omar_db, "omar"), cid, "credit", 9_000, "Credit.", seen_by_omar,
-                   uuid.uuid4().hex, today=TODAY)
+            decide(
+                omar_db,
+                user_id(omar_db, "omar"),
+                cid,
+                "credit",
+                9_000,
+                "Credit.",
+                seen_by_omar,
+                uuid.uuid4().hex,
+                today=TODAY,
+            )
         assert "Rita Ramos" in err.value.changes[0] and "partial refund $60.00" in err.value.changes[0]
         assert counts(rita_db, cid) == (1, 2, 2)
         with omar_db.read() as s:
@@ -64,8 +82,9 @@ def test_two_threads_deciding_the_same_case_at_once_exactly_one_wins(backend):
             actor = user_id(db, who)
             barrier.wait(timeout=30)
             try:
-                outcomes[who] = decide(db, actor, cid, "partial_refund", amount, "Concurrent.", seen,
-                                       uuid.uuid4().hex, today=TODAY)
+                outcomes[who] = decide(
+                    db, actor, cid, "partial_refund", amount, "Concurrent.", seen, uuid.uuid4().hex, today=TODAY
+                )
             except StaleCase as exc:
                 outcomes[who] = exc
         finally:
@@ -107,7 +126,7 @@ def test_four_processes_deciding_the_same_fifty_cases_decide_each_exactly_once(b
         procs = [
             ctx.Process(
                 target=decide_many,
-                args=(url, f"{who}@refund-desk.example", plan[i * 12:] + plan[: i * 12], TODAY, barrier, results),
+                args=(url, f"{who}@refund-desk.example", plan[i * 12 :] + plan[: i * 12], TODAY, barrier, results),
             )
             for i, who in enumerate(reviewers)
         ]

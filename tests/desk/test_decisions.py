@@ -156,7 +156,11 @@ def test_an_exception_waits_for_a_manager_and_an_approval_by_another_manager_clo
     with db.read() as s:
         d = s.get(Decision, did)
         case = s.get(Case, cid)
-        assert (d.approver_id, d.approval_note, d.superseded) == (user_id(db, "max"), "Agreed: documented outage.", False)
+        assert (d.approver_id, d.approval_note, d.superseded) == (
+            user_id(db, "max"),
+            "Agreed: documented outage.",
+            False,
+        )
         assert d.approved_at is not None
         assert (case.status, case.decided_on, case.version) == ("closed", TODAY, 3)
         kinds = [e.kind for e in audit.timeline(s, cid)]
@@ -173,8 +177,9 @@ def test_a_rejected_exception_is_superseded_and_the_case_returns_to_the_queue(db
         assert (d.approval_status, d.superseded, d.approver_id) == ("rejected", True, user_id(db, "priya"))
         assert s.get(Case, cid).status == "open"
     # the next decision is the current one
-    again = decide(db, user_id(db, "omar"), cid, "deny", None, "Denied after review.", result.case_version, key(),
-                   today=TODAY)
+    again = decide(
+        db, user_id(db, "omar"), cid, "deny", None, "Denied after review.", result.case_version, key(), today=TODAY
+    )
     assert again.case_status == "closed"
     detail = case_detail(db, cid, TODAY)
     assert detail.decision is not None and detail.decision.id == again.decision_id

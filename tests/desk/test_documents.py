@@ -198,7 +198,10 @@ def test_the_importer_attaches_the_files_its_documentation_column_names(demo_db,
     report = documents.attach_from_folder(db, user_id(db, "ada"), rows, folder)
     assert report.attached == [("EXT-A", "err.png"), ("EXT-A", "mail.eml")]
     assert [(e, n) for e, n, _ in report.problems] == [
-        ("EXT-B", "fake.pdf"), ("EXT-B", "missing.txt"), ("EXT-B", "../secret.txt"), ("EXT-X", "err.png"),
+        ("EXT-B", "fake.pdf"),
+        ("EXT-B", "missing.txt"),
+        ("EXT-B", "../secret.txt"),
+        ("EXT-X", "err.png"),
     ]
     names = [i["name"] for i in case_detail(db, a, TODAY).documentation]
     assert names == ["err.png", "mail.eml"]  # the name recorded by the import is now the file, once

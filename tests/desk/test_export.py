@@ -38,20 +38,25 @@ def test_values_that_are_not_text_are_left_alone(value):
 
 def test_a_frame_keeps_its_number_columns_and_neutralises_its_text_columns():
     frame = pd.DataFrame(
-        {"Customer": ["=HYPERLINK(\"x\")", "Bo"], "Days left": [-3, 4], "Amount": [-1.5, 2.0], "=Head": ["a", "b"]}
+        {"Customer": ['=HYPERLINK("x")', "Bo"], "Days left": [-3, 4], "Amount": [-1.5, 2.0], "=Head": ["a", "b"]}
     )
     out = neutralise_frame(frame)
-    assert out["Customer"].tolist() == ["'=HYPERLINK(\"x\")", "Bo"]
+    assert out["Customer"].tolist() == ['\'=HYPERLINK("x")', "Bo"]
     assert out["Days left"].tolist() == [-3, 4] and pd.api.types.is_integer_dtype(out["Days left"])
     assert list(out.columns)[-1] == "'=Head"
     assert frame["Customer"][0].startswith("=")  # the caller's frame is not changed
     rows = list(csv.reader(io.StringIO(csv_bytes(frame).decode())))
-    assert rows[1] == ["'=HYPERLINK(\"x\")", "-3", "-1.5", "a"]
+    assert rows[1] == ['\'=HYPERLINK("x")', "-3", "-1.5", "a"]
 
 
 def test_rows_and_the_writer_neutralise_every_cell():
     data = csv_rows_bytes(["case", "note"], [(1, "=1+1"), (2, "fine"), (-3, "-x")])
-    assert list(csv.reader(io.StringIO(data.decode()))) == [["case", "note"], ["1", "'=1+1"], ["2", "fine"], ["-3", "'-x"]]
+    assert list(csv.reader(io.StringIO(data.decode()))) == [
+        ["case", "note"],
+        ["1", "'=1+1"],
+        ["2", "fine"],
+        ["-3", "'-x"],
+    ]
     out = io.StringIO()
     writer(out).writerow(["@x", 5])
     assert out.getvalue().strip() == "'@x,5"

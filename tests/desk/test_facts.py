@@ -54,8 +54,15 @@ def test_a_service_not_started_counts_from_its_scheduled_day_or_else_its_purchas
 
 def test_a_subscription_counts_from_the_start_of_the_charged_cycle():
     f = facts_from_row(
-        row(service_type="subscription", service_status="in_progress", cycle="monthly", cycle_start=date(2026, 3, 1),
-            cycle_end=date(2026, 3, 30), cancelled_on=date(2026, 2, 25), completed_on=None)
+        row(
+            service_type="subscription",
+            service_status="in_progress",
+            cycle="monthly",
+            cycle_start=date(2026, 3, 1),
+            cycle_end=date(2026, 3, 30),
+            cancelled_on=date(2026, 2, 25),
+            completed_on=None,
+        )
     )
     assert f.service_date == date(2026, 3, 1)
     assert f.subscription == Subscription("monthly", date(2026, 3, 1), date(2026, 3, 30), date(2026, 2, 25))
@@ -115,7 +122,9 @@ def test_every_demo_decision_is_reproduced_from_its_case_row(demo_db):
         v = evaluate(facts_from_row(r._mapping), book)
         stored = r.verdict
         assert (v.rule, v.recommended_outcome, list(v.allowed_outcomes)) == (
-            stored["rule"], stored["recommended_outcome"], stored["allowed_outcomes"]
+            stored["rule"],
+            stored["recommended_outcome"],
+            stored["allowed_outcomes"],
         )
 
 

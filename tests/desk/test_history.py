@@ -25,20 +25,34 @@ def _same_customer(db, case_ids: list[int]) -> int:
     with db.write.begin() as s:
         customer = s.scalar(select(Case.customer_id).where(Case.id == case_ids[0]))
         s.execute(update(Case).where(Case.id.in_(case_ids)).values(customer_id=customer))
-        s.execute(update(Service).where(Service.id.in_(select(Case.service_id).where(Case.id.in_(case_ids))))
-                  .values(customer_id=customer))
+        s.execute(
+            update(Service)
+            .where(Service.id.in_(select(Case.service_id).where(Case.id.in_(case_ids))))
+            .values(customer_id=customer)
+        )
     return customer
 
 
 def _decision(db, case_id: int, outcome: str, cents: int, decided_on: date, **kw) -> None:
     with db.write.begin() as s:
         c = s.get(Case, case_id)
-        s.add(Decision(
-            case_id=case_id, outcome=outcome, amount_cents=cents, rationale="", decided_by_id=user_id(db, "rita"),
-            decided_at=datetime.combine(decided_on, datetime.min.time()), decided_on=decided_on,
-            service_type=c.service_type, reason=c.reason, policy_version="2024-01-01", recommended_outcome=outcome,
-            verdict={}, **kw,
-        ))
+        s.add(
+            Decision(
+                case_id=case_id,
+                outcome=outcome,
+                amount_cents=cents,
+                rationale="",
+                decided_by_id=user_id(db, "rita"),
+                decided_at=datetime.combine(decided_on, datetime.min.time()),
+                decided_on=decided_on,
+                service_type=c.service_type,
+                reason=c.reason,
+                policy_version="2024-01-01",
+                recommended_outcome=outcome,
+                verdict={},
+                **kw,
+            )
+        )
         c.status = "closed"
 
 
@@ -47,8 +61,11 @@ def test_other_cases_latest_first_with_money_per_currency_and_the_flag(demo_db):
     ids = [add_case(db, opened_on=TODAY - timedelta(days=d)) for d in (1, 30, 60, 400, 10)]
     customer = _same_customer(db, ids)
     with db.write.begin() as s:  # one of the services was paid in euros
-        s.execute(update(Service).where(Service.id == select(Case.service_id).where(Case.id == ids[2])
-                                        .scalar_subquery()).values(currency="EUR"))
+        s.execute(
+            update(Service)
+            .where(Service.id == select(Case.service_id).where(Case.id == ids[2]).scalar_subquery())
+            .values(currency="EUR")
+        )
     _decision(db, ids[1], "full_refund", 12_000, TODAY - timedelta(days=20))
     _decision(db, ids[2], "credit", 5_000, TODAY - timedelta(days=50))
     _decision(db, ids[3], "partial_refund", 7_000, TODAY - timedelta(days=390))  # over 12 months ago

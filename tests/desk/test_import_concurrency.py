@@ -57,8 +57,17 @@ def test_reviewers_decide_while_a_large_import_is_being_saved_and_none_is_refuse
             started.wait(60)
             for cid, version, outcome, amount in plans[who]:
                 try:
-                    decide(rdb, actor, cid, outcome, amount, "Decided during an import.", version, uuid.uuid4().hex,
-                           today=TODAY)
+                    decide(
+                        rdb,
+                        actor,
+                        cid,
+                        outcome,
+                        amount,
+                        "Decided during an import.",
+                        version,
+                        uuid.uuid4().hex,
+                        today=TODAY,
+                    )
                     results[who].append(("ok", time.monotonic()))
                 except Exception as exc:  # noqa: BLE001 - every refusal is asserted below
                     results[who].append((f"{type(exc).__name__}: {exc}", time.monotonic()))
@@ -105,7 +114,7 @@ def test_a_wait_that_runs_out_says_the_desk_is_busy_and_saves_nothing(backend, m
     url = backend.new_url()
     make_demo(url).dispose()
     setup = open_database(url)
-    (cid, version, outcome, amount), = open_cases(setup, 1)
+    ((cid, version, outcome, amount),) = open_cases(setup, 1)
     rita = user_id(setup, "rita")
     if setup.backend == "sqlite":
         monkeypatch.setattr(data_db, "BUSY_TIMEOUT_MS", 200)

@@ -39,14 +39,20 @@ def import_events(db):
 
 def test_a_good_services_file_lands_whole_with_its_customers_rollup_and_audit_event(desk_db):
     steps = []
-    report = import_file(desk_db, ADA, example("services.csv"), "services.csv", "services",
-                         progress=lambda f, label: steps.append(f))
+    report = import_file(
+        desk_db, ADA, example("services.csv"), "services.csv", "services", progress=lambda f, label: steps.append(f)
+    )
     assert (report.rows, report.inserted, report.skipped, report.customers, report.errors) == (8, 8, 0, 6, [])
     assert steps[0] == 0.0 and steps[-1] == 1.0 and steps == sorted(steps)
     with desk_db.read() as s:
         svc = s.scalar(select(Service).where(Service.external_id == "SRV-2026-0005"))
         assert (svc.service_type, svc.status, svc.price_cents, svc.cycle, svc.cycle_start, svc.cancelled_on) == (
-            "subscription", "completed", 49900, "annual", date(2025, 10, 15), date(2025, 10, 20)
+            "subscription",
+            "completed",
+            49900,
+            "annual",
+            date(2025, 10, 15),
+            date(2025, 10, 20),
         )
         owner = s.get(Customer, svc.customer_id)
         assert (owner.external_id, owner.name, owner.email) == ("CUS-0104", "Ravi Menon", "ravi.menon@example.com")
@@ -56,14 +62,18 @@ def test_a_good_services_file_lands_whole_with_its_customers_rollup_and_audit_ev
     assert rollup[(date(2026, 11, 2), "technical_support")] == (1, 12900)
     [event] = import_events(desk_db)
     assert (event.actor, event.actor_id) == ("ada@refund-desk.example", ADA)
-    assert event.payload == {"file_name": "services.csv", "kind_of_rows": "services", "rows": 8, "inserted": 8,
-                             "skipped": 0}
+    assert event.payload == {
+        "file_name": "services.csv",
+        "kind_of_rows": "services",
+        "rows": 8,
+        "inserted": 8,
+        "skipped": 0,
+    }
 
 
 def test_imported_services_add_to_the_sales_already_counted_that_day(desk_db):
     with desk_db.write.begin() as s:
-        s.add(SalesDaily(day=date(2026, 11, 2), service_type="technical_support", services_sold=5,
-                         revenue_cents=50000))
+        s.add(SalesDaily(day=date(2026, 11, 2), service_type="technical_support", services_sold=5, revenue_cents=50000))
     import_file(desk_db, ADA, example("services.csv"), "services.csv", "services")
     with desk_db.read() as s:
         row = s.get(SalesDaily, (date(2026, 11, 2), "technical_support"))
@@ -80,7 +90,12 @@ def test_a_good_cases_file_opens_every_case_against_its_service(desk_db):
         opened = s.scalars(select(CaseEvent).where(CaseEvent.kind == "case_opened")).all()
     assert svc.external_id == "SRV-2026-0001"
     assert (case.customer_id, case.service_type) == (svc.customer_id, "technical_support")
-    assert (case.status, case.opened_on, case.due_on, case.version) == ("open", date(2026, 11, 8), date(2026, 11, 22), 1)
+    assert (case.status, case.opened_on, case.due_on, case.version) == (
+        "open",
+        date(2026, 11, 8),
+        date(2026, 11, 22),
+        1,
+    )
     assert (case.channel, case.reason, case.amount_requested_cents) == ("email", "technical_issue", 12900)
     assert (case.fix_attempted, case.fix_succeeded) == (True, False)
     assert [d["kind"] for d in case.documentation] == ["screenshot", "other"]
@@ -160,8 +175,14 @@ def test_only_an_admin_may_import_and_a_refusal_is_audited(desk_db):
 
 
 def test_a_case_the_policy_cannot_judge_is_refused_with_its_row(desk_db):
-    old = edited("services.csv", 1, purchased_on="2023-05-01", scheduled_on="2023-05-02", initiated_on="2023-05-02",
-                 completed_on="2023-05-03")
+    old = edited(
+        "services.csv",
+        1,
+        purchased_on="2023-05-01",
+        scheduled_on="2023-05-02",
+        initiated_on="2023-05-02",
+        completed_on="2023-05-03",
+    )
     import_file(desk_db, ADA, old, "services.csv", "services")
     report = import_file(desk_db, ADA, edited("cases.csv", 1, opened_on="2023-05-04"), "cases.csv", "cases")
     assert [(e.row, e.column) for e in report.errors] == [(2, "service_external_id")]
@@ -171,8 +192,14 @@ def test_a_case_the_policy_cannot_judge_is_refused_with_its_row(desk_db):
 
 def test_the_command_line_refuses_a_case_the_policy_cannot_judge_like_the_page(desk_db, tmp_path, capsys):
     """python -m data.importer runs the page's use case: the policy's check of each case included."""
-    old = edited("services.csv", 1, purchased_on="2023-05-01", scheduled_on="2023-05-02", initiated_on="2023-05-02",
-                 completed_on="2023-05-03")
+    old = edited(
+        "services.csv",
+        1,
+        purchased_on="2023-05-01",
+        scheduled_on="2023-05-02",
+        initiated_on="2023-05-02",
+        completed_on="2023-05-03",
+    )
     import_file(desk_db, ADA, old, "services.csv", "services")
     path = tmp_path / "cases.csv"
     path.write_bytes(edited("cases.csv", 1, opened_on="2023-05-04"))

@@ -21,8 +21,11 @@ from tests.support.cases import TODAY, add_case, user_id
 def _full_refund_case(db, cents: int, currency: str = "USD") -> int:
     cid = add_case(db, reason="billing_error", price_cents=cents)  # a billing error: a full refund is allowed
     with db.write.begin() as s:
-        s.execute(update(Service).where(Service.id == select(Case.service_id).where(Case.id == cid)
-                                        .scalar_subquery()).values(currency=currency))
+        s.execute(
+            update(Service)
+            .where(Service.id == select(Case.service_id).where(Case.id == cid).scalar_subquery())
+            .values(currency=currency)
+        )
     return cid
 
 
@@ -32,7 +35,11 @@ def test_a_refund_above_the_limit_of_its_currency_waits_for_another_manager(demo
     set_limit(db, ada, "usd", 50_000)
     set_limit(db, ada, "EUR", 100_000)
     assert [(x.currency, x.text) for x in list_limits(db)] == [("EUR", "€1,000.00"), ("USD", "$500.00")]
-    under, over, euro = _full_refund_case(db, 50_000), _full_refund_case(db, 50_001), _full_refund_case(db, 60_000, "EUR")
+    under, over, euro = (
+        _full_refund_case(db, 50_000),
+        _full_refund_case(db, 50_001),
+        _full_refund_case(db, 60_000, "EUR"),
+    )
     r_under = decide(db, rita, under, "full_refund", 50_000, "", 1, uuid.uuid4().hex, today=TODAY)
     r_over = decide(db, rita, over, "full_refund", 50_001, "", 1, uuid.uuid4().hex, today=TODAY)
     r_euro = decide(db, rita, euro, "full_refund", 60_000, "", 1, uuid.uuid4().hex, today=TODAY)
@@ -58,14 +65,26 @@ def test_the_database_refuses_a_decision_above_the_limit_that_skips_approval(dem
     set_limit(db, user_id(db, "ada"), "USD", 10_000)
     cid = _full_refund_case(db, 20_000)
     row = dict(
-        case_id=cid, outcome="full_refund", amount_cents=20_000, rationale="", decided_by_id=user_id(db, "rita"),
-        decided_at=datetime(2026, 11, 26), decided_on=TODAY, service_type="technical_support", reason="billing_error",
-        policy_version="2024-01-01", recommended_outcome="full_refund", verdict={}, approval_status="not_required",
+        case_id=cid,
+        outcome="full_refund",
+        amount_cents=20_000,
+        rationale="",
+        decided_by_id=user_id(db, "rita"),
+        decided_at=datetime(2026, 11, 26),
+        decided_on=TODAY,
+        service_type="technical_support",
+        reason="billing_error",
+        policy_version="2024-01-01",
+        recommended_outcome="full_refund",
+        verdict={},
+        approval_status="not_required",
     )
     with pytest.raises(DBAPIError, match="approval limit"), db.write.begin() as s:
         s.execute(insert(Decision).values(**row))
     with db.write.begin() as s:  # waiting for approval is allowed
-        did = s.execute(insert(Decision).values(**{**row, "approval_status": "pending"}).returning(Decision.id)).scalar()
+        did = s.execute(
+            insert(Decision).values(**{**row, "approval_status": "pending"}).returning(Decision.id)
+        ).scalar()
     # and it cannot be waved through afterwards
     with pytest.raises(DBAPIError, match="approval limit"), db.write.begin() as s:
         s.execute(update(Decision).where(Decision.id == did).values(approval_status="not_required"))

@@ -46,8 +46,9 @@ def desk(db):
 
 
 def day_10_case(db) -> int:
-    return add_case(db, reason="technical_issue", service_date=TODAY - timedelta(days=12),
-                    opened_on=TODAY - timedelta(days=2))
+    return add_case(
+        db, reason="technical_issue", service_date=TODAY - timedelta(days=12), opened_on=TODAY - timedelta(days=2)
+    )
 
 
 def test_the_shipped_policy_finds_the_day_10_request_late(desk):
@@ -68,7 +69,10 @@ def test_every_entry_point_judges_the_case_by_the_configured_version(desk, desk_
     # the case page
     detail = case_detail(desk, cid, TODAY)
     assert (detail.verdict.policy_version, detail.verdict.rule, detail.verdict.recommended_outcome) == (
-        "desk-14", 7, "fix")
+        "desk-14",
+        7,
+        "fix",
+    )
     assert detail.window_days == 14 and "within 14 days" in detail.cited[0][1]
 
     # the checker, with the case's facts as the case page links them
@@ -78,8 +82,7 @@ def test_every_entry_point_judges_the_case_by_the_configured_version(desk, desk_
     assert checked.verdict == detail.verdict
 
     # deciding: fix is what desk-14 recommends, so no exception (under the shipped book it would be one)
-    result = decide(desk, RITA, cid, "fix", None, "Driver reinstalled.", detail.version, uuid.uuid4().hex,
-                    today=TODAY)
+    result = decide(desk, RITA, cid, "fix", None, "Driver reinstalled.", detail.version, uuid.uuid4().hex, today=TODAY)
     assert (result.policy_version, result.recommended_outcome, result.is_exception) == ("desk-14", "fix", False)
     reply = case_detail(desk, cid, TODAY).decision.draft_reply
     assert "we will work to fix the issue." in reply and "days" not in reply  # row 7's sentence, not row 3's
@@ -104,8 +107,9 @@ def test_the_import_judges_cases_by_the_configured_version(desk, desk_14):
     report = import_file(desk, ADA, example("cases.csv"), "cases.csv", "cases", dry_run=True)
     assert report.errors, "desk-14 does not cover 2025"
     assert all("the earliest, 'desk-14', takes effect on 2026-01-01" in e.message for e in report.errors)
-    assert import_file(desk, ADA, example("cases.csv"), "cases.csv", "cases", dry_run=True,
-                       book=load_book()).errors == []
+    assert (
+        import_file(desk, ADA, example("cases.csv"), "cases.csv", "cases", dry_run=True, book=load_book()).errors == []
+    )
 
 
 @pytest.fixture
@@ -113,7 +117,7 @@ def refused_dir(tmp_path: Path, monkeypatch) -> Path:
     """A configured policy directory whose 2027 version has a 14-day window but says "within 7 days"."""
     directory = tmp_path / "refused"
     directory.mkdir()
-    shipped = (load_book().versions[0].to_toml_text())
+    shipped = load_book().versions[0].to_toml_text()
     (directory / "2024-01-01.toml").write_text(shipped)
     (directory / "2027-01-01.toml").write_text(
         shipped.replace('version = "2024-01-01"', 'version = "2027-01-01"')

@@ -56,8 +56,9 @@ def fast_worker(db, **kw):
 
 def decided_refund(db, reviewer="rita"):
     """A billing-error case decided as a full refund (final at once): (case id, decision id)."""
-    cid = add_case(db, reason="billing_error", price_cents=12_000, customer_name="Zoë Example",
-                   customer_email="zoe@example.com")
+    cid = add_case(
+        db, reason="billing_error", price_cents=12_000, customer_name="Zoë Example", customer_email="zoe@example.com"
+    )
     r = decide(db, user_id(db, reviewer), cid, "full_refund", 12_000, "", 1, None, today=TODAY)
     return cid, r.decision_id
 
@@ -90,7 +91,9 @@ def test_a_decisions_reply_and_webhook_each_arrive_once(demo_db, configured, mai
     assert worker.run_once() == {}
     assert len(mail.handler.messages) == 1 and len(billing.requests) == 1
     msg = mail.handler.messages[0]
-    assert msg["To"] == "zoe@example.com" and msg["Message-ID"] == outbox.message_id(f"reply-{did}", "refunds@refund-desk.example")
+    assert msg["To"] == "zoe@example.com" and msg["Message-ID"] == outbox.message_id(
+        f"reply-{did}", "refunds@refund-desk.example"
+    )
     text = msg.get_content()
     assert text.startswith("Dear Zoë Example,") and "$120.00" in text
     hook = billing.requests[0]
@@ -106,8 +109,17 @@ def test_a_decisions_reply_and_webhook_each_arrive_once(demo_db, configured, mai
 def test_a_webhook_waits_for_the_approval_of_an_exception(demo_db, configured, billing):
     db = demo_db
     cid = add_case(db, reason="user_error", price_cents=9_000)  # denied by the policy: a credit is an exception
-    r = decide(db, user_id(db, "rita"), cid, "credit", 3_000, "Exception because the customer was misled by our "
-               "own onboarding email.", 1, None, today=TODAY)
+    r = decide(
+        db,
+        user_id(db, "rita"),
+        cid,
+        "credit",
+        3_000,
+        "Exception because the customer was misled by our own onboarding email.",
+        1,
+        None,
+        today=TODAY,
+    )
     assert r.approval_status == "pending"
     assert statuses(db) == {}
     approve_exception(db, user_id(db, "max"), r.decision_id, "Agreed.", today=TODAY)
@@ -130,7 +142,10 @@ def _worker_process(db, secrets: Path) -> subprocess.Popen:
     env = {**os.environ, "REFUND_DESK_SECRETS": str(secrets)}
     return subprocess.Popen(
         [sys.executable, "-m", "desk.outbox", "--db", db.url, "--poll", "0.1", "--lease", "2", "--backoff", "0.2"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
 
 
@@ -186,9 +201,7 @@ def test_a_mail_server_down_for_a_while_is_retried_until_delivered(demo_db, tmp_
     assert any("will retry at" in w for w in timeline) and any(w.startswith("Sent: the reply") for w in timeline)
 
 
-def test_a_permanent_failure_shows_on_the_case_and_in_the_admin_list_and_an_admin_retries_it(
-    demo_db, configured, mail
-):
+def test_a_permanent_failure_shows_on_the_case_and_in_the_admin_list_and_an_admin_retries_it(demo_db, configured, mail):
     db = demo_db
     cid, did = decided_refund(db)
     send(db, cid, did)
@@ -248,4 +261,6 @@ def test_templates_are_versioned_sandboxed_and_audited(demo_db, configured):
     with db.read() as s:
         from data.models import CaseEvent
 
-        assert s.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == "reply_template_saved")) == 2
+        assert (
+            s.scalar(select(func.count()).select_from(CaseEvent).where(CaseEvent.kind == "reply_template_saved")) == 2
+        )

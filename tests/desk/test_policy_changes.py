@@ -51,12 +51,16 @@ def test_the_first_use_stores_the_shipped_version_and_builds_the_book_from_the_d
     assert stored.version() == load_book().versions[0]
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE policy_versions SET window_days = 14",
-    "UPDATE policy_versions SET toml = 'x'",
-    "UPDATE policy_versions SET status = 'draft'",
-    "DELETE FROM policy_versions",
-], ids=["window", "text", "unpublish", "delete"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE policy_versions SET window_days = 14",
+        "UPDATE policy_versions SET toml = 'x'",
+        "UPDATE policy_versions SET status = 'draft'",
+        "DELETE FROM policy_versions",
+    ],
+    ids=["window", "text", "unpublish", "delete"],
+)
 def test_the_database_refuses_to_change_a_published_version(desk, statement):
     current_book(desk)
     with pytest.raises(DBAPIError, match="published version never changes"), desk.write.begin() as s:
@@ -91,9 +95,13 @@ def test_two_managers_change_the_policy_and_cases_after_the_date_are_judged_by_t
     before = add_case(desk, service_date=EFFECTIVE - timedelta(days=1), opened_on=EFFECTIVE + timedelta(days=8))
     later = EFFECTIVE + timedelta(days=12)
     assert (case_detail(desk, after, later).verdict.policy_version, case_detail(desk, after, later).verdict.rule) == (
-        "2026-12-10", 7)
+        "2026-12-10",
+        7,
+    )
     assert (case_detail(desk, before, later).verdict.policy_version, case_detail(desk, before, later).verdict.rule) == (
-        "2024-01-01", 3)
+        "2024-01-01",
+        3,
+    )
     with desk.read() as s:
         kinds = [k for (k,) in s.execute(text("SELECT kind FROM case_events WHERE kind LIKE 'policy%' ORDER BY id"))]
     assert kinds == ["policy_drafted", "policy_draft_saved", "policy_published"]
@@ -124,17 +132,27 @@ def test_a_reviewer_neither_drafts_nor_approves(desk):
         pc.approve_and_publish(desk, RITA, draft.id, draft.content_hash, TODAY)
 
 
-@pytest.mark.parametrize(("change", "field", "message"), [
-    (lambda f: replace(f, effective_from=TODAY), "effective_from", "must be after today (2026-11-26)"),
-    (lambda f: replace(f, effective_from=TODAY - timedelta(days=40)), "effective_from", "never retroactively"),
-    (lambda f: replace(f, effective_from=load_book().versions[0].effective_from), "effective_from",
-     "already takes effect on 2024-01-01"),
-    (lambda f: replace(f, clauses={k: v for k, v in f.clauses.items() if k != "5"}), "clauses",
-     "missing section 5"),
-    (lambda f: replace(f, window_days=14), "clauses.1", "says '10 days'"),
-    (lambda f: replace(f, name=""), "name", "Give the version a name"),
-    (lambda f: replace(f, name="2024-01-01"), "name", "already exists"),
-], ids=["today", "past", "same-day", "missing-clause", "number-disagrees", "no-name", "name-taken"])
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        (lambda f: replace(f, effective_from=TODAY), "effective_from", "must be after today (2026-11-26)"),
+        (lambda f: replace(f, effective_from=TODAY - timedelta(days=40)), "effective_from", "never retroactively"),
+        (
+            lambda f: replace(f, effective_from=load_book().versions[0].effective_from),
+            "effective_from",
+            "already takes effect on 2024-01-01",
+        ),
+        (
+            lambda f: replace(f, clauses={k: v for k, v in f.clauses.items() if k != "5"}),
+            "clauses",
+            "missing section 5",
+        ),
+        (lambda f: replace(f, window_days=14), "clauses.1", "says '10 days'"),
+        (lambda f: replace(f, name=""), "name", "Give the version a name"),
+        (lambda f: replace(f, name="2024-01-01"), "name", "already exists"),
+    ],
+    ids=["today", "past", "same-day", "missing-clause", "number-disagrees", "no-name", "name-taken"],
+)
 def test_a_bad_draft_is_refused_and_nothing_is_saved(desk, change, field, message):
     draft = ten_day_draft(desk)
     form = change(pc.form_of(draft.version()))
@@ -166,8 +184,13 @@ def test_another_process_notices_a_published_version_without_a_restart(desk, mon
     try:
         draft = ten_day_draft(other)
         with other.write.begin() as s:  # published there, by plain SQL: this process is not told
-            s.execute(text("UPDATE policy_versions SET status = 'published', approved_by_id = :a, published_at = "
-                           "updated_at WHERE id = :id"), {"a": ADA, "id": draft.id})
+            s.execute(
+                text(
+                    "UPDATE policy_versions SET status = 'published', approved_by_id = :a, published_at = "
+                    "updated_at WHERE id = :id"
+                ),
+                {"a": ADA, "id": draft.id},
+            )
     finally:
         other.dispose()
     assert [v.version for v in current_book(desk).versions] == ["2024-01-01"]  # within the TTL: cached
@@ -199,8 +222,12 @@ def test_two_approvers_publishing_one_draft_at_once_publish_it_once(desk):
     draft = ten_day_draft(desk)
     dbs = [open_database(desk.url) for _ in range(2)]
     try:
-        results = _at_once(*(lambda d=d, who=who: pc.approve_and_publish(d, who, draft.id, draft.content_hash, TODAY)
-                             for d, who in zip(dbs, (PRIYA, ADA), strict=True)))
+        results = _at_once(
+            *(
+                lambda d=d, who=who: pc.approve_and_publish(d, who, draft.id, draft.content_hash, TODAY)
+                for d, who in zip(dbs, (PRIYA, ADA), strict=True)
+            )
+        )
     finally:
         for d in dbs:
             d.dispose()
@@ -247,7 +274,9 @@ def test_the_demo_desk_has_a_second_demo_version_so_decisions_split_by_version(b
         demo = [v for v in policy_store.list_versions(db) if v.origin == "demo"]
         assert [(v.name, v.window_days, v.status) for v in demo] == [("2026-05-01 demo", 10, "published")]
         with db.read() as s:
-            versions = dict(s.execute(text("SELECT policy_version, count(*) FROM decisions GROUP BY policy_version")).all())
+            versions = dict(
+                s.execute(text("SELECT policy_version, count(*) FROM decisions GROUP BY policy_version")).all()
+            )
         assert set(versions) == {"2024-01-01", "2026-05-01 demo"} and min(versions.values()) > 10
     finally:
         db.dispose()

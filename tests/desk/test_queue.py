@@ -23,8 +23,15 @@ def all_open(db) -> list[dict]:
         ).all()
         return [
             dict(
-                id=c.id, due_on=c.due_on, status=c.status, service_type=c.service_type, reason=c.reason,
-                amount=c.amount_requested_cents, assignee_id=c.assignee_id, name=cu.name, email=cu.email,
+                id=c.id,
+                due_on=c.due_on,
+                status=c.status,
+                service_type=c.service_type,
+                reason=c.reason,
+                amount=c.amount_requested_cents,
+                assignee_id=c.assignee_id,
+                name=cu.name,
+                email=cu.email,
             )
             for c, cu in rows
         ]
@@ -60,8 +67,12 @@ def test_keyset_paging_returns_every_open_case_exactly_once_in_order(demo_db, so
 def sort_value(row, sort: str):
     """The value a sort orders by, read from the row (the customer's name as shown, not the trigger's copy)."""
     return {
-        "due": row.due_on, "due_desc": row.due_on, "amount": row.amount_requested_cents,
-        "amount_desc": row.amount_requested_cents, "age": row.opened_on, "opened": row.opened_on,
+        "due": row.due_on,
+        "due_desc": row.due_on,
+        "amount": row.amount_requested_cents,
+        "amount_desc": row.amount_requested_cents,
+        "age": row.opened_on,
+        "opened": row.opened_on,
         "customer": row.customer_name,
     }[sort]
 
@@ -188,14 +199,26 @@ def test_the_window_status_agrees_with_the_policy_engine(demo_db):
 
 def test_rows_carry_what_the_table_shows(demo_db):
     db = demo_db
-    cid = add_case(db, customer_name="Row Person", price_cents=4_250, assignee="li", opened_on=TODAY - timedelta(days=4))
+    cid = add_case(
+        db, customer_name="Row Person", price_cents=4_250, assignee="li", opened_on=TODAY - timedelta(days=4)
+    )
     row = next(r for r in walk(db, QueueFilters(), limit=50) if r.case_id == cid)
     assert (row.customer_name, row.amount_requested_cents, row.assignee_name) == ("Row Person", 4_250, "Li Wei")
     assert (row.age_days, row.days_left, row.version) == (4, 10, 1)
     frame = open_cases(db, actor=None, filters=QueueFilters(text=str(cid)), today=TODAY).frame()
     assert list(frame.columns) == [
-        "Case", "Due", "Customer", "Service", "Reason", "Requested", "Age (days)", "Days left", "Window",
-        "Recommended", "Assignee", "Status",
+        "Case",
+        "Due",
+        "Customer",
+        "Service",
+        "Reason",
+        "Requested",
+        "Age (days)",
+        "Days left",
+        "Window",
+        "Recommended",
+        "Assignee",
+        "Status",
     ]
     assert frame.iloc[0]["Requested"] == "$42.50" and frame.iloc[0]["Assignee"] == "Li Wei"
 
@@ -250,8 +273,14 @@ def test_the_search_means_the_same_on_every_backend_long_or_short(demo_db):
     a = add_case(db, customer_name="Zoë Ngata-Whitlock", customer_email="zn@kiwi.example")
     b = add_case(db, customer_name="Ola Qx", customer_email="q.x@kiwi.example")
     expected = {
-        "ngata-whit": {a}, "WHITLOCK": {a}, "kiwi.example": {a, b}, "@kiwi": {a, b}, "qx": {b}, "Q.": {b},
-        'ol"a': set(), "Zoë": {a},
+        "ngata-whit": {a},
+        "WHITLOCK": {a},
+        "kiwi.example": {a, b},
+        "@kiwi": {a, b},
+        "qx": {b},
+        "Q.": {b},
+        'ol"a': set(),
+        "Zoë": {a},
     }
     for text, ids in expected.items():
         found = _filtered(db, QueueFilters(text=text))
@@ -313,10 +342,17 @@ def test_every_sort_and_my_cases_walk_their_own_index_on_sqlite(demo_db, sort, a
 
     event.listen(demo_db.engine, "before_cursor_execute", capture)
     try:
-        first = open_cases(demo_db, actor=rita, filters=QueueFilters(sort=sort, assignee=assignee), limit=3,
-                           today=TODAY)
-        open_cases(demo_db, actor=rita, filters=QueueFilters(sort=sort, assignee=assignee), limit=3,
-                   after=first.next_cursor, today=TODAY)
+        first = open_cases(
+            demo_db, actor=rita, filters=QueueFilters(sort=sort, assignee=assignee), limit=3, today=TODAY
+        )
+        open_cases(
+            demo_db,
+            actor=rita,
+            filters=QueueFilters(sort=sort, assignee=assignee),
+            limit=3,
+            after=first.next_cursor,
+            today=TODAY,
+        )
     finally:
         event.remove(demo_db.engine, "before_cursor_execute", capture)
     for sql, params in statements:

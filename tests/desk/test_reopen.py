@@ -18,11 +18,13 @@ from tests.support.cases import TODAY, add_case, user_id
 def _effective_in_rollup(db) -> int:
     r = decision_rollup
     with db.read() as s:
-        return int(s.scalar(
-            select(func.coalesce(func.sum(r.c.decisions), 0)).where(
-                r.c.grain == "day", r.c.superseded.is_(False),
-                r.c.approval_status.in_(("not_required", "approved")))
-        ))
+        return int(
+            s.scalar(
+                select(func.coalesce(func.sum(r.c.decisions), 0)).where(
+                    r.c.grain == "day", r.c.superseded.is_(False), r.c.approval_status.in_(("not_required", "approved"))
+                )
+            )
+        )
 
 
 def test_a_manager_reopens_a_closed_case_and_only_the_new_decision_counts(demo_db):

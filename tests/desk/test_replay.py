@@ -39,8 +39,13 @@ FIXTURE = [
     ("E", 9, "user_error", None, [("deny", False, "not_required", False, IN_RANGE)]),
     ("F", 12, "our_error", False, [("partial_refund", True, "approved", False, IN_RANGE)]),
     ("G", 6, "technical_issue", False, [("credit", False, "not_required", False, IN_RANGE)]),
-    ("I", 2, "technical_issue", None, [("credit", True, "rejected", True, IN_RANGE),
-                                       ("fix", False, "not_required", False, IN_RANGE)]),
+    (
+        "I",
+        2,
+        "technical_issue",
+        None,
+        [("credit", True, "rejected", True, IN_RANGE), ("fix", False, "not_required", False, IN_RANGE)],
+    ),
     ("H", 10, "billing_error", None, [("deny", False, "not_required", False, date(2026, 5, 1))]),
     ("J", 1, "technical_issue", None, []),
     ("K", 20, "dissatisfied", None, [("credit", True, "pending", False, IN_RANGE)]),
@@ -57,39 +62,68 @@ def small_desk(staff_db):
         s.flush()
         for name, day, reason, fix_ok, decisions in FIXTURE:
             service = Service(
-                external_id=f"S-{name}", customer_id=customer.id, service_type="technical_support", price_cents=10000,
-                status="completed", purchased_on=SERVICE_DAY - timedelta(days=2),
-                scheduled_on=SERVICE_DAY - timedelta(days=1), initiated_on=SERVICE_DAY - timedelta(days=1),
+                external_id=f"S-{name}",
+                customer_id=customer.id,
+                service_type="technical_support",
+                price_cents=10000,
+                status="completed",
+                purchased_on=SERVICE_DAY - timedelta(days=2),
+                scheduled_on=SERVICE_DAY - timedelta(days=1),
+                initiated_on=SERVICE_DAY - timedelta(days=1),
                 completed_on=SERVICE_DAY,
             )
             s.add(service)
             s.flush()
             opened = SERVICE_DAY + timedelta(days=day)
             case = Case(
-                external_id=f"C-{name}", service_id=service.id, customer_id=customer.id,
-                service_type="technical_support", opened_on=opened, channel="email", reason=reason, description="",
-                amount_requested_cents=10000, documentation=[], fix_attempted=fix_ok is not None,
-                fix_succeeded=fix_ok, status="closed" if decisions else "open", due_on=opened + timedelta(days=14),
-                decided_on=decisions[-1][4] if decisions else None, version=1, created_at=datetime(2026, 3, 1),
+                external_id=f"C-{name}",
+                service_id=service.id,
+                customer_id=customer.id,
+                service_type="technical_support",
+                opened_on=opened,
+                channel="email",
+                reason=reason,
+                description="",
+                amount_requested_cents=10000,
+                documentation=[],
+                fix_attempted=fix_ok is not None,
+                fix_succeeded=fix_ok,
+                status="closed" if decisions else "open",
+                due_on=opened + timedelta(days=14),
+                decided_on=decisions[-1][4] if decisions else None,
+                version=1,
+                created_at=datetime(2026, 3, 1),
             )
             s.add(case)
             s.flush()
             for outcome, exception, approval, superseded, decided_on in decisions:
-                s.add(Decision(
-                    case_id=case.id, outcome=outcome, amount_cents=0, rationale="", decided_by_id=RITA,
-                    decided_at=datetime.combine(decided_on, datetime.min.time()), decided_on=decided_on,
-                    service_type="technical_support", reason=reason, policy_version="2024-01-01",
-                    recommended_outcome="deny", verdict={}, is_exception=exception, approval_status=approval,
-                    approver_id=PRIYA if approval in ("approved", "rejected") else None, superseded=superseded,
-                ))
+                s.add(
+                    Decision(
+                        case_id=case.id,
+                        outcome=outcome,
+                        amount_cents=0,
+                        rationale="",
+                        decided_by_id=RITA,
+                        decided_at=datetime.combine(decided_on, datetime.min.time()),
+                        decided_on=decided_on,
+                        service_type="technical_support",
+                        reason=reason,
+                        policy_version="2024-01-01",
+                        recommended_outcome="deny",
+                        verdict={},
+                        is_exception=exception,
+                        approval_status=approval,
+                        approver_id=PRIYA if approval in ("approved", "rejected") else None,
+                        superseded=superseded,
+                    )
+                )
     return db
 
 
 def test_a_14_day_window_changes_three_verdicts_all_more_generous(small_desk, book):
     draft = draft_from_version(book, "2024-01-01", window_days=14)
     progress = []
-    r = replay(small_desk, MAX, draft, START, END, book=book, progress=lambda d, t: progress.append((d, t)),
-               chunk=3)
+    r = replay(small_desk, MAX, draft, START, END, book=book, progress=lambda d, t: progress.append((d, t)), chunk=3)
     assert progress == [(0, 8), (3, 8), (6, 8), (8, 8)]  # keyset pages of 3
     assert (r.cases, r.judged, r.verdicts_changed, r.more_generous, r.less_generous) == (8, 8, 3, 3, 0)
     rates = r.rates().set_index("measure")
@@ -98,14 +132,24 @@ def test_a_14_day_window_changes_three_verdicts_all_more_generous(small_desk, bo
     changed = r.changed_frame().set_index("external_id")
     assert sorted(changed.index) == ["C-A", "C-B", "C-F"]
     assert changed.loc["C-A", ["recommended_was", "recommended_draft", "would_decide", "direction"]].tolist() == [
-        "deny", "fix", "fix", "more generous"]
+        "deny",
+        "fix",
+        "fix",
+        "more generous",
+    ]
     assert changed.loc["C-B", ["recommended_draft", "allowed_draft", "would_decide"]].tolist() == [
-        "full_refund", "full_refund partial_refund credit", "full_refund"]
+        "full_refund",
+        "full_refund partial_refund credit",
+        "full_refund",
+    ]
     assert changed.loc["C-F", ["decided", "was_exception", "would_decide", "exception_under_draft"]].tolist() == [
-        "partial_refund", True, "partial_refund", False]
+        "partial_refund",
+        True,
+        "partial_refund",
+        False,
+    ]
     by_reason = r.by_reason_frame().set_index("reason")
-    assert by_reason.loc["Technical issue", ["cases", "changed", "more generous"]].tolist() == [
-        4, 1, 1]  # A C G I
+    assert by_reason.loc["Technical issue", ["cases", "changed", "more generous"]].tolist() == [4, 1, 1]  # A C G I
     assert by_reason.loc["Billing error", "refund rate (draft)"] == 1.0
     assert r.by_service_type_frame()["cases"].tolist() == [8]
     rows = list(csv.reader(io.StringIO(r.changed_csv().decode())))

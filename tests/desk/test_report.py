@@ -27,7 +27,12 @@ def files(desk, tmp_path):  # noqa: F811
     with desk.write.begin() as s:
         s.execute(update(Decision).where(Decision.id == 5).values(rationale=EVIL))
     return report.write(
-        desk, MARCH, date(2026, 3, 31), ZoneInfo("Europe/Berlin"), tmp_path, "march",
+        desk,
+        MARCH,
+        date(2026, 3, 31),
+        ZoneInfo("Europe/Berlin"),
+        tmp_path,
+        "march",
         now=datetime(2026, 3, 31, 22, 30, tzinfo=ZoneInfo("UTC")),
     )
 

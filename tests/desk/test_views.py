@@ -11,16 +11,28 @@ from desk.views import DEFAULT_VIEW, delete_view, filters_for, list_views, save_
 from tests.support.cases import user_id
 
 A_VIEW = {
-    "text": "quill", "types": ["subscription"], "reasons": ["our_error", "billing_error"], "status": "open",
-    "assignee": "mine", "min": 10.5, "max": 200.0, "sort": "amount_desc",
+    "text": "quill",
+    "types": ["subscription"],
+    "reasons": ["our_error", "billing_error"],
+    "status": "open",
+    "assignee": "mine",
+    "min": 10.5,
+    "max": 200.0,
+    "sort": "amount_desc",
 }
 
 
 def test_a_view_survives_the_round_trip_through_a_link():
     params = view_to_params(A_VIEW)
     assert params == {
-        "q": "quill", "type": "subscription", "reason": "our_error,billing_error", "status": "open",
-        "assignee": "mine", "min": "10.50", "max": "200.00", "sort": "amount_desc",
+        "q": "quill",
+        "type": "subscription",
+        "reason": "our_error,billing_error",
+        "status": "open",
+        "assignee": "mine",
+        "min": "10.50",
+        "max": "200.00",
+        "sort": "amount_desc",
     }
     view, notes = view_from_params(params)
     assert notes == [] and view == A_VIEW
@@ -30,8 +42,14 @@ def test_a_view_survives_the_round_trip_through_a_link():
 
 def test_a_link_with_values_the_queue_does_not_know_is_read_with_notes_not_an_error():
     view, notes = view_from_params(
-        {"sort": "DROP TABLE", "reason": "our_error,nonsense", "status": "closed", "assignee": "99",
-         "min": "12.345", "max": "abc"},
+        {
+            "sort": "DROP TABLE",
+            "reason": "our_error,nonsense",
+            "status": "closed",
+            "assignee": "99",
+            "min": "12.345",
+            "max": "abc",
+        },
         user_ids={1, 2},
     )
     assert view == {**DEFAULT_VIEW, "reasons": ["our_error"]}
@@ -41,8 +59,14 @@ def test_a_link_with_values_the_queue_does_not_know_is_read_with_notes_not_an_er
 def test_the_filters_of_a_view():
     filters, notes = filters_for({**A_VIEW, "min": 200.0, "max": 10.5})
     assert filters == QueueFilters(
-        service_types=("subscription",), reasons=("our_error", "billing_error"), statuses=("open",),
-        assignee="mine", amount_min_cents=1050, amount_max_cents=20000, text="quill", sort="amount_desc",
+        service_types=("subscription",),
+        reasons=("our_error", "billing_error"),
+        statuses=("open",),
+        assignee="mine",
+        amount_min_cents=1050,
+        amount_max_cents=20000,
+        text="quill",
+        sort="amount_desc",
     )
     assert len(notes) == 1 and "from $10.50 to $200.00" in notes[0]
     assert filters_for(DEFAULT_VIEW) == (QueueFilters(statuses=OPEN_STATUSES), [])

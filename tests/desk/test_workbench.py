@@ -23,7 +23,9 @@ def _all(db, filters):
 
 def test_previous_and_next_follow_the_queue_order_of_every_sort_and_filter(demo_db):
     db = demo_db
-    for filters in [QueueFilters(sort=s) for s in SORTS] + [QueueFilters(reasons=("our_error", "technical_issue", "billing_error"), sort="amount_desc")]:
+    for filters in [QueueFilters(sort=s) for s in SORTS] + [
+        QueueFilters(reasons=("our_error", "technical_issue", "billing_error"), sort="amount_desc")
+    ]:
         order = _all(db, filters)
         assert len(order) >= 3
         for i in (0, 1, len(order) // 2, len(order) - 1):

@@ -302,7 +302,9 @@ def test_the_monthly_review_numbers_are_on_the_page(app):
     granted = next(df.value for df in at.dataframe if "Amount requested" in df.value.columns)
     assert len(granted) >= 3  # the demo desk sells in three currencies: a row each, never summed
     assert granted["Currency"].is_unique
-    per_manager = next(df.value for df in at.dataframe if "Approved" in df.value.columns and "Manager" in df.value.columns)
+    per_manager = next(
+        df.value for df in at.dataframe if "Approved" in df.value.columns and "Manager" in df.value.columns
+    )
     assert per_manager["Approved"].sum() + per_manager["Rejected"].sum() > 0
     cohorts = next(df.value for df in at.dataframe if "Refund rate by sale month (%)" in df.value.columns)
     assert len(cohorts) == 13  # 27 Nov 2025 – 26 Nov 2026 touches 13 months

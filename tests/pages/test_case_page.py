@@ -64,8 +64,12 @@ DETAIL_TABS = ["Service and policy", "Documents", "Customer history", "Timeline"
 
 def test_the_case_page_shows_facts_verdict_clauses_and_timeline(app, desk):
     url, db = desk
-    cid = add_case(db, reason="our_error", description="<b>Printer</b> broke ![x](http://127.0.0.1:9/evil.png)",
-                   customer_name="Ada <script>alert(1)</script> Byron")
+    cid = add_case(
+        db,
+        reason="our_error",
+        description="<b>Printer</b> broke ![x](http://127.0.0.1:9/evil.png)",
+        customer_name="Ada <script>alert(1)</script> Byron",
+    )
     at = open_case(app(url), cid)
     assert at.title[0].value == f"Case #{cid}"
     texts = [t.value for t in at.text]
@@ -138,8 +142,17 @@ def test_an_exception_is_flagged_before_submit_and_approved_by_another_manager(a
 def test_the_decider_gets_no_approval_form(app, desk):
     url, db = desk
     cid = add_case(db, service_date=TODAY - timedelta(days=20), opened_on=TODAY - timedelta(days=1))
-    decide(db, user_id(db, "max"), cid, "credit", 2_000, "Outage on our side during the window; documented.", 1,
-           uuid.uuid4().hex, today=TODAY)
+    decide(
+        db,
+        user_id(db, "max"),
+        cid,
+        "credit",
+        2_000,
+        "Outage on our side during the window; documented.",
+        1,
+        uuid.uuid4().hex,
+        today=TODAY,
+    )
     at = open_case(app(url), cid, user="max")
     assert not any(b.label == "Approve" for b in at.button)
     assert any("four eyes" in i.value for i in at.info)
@@ -223,8 +236,17 @@ def test_a_refused_form_shows_its_message_and_never_the_form_s_own_name(app, des
     button(at, "Submit exception for approval").click().run()
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "rationale of substance" in errors[0], errors
-    decide(db, user_id(db, "omar"), cid, "credit", 2_000, "Outage on our side during the window; documented.", 1,
-           uuid.uuid4().hex, today=TODAY)
+    decide(
+        db,
+        user_id(db, "omar"),
+        cid,
+        "credit",
+        2_000,
+        "Outage on our side during the window; documented.",
+        1,
+        uuid.uuid4().hex,
+        today=TODAY,
+    )
     manager = open_case(app(url), cid, user="max")
     button(manager, "Reject").click().run()  # a rejection needs a note
     errors = [e.value for e in manager.error]
@@ -341,15 +363,35 @@ def test_the_customer_history_tab_and_the_frequent_requester_flag(app, desk):
     from desk.settings import set_frequent_requester_threshold
 
     url, db = desk
-    ids = [add_case(db, customer_name="Returning Rhea", opened_on=TODAY - timedelta(days=d),
-                    service_date=TODAY - timedelta(days=d + 1), reason="our_error") for d in (1, 9, 20)]
+    ids = [
+        add_case(
+            db,
+            customer_name="Returning Rhea",
+            opened_on=TODAY - timedelta(days=d),
+            service_date=TODAY - timedelta(days=d + 1),
+            reason="our_error",
+        )
+        for d in (1, 9, 20)
+    ]
     with db.write.begin() as s:
         customer = s.scalar(select(Case.customer_id).where(Case.id == ids[0]))
         s.execute(update(Case).where(Case.id.in_(ids)).values(customer_id=customer))
-        s.execute(update(Service).where(Service.id.in_(select(Case.service_id).where(Case.id.in_(ids))))
-                  .values(customer_id=customer))
-    decide(db, user_id(db, "omar"), ids[1], "full_refund", 12_000, "Our mistake, refunded in full.", 1,
-           uuid.uuid4().hex, today=TODAY)
+        s.execute(
+            update(Service)
+            .where(Service.id.in_(select(Case.service_id).where(Case.id.in_(ids))))
+            .values(customer_id=customer)
+        )
+    decide(
+        db,
+        user_id(db, "omar"),
+        ids[1],
+        "full_refund",
+        12_000,
+        "Our mistake, refunded in full.",
+        1,
+        uuid.uuid4().hex,
+        today=TODAY,
+    )
     set_frequent_requester_threshold(db, user_id(db, "ada"), 2)
     at = open_case(app(url), ids[0])
     history = next(t for t in at.tabs if t.label == "Customer history")

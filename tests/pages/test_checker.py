@@ -59,7 +59,10 @@ def test_a_request_on_day_8_is_denied_as_late_citing_sections_4_and_1(app):
     at = open_checker(app)
     at.date_input(key="chk_service_date").set_value(TODAY - timedelta(days=8)).run()
     text = markdown(at)
-    assert "#### Recommended: Deny the refund" in text and "Request on day 8 of 7: 1 day after the contact deadline." in text
+    assert (
+        "#### Recommended: Deny the refund" in text
+        and "Request on day 8 of 7: 1 day after the contact deadline." in text
+    )
     assert [t.value.split("\n")[0] for t in at.tabs[0].text] == ["How to Request a Refund or Return", "Service Refunds"]
 
 
@@ -76,8 +79,16 @@ def test_a_case_link_prefills_the_form_and_the_verdict(app):
 
 
 def test_a_subscription_link_shows_the_billing_cycle_fields_and_no_separate_service_date(app):
-    params = {**CASE_LINK, "service_type": "subscription", "service_status": "in_progress", "reason": "billing_error",
-              "cycle": "monthly", "cycle_start": "2026-11-20", "cycle_end": "2026-12-19", "cancelled_on": "2026-11-18"}
+    params = {
+        **CASE_LINK,
+        "service_type": "subscription",
+        "service_status": "in_progress",
+        "reason": "billing_error",
+        "cycle": "monthly",
+        "cycle_start": "2026-11-20",
+        "cycle_end": "2026-12-19",
+        "cancelled_on": "2026-11-18",
+    }
     at = open_checker(app, params=params)
     assert not at.exception
     labels = [d.label for d in at.date_input]
@@ -140,7 +151,9 @@ def test_the_versions_tab_reads_each_version_and_shows_the_difference_of_two(app
     at = open_checker(app)
     assert not at.exception
     assert at.selectbox(key="chk_read_version").options == [  # a scheduled version is named with its date
-        "2027-01-01 (takes effect on 2027-01-01)", "2024-01-01 (effective from 2024-01-01)"]
+        "2027-01-01 (takes effect on 2027-01-01)",
+        "2024-01-01 (effective from 2024-01-01)",
+    ]
     assert {m.label: m.value for m in at.metric}["Contact window"] == "14 days"
     diff = at.code[0]
     assert diff.language == "diff"
@@ -151,8 +164,6 @@ def test_the_versions_tab_reads_each_version_and_shows_the_difference_of_two(app
     at.date_input(key="chk_service_date").set_value(date(2027, 1, 4)).run()
     at.date_input(key="chk_request_date").set_value(date(2027, 1, 15)).run()
     assert "**Policy version:** 2027-01-01" in markdown(at) and "day 11 of 14" in markdown(at)
-
-
 
 
 def test_only_managers_and_admins_see_the_what_if_replay(app):

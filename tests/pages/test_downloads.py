@@ -134,7 +134,7 @@ def test_the_replay_csv_quotes_formula_case_numbers(app, hostile_url, downloads)
 def test_the_import_problems_csv_is_safe(app, hostile_url, downloads):
     at = open_page(app, hostile_url, "pages/import.py", user="ada@refund-desk.example")
     frame = pd.read_csv(ROOT / "data" / "examples" / "services.csv", dtype=str, keep_default_na=False)
-    frame.loc[1, "scheduled_on"] = "=HYPERLINK(\"https://evil.example\")"
+    frame.loc[1, "scheduled_on"] = '=HYPERLINK("https://evil.example")'
     frame.loc[2, "price"] = "-1+2"
     at.file_uploader[0].set_value(("services.csv", frame.to_csv(index=False).encode(), "text/csv"))
     at.run()
@@ -154,8 +154,12 @@ def test_every_download_goes_through_the_export_helper():
     """No page or ui module builds a download itself: only ui/export.py calls download_button, and only
     desk/export.py writes CSV (data/bulk.py writes COPY buffers for PostgreSQL, not files for people)."""
     offenders = []
-    for path in [ROOT / "app.py", *sorted((ROOT / "pages").glob("*.py")), *sorted((ROOT / "ui").glob("*.py")),
-                 *sorted((ROOT / "desk").glob("*.py"))]:
+    for path in [
+        ROOT / "app.py",
+        *sorted((ROOT / "pages").glob("*.py")),
+        *sorted((ROOT / "ui").glob("*.py")),
+        *sorted((ROOT / "desk").glob("*.py")),
+    ]:
         rel = path.relative_to(ROOT).as_posix()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):

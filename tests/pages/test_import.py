@@ -104,8 +104,9 @@ def test_the_page_states_its_upload_limit_and_the_command_line_for_larger_files(
     at = open_import(app, desk_url)
     assert not at.exception
     assert at.file_uploader[0].label == f"CSV or Excel (.xlsx) file, up to {limit} MB"
-    assert any(f"Files up to {limit} MB upload here" in c.value and "python -m data.importer" in c.value
-               for c in at.caption)
+    assert any(
+        f"Files up to {limit} MB upload here" in c.value and "python -m data.importer" in c.value for c in at.caption
+    )
 
 
 def test_a_utf16_file_from_excel_imports_like_its_utf8_original(app, desk_url):

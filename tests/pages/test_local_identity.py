@@ -84,7 +84,9 @@ def test_a_picked_user_deactivated_meanwhile_is_named_and_the_tab_says_who_acts_
     at.run()
     assert not at.exception
     assert at.session_state[LOCAL_USER_KEY] == "rita@refund-desk.example"
-    assert "`max@refund-desk.example` is no longer active, so this tab now acts as **Rita Ramos · reviewer**" in banner(at)
+    assert "`max@refund-desk.example` is no longer active, so this tab now acts as **Rita Ramos · reviewer**" in banner(
+        at
+    )
 
 
 def test_a_database_without_tables_gets_the_not_set_up_message_on_each_backend(app, db_url):

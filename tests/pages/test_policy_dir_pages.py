@@ -22,7 +22,9 @@ def desk_14(tmp_path, monkeypatch):
     """A private demo desk, and a policy directory with only "desk-14" (from 2026-01-01, a 14-day window)."""
     directory = tmp_path / "policy"
     directory.mkdir()
-    version = load_book().versions[0].with_window_days(14, version="desk-14", effective_from=TODAY.replace(month=1, day=1))
+    version = (
+        load_book().versions[0].with_window_days(14, version="desk-14", effective_from=TODAY.replace(month=1, day=1))
+    )
     (directory / "2026-01-01.toml").write_text(version.to_toml_text())
     monkeypatch.setenv(POLICY_DIR_ENV, str(directory))
     url = f"sqlite:///{tmp_path / 'desk.db'}"
@@ -33,11 +35,18 @@ def desk_14(tmp_path, monkeypatch):
 
 def test_the_case_page_judges_and_decides_by_the_configured_version(app, desk_14):
     url, db = desk_14
-    cid = add_case(db, reason="technical_issue", service_date=TODAY - timedelta(days=12),
-                   opened_on=TODAY - timedelta(days=2), customer_name="Zoë Example")
+    cid = add_case(
+        db,
+        reason="technical_issue",
+        service_date=TODAY - timedelta(days=12),
+        opened_on=TODAY - timedelta(days=2),
+        customer_name="Zoë Example",
+    )
     at = open_case(app(url), cid)
-    assert any(c.value.startswith("Policy version desk-14 (in force on the service date) · rule 7 · request on day 10")
-               for c in at.caption)
+    assert any(
+        c.value.startswith("Policy version desk-14 (in force on the service date) · rule 7 · request on day 10")
+        for c in at.caption
+    )
     assert at.radio(key=f"decide_outcome_{cid}_7").value == "fix"  # the 14-day version's recommendation
     at.text_area(key=f"decide_rationale_{cid}").set_value("Driver reinstalled remotely.")
     button(at, "Record decision").click().run()

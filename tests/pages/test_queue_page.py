@@ -47,8 +47,18 @@ def test_the_queue_lists_the_open_cases_with_their_count(app, sqlite_demo_url):
     assert shown_count(at) == n
     table = at.dataframe[0].value
     assert len(table) == min(n, 50)
-    assert {"Case", "Customer", "Service", "Reason", "Requested", "Age (days)", "Days left", "Window", "Assignee",
-            "Status"} <= set(table.columns)
+    assert {
+        "Case",
+        "Customer",
+        "Service",
+        "Reason",
+        "Requested",
+        "Age (days)",
+        "Days left",
+        "Window",
+        "Assignee",
+        "Status",
+    } <= set(table.columns)
     assert list(table["Days left"]) == sorted(table["Days left"]), "overdue first"
 
 
@@ -61,9 +71,7 @@ def test_a_filter_changes_the_count(app, sqlite_demo_url):
     assert shown_count(at) == expected < everything
     assert set(at.dataframe[0].value["Reason"]) <= {"Our mistake", "Technical issue"}
     at.selectbox(key="qf_assignee").set_value("unassigned").run()
-    expected = db_count(
-        sqlite_demo_url, Case.reason.in_(("our_error", "technical_issue")), Case.assignee_id.is_(None)
-    )
+    expected = db_count(sqlite_demo_url, Case.reason.in_(("our_error", "technical_issue")), Case.assignee_id.is_(None))
     assert shown_count(at) == expected
     next(b for b in at.button if b.label == "Clear filters").click().run()
     assert shown_count(at) == everything
@@ -144,8 +152,10 @@ def test_an_amount_range_typed_backwards_is_swapped_with_a_message(app, sqlite_d
     at.number_input(key="qf_min").set_value(500.0)
     at.number_input(key="qf_max").set_value(10.0).run()
     assert not at.exception
-    assert shows(at.info, "The amount range was from $500.00 to $10.00, which matches nothing; showing cases "
-                 "from $10.00 to $500.00.")
+    assert shows(
+        at.info,
+        "The amount range was from $500.00 to $10.00, which matches nothing; showing cases from $10.00 to $500.00.",
+    )
     expected = db_count(sqlite_demo_url, Case.amount_requested_cents.between(1_000, 50_000))
     assert expected > 0 and shown_count(at) == expected
 

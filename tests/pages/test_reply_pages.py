@@ -17,8 +17,9 @@ from tests.support.outbox import write_secrets
 def desk_with_refund(tmp_path):
     url = f"sqlite:///{tmp_path / 'desk.db'}"
     db = make_demo(url, cases=60)
-    cid = add_case(db, reason="billing_error", price_cents=12_000, customer_name="Zoë Example",
-                   customer_email="zoe@example.com")
+    cid = add_case(
+        db, reason="billing_error", price_cents=12_000, customer_name="Zoë Example", customer_email="zoe@example.com"
+    )
     decide(db, user_id(db, "rita"), cid, "full_refund", 12_000, "", 1, None, today=TODAY)
     return url, db, cid
 

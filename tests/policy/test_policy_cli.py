@@ -36,8 +36,15 @@ def run(stdin: str | bytes, *args: str) -> subprocess.CompletedProcess:
     """Run the command as a user would, from a directory that is not the repository."""
     data = stdin.encode() if isinstance(stdin, str) else stdin
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-m", "policy", *args], input=data, capture_output=True,
-                          cwd=REPO.parent, env=env, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "policy", *args],
+        input=data,
+        capture_output=True,
+        cwd=REPO.parent,
+        env=env,
+        timeout=60,
+        check=False,
+    )
 
 
 def answers(result: subprocess.CompletedProcess) -> list[dict]:
@@ -135,7 +142,8 @@ def test_policy_dir_chooses_the_versions(tmp_path):
     (tmp_path / "2026-03-01.toml").write_text(
         text.replace('version = "2024-01-01"', 'version = "spring"')
         .replace("effective_from = 2024-01-01", "effective_from = 2026-03-01")
-        .replace("window_days = 7", "window_days = 30").replace("within 7 days", "within 30 days")
+        .replace("window_days = 7", "window_days = 30")
+        .replace("within 7 days", "within 30 days")
     )
     late = line(request_date="2026-03-20")
     (default,) = answers(run(late + "\n", "check"))
@@ -163,8 +171,7 @@ def test_no_command_is_a_usage_error():
 
 
 def test_a_subscription_cancelled_before_its_cycle_is_refunded():
-    sub = {"cycle": "monthly", "cycle_start": "2026-03-01", "cycle_end": "2026-03-31",
-           "cancelled_on": "2026-02-25"}
+    sub = {"cycle": "monthly", "cycle_start": "2026-03-01", "cycle_end": "2026-03-31", "cancelled_on": "2026-02-25"}
     text = line(service_type="subscription", service_date="2026-03-01", reason="dissatisfied", subscription=sub)
     (out,) = answers(run(text + "\n", "check"))
     assert (out["rule"], out["recommended_outcome"], out["clauses"]) == (5, "full_refund", ["2"])

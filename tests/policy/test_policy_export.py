@@ -24,8 +24,7 @@ def test_the_text_is_the_version_in_force_on_the_day_and_a_later_one_is_announce
     assert "As of 2026-12-31 · version 2024-01-01, in force since 2024-01-01." in md
     assert "within 7 days of the service date" in md and "within 10 days" not in md
     assert "## 6. Changes to This Policy" in md
-    assert ("- **2027-01-01** (takes effect on 2027-01-01): Contact window 7 → 10 days; sections 1, 4 changed."
-            in md)
+    assert "- **2027-01-01** (takes effect on 2027-01-01): Contact window 7 → 10 days; sections 1, 4 changed." in md
     assert "- **2024-01-01** (in force from 2024-01-01): First version of this policy." in md
 
 

@@ -25,8 +25,7 @@ GOOD_SUBSCRIPTION = {
     **GOOD,
     "service_type": "subscription",
     "service_date": "2026-03-01",
-    "subscription": {"cycle": "monthly", "cycle_start": "2026-03-01", "cycle_end": "2026-03-31",
-                     "cancelled_on": None},
+    "subscription": {"cycle": "monthly", "cycle_start": "2026-03-01", "cycle_end": "2026-03-31", "cancelled_on": None},
 }
 
 
@@ -41,23 +40,37 @@ def with_subscription(**changes) -> dict:
 
 def test_good_facts_are_read_with_their_types():
     facts = facts_from_dict(GOOD)
-    assert facts == Facts("technical_support", "completed", date(2026, 3, 2), date(2026, 3, 4), "our_error",
-                          120.0, True, False, True, None)
+    assert facts == Facts(
+        "technical_support",
+        "completed",
+        date(2026, 3, 2),
+        date(2026, 3, 4),
+        "our_error",
+        120.0,
+        True,
+        False,
+        True,
+        None,
+    )
 
 
 def test_optional_fields_take_their_defaults():
-    facts = facts_from_dict(changed(fix_attempted=..., fix_succeeded=..., documentation_provided=...,
-                                    subscription=...))
+    facts = facts_from_dict(changed(fix_attempted=..., fix_succeeded=..., documentation_provided=..., subscription=...))
     assert (facts.fix_attempted, facts.fix_succeeded, facts.documentation_provided, facts.subscription) == (
-        False, None, False, None
+        False,
+        None,
+        False,
+        None,
     )
 
 
 def test_a_whole_number_amount_is_read_as_a_float():
     facts = facts_from_dict(changed(amount_paid=120))
     assert facts.amount_paid == 120.0 and type(facts.amount_paid) is float
-    assert type(Facts("online_service", "completed", date(2026, 1, 1), date(2026, 1, 1), "our_error",
-                      5).amount_paid) is float
+    assert (
+        type(Facts("online_service", "completed", date(2026, 1, 1), date(2026, 1, 1), "our_error", 5).amount_paid)
+        is float
+    )
 
 
 def test_a_subscription_is_read_with_its_cycle():
@@ -66,8 +79,9 @@ def test_a_subscription_is_read_with_its_cycle():
 
 
 def test_a_subscription_without_cancelled_on_is_not_cancelled():
-    d = changed(GOOD_SUBSCRIPTION, subscription={"cycle": "annual", "cycle_start": "2026-03-01",
-                                                 "cycle_end": "2027-02-28"})
+    d = changed(
+        GOOD_SUBSCRIPTION, subscription={"cycle": "annual", "cycle_start": "2026-03-01", "cycle_end": "2027-02-28"}
+    )
     assert facts_from_dict(d).subscription.cancelled_on is None
 
 
@@ -104,26 +118,58 @@ BAD = [
     ("fix_attempted as 1", changed(fix_attempted=1), "fix_attempted", "expected true or false, got 1"),
     ("fix_attempted null", changed(fix_attempted=None, fix_succeeded=None), "fix_attempted", "true or false"),
     ("fix_succeeded as text", changed(fix_succeeded="no"), "fix_succeeded", "expected true or false"),
-    ("fix result without a fix", changed(fix_attempted=False, fix_succeeded=True), "fix_succeeded",
-     "must be null when fix_attempted is false"),
+    (
+        "fix result without a fix",
+        changed(fix_attempted=False, fix_succeeded=True),
+        "fix_succeeded",
+        "must be null when fix_attempted is false",
+    ),
     ("documentation as text", changed(documentation_provided="yes"), "documentation_provided", "true or false"),
-    ("subscription for a one-off service", changed(subscription=GOOD_SUBSCRIPTION["subscription"]),
-     "subscription", "must be null unless service_type is subscription"),
-    ("unused subscription without one", changed(reason="unused_subscription"), "reason",
-     "applies only to service_type subscription"),
-    ("subscription missing", changed(GOOD_SUBSCRIPTION, subscription=None), "subscription",
-     "required when service_type is subscription"),
-    ("subscription not an object", changed(GOOD_SUBSCRIPTION, subscription="monthly"), "subscription",
-     "expected an object or null, got a string"),
+    (
+        "subscription for a one-off service",
+        changed(subscription=GOOD_SUBSCRIPTION["subscription"]),
+        "subscription",
+        "must be null unless service_type is subscription",
+    ),
+    (
+        "unused subscription without one",
+        changed(reason="unused_subscription"),
+        "reason",
+        "applies only to service_type subscription",
+    ),
+    (
+        "subscription missing",
+        changed(GOOD_SUBSCRIPTION, subscription=None),
+        "subscription",
+        "required when service_type is subscription",
+    ),
+    (
+        "subscription not an object",
+        changed(GOOD_SUBSCRIPTION, subscription="monthly"),
+        "subscription",
+        "expected an object or null, got a string",
+    ),
     ("unknown cycle", with_subscription(cycle="weekly"), "subscription.cycle", "expected one of monthly, annual"),
     ("cycle missing", with_subscription(cycle=...), "subscription.cycle", "missing"),
-    ("cycle ends before it starts", with_subscription(cycle_end="2026-02-28"), "subscription.cycle_end",
-     "2026-02-28 is before subscription.cycle_start 2026-03-01"),
-    ("impossible cancellation date", with_subscription(cancelled_on="2026-02-29"), "subscription.cancelled_on",
-     "not a real date"),
+    (
+        "cycle ends before it starts",
+        with_subscription(cycle_end="2026-02-28"),
+        "subscription.cycle_end",
+        "2026-02-28 is before subscription.cycle_start 2026-03-01",
+    ),
+    (
+        "impossible cancellation date",
+        with_subscription(cancelled_on="2026-02-29"),
+        "subscription.cancelled_on",
+        "not a real date",
+    ),
     ("unknown subscription field", with_subscription(renews=True), "subscription.renews", "unknown field"),
-    ("service date is not the cycle start", changed(GOOD_SUBSCRIPTION, service_date="2026-03-05"),
-     "service_date", "start of the charged cycle, subscription.cycle_start 2026-03-01, not 2026-03-05"),
+    (
+        "service date is not the cycle start",
+        changed(GOOD_SUBSCRIPTION, service_date="2026-03-05"),
+        "service_date",
+        "start of the charged cycle, subscription.cycle_start 2026-03-01, not 2026-03-05",
+    ),
 ]
 
 
@@ -148,22 +194,32 @@ def test_a_hostile_value_is_shortened_in_the_message():
 
 # --- the constructor checks too: a Facts that exists can be judged -----------------------------------------
 
+
 def make(**fields) -> Facts:
-    values = {"service_type": "online_service", "service_status": "completed", "service_date": date(2026, 3, 2),
-              "request_date": date(2026, 3, 4), "reason": "dissatisfied", "amount_paid": 10.0}
+    values = {
+        "service_type": "online_service",
+        "service_status": "completed",
+        "service_date": date(2026, 3, 2),
+        "request_date": date(2026, 3, 4),
+        "reason": "dissatisfied",
+        "amount_paid": 10.0,
+    }
     return Facts(**{**values, **fields})
 
 
-@pytest.mark.parametrize(("fields", "field"), [
-    ({"service_date": datetime(2026, 3, 2, 10, 0)}, "service_date"),
-    ({"request_date": "2026-03-04"}, "request_date"),
-    ({"service_type": "hosting"}, "service_type"),
-    ({"amount_paid": -1}, "amount_paid"),
-    ({"fix_attempted": None}, "fix_attempted"),
-    ({"subscription": Subscription("monthly", date(2026, 3, 2), date(2026, 4, 1), None)}, "subscription"),
-    ({"service_type": "subscription"}, "subscription"),
-    ({"service_type": "subscription", "subscription": {"cycle": "monthly"}}, "subscription"),
-])
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"service_date": datetime(2026, 3, 2, 10, 0)}, "service_date"),
+        ({"request_date": "2026-03-04"}, "request_date"),
+        ({"service_type": "hosting"}, "service_type"),
+        ({"amount_paid": -1}, "amount_paid"),
+        ({"fix_attempted": None}, "fix_attempted"),
+        ({"subscription": Subscription("monthly", date(2026, 3, 2), date(2026, 4, 1), None)}, "subscription"),
+        ({"service_type": "subscription"}, "subscription"),
+        ({"service_type": "subscription", "subscription": {"cycle": "monthly"}}, "subscription"),
+    ],
+)
 def test_the_facts_constructor_refuses_what_facts_from_dict_refuses(fields, field):
     with pytest.raises(InvalidFacts) as excinfo:
         make(**fields)

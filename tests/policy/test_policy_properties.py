@@ -47,8 +47,10 @@ def valid_facts(draw, started: bool | None = None, min_days: int = 0, max_days: 
     if service_type == "subscription":
         cycle = draw(st.sampled_from(CYCLES))
         cycle_end = service_date + timedelta(days=draw(st.integers(0, 366)))
-        cancelled = draw(st.none() | st.dates(min_value=service_date - timedelta(days=60),
-                                              max_value=service_date + timedelta(days=60)))
+        cancelled = draw(
+            st.none()
+            | st.dates(min_value=service_date - timedelta(days=60), max_value=service_date + timedelta(days=60))
+        )
         subscription = Subscription(cycle, service_date, cycle_end, cancelled)
     return Facts(
         service_type,
@@ -135,9 +137,26 @@ def mangled(facts: Facts, key: str, value) -> dict:
 
 
 @settings(max_examples=300)
-@given(valid_facts(max_days=20), st.sampled_from(sorted(facts_to_dict(Facts(
-    "subscription", "completed", date(2026, 1, 1), date(2026, 1, 1), "dissatisfied", 0.0,
-    subscription=Subscription("monthly", date(2026, 1, 1), date(2026, 1, 31), None)))) + ["extra"]), JSON)
+@given(
+    valid_facts(max_days=20),
+    st.sampled_from(
+        sorted(
+            facts_to_dict(
+                Facts(
+                    "subscription",
+                    "completed",
+                    date(2026, 1, 1),
+                    date(2026, 1, 1),
+                    "dissatisfied",
+                    0.0,
+                    subscription=Subscription("monthly", date(2026, 1, 1), date(2026, 1, 31), None),
+                )
+            )
+        )
+        + ["extra"]
+    ),
+    JSON,
+)
 def test_a_mangled_field_is_either_judged_or_refused_naming_a_field_never_a_crash(facts, key, value):
     d = mangled(facts, key, value)
     try:

@@ -14,8 +14,21 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = REPO / "policy"
 SOURCES = sorted(PACKAGE.rglob("*.py"))
-FORBIDDEN_TOP_LEVEL = {"app", "data", "desk", "pages", "migrations", "streamlit", "sqlalchemy", "pandas",
-                       "numpy", "alembic", "psycopg", "plotly", "faker"}
+FORBIDDEN_TOP_LEVEL = {
+    "app",
+    "data",
+    "desk",
+    "pages",
+    "migrations",
+    "streamlit",
+    "sqlalchemy",
+    "pandas",
+    "numpy",
+    "alembic",
+    "psycopg",
+    "plotly",
+    "faker",
+}
 
 
 def imported_modules(path: Path) -> set[str]:
@@ -47,8 +60,20 @@ def test_importing_policy_loads_nothing_from_the_rest_of_the_project():
 
 
 CLOCK_CALLS = {"today", "now", "utcnow", "time", "monotonic", "perf_counter"}
-IO_NAMES = {"open", "print", "input", "read_text", "read_bytes", "write_text", "write_bytes", "stdin",
-            "stdout", "stderr", "environ", "getenv"}
+IO_NAMES = {
+    "open",
+    "print",
+    "input",
+    "read_text",
+    "read_bytes",
+    "write_text",
+    "write_bytes",
+    "stdin",
+    "stdout",
+    "stderr",
+    "environ",
+    "getenv",
+}
 # The loader reads the version files; the command line reads stdin and writes stdout. Nothing else may.
 IO_ALLOWED = {"book.py": {"read_bytes"}, "__main__.py": {"print", "stdin", "stdout", "stderr"}}
 

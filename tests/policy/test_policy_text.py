@@ -35,6 +35,7 @@ def policy_dir(tmp_path: Path) -> Path:
 
 # --- the window the text states ----------------------------------------------------------------------------
 
+
 def test_a_14_day_version_whose_clauses_still_say_within_7_days_is_refused_naming_the_file_and_clause(policy_dir):
     (policy_dir / "2027-01-01.toml").write_text(version_2027(14, "7 days"))
     with pytest.raises(PolicyError) as refused:
@@ -60,8 +61,9 @@ def two_weeks(policy_dir: Path) -> Path:
 
 
 def our_mistake(service_date: date, day: int) -> Facts:
-    return Facts("online_service", "completed", service_date, date.fromordinal(service_date.toordinal() + day),
-                 "our_error", 80.0)
+    return Facts(
+        "online_service", "completed", service_date, date.fromordinal(service_date.toordinal() + day), "our_error", 80.0
+    )
 
 
 def test_a_14_day_version_that_says_14_days_loads_and_a_request_on_day_14_is_within(two_weeks):
@@ -81,15 +83,18 @@ def test_a_service_on_the_day_before_the_14_day_version_keeps_the_7_day_text_and
     assert "within 7 days" in book.get(verdict.policy_version).clauses["1"]
 
 
-@pytest.mark.parametrize(("says", "window", "ok"), [
-    ("seven days", 7, True),
-    ("seven days", 14, False),
-    ("a week", 7, True),
-    ("two weeks", 14, True),
-    ("one week", 14, False),
-    ("14 calendar days", 14, True),
-    ("14 Days", 7, False),
-])
+@pytest.mark.parametrize(
+    ("says", "window", "ok"),
+    [
+        ("seven days", 7, True),
+        ("seven days", 14, False),
+        ("a week", 7, True),
+        ("two weeks", 14, True),
+        ("one week", 14, False),
+        ("14 calendar days", 14, True),
+        ("14 Days", 7, False),
+    ],
+)
 def test_counts_of_days_in_words_or_weeks_must_equal_the_window(says, window, ok):
     text = version_2027(window, says)
     if ok:
@@ -113,7 +118,10 @@ def test_business_days_are_refused_because_the_window_counts_calendar_days():
 
 def test_day_counts_lists_each_count_the_text_states():
     assert day_counts("within 7 days, a 7-day window, seven days, two weeks, 3 working days") == [
-        ("7 days", 7, None), ("7-day", 7, None), ("seven days", 7, None), ("two weeks", 14, None),
+        ("7 days", 7, None),
+        ("7-day", 7, None),
+        ("seven days", 7, None),
+        ("two weeks", 14, None),
         ("3 working days", 3, "working"),
     ]
 
@@ -134,6 +142,7 @@ def test_changing_only_window_days_is_refused():
 
 # --- quotes: verbatim sentences, tagged with the rows they support --------------------------------------------
 
+
 def shipped_with_quotes(quotes: tuple[Quote, ...]) -> PolicyVersion:
     return replace(load_book().versions[0], quotes=quotes)
 
@@ -145,13 +154,16 @@ def test_a_quote_that_is_not_verbatim_in_its_clause_is_refused():
         shipped_with_quotes(quotes)
 
 
-@pytest.mark.parametrize(("tag", "message"), [
-    ("rule 99", "unknown tag 'rule 99'"),
-    ("rule 2", "unknown tag 'rule 2'"),  # row 2 is an input error: no reply
-    ("findings", "unknown tag 'findings'"),
-    ("rule 4", "rule 4 never cites section 1"),
-    ("exception", "an exception is quoted from section 5, not 1"),
-])
+@pytest.mark.parametrize(
+    ("tag", "message"),
+    [
+        ("rule 99", "unknown tag 'rule 99'"),
+        ("rule 2", "unknown tag 'rule 2'"),  # row 2 is an input error: no reply
+        ("findings", "unknown tag 'findings'"),
+        ("rule 4", "rule 4 never cites section 1"),
+        ("exception", "an exception is quoted from section 5, not 1"),
+    ],
+)
 def test_a_quote_tag_that_names_no_row_citing_its_section_is_refused(tag, message):
     version = load_book().versions[0]
     first = version.quotes[0]

@@ -23,17 +23,34 @@ from policy import (
 
 def failed_fix(amount_paid: float = 120.0, day: int = 2) -> Facts:
     """Our mistake on a completed service of 2 March 2026; the fix failed. Rule 9: partial refund or credit."""
-    return Facts("technical_support", "completed", date(2026, 3, 2), date(2026, 3, 2 + day), "our_error",
-                 amount_paid, True, False, True)
+    return Facts(
+        "technical_support",
+        "completed",
+        date(2026, 3, 2),
+        date(2026, 3, 2 + day),
+        "our_error",
+        amount_paid,
+        True,
+        False,
+        True,
+    )
 
 
 def subscription_denied() -> Facts:
     sub = Subscription("annual", date(2026, 1, 1), date(2026, 12, 31), date(2026, 1, 5))
-    return Facts("subscription", "in_progress", date(2026, 1, 1), date(2026, 1, 6), "unused_subscription", 240.0,
-                 subscription=sub)
+    return Facts(
+        "subscription",
+        "in_progress",
+        date(2026, 1, 1),
+        date(2026, 1, 6),
+        "unused_subscription",
+        240.0,
+        subscription=sub,
+    )
 
 
 # --- the JSON shape -----------------------------------------------------------------------------------------
+
 
 def test_to_dict_is_the_command_line_shape(book):
     d = evaluate(failed_fix(), book).to_dict()
@@ -55,15 +72,17 @@ def test_to_dict_is_the_command_line_shape(book):
         "findings": [
             {"rule": "contact_window", "ok": True, "message": "Request on day 2 of 7."},
             {"rule": "documentation", "ok": True, "message": "Documentation provided (section 4)."},
-            {"rule": "amounts", "ok": True,
-             "message": "Amounts: a partial refund is more than 0 and less than the amount paid; "
-                        "a credit is more than 0."},
+            {
+                "rule": "amounts",
+                "ok": True,
+                "message": "Amounts: a partial refund is more than 0 and less than the amount paid; "
+                "a credit is more than 0.",
+            },
         ],
     }
 
 
-@pytest.mark.parametrize("facts", [failed_fix(), failed_fix(day=9), failed_fix(amount_paid=0.0),
-                                   subscription_denied()])
+@pytest.mark.parametrize("facts", [failed_fix(), failed_fix(day=9), failed_fix(amount_paid=0.0), subscription_denied()])
 def test_to_json_is_json_dumps_of_to_dict(book, facts):
     verdict = evaluate(facts, book)
     assert verdict.to_json() == json.dumps(verdict.to_dict(), separators=(",", ":"))
@@ -83,16 +102,19 @@ def test_a_verdict_made_by_hand_writes_the_same_json(book):
     assert by_hand == verdict and by_hand.to_json() == verdict.to_json()
 
 
-@pytest.mark.parametrize(("broken", "message"), [
-    ({"rule": ...}, "missing 'rule'"),
-    ({"contact_deadline": "2026-02-30"}, "verdict snapshot"),
-    ({"recommended_outcome": "maybe"}, "bad recommended_outcome"),
-    ({"within_window": "yes"}, "bad within_window"),
-    ({"findings": [{"rule": "x"}]}, "missing 'ok'"),
-    ({"findings": [{"rule": "x", "ok": 1, "message": "m"}]}, "bad findings"),
-    ({"amount_paid": "120"}, "bad amount_paid"),
-    ({"amount_paid": -1.0}, "bad amount_paid"),
-])
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        ({"rule": ...}, "missing 'rule'"),
+        ({"contact_deadline": "2026-02-30"}, "verdict snapshot"),
+        ({"recommended_outcome": "maybe"}, "bad recommended_outcome"),
+        ({"within_window": "yes"}, "bad within_window"),
+        ({"findings": [{"rule": "x"}]}, "missing 'ok'"),
+        ({"findings": [{"rule": "x", "ok": 1, "message": "m"}]}, "bad findings"),
+        ({"amount_paid": "120"}, "bad amount_paid"),
+        ({"amount_paid": -1.0}, "bad amount_paid"),
+    ],
+)
 def test_a_broken_snapshot_is_refused(book, broken, message):
     d = {**evaluate(failed_fix(), book).to_dict(), **broken}
     d = {k: v for k, v in d.items() if v is not ...}
@@ -101,6 +123,7 @@ def test_a_broken_snapshot_is_refused(book, broken, message):
 
 
 # --- exceptions (section 5) ------------------------------------------------------------------------------
+
 
 def test_an_outcome_outside_the_allowed_ones_is_an_exception(book):
     verdict = evaluate(subscription_denied(), book)
@@ -171,6 +194,7 @@ def test_amount_bounds_describe_themselves():
 
 # --- cited texts and the draft reply -----------------------------------------------------------------------
 
+
 def test_cited_texts_are_the_clauses_of_the_version_that_judged(book):
     verdict = evaluate(failed_fix(day=9), book)
     texts = cited_texts(verdict, book)
@@ -195,11 +219,14 @@ def test_draft_reply_addresses_the_customer_by_name_and_states_amounts_with_the_
     assert "40.00" not in text.replace("€40.00", "")  # no amount without its currency
 
 
-@pytest.mark.parametrize(("name", "greeting"), [
-    (None, "Dear customer,"),
-    ("  ", "Dear customer,"),
-    ("Ana\nMaria\tLópez", "Dear Ana Maria López,"),  # customer data cannot add lines to the reply
-])
+@pytest.mark.parametrize(
+    ("name", "greeting"),
+    [
+        (None, "Dear customer,"),
+        ("  ", "Dear customer,"),
+        ("Ana\nMaria\tLópez", "Dear Ana Maria López,"),  # customer data cannot add lines to the reply
+    ],
+)
 def test_draft_reply_salutation_is_one_line_or_the_generic_one(book, name, greeting):
     assert reply(evaluate(failed_fix(), book), "credit", 40.0, book, name=name).splitlines()[0] == greeting
 
@@ -223,9 +250,11 @@ def test_draft_reply_for_an_exception_quotes_section_5_and_the_rows_sentences(bo
     assert "made an exception" in text and "credit of €50.00" in text
     assert 'Section 2 (Subscription and Recurring Payments): "Refunds for unused portions of subscriptions' in text
     assert "error in billing" not in text  # a sentence of section 2 for rows 4 and 9
-    assert ('Section 5 (Exceptions): "In certain situations, we may offer a refund or credit outside the general '
-            'terms mentioned above, at our discretion." "These exceptions will be reviewed on a case-by-case '
-            'basis."') in text
+    assert (
+        'Section 5 (Exceptions): "In certain situations, we may offer a refund or credit outside the general '
+        'terms mentioned above, at our discretion." "These exceptions will be reviewed on a case-by-case '
+        'basis."'
+    ) in text
 
 
 def test_draft_reply_for_a_request_on_day_10_names_the_deadline_and_quotes_the_window_sentences(book):
@@ -235,8 +264,10 @@ def test_draft_reply_for_a_request_on_day_10_names_the_deadline_and_quotes_the_w
     assert "on day 10, after the deadline of 2026-03-09" in text
     sections = [ln.split(" (")[0] for ln in text.splitlines() if ln.startswith("Section ")]
     assert sections == ["Section 4", "Section 1"]  # in the order the verdict cites them
-    assert '"Contact Us: Reach out to our customer support team by email or phone within 7 days of receiving ' \
-           'the service."' in text
+    assert (
+        '"Contact Us: Reach out to our customer support team by email or phone within 7 days of receiving '
+        'the service."' in text
+    )
     assert "Provide Documentation" not in text and "Review Process" not in text
 
 
@@ -245,8 +276,10 @@ def test_draft_reply_quotes_follow_the_versions_tags(book):
     from dataclasses import replace
 
     version = book.versions[0]
-    quotes = [replace(q, supports=(*q.supports, "rule 9")) if q.text.startswith("Refunds will not") else q
-              for q in version.quotes]
+    quotes = [
+        replace(q, supports=(*q.supports, "rule 9")) if q.text.startswith("Refunds will not") else q
+        for q in version.quotes
+    ]
     retagged = type(book)([replace(version, quotes=tuple(quotes))])
     text = reply(evaluate(failed_fix(), retagged), "partial_refund", 40.0, retagged)
     assert "Refunds will not be granted" in text

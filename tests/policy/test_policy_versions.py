@@ -48,7 +48,7 @@ def with_clause_line(line: str) -> str:
 def without_sections(first: str) -> str:
     """The shipped TOML without clause ``first`` and those after it (its quotes kept)."""
     text = SHIPPED.read_text()
-    return text.split(f'"{first}" = ')[0] + text[text.index("\n[[quotes]]"):]
+    return text.split(f'"{first}" = ')[0] + text[text.index("\n[[quotes]]") :]
 
 
 @pytest.fixture
@@ -57,19 +57,24 @@ def two_versions(tmp_path: Path) -> Path:
     window is 14 days."""
     (tmp_path / "2024-01-01.toml").write_text(SHIPPED.read_text())
     (tmp_path / "2027-01-01.toml").write_text(
-        toml_with(version='version = "2027-01-01"', effective_from="effective_from = 2027-01-01",
-                  window_days="window_days = 14")
+        toml_with(
+            version='version = "2027-01-01"',
+            effective_from="effective_from = 2027-01-01",
+            window_days="window_days = 14",
+        )
     )
     return tmp_path
 
 
 def late_by_old_terms(service_date: date) -> Facts:
     """Our mistake, reported on day 10: late under a 7-day window, within a 14-day one."""
-    return Facts("online_service", "completed", service_date, date.fromordinal(service_date.toordinal() + 10),
-                 "our_error", 80.0)
+    return Facts(
+        "online_service", "completed", service_date, date.fromordinal(service_date.toordinal() + 10), "our_error", 80.0
+    )
 
 
 # --- the shipped version -----------------------------------------------------------------------------------
+
 
 def test_the_shipped_book_has_the_current_policy_as_version_2024_01_01():
     book = load_book()
@@ -78,14 +83,17 @@ def test_the_shipped_book_has_the_current_policy_as_version_2024_01_01():
     assert list(version.clauses) == ["1", "2", "3", "4", "5", "6"]
 
 
-@pytest.mark.parametrize(("number", "heading"), [
-    ("1", "Service Refunds"),
-    ("2", "Subscription and Recurring Payments"),
-    ("3", "Digital Products"),
-    ("4", "How to Request a Refund or Return"),
-    ("5", "Exceptions"),
-    ("6", "Changes to This Policy"),
-])
+@pytest.mark.parametrize(
+    ("number", "heading"),
+    [
+        ("1", "Service Refunds"),
+        ("2", "Subscription and Recurring Payments"),
+        ("3", "Digital Products"),
+        ("4", "How to Request a Refund or Return"),
+        ("5", "Exceptions"),
+        ("6", "Changes to This Policy"),
+    ],
+)
 def test_each_shipped_clause_starts_with_its_heading_and_keeps_its_line_breaks(number, heading):
     text = load_book().get("2024-01-01").clauses[number]
     assert text.splitlines()[0] == heading
@@ -103,12 +111,19 @@ def test_the_shipped_clauses_keep_the_policy_wording():
 
 def test_the_default_policy_dir_works_from_any_working_directory(tmp_path):
     code = "import policy; b = policy.load_book(); print(b.versions[0].version)"
-    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
-                            env={"PYTHONPATH": str(REPO)}, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(REPO)},
+        check=True,
+    )
     assert result.stdout.strip() == "2024-01-01"
 
 
 # --- section 6: the version in force on the service date ---------------------------------------------------
+
 
 def test_service_on_the_day_before_a_new_version_is_judged_by_the_old_one(two_versions):
     verdict = evaluate(late_by_old_terms(date(2026, 12, 31)), load_book(two_versions))
@@ -151,11 +166,13 @@ def test_get_finds_a_version_by_name_or_says_which_exist(two_versions):
 
 # --- drafts: with_version and from_toml_text ---------------------------------------------------------------
 
+
 def test_a_draft_added_with_with_version_judges_services_from_its_day():
     book = load_book()
     draft = PolicyVersion.from_toml_text(
-        toml_with(version='version = "draft"', effective_from="effective_from = 2026-06-01",
-                  window_days="window_days = 30")
+        toml_with(
+            version='version = "draft"', effective_from="effective_from = 2026-06-01", window_days="window_days = 30"
+        )
     )
     what_if = book.with_version(draft)
     assert [v.version for v in what_if.versions] == ["2024-01-01", "draft"]
@@ -166,8 +183,9 @@ def test_a_draft_added_with_with_version_judges_services_from_its_day():
 
 
 def test_a_draft_with_the_same_effective_from_replaces_that_version():
-    draft = PolicyVersion.from_toml_text(toml_with(version='version = "2024-01-01 draft"',
-                                                   window_days="window_days = 10"))
+    draft = PolicyVersion.from_toml_text(
+        toml_with(version='version = "2024-01-01 draft"', window_days="window_days = 10")
+    )
     book = load_book().with_version(draft)
     assert [(v.version, v.window_days) for v in book.versions] == [("2024-01-01 draft", 10)]
 
@@ -200,8 +218,11 @@ BAD_TOML = [
     ("unknown key", toml_with(window_days="window_day = 7"), "window_day: unknown key"),
     ("missing key", toml_with(window_days=""), "window_days: missing"),
     ("quoted date", toml_with(effective_from='effective_from = "2024-01-01"'), "effective_from: expected a TOML date"),
-    ("date-time", toml_with(effective_from="effective_from = 2024-01-01T00:00:00"),
-     "effective_from: expected a TOML date"),
+    (
+        "date-time",
+        toml_with(effective_from="effective_from = 2024-01-01T00:00:00"),
+        "effective_from: expected a TOML date",
+    ),
     ("negative window", toml_with(window_days="window_days = -1"), "window_days: expected a whole number"),
     ("fractional window", toml_with(window_days="window_days = 7.5"), "window_days: expected a whole number"),
     ("boolean window", toml_with(window_days="window_days = true"), "window_days: expected a whole number"),
@@ -209,7 +230,7 @@ BAD_TOML = [
     ("missing clause", without_sections("5"), "clauses: missing section 5, 6"),
     ("empty clause", with_clause_line('"7" = ""'), "clauses.7: expected the section's text"),
     ("clause not numbered", with_clause_line('"A" = "text"'), "section numbers are digits"),
-    ("not UTF-8", b"version = \"\xff\"", "not UTF-8"),
+    ("not UTF-8", b'version = "\xff"', "not UTF-8"),
 ]
 
 
@@ -257,6 +278,7 @@ def test_a_missing_policy_dir_is_refused(tmp_path):
 
 # --- the diff between two versions -------------------------------------------------------------------------
 
+
 def test_diff_of_a_version_with_itself_is_empty():
     version = load_book().versions[0]
     assert diff_versions(version, version) == ""
@@ -277,6 +299,10 @@ def test_diff_shows_a_changed_window_and_a_changed_clause(two_versions):
 
 def test_diff_shows_an_added_section():
     old = load_book().versions[0]
-    new = replace(old, version="next", effective_from=date(2027, 1, 1),
-                  clauses={**old.clauses, "7": "Gift Cards\nNot refundable."})
+    new = replace(
+        old,
+        version="next",
+        effective_from=date(2027, 1, 1),
+        clauses={**old.clauses, "7": "Gift Cards\nNot refundable."},
+    )
     assert "+Section 7:\n+Gift Cards\n+Not refundable." in diff_versions(old, new)

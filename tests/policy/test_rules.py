@@ -60,13 +60,31 @@ def finding(verdict, rule):
 
 ROWS = [
     # (id, facts, rule, recommended, allowed, clauses)
-    ("1 not started", facts(service_status="not_started", reason="dissatisfied"),
-     1, "full_refund", ("full_refund", "credit"), ("3",)),
+    (
+        "1 not started",
+        facts(service_status="not_started", reason="dissatisfied"),
+        1,
+        "full_refund",
+        ("full_refund", "credit"),
+        ("3",),
+    ),
     ("3 late", facts(day=8), 3, "deny", ("deny",), ("4", "1")),
-    ("4 billing error", facts(reason="billing_error"),
-     4, "full_refund", ("full_refund", "partial_refund", "credit"), ("2",)),
-    ("5 cancelled before cycle", subscription_facts(cancelled_on=date(2026, 2, 20), reason="dissatisfied"),
-     5, "full_refund", ("full_refund", "credit"), ("2",)),
+    (
+        "4 billing error",
+        facts(reason="billing_error"),
+        4,
+        "full_refund",
+        ("full_refund", "partial_refund", "credit"),
+        ("2",),
+    ),
+    (
+        "5 cancelled before cycle",
+        subscription_facts(cancelled_on=date(2026, 2, 20), reason="dissatisfied"),
+        5,
+        "full_refund",
+        ("full_refund", "credit"),
+        ("2",),
+    ),
     ("6 user error", facts(reason="user_error"), 6, "deny", ("deny",), ("1",)),
     ("6 changed requirements", facts(reason="changed_requirements"), 6, "deny", ("deny",), ("1",)),
     ("6 usage after completion", facts(reason="usage_after_completion"), 6, "deny", ("deny",), ("1",)),
@@ -74,25 +92,46 @@ ROWS = [
     ("7 technical issue, no fix yet", facts(reason="technical_issue"), 7, "fix", ("fix",), ("1",)),
     ("7 fix pending", facts(fix_attempted=True, fix_succeeded=None), 7, "fix", ("fix",), ("1",)),
     ("8 fix succeeded", facts(fix_attempted=True, fix_succeeded=True), 8, "fix", ("fix",), ("1",)),
-    ("9 fix failed", facts(fix_attempted=True, fix_succeeded=False),
-     9, "partial_refund", ("partial_refund", "credit"), ("1",)),
-    ("9 fix failed, subscription", subscription_facts(reason="technical_issue", fix_attempted=True,
-                                                      fix_succeeded=False),
-     9, "partial_refund", ("partial_refund", "credit"), ("1", "2")),
+    (
+        "9 fix failed",
+        facts(fix_attempted=True, fix_succeeded=False),
+        9,
+        "partial_refund",
+        ("partial_refund", "credit"),
+        ("1",),
+    ),
+    (
+        "9 fix failed, subscription",
+        subscription_facts(reason="technical_issue", fix_attempted=True, fix_succeeded=False),
+        9,
+        "partial_refund",
+        ("partial_refund", "credit"),
+        ("1", "2"),
+    ),
     ("10 unused subscription", subscription_facts(reason="unused_subscription"), 10, "deny", ("deny",), ("2",)),
     ("10 dissatisfied subscriber", subscription_facts(reason="dissatisfied"), 10, "deny", ("deny",), ("2",)),
     ("11 dissatisfied, completed", facts(reason="dissatisfied"), 11, "deny", ("deny",), ("1",)),
-    ("11 dissatisfied, in progress", facts(reason="dissatisfied", service_status="in_progress"),
-     11, "deny", ("deny",), ("3",)),
+    (
+        "11 dissatisfied, in progress",
+        facts(reason="dissatisfied", service_status="in_progress"),
+        11,
+        "deny",
+        ("deny",),
+        ("3",),
+    ),
 ]
 
 
-@pytest.mark.parametrize(("scenario", "rule", "recommended", "allowed", "clauses"),
-                         [row[1:] for row in ROWS], ids=[row[0] for row in ROWS])
+@pytest.mark.parametrize(
+    ("scenario", "rule", "recommended", "allowed", "clauses"), [row[1:] for row in ROWS], ids=[row[0] for row in ROWS]
+)
 def test_each_row_of_the_rule_table(book, scenario, rule, recommended, allowed, clauses):
     verdict = evaluate(scenario, book)
     assert (verdict.rule, verdict.recommended_outcome, verdict.allowed_outcomes, verdict.clauses) == (
-        rule, recommended, allowed, clauses
+        rule,
+        recommended,
+        allowed,
+        clauses,
     )
     assert verdict.policy_version == "2024-01-01"
 
@@ -108,6 +147,7 @@ def test_each_row_recommends_one_of_its_allowed_outcomes(rule):
 
 
 # --- the contact window: day 7 is in, day 8 is out ---------------------------------------------------------
+
 
 def test_request_on_the_service_day_is_day_0_of_the_window(book):
     verdict = evaluate(facts(day=0), book)
@@ -160,6 +200,7 @@ def test_late_request_for_a_service_in_progress_is_denied_as_late(book):
 
 # --- row 1: nothing started yet ----------------------------------------------------------------------------
 
+
 def test_service_not_started_gets_a_full_refund_even_months_after_its_scheduled_day(book):
     verdict = evaluate(facts(day=90, service_status="not_started", reason="changed_requirements"), book)
     assert verdict.rule == 1 and verdict.recommended_outcome == "full_refund"
@@ -174,12 +215,12 @@ def test_service_not_started_may_be_cancelled_before_its_scheduled_day(book):
 
 
 def test_subscription_whose_cycle_has_not_started_gets_a_full_refund(book):
-    verdict = evaluate(subscription_facts(day=-3, service_status="not_started", reason="unused_subscription"),
-                       book)
+    verdict = evaluate(subscription_facts(day=-3, service_status="not_started", reason="unused_subscription"), book)
     assert verdict.rule == 1
 
 
 # --- row 2: a request dated before a started service is an input error --------------------------------------
+
 
 @pytest.mark.parametrize("status", ["completed", "in_progress"])
 def test_request_the_day_before_a_started_service_is_an_input_error(book, status):
@@ -190,6 +231,7 @@ def test_request_the_day_before_a_started_service_is_an_input_error(book, status
 
 
 # --- row 5: cancelled before the cycle and charged anyway --------------------------------------------------
+
 
 def test_subscription_cancelled_the_day_before_the_cycle_and_charged_is_refunded_in_full(book):
     verdict = evaluate(subscription_facts(cancelled_on=date(2026, 2, 28), reason="unused_subscription"), book)
@@ -218,6 +260,7 @@ def test_user_error_on_a_subscription_cancelled_before_the_cycle_is_still_refund
 
 # --- rows 7 to 9: our mistake, and the fix ----------------------------------------------------------------
 
+
 def test_fix_attempted_with_the_result_pending_still_recommends_the_fix_and_says_so(book):
     verdict = evaluate(facts(reason="technical_issue", fix_attempted=True, fix_succeeded=None), book)
     assert verdict.rule == 7 and verdict.recommended_outcome == "fix"
@@ -237,6 +280,7 @@ def test_failed_fix_allows_a_partial_refund_or_a_credit_but_not_a_full_refund(bo
 
 # --- findings ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("reason", ["our_error", "technical_issue", "billing_error"])
 def test_missing_documentation_is_reported_for_our_side_and_billing_reasons(book, reason):
     missing = finding(evaluate(facts(reason=reason), book), "documentation")
@@ -245,8 +289,7 @@ def test_missing_documentation_is_reported_for_our_side_and_billing_reasons(book
     assert provided.ok
 
 
-@pytest.mark.parametrize("reason", ["user_error", "changed_requirements", "usage_after_completion",
-                                    "dissatisfied"])
+@pytest.mark.parametrize("reason", ["user_error", "changed_requirements", "usage_after_completion", "dissatisfied"])
 def test_documentation_is_not_asked_for_other_reasons(book, reason):
     assert finding(evaluate(facts(reason=reason), book), "documentation") is None
 
@@ -290,11 +333,16 @@ def test_nothing_paid_is_flagged_when_money_is_allowed(book):
 def test_findings_come_in_a_fixed_order(book):
     verdict = evaluate(subscription_facts(reason="technical_issue", fix_attempted=True), book)
     assert [f.rule for f in verdict.findings] == [
-        "contact_window", "fix_pending", "documentation", "subscription_access", "amounts"
+        "contact_window",
+        "fix_pending",
+        "documentation",
+        "subscription_access",
+        "amounts",
     ]
 
 
 # --- which version judges ----------------------------------------------------------------------------------
+
 
 def test_service_on_the_first_day_of_the_first_version_is_judged(book):
     verdict = evaluate(facts(service_date=date(2024, 1, 1), request_date=date(2024, 1, 3)), book)

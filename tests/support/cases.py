@@ -71,7 +71,9 @@ def add_case(
         )
         s.add(service)
         s.flush()
-        assignee_id = s.scalar(select(User.id).where(User.email == f"{assignee}@refund-desk.example")) if assignee else None
+        assignee_id = (
+            s.scalar(select(User.id).where(User.email == f"{assignee}@refund-desk.example")) if assignee else None
+        )
         case = Case(
             service_id=service.id,
             customer_id=customer.id,

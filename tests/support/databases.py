@@ -83,8 +83,10 @@ class _Postgres:
         return f"{self.run}_{kind}{next(_serial)}"
 
     def url(self, name: str) -> str:
-        return make_url(self.base).update_query_dict({"options": f"-csearch_path={name}"}).render_as_string(
-            hide_password=False
+        return (
+            make_url(self.base)
+            .update_query_dict({"options": f"-csearch_path={name}"})
+            .render_as_string(hide_password=False)
         )
 
     def name_of(self, url: str) -> str:
@@ -157,7 +159,9 @@ class _Postgres:
                     cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", (template,))
                     for (table,) in cur.fetchall():
                         cur.execute(f"DELETE FROM {n}.{_quote(table)}")
-                        cur.execute(f"INSERT INTO {n}.{_quote(table)} OVERRIDING SYSTEM VALUE SELECT * FROM {t}.{_quote(table)}")
+                        cur.execute(
+                            f"INSERT INTO {n}.{_quote(table)} OVERRIDING SYSTEM VALUE SELECT * FROM {t}.{_quote(table)}"
+                        )
                     cur.execute("SELECT sequencename FROM pg_sequences WHERE schemaname = %s ORDER BY 1", (template,))
                     for (seq,) in cur.fetchall():
                         cur.execute(f"SELECT last_value, is_called FROM {t}.{_quote(seq)}")

@@ -117,8 +117,10 @@ SECRET = "test-billing-secret"
 def write_secrets(path: Path, smtp_port: int | None, billing_url: str | None, extra: str = "") -> Path:
     text = ""
     if smtp_port:
-        text += f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsender = "refunds@refund-desk.example"\n' \
-                "timeout_seconds = 5\n"
+        text += (
+            f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_port}\nsender = "refunds@refund-desk.example"\n'
+            "timeout_seconds = 5\n"
+        )
     if billing_url:
         text += f'[billing]\nurl = "{billing_url}"\nsecret = "{SECRET}"\n'
     path.write_text(text + extra)

@@ -8,8 +8,9 @@ import uuid
 from datetime import date
 
 
-def decide_many(url: str, actor_email: str, plan: list[tuple[int, int, str, int | None]], today: date, barrier,
-                results) -> None:
+def decide_many(
+    url: str, actor_email: str, plan: list[tuple[int, int, str, int | None]], today: date, barrier, results
+) -> None:
     """Open its own Database, wait for the others at `barrier`, then decide each (case id, version seen, outcome,
     amount) of `plan`; put (wins, stale, locked, errors, commit seconds of each win) on the `results` queue."""
     from data.db import open_database
@@ -28,8 +29,17 @@ def decide_many(url: str, actor_email: str, plan: list[tuple[int, int, str, int 
         for case_id, seen, outcome, amount in plan:
             started = time.perf_counter()
             try:
-                decide(db, actor.id, case_id, outcome, amount, "Decided in a concurrency run.", seen,
-                       uuid.uuid4().hex, today=today)
+                decide(
+                    db,
+                    actor.id,
+                    case_id,
+                    outcome,
+                    amount,
+                    "Decided in a concurrency run.",
+                    seen,
+                    uuid.uuid4().hex,
+                    today=today,
+                )
             except StaleCase:
                 stale += 1
             except Exception as exc:  # noqa: BLE001 - counted and reported by the parent

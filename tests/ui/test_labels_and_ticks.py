@@ -10,9 +10,7 @@ from ui.analytics_view import _change, days_label
 from ui.export import plural
 
 
-@pytest.mark.parametrize(
-    ("n", "text"), [(0, "0 rows"), (1, "1 row"), (2, "2 rows"), (1234, "1,234 rows")]
-)
+@pytest.mark.parametrize(("n", "text"), [(0, "0 rows"), (1, "1 row"), (2, "2 rows"), (1234, "1,234 rows")])
 def test_a_count_of_rows_is_singular_only_for_one(n, text):
     assert plural(n, "row") == text
 
