@@ -57,6 +57,15 @@ def test_decide_and_open_next_walks_three_cases_of_the_sorted_queue_view(desk, b
     assert {d.decided_by_id for d in decided.values()} == {user_id(db, "rita")}
 
 
+def press(page, key: str, button) -> None:
+    """Press a button's shortcut once the button is on the page and enabled: Streamlit binds a shortcut when the
+    button's component mounts (its code is loaded lazily), so a key pressed before that reaches no one — on a busy
+    machine the heading can be drawn well before the buttons under it."""
+    expect(button).to_be_enabled()
+    page.keyboard.press(key)
+    wait_for_app(page)
+
+
 def test_a_decision_with_the_keyboard_alone(desk, browser_page):  # noqa: F811
     db, server = desk
     page = browser_page
@@ -66,13 +75,11 @@ def test_a_decision_with_the_keyboard_alone(desk, browser_page):  # noqa: F811
     start(page, server, f"/case?case={first}")
     expect(heading(page)).to_contain_text(f"Case #{first}")
     expect(page.get_by_text("Queue view: due date — overdue first")).to_be_visible()
-    page.keyboard.press("j")
-    wait_for_app(page)
+    press(page, "j", page.get_by_role("button", name="Next case"))
     expect(heading(page)).to_contain_text(f"Case #{second}")
-    page.keyboard.press("k")
-    wait_for_app(page)
+    press(page, "k", page.get_by_role("button", name="Previous case"))
     expect(heading(page)).to_contain_text(f"Case #{first}")
-    page.keyboard.press("Control+Enter")  # record the recommended outcome
+    press(page, "Control+Enter", page.get_by_role("button", name="Record decision"))  # the recommended outcome
     wait_for_app(page)
     expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Decision saved: Fix the issue")
     with db.read() as s:
