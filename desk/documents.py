@@ -287,7 +287,8 @@ class Attached:
     @property
     def message(self) -> str:
         """Says what was added without the (customer-supplied) file name, so it can go through Markdown."""
-        return f"Added a {TYPE_LABELS[self.media_type]} to the case."
+        label = TYPE_LABELS[self.media_type]
+        return f"Added {'an' if label[0] in 'aeiou' else 'a'} {label} to the case."
 
 
 def _documentation(s: Session, case: Case) -> list:

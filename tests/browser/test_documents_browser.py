@@ -62,7 +62,7 @@ def test_upload_an_image_and_an_email_see_them_and_a_refused_upload_says_why(des
     expect(page.get_by_test_id("stImage").first).to_be_visible()
 
     upload(page, tmp_path / "complaint.eml")
-    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Added a email (.eml) to the case.")
+    expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Added an email (.eml) to the case.")
     expect(page.get_by_test_id("stText").get_by_text("stopped working on day two", exact=False)).to_be_visible()
     expect(page.get_by_text("tracker.example")).to_have_count(0)  # the HTML part is never shown
 

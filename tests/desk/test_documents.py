@@ -205,3 +205,13 @@ def test_the_importer_attaches_the_files_its_documentation_column_names(demo_db,
     ]
     names = [i["name"] for i in case_detail(db, a, TODAY).documentation]
     assert names == ["err.png", "mail.eml"]  # the name recorded by the import is now the file, once
+
+
+@pytest.mark.parametrize(
+    ("media_type", "said"),
+    [("message/rfc822", "Added an email (.eml) to the case."), ("image/png", "Added a PNG image to the case.")],
+)
+def test_the_added_message_reads_as_english(media_type, said):
+    from desk.documents import Attached
+
+    assert Attached(1, 2, "x", media_type, True).message == said
