@@ -21,7 +21,7 @@ from types import SimpleNamespace
 from typing import Any, Literal
 
 import pandas as pd
-from sqlalchemy import Select, and_, bindparam, case, func, literal, literal_column, or_, select, tuple_
+from sqlalchemy import Select, and_, bindparam, case, column, func, literal, literal_column, or_, select, table, tuple_
 from sqlalchemy import text as sql_text
 from sqlalchemy.sql import ColumnElement
 
@@ -54,7 +54,7 @@ SORTS: dict[str, tuple[str, Any, bool]] = {
 }
 DUE_SOON_DAYS = 2  # the SLA colours: overdue (past the due date), due soon (due within 2 days), on time
 SLA_LABELS = {"overdue": "Overdue", "due_soon": "Due soon", "on_time": "On time"}
-MIN_INDEXED_SEARCH = 3  # trigram indexes need three characters; shorter texts are matched with LIKE
+MIN_INDEXED_SEARCH = 3  # trigram indexes need three characters; shorter texts scan queue_search (open cases only)
 
 
 def sla(days_left: int) -> str:
@@ -179,6 +179,7 @@ class QueueCount:
     total: int
     overdue: int
     awaiting_approval: int
+    capped: bool = False  # a search matching more than COUNT_CAP cases: `total` reads "more than COUNT_CAP"
 
 
 def _like(text: str) -> str:
@@ -197,23 +198,56 @@ def _fts_phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def customers_matching(text: str, dialect: str) -> Select:
-    """Ids of the customers whose name or email contains `text`, ignoring case: through the FTS5 trigram index
-    on SQLite and the pg_trgm indexes (which serve ILIKE) on PostgreSQL. Texts shorter than a trigram fall back
-    to LIKE on SQLite (the same matches, without an index)."""
-    if dialect == "sqlite" and len(text) >= MIN_INDEXED_SEARCH:
-        return (
-            select(literal_column("rowid"))
-            .select_from(sql_text("customers_fts"))
-            .where(sql_text("customers_fts MATCH :fts_phrase").bindparams(fts_phrase=_fts_phrase(text)))
+def search_text(filters: QueueFilters) -> str | None:
+    """The text of a name-or-email search (None for no text, a case number or a whole address)."""
+    text = filters.text.strip()
+    if not text or case_number(text) is not None or _EMAIL.fullmatch(text):
+        return None
+    return text
+
+
+def matching_cases(text: str, dialect: str) -> Select:
+    """Ids of the open cases whose customer's name or email contains `text`, ignoring case, read from
+    `queue_search` (one row per open case; migration 0011): an FTS5 trigram table on SQLite, a table with pg_trgm
+    GIN indexes on PostgreSQL. A text shorter than a trigram scans that table (25,000 rows at 1,000,000 cases)."""
+    like = _like(text)
+    if dialect == "sqlite":
+        ids = select(literal_column("rowid")).select_from(sql_text("queue_search"))
+        if len(text) >= MIN_INDEXED_SEARCH:
+            return ids.where(sql_text("queue_search MATCH :fts_phrase").bindparams(fts_phrase=_fts_phrase(text)))
+        return ids.where(
+            sql_text("(name LIKE :like_pattern ESCAPE '\\' OR email LIKE :like_pattern ESCAPE '\\')").bindparams(
+                like_pattern=like
+            )
         )
-    pattern = _like(text)
-    return select(Customer.id).where(
-        or_(Customer.name.ilike(pattern, escape="\\"), Customer.email.ilike(pattern, escape="\\"))
+    return select(_QUEUE_SEARCH.c.case_id).where(
+        or_(_QUEUE_SEARCH.c.name.ilike(like, escape="\\"), _QUEUE_SEARCH.c.email.ilike(like, escape="\\"))
     )
 
 
-def _where(filters: QueueFilters, actor_id: int | None, dialect: str) -> list[ColumnElement[bool]]:
+_QUEUE_SEARCH = table("queue_search", column("case_id"), column("name"), column("email"))
+SEARCH_FEW = 200  # up to this many matching open cases: read them by id and sort them; more: walk the sort index
+COUNT_CAP = 1_000  # a search's count line stops counting here ("more than 1,000")
+Search = tuple[Literal["ids", "walk"] | None, dict[str, Any]]
+
+
+def plan_search(conn: Any, filters: QueueFilters, dialect: str) -> Search:
+    """How a name-or-email search is run, decided by asking the index for at most SEARCH_FEW + 1 matches (never
+    all of them): "ids" — few matches, read by id (their ids go in as a bound list) and sorted; "walk" — many,
+    so the sort order's index is walked and each open case checked against the matches until a page is full
+    (the more cases match, the sooner it fills). (None, {}) when the filters hold no such search."""
+    text = search_text(filters)
+    if text is None:
+        return None, {}
+    ids = conn.execute(matching_cases(text, dialect).limit(SEARCH_FEW + 1)).scalars().all()
+    if len(ids) <= SEARCH_FEW:
+        return "ids", {"search_ids": list(ids)}
+    return "walk", {}
+
+
+def _where(
+    filters: QueueFilters, actor_id: int | None, dialect: str, search: str | None = None
+) -> list[ColumnElement[bool]]:
     # `status <> 'closed'` verbatim: it is the partial index's predicate, so the planner may use the index.
     clauses: list[ColumnElement[bool]] = [Case.status != "closed"]
     if filters.statuses and set(filters.statuses) != set(OPEN_STATUSES):
@@ -240,8 +274,13 @@ def _where(filters: QueueFilters, actor_id: int | None, dialect: str) -> list[Co
         elif _EMAIL.fullmatch(text):
             # a whole address: exact match through ix_customers_email (emails are stored lower-case)
             clauses.append(Case.customer_id.in_(select(Customer.id).where(Customer.email == text.lower())))
+        elif search == "walk":
+            # SQLite: "+cases.id" keeps the planner from driving the query by the matches (thousands of rowid
+            # lookups and a sort) rather than walking the sort order's index and stopping after a page
+            walked = literal_column("+cases.id") if dialect == "sqlite" else Case.id
+            clauses.append(walked.in_(matching_cases(text, dialect)))
         else:
-            clauses.append(Case.customer_id.in_(customers_matching(text, dialect)))
+            clauses.append(Case.id.in_(bindparam("search_ids", expanding=True)))
     return clauses
 
 
@@ -254,7 +293,9 @@ def _keyset(sort: str) -> ColumnElement[bool]:
 
 
 @lru_cache(maxsize=512)
-def _page_statement(filters: QueueFilters, actor_id: int | None, keyset: bool, limit: int, dialect: str) -> Select:
+def _page_statement(
+    filters: QueueFilters, actor_id: int | None, keyset: bool, limit: int, dialect: str, search: str | None = None
+) -> Select:
     """The page query for a filter combination, built once (building a select costs more than running it)."""
     _, column, descending = SORTS[filters.sort]
     q = (
@@ -278,7 +319,7 @@ def _page_statement(filters: QueueFilters, actor_id: int | None, keyset: bool, l
         .select_from(Case)
         .join(Customer, Customer.id == Case.customer_id)
         .join(Service, Service.id == Case.service_id)
-        .where(*_where(filters, actor_id, dialect))
+        .where(*_where(filters, actor_id, dialect, search))
     )
     if keyset:
         q = q.where(_keyset(filters.sort))
@@ -287,14 +328,20 @@ def _page_statement(filters: QueueFilters, actor_id: int | None, keyset: bool, l
 
 
 @lru_cache(maxsize=512)
-def _count_statement(filters: QueueFilters, actor_id: int | None, dialect: str) -> Select:
+def _count_statement(filters: QueueFilters, actor_id: int | None, dialect: str, search: str | None = None) -> Select:
     today = bindparam("today", type_=Case.due_on.type)
+    where = and_(*_where(filters, actor_id, dialect, search))
+    if search == "walk":  # many matches: count up to COUNT_CAP + 1 of them, never all
+        capped = select(Case.due_on, Case.status).where(where).limit(bindparam("count_limit")).subquery()
+        source, due_on, status = capped, capped.c.due_on, capped.c.status
+    else:
+        source, due_on, status = Case, Case.due_on, Case.status
     q = select(
         func.count(),
-        func.coalesce(func.sum(case((Case.due_on < today, 1), else_=0)), 0),
-        func.coalesce(func.sum(case((Case.status == "awaiting_approval", 1), else_=0)), 0),
-    ).select_from(Case)
-    return q.where(and_(*_where(filters, actor_id, dialect)))
+        func.coalesce(func.sum(case((due_on < today, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((status == "awaiting_approval", 1), else_=0)), 0),
+    ).select_from(source)
+    return q if search == "walk" else q.where(where)
 
 
 _USERS = select(User.id, User.display_name)
@@ -342,11 +389,13 @@ def open_cases(
     if after is not None and after.sort != sort:
         after = None  # a cursor from another sort order means nothing here: start again
     column = SORTS[sort][1]
-    q = _page_statement(filters, actor.id if actor else None, after is not None, limit, db.engine.dialect.name)
+    dialect = db.engine.dialect.name
     params = {"after_value": after.value, "after_id": after.id} if after is not None else {}
     book = book or default_book(db)
     with db.engine.connect() as conn:  # Core, not the ORM: plain rows are all the queue needs
-        records = conn.execute(q, params).all()
+        search, search_params = plan_search(conn, filters, dialect)
+        q = _page_statement(filters, actor.id if actor else None, after is not None, limit, dialect, search)
+        records = conn.execute(q, {**params, **search_params}).all()
         names = dict(conn.execute(_USERS).all()) if records else {}
     more = len(records) > limit
     records = records[:limit]
@@ -407,8 +456,10 @@ def neighbours(db: Database, *, actor: Actor | None, filters: QueueFilters, case
     case's own (sort key, id), so it works whether or not the case is still open or still matches the filters
     (after a decision, "next" is the case that followed it)."""
     _, column, descending = SORTS[filters.sort]
-    where = _where(filters, actor.id if actor else None, db.engine.dialect.name)
+    dialect = db.engine.dialect.name
     with db.engine.connect() as conn:
+        search, search_params = plan_search(conn, filters, dialect)
+        where = _where(filters, actor.id if actor else None, dialect, search)
         here = conn.execute(select(column, Case.id).where(Case.id == case_id)).first()
         if here is None:
             return Neighbours(None, None)
@@ -417,8 +468,8 @@ def neighbours(db: Database, *, actor: Actor | None, filters: QueueFilters, case
         backward = (column.asc(), Case.id.asc()) if descending else (column.desc(), Case.id.desc())
         after = key < at if descending else key > at
         before = key > at if descending else key < at
-        nxt = conn.execute(select(Case.id).where(*where, after).order_by(*forward).limit(1)).scalar()
-        prev = conn.execute(select(Case.id).where(*where, before).order_by(*backward).limit(1)).scalar()
+        nxt = conn.execute(select(Case.id).where(*where, after).order_by(*forward).limit(1), search_params).scalar()
+        prev = conn.execute(select(Case.id).where(*where, before).order_by(*backward).limit(1), search_params).scalar()
     return Neighbours(prev, nxt)
 
 
@@ -440,10 +491,18 @@ def export_frame(
 
 
 def count_matching(db: Database, *, actor: Actor | None, filters: QueueFilters, today: date) -> QueueCount:
-    """How many open cases match the filters (and of those, how many are overdue / awaiting approval)."""
-    q = _count_statement(filters, actor.id if actor else None, db.engine.dialect.name)
+    """How many open cases match the filters (and of those, how many are overdue / awaiting approval). A search
+    matching many cases is counted up to COUNT_CAP only: `capped` says the total is "more than" (and the overdue
+    and awaiting figures then describe the first COUNT_CAP + 1 cases found, so the page does not show them)."""
+    dialect = db.engine.dialect.name
     with db.engine.connect() as conn:
-        total, overdue, awaiting = conn.execute(q, {"today": today}).one()
+        search, search_params = plan_search(conn, filters, dialect)
+        q = _count_statement(filters, actor.id if actor else None, dialect, search)
+        total, overdue, awaiting = conn.execute(
+            q, {"today": today, "count_limit": COUNT_CAP + 1, **search_params}
+        ).one()
+    if int(total) > COUNT_CAP:
+        return QueueCount(COUNT_CAP, int(overdue), int(awaiting), capped=True)
     return QueueCount(int(total), int(overdue), int(awaiting))
 
 

@@ -159,12 +159,19 @@ for line in presence_lines(db, actor, d.id):
 # At 1400x900 the request (left), the verdict and the decision form (right) fit without scrolling; everything
 # else is one click away in the tabs below them.
 left, right = st.columns([2, 3], gap="medium")
-# The tabs keep their state (a key, on_change="rerun"): after an upload or a note the page stays on its tab.
+# The tabs keep their state (a key, on_change="rerun"): after an upload or a note the page stays on its tab, and
+# only the open tab's content is built on a rerun (`tab.open`), not all five.
 facts_tab, documents_tab, history_tab, timeline_tab, actions_tab = st.tabs(
     ["Service and policy", "Documents", "Customer history", "Timeline", "Fix, note, assign"],
     key=f"case_tabs_{d.id}",
     on_change="rerun",
 )
+
+
+def showing(tab) -> bool:
+    """Whether `tab` is the open one (None when tabs do not track state: then every tab is built)."""
+    return tab.open is not False
+
 
 # ---- facts -------------------------------------------------------------------------------------------------
 with left:
@@ -191,48 +198,51 @@ with left:
     with st.container(border=True, height=110 if len(d.description or "") > 300 else "content"):
         st.text(d.description or "(no description)")
 
-with facts_tab:
-    st.subheader("Service")
-    svc = d.service
-    rows = [
-        ("Type", SERVICE_TYPE_LABELS.get(svc.service_type, svc.service_type)),
-        ("Status", STATUS_LABELS.get(svc.status, svc.status)),
-        ("Price paid", money(svc.price_cents)),
-        ("Purchased", day(svc.purchased_on)),
-        ("Scheduled", day(svc.scheduled_on)),
-        ("Initiated", day(svc.initiated_on)),
-        ("Completed", day(svc.completed_on)),
-        ("Service date (policy)", day(svc.service_date)),
-    ]
-    if svc.cycle:
-        rows += [
-            (
-                "Billing cycle",
-                f"{CYCLE_LABELS.get(svc.cycle, svc.cycle)}: {day(svc.cycle_start)} – {day(svc.cycle_end)}",
-            ),
-            ("Cancelled", day(svc.cancelled_on) if svc.cancelled_on else "not cancelled"),
+if showing(facts_tab):
+    with facts_tab:
+        st.subheader("Service")
+        svc = d.service
+        rows = [
+            ("Type", SERVICE_TYPE_LABELS.get(svc.service_type, svc.service_type)),
+            ("Status", STATUS_LABELS.get(svc.status, svc.status)),
+            ("Price paid", money(svc.price_cents)),
+            ("Purchased", day(svc.purchased_on)),
+            ("Scheduled", day(svc.scheduled_on)),
+            ("Initiated", day(svc.initiated_on)),
+            ("Completed", day(svc.completed_on)),
+            ("Service date (policy)", day(svc.service_date)),
         ]
-    table(rows)
+        if svc.cycle:
+            rows += [
+                (
+                    "Billing cycle",
+                    f"{CYCLE_LABELS.get(svc.cycle, svc.cycle)}: {day(svc.cycle_start)} – {day(svc.cycle_end)}",
+                ),
+                ("Cancelled", day(svc.cancelled_on) if svc.cancelled_on else "not cancelled"),
+            ]
+        table(rows)
 
 # ---- the customer's history ---------------------------------------------------------------------------------------
-with history_tab:
-    history_panel(history)
+if showing(history_tab):
+    with history_tab:
+        history_panel(history)
 
 # ---- documents (the evidence work adds uploaded documents here) ------------------------------------------------
-with documents_tab:
-    st.subheader("Documentation")
-    if d.documentation:
-        st.dataframe(
-            pd.DataFrame(
-                [(i.get("kind", ""), i.get("name", ""), i.get("note", "")) for i in d.documentation],
-                columns=["Kind", "Item", "Note"],
-            ),
-            hide_index=True,
-            width="stretch",
-        )
-    else:
-        st.caption("No documentation provided (section 4 asks for screenshots, emails or other documents).")
-    documents_section(db, actor, d.id, d.version)
+if showing(documents_tab):
+    with documents_tab:
+        st.subheader("Documentation")
+        if d.documentation:
+            st.dataframe(
+                pd.DataFrame(
+                    [(i.get("kind", ""), i.get("name", ""), i.get("note", "")) for i in d.documentation],
+                    columns=["Kind", "Item", "Note"],
+                ),
+                hide_index=True,
+                width="stretch",
+            )
+        else:
+            st.caption("No documentation provided (section 4 asks for screenshots, emails or other documents).")
+        documents_section(db, actor, d.id, d.version)
 
 # ---- the policy verdict --------------------------------------------------------------------------------------
 with right:
@@ -255,19 +265,20 @@ with right:
                 for f in v.findings:
                     icon = ":material/check_circle:" if f.ok else ":material/warning:"
                     st.markdown(f"{icon} {f.message}")
-with facts_tab:
-    if v is not None:
-        st.subheader("Policy sections cited")
-        for number, text in d.cited:
-            with st.expander(f"Section {number} of the policy", expanded=False):
-                st.text(text)
-        if "checker" in BY_KEY and d.checker_params:
-            st.page_link(
-                BY_KEY["checker"].path,
-                label="Try these facts in the policy checker",
-                icon=":material/rule:",
-                query_params=d.checker_params,
-            )
+if showing(facts_tab):
+    with facts_tab:
+        if v is not None:
+            st.subheader("Policy sections cited")
+            for number, text in d.cited:
+                with st.expander(f"Section {number} of the policy", expanded=False):
+                    st.text(text)
+            if "checker" in BY_KEY and d.checker_params:
+                st.page_link(
+                    BY_KEY["checker"].path,
+                    label="Try these facts in the policy checker",
+                    icon=":material/rule:",
+                    query_params=d.checker_params,
+                )
 
 # ---- the decision (closed or awaiting approval) ----------------------------------------------------------------
 dec = d.decision
@@ -641,47 +652,52 @@ def assign_form() -> None:
             st.error(errs[field], icon=":material/error:")
 
 
+actions_open = showing(actions_tab)
 if not may_act:
     with right:
         st.info("Your role can view cases; reviewers and managers act on them.", icon=":material/visibility:")
-    with actions_tab:
-        st.caption("Your role can view cases; reviewers and managers act on them.")
+    if actions_open:
+        with actions_tab:
+            st.caption("Your role can view cases; reviewers and managers act on them.")
 else:
     if d.is_open:
         with right:
             decide_form()
+    if actions_open:
         with actions_tab:
-            tabs = st.tabs(["Fix attempt", "Note", "Assign"])
-            with tabs[0]:
-                fix_form()
-            with tabs[1]:
+            if d.is_open:
+                tabs = st.tabs(["Fix attempt", "Note", "Assign"])
+                with tabs[0]:
+                    fix_form()
+                with tabs[1]:
+                    note_form()
+                with tabs[2]:
+                    assign_form()
+            elif d.awaiting_approval:
+                tabs = st.tabs(["Note", "Assign"])
+                with tabs[0]:
+                    note_form()
+                with tabs[1]:
+                    assign_form()
+            else:
                 note_form()
-            with tabs[2]:
-                assign_form()
-    elif d.awaiting_approval:
-        with actions_tab:
-            tabs = st.tabs(["Note", "Assign"])
-            with tabs[0]:
-                note_form()
-            with tabs[1]:
-                assign_form()
-    else:
-        with actions_tab:
-            note_form()
 
 # ---- timeline ------------------------------------------------------------------------------------------------------
-timeline_tab.subheader("Timeline")
-timeline_tab.dataframe(
-    pd.DataFrame(
-        [(e.at, e.actor, e.what) for e in d.timeline],
-        columns=["When (UTC)", "Who", "What"],
-    ),
-    hide_index=True,
-    width="stretch",
-    column_config={
-        "When (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", width="small"),
-        "Who": st.column_config.TextColumn(width="small"),
-        "What": st.column_config.TextColumn(width="large"),
-    },
-)
-timeline_tab.caption(f"Version {d.version} of this case. Every change above was recorded with who made it and when.")
+if showing(timeline_tab):
+    timeline_tab.subheader("Timeline")
+    timeline_tab.dataframe(
+        pd.DataFrame(
+            [(e.at, e.actor, e.what) for e in d.timeline],
+            columns=["When (UTC)", "Who", "What"],
+        ),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "When (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", width="small"),
+            "Who": st.column_config.TextColumn(width="small"),
+            "What": st.column_config.TextColumn(width="large"),
+        },
+    )
+    timeline_tab.caption(
+        f"Version {d.version} of this case. Every change above was recorded with who made it and when."
+    )

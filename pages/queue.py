@@ -128,7 +128,9 @@ with st.container(border=True):
         "Search",
         key="qf_text",
         placeholder="Customer name, email or case number",
-        help="Digits find a case by its number; anything else searches customer names and emails.",
+        help="Digits find a case by its number (123 or #123); a whole address (a@b.example) finds that email; "
+        "anything else, of any length, finds the open cases whose customer's name or email contains it, ignoring "
+        "case. A search matching more than 1,000 cases is counted as “more than 1,000”.",
     )
     row1[1].selectbox("Status", list(STATUS_CHOICES), key="qf_status", format_func=STATUS_CHOICES.get)
     row1[2].selectbox(
@@ -184,10 +186,13 @@ except DeskError as exc:
     st.stop()
 
 first_n = (len(paging["stack"]) - 1) * PAGE_SIZE
-summary = (
-    f"**{count.total:,}** open case{'s' if count.total != 1 else ''} match · "
-    f"{count.overdue:,} overdue · {count.awaiting_approval:,} awaiting approval"
-)
+if count.capped:  # a search matching many cases is not counted to the end (desk.queue.COUNT_CAP)
+    summary = f"**More than {count.total:,}** open cases match (a search counts up to {count.total:,})"
+else:
+    summary = (
+        f"**{count.total:,}** open case{'s' if count.total != 1 else ''} match · "
+        f"{count.overdue:,} overdue · {count.awaiting_approval:,} awaiting approval"
+    )
 if page.rows:
     summary += f" — showing {first_n + 1:,}–{first_n + len(page.rows):,}"
 st.markdown(summary)

@@ -359,3 +359,90 @@ def test_every_sort_and_my_cases_walk_their_own_index_on_sqlite(demo_db, sort, a
         with demo_db.engine.connect() as c:
             plan = " ".join(str(r[-1]) for r in c.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
         assert f"USING INDEX {index} " in plan + " " and "TEMP B-TREE" not in plan, plan
+
+
+@pytest.mark.parametrize("few", [0, 2, 10_000])
+@pytest.mark.parametrize("sort", ["due", "amount_desc", "customer"])
+def test_a_search_gives_the_same_pages_whether_it_has_few_or_many_matches(demo_db, monkeypatch, few, sort):
+    """desk.queue asks the index for at most SEARCH_FEW + 1 matches: fewer are read by id and sorted, more make it
+    walk the sort order's index. Both ways give every matching open case once, in order, on both backends."""
+    from desk import queue as q
+
+    db = demo_db
+    ids = {add_case(db, customer_name=f"Common Walker {i}", customer_email=f"w{i}@walk.example") for i in range(7)}
+    monkeypatch.setattr(q, "SEARCH_FEW", few)
+    for text in ("walker", "walk.example", "wa", "w", "e", "ALK"):
+        expected = {
+            e["id"] for e in all_open(db) if text.lower() in e["name"].lower() or text.lower() in e["email"].lower()
+        }
+        rows = walk(db, QueueFilters(text=text, sort=sort), limit=3)
+        found = [r.case_id for r in rows]
+        assert len(found) == len(set(found)) and set(found) == expected, text
+        keys = [(sort_value(r, sort), r.case_id) for r in rows]
+        assert keys == sorted(keys, reverse=SORTS[sort][2]), text
+        if text == "walker":
+            assert set(found) == ids
+        assert count_matching(db, actor=None, filters=QueueFilters(text=text), today=TODAY).total == len(expected)
+
+
+def test_a_search_matching_many_cases_counts_only_up_to_the_cap(demo_db, monkeypatch):
+    from desk import queue as q
+
+    db = demo_db
+    for i in range(6):
+        add_case(db, customer_name=f"Capped Counter {i}", customer_email=f"c{i}@cap.example")
+    monkeypatch.setattr(q, "SEARCH_FEW", 2)
+    monkeypatch.setattr(q, "COUNT_CAP", 4)
+    capped = count_matching(db, actor=None, filters=QueueFilters(text="capped counter"), today=TODAY)
+    assert (capped.total, capped.capped) == (4, True)
+    monkeypatch.setattr(q, "COUNT_CAP", 6)
+    exact = count_matching(db, actor=None, filters=QueueFilters(text="capped counter"), today=TODAY)
+    assert (exact.total, exact.capped) == (6, False)
+
+
+def test_the_search_index_follows_cases_entering_and_leaving_the_queue(demo_db):
+    """queue_search holds the open cases only, kept by triggers: closing a case takes it out, reopening puts it
+    back, moving it to another customer or renaming the customer (name or email) rewrites it."""
+    db = demo_db
+    cid = add_case(db, customer_name="Quentin Tracker", customer_email="q.tracker@follow.example")
+    other = add_case(db, customer_name="Olive Elsewhere", customer_email="olive@else.example")
+    assert _filtered(db, QueueFilters(text="tracker")) == {cid}
+    with db.write.begin() as s:
+        s.execute(update(Case).where(Case.id == cid).values(status="closed"))
+    assert _filtered(db, QueueFilters(text="tracker")) == set()
+    with db.write.begin() as s:
+        s.execute(update(Case).where(Case.id == cid).values(status="open"))
+        s.execute(update(Case).where(Case.id == cid).values(status="awaiting_approval"))
+    assert _filtered(db, QueueFilters(text="q.tracker@follow")) == {cid}
+    with db.write.begin() as s:
+        olive = s.scalar(select(Case.customer_id).where(Case.id == other))
+        s.execute(update(Case).where(Case.id == cid).values(customer_id=olive))
+    assert _filtered(db, QueueFilters(text="tracker")) == set()
+    assert _filtered(db, QueueFilters(text="elsewhere")) == {cid, other}
+    with db.write.begin() as s:
+        s.execute(update(Customer).where(Customer.id == olive).values(email="olive.new@moved.example"))
+    assert _filtered(db, QueueFilters(text="moved.exa")) == {cid, other}
+    assert _filtered(db, QueueFilters(text="else.example")) == set()
+
+
+def test_a_search_with_many_matches_walks_the_sort_index_on_sqlite(demo_db, monkeypatch):
+    if demo_db.backend != "sqlite":
+        pytest.skip("PostgreSQL plans small test tables with sequential scans; see benchmarks/queue.py at scale")
+    from desk import queue as q
+
+    monkeypatch.setattr(q, "SEARCH_FEW", 1)
+    statements: list = []
+
+    def capture(conn, cur, statement, parameters, context, executemany):
+        if "ORDER BY" in statement and not statement.startswith("EXPLAIN"):
+            statements.append((statement, parameters))
+
+    event.listen(demo_db.engine, "before_cursor_execute", capture)
+    try:
+        open_cases(demo_db, actor=None, filters=QueueFilters(text="example"), limit=3, today=TODAY)
+    finally:
+        event.remove(demo_db.engine, "before_cursor_execute", capture)
+    (sql, params), *_ = statements
+    with demo_db.engine.connect() as c:
+        plan = " ".join(str(r[-1]) for r in c.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
+    assert "USING INDEX ix_cases_queue " in plan + " " and "TEMP B-TREE" not in plan, plan

@@ -18,7 +18,7 @@ def test_the_case_page_shows_an_image_an_email_and_a_pdf(app, tmp_path):
     documents.attach(db, rita, cid, "**bold** <img src=x>.png", screenshot_png(), 1)
     documents.attach(db, rita, cid, "complaint.eml", complaint_email(), 2)
     documents.attach(db, rita, cid, "invoice.pdf", invoice_pdf(), 3)
-    at = open_case(app(url), cid, "rita")
+    at = open_case(app(url), cid, "rita", tab="Documents")
     texts = [t.value for t in at.text]
     assert "**bold** <img src=x>.png" in texts  # the name as plain text, not Markdown
     assert any("stopped working on day two" in t for t in texts)
@@ -27,7 +27,7 @@ def test_the_case_page_shows_an_image_an_email_and_a_pdf(app, tmp_path):
     assert not any("**bold**" in m.value for m in at.markdown)
     assert len(at.get("file_uploader")) == 1  # reviewers may upload
     assert not any(s.label.startswith("Remove a document") for s in at.selectbox)
-    admin = open_case(app(url), cid, "ada")
+    admin = open_case(app(url), cid, "ada", tab="Documents")
     assert any(s.label.startswith("Remove a document") for s in admin.selectbox)
     assert len(admin.get("file_uploader")) == 0
     db.dispose()

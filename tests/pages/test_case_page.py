@@ -22,14 +22,25 @@ from ui.nav import BY_KEY
 CASE = "pages/case.py"
 
 
-def open_case(at, case_id, user: str | None = None):
+def open_case(at, case_id, user: str | None = None, tab: str | None = None):
     if user:
         at.session_state["local_user_email"] = f"{user}@refund-desk.example"
     at.run()
     at.query_params["case"] = str(case_id)
     at.switch_page(CASE).run()
     assert not at.exception, at.exception
+    return open_tab(at, case_id, tab) if tab else at
+
+
+def open_tab(at, case_id, label: str):
+    """Click a tab of the case page: only the open tab's content is built (st.tabs with a key and a rerun)."""
+    at.session_state[f"case_tabs_{case_id}"] = label
+    at.run()
+    assert not at.exception, at.exception
     return at
+
+
+ACTIONS = "Fix, note, assign"
 
 
 @pytest.fixture
@@ -79,19 +90,22 @@ def test_the_case_page_shows_facts_verdict_clauses_and_timeline(app, desk):
     markdown = " ".join(m.value for m in at.markdown)
     assert "**Recommended:** Fix the issue" in markdown
     assert any(e.label == "Section 1 of the policy" for e in at.expander)
-    timeline = at.dataframe[-1].value
-    assert list(timeline["What"]) == ["Request received by email"]
-    tabs = [t.label for t in at.tabs]
-    assert tabs == [*DETAIL_TABS, "Fix attempt", "Note", "Assign"]
-    assert at.get("form")[0].proto.form.form_id == f"decide_form_{cid}"  # first: beside the verdict
     links = [p for p in at.get("page_link") if "checker" in str(p.proto.page)]
     assert bool(links) == ("checker" in BY_KEY)
+    assert [t.label for t in at.tabs] == DETAIL_TABS  # only the open tab (the first) is built
+    assert at.get("form")[0].proto.form.form_id == f"decide_form_{cid}"  # first: beside the verdict
+    open_tab(at, cid, "Timeline")
+    timeline = at.dataframe[-1].value
+    assert list(timeline["What"]) == ["Request received by email"]
+    assert not any(e.label == "Section 1 of the policy" for e in at.expander)  # the first tab is not built now
+    open_tab(at, cid, ACTIONS)
+    assert [t.label for t in at.tabs] == [*DETAIL_TABS, "Fix attempt", "Note", "Assign"]
 
 
 def test_a_failed_fix_then_a_partial_refund_through_the_forms(app, desk):
     url, db = desk
     cid = add_case(db, reason="technical_issue", price_cents=8_000)
-    at = open_case(app(url), cid)
+    at = open_case(app(url), cid, tab=ACTIONS)
     at.radio(key=f"fix_result_{cid}").set_value("failed")
     at.text_input(key=f"fix_note_{cid}").set_value("Reinstalled; still crashes.")
     button(at, "Record fix attempt").click().run()
@@ -186,7 +200,7 @@ def test_a_repeated_submit_with_the_key_of_the_first_writes_once(app, desk):
 def test_a_note_and_an_assignment_from_the_case_page(app, desk):
     url, db = desk
     cid = add_case(db)
-    at = open_case(app(url), cid)
+    at = open_case(app(url), cid, tab=ACTIONS)
     at.text_area(key=f"note_text_{cid}").set_value("   ")
     button(at, "Add note").click().run()
     assert any("Write the note first" in e.value for e in at.error)
@@ -195,6 +209,7 @@ def test_a_note_and_an_assignment_from_the_case_page(app, desk):
     assert shows(at.success, "Note added.")
     button(at, "Assign to me").click().run()
     assert shows(at.success, "Assignment saved.")
+    open_tab(at, cid, "Timeline")
     timeline = list(at.dataframe[-1].value["What"])
     assert timeline[:2] == ["Assigned to Rita Ramos", "Note: Customer prefers email."]
 
@@ -226,7 +241,7 @@ def test_a_refused_form_shows_its_message_and_never_the_form_s_own_name(app, des
     """Each refused form (decide, note, approve) shows one red box: the reason, not 'decide' or 'note'."""
     url, db = desk
     cid = add_case(db, reason="technical_issue", price_cents=8_000, service_date=TODAY - timedelta(days=20))
-    at = open_case(app(url), cid)
+    at = open_case(app(url), cid, tab=ACTIONS)
     at.text_area(key=f"note_text_{cid}").set_value("   ")
     button(at, "Add note").click().run()
     errors = [e.value for e in at.error]
@@ -275,13 +290,16 @@ def test_a_eur_case_shows_every_amount_in_euros(app, desk):
 
     assert "€1,234,567.89" in page_text()  # amount requested and price paid
     assert "$" not in page_text()
+    open_tab(at, cid, ACTIONS)
     at.radio(key=f"fix_result_{cid}").set_value("failed")
     button(at, "Record fix attempt").click().run()
     assert at.text_input(key=f"decide_amount_{cid}").label == "Amount (EUR)"
     at.text_input(key=f"decide_amount_{cid}").set_value("30.5")
     button(at, "Record decision").click().run()
     assert shows(at.success, "Decision saved: Partial refund of €30.50")
-    assert "€30.50" in page_text() and "$" not in page_text()  # the decision box and the timeline
+    assert "€30.50" in page_text() and "$" not in page_text()  # the decision box
+    open_tab(at, cid, "Timeline")
+    assert "€30.50" in page_text() and "$" not in page_text()  # the timeline
     with db.read() as s:
         assert s.scalar(select(Decision.amount_cents).where(Decision.case_id == cid)) == 3_050
 
@@ -289,7 +307,7 @@ def test_a_eur_case_shows_every_amount_in_euros(app, desk):
 def test_an_amount_with_more_decimals_than_its_currency_is_refused_not_rounded(app, desk):
     url, db = desk
     cid = add_case(db, reason="technical_issue", price_cents=8_000)
-    at = open_case(app(url), cid)
+    at = open_case(app(url), cid, tab=ACTIONS)
     at.radio(key=f"fix_result_{cid}").set_value("failed")
     button(at, "Record fix attempt").click().run()
     assert at.radio(key=f"decide_outcome_{cid}_9").value == "partial_refund"
@@ -393,7 +411,7 @@ def test_the_customer_history_tab_and_the_frequent_requester_flag(app, desk):
         today=TODAY,
     )
     set_frequent_requester_threshold(db, user_id(db, "ada"), 2)
-    at = open_case(app(url), ids[0])
+    at = open_case(app(url), ids[0], tab="Customer history")
     history = next(t for t in at.tabs if t.label == "Customer history")
     frame = history.dataframe[0].value
     assert list(frame["Case"]) == [f"/case?case={ids[1]}", f"/case?case={ids[2]}"]
