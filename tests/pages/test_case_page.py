@@ -421,3 +421,27 @@ def test_the_customer_history_tab_and_the_frequent_requester_flag(app, desk):
     assert "Frequent requester: 3 requests in 12 months (threshold 2)" in badges
     set_frequent_requester_threshold(db, user_id(db, "ada"), 3)
     assert "Frequent requester" not in " ".join(m.value for m in open_case(app(url), ids[0]).markdown)
+
+
+def test_no_page_relies_on_streamlit_magic():
+    """.streamlit/config.toml turns magic off (it rewrote every page's syntax tree on each compile, and AppTest
+    compiles on every rerun): no page may have a bare expression that magic would have written to the page."""
+    import ast
+    import tomllib
+    from pathlib import Path
+
+    from streamlit.runtime.scriptrunner import magic
+
+    root = Path(__file__).resolve().parents[2]
+    assert tomllib.loads((root / ".streamlit" / "config.toml").read_text())["runner"]["magicEnabled"] is False
+    for path in [root / "app.py", *sorted((root / "pages").glob("*.py"))]:
+        tree = magic.add_magic(path.read_text(), str(path))
+        written = [
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Call)
+            and isinstance(n.func, ast.Attribute)
+            and isinstance(n.func.value, ast.Name)
+            and n.func.value.id.startswith("__streamlitmagic__")
+        ]
+        assert not written, f"{path.name}:{written[0].lineno} would be written by magic"
