@@ -15,7 +15,7 @@ from desk.decisions import (
     decide,
     reject_exception,
 )
-from desk.errors import DeskError, InvalidInput, NotFound, StaleCase
+from desk.errors import DeskError, InvalidInput, NotFound
 from desk.history import customer_history
 from desk.limits import read_limit
 from desk.money import format_money, minor_digits
@@ -30,17 +30,17 @@ from policy import (
     SERVICE_TYPE_LABELS,
     STATUS_LABELS,
 )
-from ui.casework import clear_queue_caches, flash, show_flash
+from ui.casework import clear_queue_caches, show_flash
 from ui.customer_history import frequent_badge, history_panel
 from ui.documents import documents_section
 from ui.guard import guard
 from ui.nav import BY_KEY
 from ui.reply import reply_section
+from ui.submit import FormMessages
 from ui.workbench import SUBMIT_KEY, SUBMIT_NEXT_KEY, case_nav, presence_lines, queue_view
 
 ctx = guard("case")
 db, actor, today = ctx.db, ctx.actor, ctx.today
-ERRORS = "case_form_errors"  # {"case": id, "which": form name, "fields": {field or "form": message}}
 
 try:
     case_id = parse_case_id(st.query_params.get("case"))
@@ -71,6 +71,8 @@ except DeskError as exc:
     st.stop()
 
 may_act = actor.may("act_on_case")
+# refusals next to their fields (for this case only), successes and other refusals at the top of the page
+forms = FormMessages("case_form_errors", scope=d.id)
 
 
 def money(cents: int | None) -> str:
@@ -93,35 +95,9 @@ def table(rows: list[tuple[str, str]]) -> None:
     )
 
 
-def form_errors(form: str) -> dict:
-    """The refusal messages of `form` by field ("form": the whole form), if its last submit was refused."""
-    errs = st.session_state.get(ERRORS) or {}
-    return errs["fields"] if errs.get("case") == d.id and errs.get("which") == form else {}
-
-
-def set_error(form: str, exc: InvalidInput) -> None:
-    # the form's own name is kept apart from the messages, so it is never shown as one
-    st.session_state[ERRORS] = {"case": d.id, "which": form, "fields": {exc.field or "form": exc.message}}
-
-
 def idem_key(action: str) -> str:
     """Made when the form is rendered and kept for this version of the case: a double click sends it twice."""
     return st.session_state.setdefault(f"idem_{action}_{d.id}_{d.version}", uuid.uuid4().hex)
-
-
-def after_write(message: str) -> None:
-    st.session_state.pop(ERRORS, None)
-    clear_queue_caches()
-    flash("success", message)
-
-
-def on_desk_error(form: str, exc: DeskError) -> None:
-    if isinstance(exc, StaleCase):
-        flash("warning", str(exc), exc.changes)
-    elif isinstance(exc, InvalidInput):
-        set_error(form, exc)
-    else:
-        flash("error", str(exc))
 
 
 # ---- header: queue navigation, the case, who else has it ----------------------------------------------------------
@@ -284,39 +260,37 @@ if showing(facts_tab):
 dec = d.decision
 
 
+@forms.callback
 def _settle(approve: bool, decision_id: int, version: int, key: str) -> None:
     note = st.session_state.get(f"approve_note_{d.id}", "")
     fn = approve_exception if approve else reject_exception
-    try:
-        result = fn(db, actor.id, decision_id, note, today=today, seen_version=version, idempotency_key=key)
-    except DeskError as exc:
-        on_desk_error("approve", exc)
-        return
-    after_write(result.message)
+    forms.submit(
+        "approve",
+        lambda: fn(db, actor.id, decision_id, note, today=today, seen_version=version, idempotency_key=key),
+        done=lambda result: result.message,
+        after=clear_queue_caches,
+    )
 
 
+@forms.callback
 def _reopen(case_id: int, version: int, key: str) -> None:
-    try:
-        result = reopen_case(
-            db, actor.id, case_id, st.session_state.get(f"reopen_reason_{case_id}", ""), version, idempotency_key=key
-        )
-    except DeskError as exc:
-        on_desk_error("reopen", exc)
-        return
-    st.session_state[f"reopen_reason_{case_id}"] = ""
-    after_write(result.message)
+    reason = st.session_state.get(f"reopen_reason_{case_id}", "")
+    if forms.submit(
+        "reopen",
+        lambda: reopen_case(db, actor.id, case_id, reason, version, idempotency_key=key),
+        done=lambda result: result.message,
+        after=clear_queue_caches,
+    ).ok:
+        st.session_state[f"reopen_reason_{case_id}"] = ""
 
 
 def reopen_form() -> None:
-    errs = form_errors("reopen")
-    with st.expander("Reopen this case (managers)", icon=":material/undo:", expanded=bool(errs)):
+    with st.expander("Reopen this case (managers)", icon=":material/undo:", expanded=bool(forms.errors("reopen"))):
         with st.form(f"reopen_form_{d.id}"):
             st.text_area(
                 "Why the case is reopened (for the audit trail)", key=f"reopen_reason_{d.id}", max_chars=4000, height=68
             )
-            for field in ("reason", "form"):
-                if errs.get(field):
-                    st.error(errs[field], icon=":material/error:")
+            forms.field_errors("reopen", "reason", "form")
             st.form_submit_button(
                 "Reopen", icon=":material/undo:", on_click=_reopen, args=(d.id, d.version, idem_key("reopen"))
             )
@@ -350,7 +324,6 @@ if dec is not None and d.status != "open":
                 st.caption(f"{dec.approval_status.capitalize()} by {dec.approver.name}: note")
                 st.text(dec.approval_note or "")
         if dec.pending:
-            errs = form_errors("approve")
             if actor.may("approve_exception") and dec.decided_by and dec.decided_by.id != actor.id:
                 with st.form(f"approve_form_{d.id}"):
                     st.markdown("**Approve or reject this " + ("exception**" if dec.is_exception else "decision**"))
@@ -359,10 +332,7 @@ if dec is not None and d.status != "open":
                         key=f"approve_note_{d.id}",
                         placeholder="Why you agree, or why not",
                     )
-                    if errs.get("note"):
-                        st.error(errs["note"])
-                    if errs.get("form"):
-                        st.error(errs["form"])
+                    forms.field_errors("approve", "note", "form")
                     key = idem_key("approve")
                     c1, c2 = st.columns(2)
                     c1.form_submit_button(
@@ -395,6 +365,7 @@ if dec is not None and d.status != "open":
 # ---- actions -----------------------------------------------------------------------------------------------------
 
 
+@forms.callback
 def _submit_decision(
     case_id: int,
     version: int,
@@ -405,13 +376,10 @@ def _submit_decision(
     colleague: str | None = None,
 ) -> None:
     if colleague and not st.session_state.get(f"decide_takeover_{case_id}"):
-        set_error(
+        forms.refuse(
             "decide",
-            InvalidInput(
-                f"This case is assigned to {colleague}. Tick “Decide it anyway” to decide "
-                "it yourself, or leave it to them.",
-                field="takeover",
-            ),
+            "takeover",
+            f"This case is assigned to {colleague}. Tick “Decide it anyway” to decide it yourself, or leave it to them.",
         )
         return
     if outcome == "full_refund":
@@ -422,64 +390,64 @@ def _submit_decision(
     else:
         amount_cents = None
     rationale = st.session_state.get(f"decide_rationale_{case_id}", "")
-    try:
-        st.toast("Saving the decision…", icon=":material/hourglass_top:")  # seen wherever the page is scrolled
-        with st.spinner("Saving the decision…"):  # waits its turn if an import is being saved
-            result = decide(db, actor.id, case_id, outcome, amount_cents, rationale, version, key, today=today)
-    except DeskError as exc:
-        on_desk_error("decide", exc)
+    st.toast("Saving the decision…", icon=":material/hourglass_top:")  # seen wherever the page is scrolled
+    with st.spinner("Saving the decision…"):  # waits its turn if an import is being saved
+        submitted = forms.submit(
+            "decide",
+            lambda: decide(db, actor.id, case_id, outcome, amount_cents, rationale, version, key, today=today),
+            after=clear_queue_caches,
+        )
+    if not submitted.ok:
         return
     st.session_state[f"decide_rationale_{case_id}"] = ""
+    message = submitted.result.message
     if not then_next:
-        after_write(result.message)
+        forms.succeeded("decide", message)
         return
     following = neighbours(db, actor=actor, filters=queue_view(), case_id=case_id).next
     if following is None:
-        after_write(f"{result.message} That was the last case of your queue view.")
+        forms.succeeded("decide", f"{message} That was the last case of your queue view.")
         return
-    after_write(f"Case #{case_id}: {result.message} Now case #{following}, the next in your queue view.")
+    forms.succeeded("decide", f"Case #{case_id}: {message} Now case #{following}, the next in your queue view.")
     st.query_params["case"] = str(following)
 
 
+@forms.callback
 def _submit_fix(case_id: int, version: int, key: str) -> None:
     result = st.session_state.get(f"fix_result_{case_id}")
     succeeded = {"succeeded": True, "failed": False, "pending": None}[result]
-    try:
-        record_fix(
-            db,
-            actor.id,
-            case_id,
-            succeeded,
-            st.session_state.get(f"fix_note_{case_id}", ""),
-            version,
-            idempotency_key=key,
-        )
-    except DeskError as exc:
-        on_desk_error("fix", exc)
-        return
-    st.session_state[f"fix_note_{case_id}"] = ""
-    after_write(f"Fix attempt recorded: {result}. The verdict below follows the new facts.")
+    note = st.session_state.get(f"fix_note_{case_id}", "")
+    if forms.submit(
+        "fix",
+        lambda: record_fix(db, actor.id, case_id, succeeded, note, version, idempotency_key=key),
+        done=f"Fix attempt recorded: {result}. The verdict below follows the new facts.",
+        after=clear_queue_caches,
+    ).ok:
+        st.session_state[f"fix_note_{case_id}"] = ""
 
 
+@forms.callback
 def _submit_note(case_id: int, version: int, key: str) -> None:
-    try:
-        add_note(db, actor.id, case_id, st.session_state.get(f"note_text_{case_id}", ""), version, idempotency_key=key)
-    except DeskError as exc:
-        on_desk_error("note", exc)
-        return
-    st.session_state[f"note_text_{case_id}"] = ""
-    after_write("Note added.")
+    text = st.session_state.get(f"note_text_{case_id}", "")
+    if forms.submit(
+        "note",
+        lambda: add_note(db, actor.id, case_id, text, version, idempotency_key=key),
+        done="Note added.",
+        after=clear_queue_caches,
+    ).ok:
+        st.session_state[f"note_text_{case_id}"] = ""
 
 
+@forms.callback
 def _submit_assign(case_id: int, version: int, key: str, assignee_id: int | None) -> None:
     if assignee_id == -1:
         assignee_id = st.session_state.get(f"assign_to_{case_id}")
-    try:
-        assign(db, actor.id, case_id, assignee_id, version, idempotency_key=key)
-    except DeskError as exc:
-        on_desk_error("assign", exc)
-        return
-    after_write("Case unassigned." if assignee_id is None else "Assignment saved.")
+    forms.submit(
+        "assign",
+        lambda: assign(db, actor.id, case_id, assignee_id, version, idempotency_key=key),
+        done="Case unassigned." if assignee_id is None else "Assignment saved.",
+        after=clear_queue_caches,
+    )
 
 
 def decide_form() -> None:
@@ -487,7 +455,6 @@ def decide_form() -> None:
     if v is None:
         st.warning("This case cannot be decided until its facts can be judged by the policy engine.")
         return
-    errs = form_errors("decide")
 
     def label(o: str) -> str:
         if o == v.recommended_outcome:
@@ -523,8 +490,7 @@ def decide_form() -> None:
         if colleague:
             st.warning(f"Assigned to {colleague}: deciding it takes it over.", icon=":material/person_alert:")
             st.checkbox("Decide it anyway", key=f"decide_takeover_{d.id}")
-            if errs.get("takeover"):
-                st.error(errs["takeover"], icon=":material/error:")
+            forms.field_errors("decide", "takeover")
         if outcome == "full_refund":
             st.text_input(
                 f"Amount ({currency})",
@@ -550,8 +516,7 @@ def decide_form() -> None:
             )
         if outcome in MONEY_OUTCOMES and (limit := read_limit(db, d.service.currency)) is not None:
             st.caption(f"Refunds and credits above {limit.text} need a manager's approval (the approval limit).")
-        if errs.get("amount"):
-            st.error(errs["amount"], icon=":material/error:")
+        forms.field_errors("decide", "amount")
         st.text_area(
             "Rationale" + (" (required for an exception)" if exception else " (optional)"),
             key=f"decide_rationale_{d.id}",
@@ -559,11 +524,7 @@ def decide_form() -> None:
             max_chars=4000,
             height=68,
         )
-        if errs.get("rationale"):
-            st.error(errs["rationale"], icon=":material/error:")
-        for field in ("form", "outcome"):
-            if errs.get(field):
-                st.error(errs[field], icon=":material/error:")
+        forms.field_errors("decide", "rationale", "form", "outcome")
         buttons = st.container(horizontal=True)
         buttons.form_submit_button(
             "Submit exception for approval" if exception else "Record decision",
@@ -584,7 +545,6 @@ def decide_form() -> None:
 
 
 def fix_form() -> None:
-    errs = form_errors("fix")
     with st.form(f"fix_form_{d.id}"):
         st.radio(
             "Result of the fix attempt",
@@ -594,9 +554,7 @@ def fix_form() -> None:
             horizontal=True,
         )
         st.text_input("What was tried (internal)", key=f"fix_note_{d.id}", max_chars=4000)
-        for field in ("succeeded", "note", "form"):
-            if errs.get(field):
-                st.error(errs[field], icon=":material/error:")
+        forms.field_errors("fix", "succeeded", "note", "form")
         st.form_submit_button(
             "Record fix attempt",
             on_click=_submit_fix,
@@ -606,19 +564,15 @@ def fix_form() -> None:
 
 
 def note_form() -> None:
-    errs = form_errors("note")
     with st.form(f"note_form_{d.id}"):
         st.text_area("Internal note (never sent to the customer)", key=f"note_text_{d.id}", max_chars=4000)
-        for field in ("note", "form"):
-            if errs.get(field):
-                st.error(errs[field], icon=":material/error:")
+        forms.field_errors("note", "note", "form")
         st.form_submit_button(
             "Add note", on_click=_submit_note, args=(d.id, d.version, idem_key("note")), icon=":material/edit_note:"
         )
 
 
 def assign_form() -> None:
-    errs = form_errors("assign")
     people = {p.id: p for p in d.assignable}
     key = idem_key("assign")
     row = st.columns([3, 1, 1, 1], vertical_alignment="bottom")
@@ -647,9 +601,7 @@ def assign_form() -> None:
         key=f"unassign_{d.id}",
         disabled=d.assignee is None,
     )
-    for field in ("assignee", "form"):
-        if errs.get(field):
-            st.error(errs[field], icon=":material/error:")
+    forms.field_errors("assign", "assignee", "form")
 
 
 actions_open = showing(actions_tab)

@@ -3,81 +3,50 @@
 import pandas as pd
 import streamlit as st
 
-from desk.errors import DeskError, InvalidInput
+from desk.errors import DeskError
 from desk.users import ROLE_HELP, ROLE_LABELS, add_user, change_role, list_users, recent_changes, set_active
 from ui.approval_limits import approval_limits_setting
 from ui.customer_history import frequent_requester_setting
-from ui.errors import run_safely
 from ui.guard import guard
+from ui.submit import FormMessages
 
 ctx = guard("users")
 
-ERRORS = "users_errors"  # {form: {field: message}}, set by the callbacks, shown next to the field
-FLASH = "users_flash"  # {form: message} after a successful change
 ROLES = list(ROLE_LABELS)
+# every message next to its form: a refusal by its field ("form": the form as a whole), a success under it
+forms = FormMessages("users_messages", inline=True)
 
 
-def _fail(form: str, exc: DeskError) -> None:
-    field = exc.field if isinstance(exc, InvalidInput) and exc.field else "form"
-    st.session_state[ERRORS] = {form: {field: str(exc)}}
-    st.session_state.pop(FLASH, None)
-
-
-def _done(form: str, message: str) -> None:
-    st.session_state[ERRORS] = {}
-    st.session_state[FLASH] = {form: message}
-
-
-def _clear_messages() -> None:
-    st.session_state[ERRORS] = {}
-    st.session_state.pop(FLASH, None)
-
-
-def _field_error(form: str, field: str) -> None:
-    message = st.session_state.get(ERRORS, {}).get(form, {}).get(field)
-    if message:
-        st.error(message, icon=":material/error:")
-
-
-def _flash(form: str) -> None:
-    message = st.session_state.get(FLASH, {}).get(form)
-    if message:
-        st.success(message, icon=":material/check_circle:")
-
-
-@run_safely
-def _add(db, actor_id: int) -> None:
-    ss = st.session_state
-    try:
-        ch = add_user(db, actor_id, ss["new_email"], ss["new_name"], ss["new_role"])
-    except DeskError as exc:
-        _fail("add", exc)
-        return
-    _done("add", f"Added {ch.user.display_name} (`{ch.user.email}`) as {ch.user.role}. They can sign in now.")
-    ss["new_email"], ss["new_name"], ss["new_role"] = "", "", "reviewer"
-
-
-@run_safely
-def _change_role(db, actor_id: int, user_id: int, key: str) -> None:
-    try:
-        ch = change_role(db, actor_id, user_id, st.session_state[key])
-    except DeskError as exc:
-        _fail("edit", exc)
-        return
+def _role_message(ch) -> str:
     u = ch.user
-    _done("edit", f"{u.display_name} is now {u.role}." if ch.changed else f"{u.display_name} was already {u.role}.")
+    return f"{u.display_name} is now {u.role}." if ch.changed else f"{u.display_name} was already {u.role}."
 
 
-@run_safely
-def _set_active(db, actor_id: int, user_id: int, active: bool) -> None:
-    try:
-        ch = set_active(db, actor_id, user_id, active)
-    except DeskError as exc:
-        _fail("edit", exc)
-        return
+def _active_message(ch) -> str:
     u = ch.user
     state = "active again" if u.active else "deactivated: they lose access on their next click"
-    _done("edit", f"{u.display_name} is {state}." if ch.changed else f"{u.display_name} was already {state}.")
+    return f"{u.display_name} is {state}." if ch.changed else f"{u.display_name} was already {state}."
+
+
+@forms.callback
+def _add(db, actor_id: int) -> None:
+    ss = st.session_state
+    if forms.submit(
+        "add",
+        lambda: add_user(db, actor_id, ss["new_email"], ss["new_name"], ss["new_role"]),
+        done=lambda ch: f"Added {ch.user.display_name} (`{ch.user.email}`) as {ch.user.role}. They can sign in now.",
+    ).ok:
+        ss["new_email"], ss["new_name"], ss["new_role"] = "", "", "reviewer"
+
+
+@forms.callback
+def _change_role(db, actor_id: int, user_id: int, key: str) -> None:
+    forms.submit("edit", lambda: change_role(db, actor_id, user_id, st.session_state[key]), done=_role_message)
+
+
+@forms.callback
+def _set_active(db, actor_id: int, user_id: int, active: bool) -> None:
+    forms.submit("edit", lambda: set_active(db, actor_id, user_id, active), done=_active_message)
 
 
 st.title("Users and roles")
@@ -131,9 +100,9 @@ with left:
     st.subheader("Add a user")
     with st.form("add_user", enter_to_submit=True):
         st.text_input("Work email", key="new_email", placeholder="name@company.com", max_chars=254)
-        _field_error("add", "email")
+        forms.field_errors("add", "email")
         st.text_input("Name", key="new_name", placeholder="First Last", max_chars=120)
-        _field_error("add", "display_name")
+        forms.field_errors("add", "display_name")
         st.selectbox(
             "Role",
             ROLES,
@@ -141,12 +110,12 @@ with left:
             format_func=ROLE_LABELS.get,
             help=" · ".join(f"{ROLE_LABELS[r]}: {ROLE_HELP[r]}" for r in ROLES),
         )
-        _field_error("add", "role")
+        forms.field_errors("add", "role")
         st.form_submit_button(
             "Add user", type="primary", icon=":material/person_add:", on_click=_add, args=(ctx.db, ctx.actor.id)
         )
-    _field_error("add", "form")
-    _flash("add")
+    forms.field_errors("add", "form")
+    forms.success("add")
 
 with right:
     st.subheader("Change a user")
@@ -160,7 +129,7 @@ with right:
             f"{by_id[i].display_name} — {by_id[i].email}" + ("" if by_id[i].active else " (deactivated)")
         ),
         key="edit_user",
-        on_change=_clear_messages,
+        on_change=forms.clear,
     )
     if user_id is not None:
         u = by_id[user_id]
@@ -169,7 +138,7 @@ with right:
         role_key = f"edit_role_{u.id}"
         with st.form("change_role"):
             st.selectbox("Role", ROLES, index=ROLES.index(u.role), key=role_key, format_func=ROLE_LABELS.get)
-            _field_error("edit", "role")
+            forms.field_errors("edit", "role")
             st.form_submit_button(
                 "Save role", icon=":material/badge:", on_click=_change_role, args=(ctx.db, ctx.actor.id, u.id, role_key)
             )
@@ -188,9 +157,8 @@ with right:
                 on_click=_set_active,
                 args=(ctx.db, ctx.actor.id, u.id, True),
             )
-        _field_error("edit", "active")
-        _field_error("edit", "form")
-        _flash("edit")
+        forms.field_errors("edit", "active", "form")
+        forms.success("edit")
 
 frequent_requester_setting(ctx.db, ctx.actor)
 approval_limits_setting(ctx.db, ctx.actor)
