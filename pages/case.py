@@ -354,12 +354,9 @@ if dec is not None and d.status != "open":
                 st.info("Waiting for a manager's approval. Managers find it under “Awaiting approval” in the queue.")
         if d.status == "closed" and actor.may("approve_exception"):
             reopen_form()
-        if dec.draft_reply and not dec.pending:
-            st.markdown(
-                "**Draft reply to the customer** — plain text to copy; it quotes the sentences of the cited policy sections that apply."
-            )
-            st.code(dec.draft_reply, language=None, wrap_lines=True)
         if not dec.pending and d.status == "closed":
+            # one reply box: the editable reply, what happened to the one sent, or (for a role that does not
+            # act on cases) the policy's draft to read
             reply_section(db, actor, d.id, dec.id, dec.draft_reply)
 
 # ---- actions -----------------------------------------------------------------------------------------------------

@@ -47,8 +47,16 @@ def _status_table(items: list[outbox.OutboxView]) -> None:
     )
 
 
+def _read_only_draft(policy_draft: str) -> None:
+    st.caption(
+        "The policy's draft reply — plain text to copy; it quotes the sentences of the cited sections that apply."
+    )
+    st.code(policy_draft, language=None, wrap_lines=True)
+
+
 def reply_section(db: Database, actor: Actor, case_id: int, decision_id: int, policy_draft: str | None) -> None:
-    """Below a final decision: the reply form, or what happened to the reply and the billing webhook."""
+    """Below a final decision, one of: what happened to the reply sent (and the billing webhook); the reply form
+    (which starts from the policy's draft); or, for a role that does not act on cases, the draft to read."""
     items = outbox.for_case(db, case_id)
     mine = [v for v in items if v.decision_id == decision_id]
     reply = next((v for v in mine if v.kind == "email"), None)
@@ -67,12 +75,16 @@ def reply_section(db: Database, actor: Actor, case_id: int, decision_id: int, po
                 "The reply could not be delivered; an admin can retry it from the Outbox page.", icon=":material/error:"
             )
         return
-    if policy_draft is None or not actor.may("act_on_case"):
+    if policy_draft is None:
+        return
+    if not actor.may("act_on_case"):
+        _read_only_draft(policy_draft)
         return
     try:
         draft = replies.reply_draft(db, case_id, decision_id, policy_draft)
     except DeskError as exc:
         st.warning(str(exc))
+        _read_only_draft(policy_draft)
         return
     smtp = smtp_settings() is not None
     with st.form(f"reply_form_{decision_id}"):

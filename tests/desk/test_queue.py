@@ -395,9 +395,14 @@ def test_a_search_matching_many_cases_counts_only_up_to_the_cap(demo_db, monkeyp
     monkeypatch.setattr(q, "COUNT_CAP", 4)
     capped = count_matching(db, actor=None, filters=QueueFilters(text="capped counter"), today=TODAY)
     assert (capped.total, capped.capped) == (4, True)
+    with_reason = QueueFilters(text="capped counter", reasons=("technical_issue",))  # counted, up to the cap
+    assert count_matching(db, actor=None, filters=with_reason, today=TODAY).capped
     monkeypatch.setattr(q, "COUNT_CAP", 6)
     exact = count_matching(db, actor=None, filters=QueueFilters(text="capped counter"), today=TODAY)
     assert (exact.total, exact.capped) == (6, False)
+    monkeypatch.setattr(q, "COUNT_CAP", 5)
+    none = QueueFilters(text="capped counter", reasons=("our_error",))  # more than 5 match the text, none this
+    assert count_matching(db, actor=None, filters=none, today=TODAY) == q.QueueCount(0, 0, 0)
 
 
 def test_the_search_index_follows_cases_entering_and_leaving_the_queue(demo_db):
@@ -439,10 +444,12 @@ def test_a_search_with_many_matches_walks_the_sort_index_on_sqlite(demo_db, monk
 
     event.listen(demo_db.engine, "before_cursor_execute", capture)
     try:
-        open_cases(demo_db, actor=None, filters=QueueFilters(text="example"), limit=3, today=TODAY)
+        open_cases(demo_db, actor=None, filters=QueueFilters(text="example"), limit=3, today=TODAY)  # walk
+        open_cases(demo_db, actor=None, filters=QueueFilters(text="e"), limit=3, today=TODAY)  # scan
     finally:
         event.remove(demo_db.engine, "before_cursor_execute", capture)
-    (sql, params), *_ = statements
-    with demo_db.engine.connect() as c:
-        plan = " ".join(str(r[-1]) for r in c.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
-    assert "USING INDEX ix_cases_queue " in plan + " " and "TEMP B-TREE" not in plan, plan
+    assert len(statements) == 2
+    for sql, params in statements:
+        with demo_db.engine.connect() as c:
+            plan = " ".join(str(r[-1]) for r in c.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
+        assert "USING INDEX ix_cases_queue " in plan + " " and "TEMP B-TREE" not in plan, plan

@@ -124,7 +124,9 @@ def test_a_failed_fix_then_a_partial_refund_through_the_forms(app, desk):
     with db.read() as s:
         d = s.scalar(select(Decision).where(Decision.case_id == cid))
     assert (d.outcome, d.amount_cents, d.approval_status) == ("partial_refund", 3_000, "not_required")
-    assert any("We will refund $30.00 of the $80.00 you paid." in c.value for c in at.code)  # the draft reply
+    reply = next(t for t in at.text_area if t.label == "Reply").value  # the reply form starts from the draft
+    assert "We will refund $30.00 of the $80.00 you paid." in reply
+    assert not at.code  # and the draft is not shown a second time, read-only, above it
 
 
 def test_an_exception_is_flagged_before_submit_and_approved_by_another_manager(app, desk):
@@ -445,3 +447,17 @@ def test_no_page_relies_on_streamlit_magic():
             and n.func.value.id.startswith("__streamlitmagic__")
         ]
         assert not written, f"{path.name}:{written[0].lineno} would be written by magic"
+
+
+def test_a_closed_case_shows_one_reply_box_the_form_or_the_draft_to_read(app, desk):
+    """A reviewer gets the editable reply (it starts from the policy's draft); a role that does not act on cases
+    reads the draft; never both, one above the other."""
+    url, db = desk
+    cid = add_case(db, reason="billing_error", price_cents=12_000, customer_name="Closed Clara")
+    decide(db, user_id(db, "omar"), cid, "full_refund", 12_000, "", 1, uuid.uuid4().hex, today=TODAY)
+    reviewer = open_case(app(url), cid, "rita")
+    assert next(t for t in reviewer.text_area if t.label == "Reply").value.startswith("Dear Closed Clara,")
+    assert not reviewer.code
+    admin = open_case(app(url), cid, "ada")
+    assert not any(t.label == "Reply" for t in admin.text_area)
+    assert [c.value for c in admin.code if c.value.startswith("Dear Closed Clara,")]

@@ -52,7 +52,7 @@ def test_the_case_page_judges_and_decides_by_the_configured_version(app, desk_14
     button(at, "Record decision").click().run()
     assert not at.exception
     assert shows(at.success, "Decision saved: Fix the issue")  # not an exception awaiting approval
-    (reply,) = [c.value for c in at.code if c.value.startswith("Dear ")]
+    reply = next(t for t in at.text_area if t.label == "Reply").value  # the reply form starts from the draft
     assert reply.startswith("Dear Zoë Example,") and "we will work to fix the issue." in reply
 
 
