@@ -19,6 +19,7 @@ from desk.errors import DeskError, InvalidInput, NotFound
 from desk.history import customer_history
 from desk.limits import read_limit
 from desk.money import format_money, minor_digits
+from desk.periods import now_in, zone_name
 from desk.queue import neighbours
 from desk.reopen import reopen_case
 from policy import (
@@ -36,6 +37,7 @@ from ui.documents import documents_section
 from ui.guard import guard
 from ui.nav import BY_KEY
 from ui.reply import reply_section
+from ui.runtime import desk_timezone
 from ui.submit import FormMessages
 from ui.workbench import SUBMIT_KEY, SUBMIT_NEXT_KEY, case_nav, presence_lines, queue_view
 
@@ -634,15 +636,17 @@ else:
 # ---- timeline ------------------------------------------------------------------------------------------------------
 if showing(timeline_tab):
     timeline_tab.subheader("Timeline")
+    zone, _ = desk_timezone()
+    when = f"When ({zone_name(zone)})"  # the desk's time zone, named (the database keeps UTC)
     timeline_tab.dataframe(
         pd.DataFrame(
-            [(e.at, e.actor, e.what) for e in d.timeline],
-            columns=["When (UTC)", "Who", "What"],
+            [(now_in(zone, e.at).replace(tzinfo=None), e.actor, e.what) for e in d.timeline],
+            columns=[when, "Who", "What"],
         ),
         hide_index=True,
         width="stretch",
         column_config={
-            "When (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", width="small"),
+            when: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", width="small"),
             "Who": st.column_config.TextColumn(width="small"),
             "What": st.column_config.TextColumn(width="large"),
         },

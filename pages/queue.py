@@ -139,7 +139,14 @@ with st.container(border=True):
         key="qf_assignee",
         format_func=lambda v: {"any": "Anyone", "mine": "Me", "unassigned": "Unassigned"}.get(v) or users.get(v, v),
     )
-    row1[3].selectbox("Sort by", list(SORTS), key="qf_sort", format_func=lambda s: SORTS[s][0])
+    row1[3].selectbox(
+        "Sort by",
+        list(SORTS),
+        key="qf_sort",
+        format_func=lambda s: SORTS[s][0],
+        help="The amount sorts compare the numbers requested, each in its own currency: amounts in different "
+        "currencies are not converted (filter by one currency's service to compare like with like).",
+    )
     row2 = st.columns([3, 3, 1, 1])
     row2[0].multiselect(
         "Service type", SERVICE_TYPES, key="qf_types", format_func=SERVICE_TYPE_LABELS.get, placeholder="Any type"

@@ -4,10 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from desk.errors import DeskError
+from desk.periods import now_in, zone_name
 from desk.users import ROLE_HELP, ROLE_LABELS, add_user, change_role, list_users, recent_changes, set_active
 from ui.approval_limits import approval_limits_setting
 from ui.customer_history import frequent_requester_setting
 from ui.guard import guard
+from ui.runtime import desk_timezone
 from ui.submit import FormMessages
 
 ctx = guard("users")
@@ -166,11 +168,15 @@ approval_limits_setting(ctx.db, ctx.actor)
 st.subheader("Recent changes")
 changes = recent_changes(ctx.db, ctx.actor.id)
 if changes:
+    zone, _ = desk_timezone()
+    when = f"When ({zone_name(zone)})"  # the desk's time zone, named (the database keeps UTC)
+    frame = pd.DataFrame(changes)
+    frame["at"] = [now_in(zone, at).replace(tzinfo=None) for at in frame["at"]]
     st.dataframe(
-        pd.DataFrame(changes).rename(columns={"at": "When (UTC)", "by": "By", "user": "User", "change": "Change"}),
+        frame.rename(columns={"at": when, "by": "By", "user": "User", "change": "Change"}),
         hide_index=True,
         width="stretch",
-        column_config={"When (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
+        column_config={when: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
     )
 else:
     st.caption("No user or role changes recorded yet.")

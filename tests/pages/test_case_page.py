@@ -461,3 +461,22 @@ def test_a_closed_case_shows_one_reply_box_the_form_or_the_draft_to_read(app, de
     admin = open_case(app(url), cid, "ada")
     assert not any(t.label == "Reply" for t in admin.text_area)
     assert [c.value for c in admin.code if c.value.startswith("Dear Closed Clara,")]
+
+
+def test_the_timeline_shows_times_in_the_desk_time_zone_named_in_its_header(app, desk, monkeypatch):
+    from datetime import UTC
+    from zoneinfo import ZoneInfo
+
+    from data.models import CaseEvent
+
+    url, db = desk
+    cid = add_case(db)
+    monkeypatch.setenv("REFUND_DESK_TIMEZONE", "Europe/Berlin")
+    at = open_case(app(url), cid, tab="Timeline")
+    frame = at.dataframe[-1].value
+    assert list(frame.columns) == ["When (Europe/Berlin)", "Who", "What"]
+    with db.read() as s:
+        stored = s.scalar(select(CaseEvent.at).where(CaseEvent.case_id == cid))  # UTC, as the database keeps it
+    shown = frame["When (Europe/Berlin)"].iloc[0].to_pydatetime()
+    berlin = stored.replace(tzinfo=UTC).astimezone(ZoneInfo("Europe/Berlin"))
+    assert shown == berlin.replace(tzinfo=None) != stored
