@@ -41,6 +41,21 @@ DEFAULTS = {
     "qf_max": None,
     "qf_sort": "due",
 }
+QUEUE_COLUMNS = (
+    "Case",
+    "Take",
+    "Due",
+    "Status",
+    "Customer",
+    "Requested",
+    "Days left",
+    "Recommended",
+    "Reason",
+    "Service",
+    "Window",
+    "Age (days)",
+    "Assignee",
+)
 STATUS_CHOICES = {"all": "Open and awaiting approval", "open": "Open", "awaiting_approval": "Awaiting approval"}
 db, url, actor = ctx.db, ctx.db.url, ctx.actor
 
@@ -231,6 +246,9 @@ st.dataframe(
     hide_index=True,
     width="stretch",
     height=(min(len(frame), 20) + 1) * 35 + 3,
+    # At 1400x900 the grid shows ~900 px: the state of a case (due, status) and the customer's full name come
+    # first, the rest after them (the grid scrolls sideways for the last columns).
+    column_order=[c for c in QUEUE_COLUMNS if c in frame.columns],
     column_config={
         "Case": st.column_config.NumberColumn("Case", format="#%d", width=56),
         "Due": st.column_config.MultiselectColumn(
@@ -240,7 +258,7 @@ st.dataframe(
             color=["red", "orange", "green"],
             help="Overdue: past the internal due date; due soon: due within 2 days",
         ),
-        "Customer": st.column_config.TextColumn("Customer", width=140),
+        "Customer": st.column_config.TextColumn("Customer", width=170),
         "Recommended": st.column_config.TextColumn(
             "Recommended", width=104, help="The policy's recommended outcome for the request as it stands"
         ),
@@ -264,7 +282,7 @@ st.dataframe(
         ),
         "Status": st.column_config.MultiselectColumn(
             "Status",
-            width=104,
+            width=132,
             options=list(STATUS_LABELS.values()),
             color=["blue", "orange"],
             help="Awaiting approval: a discretionary exception waits for a manager (not its decider)",

@@ -38,6 +38,8 @@ def main(url: str, case_id: str | None = None) -> None:
             else:
                 page.goto(f"{server.url}/case?case={case_id}")
             wait_for_app(page)
+            # the decision form is drawn last in the right column: wait for its buttons, then for the paint
+            page.get_by_role("button", name="Decide and open next").wait_for()
             page.wait_for_timeout(1500)
             page.screenshot(path=str(out / "case.png"))
             browser.close()

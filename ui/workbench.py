@@ -13,7 +13,7 @@ from data.db import Database
 from desk.audit import utcnow
 from desk.auth import Actor
 from desk.presence import due, others_viewing, touch
-from desk.queue import SORTS, Neighbours, QueueFilters, neighbours
+from desk.queue import OPEN_STATUSES, SORTS, Neighbours, QueueFilters, neighbours
 from ui.queue_views import CURRENT_FILTERS
 
 # (keys, what they do) — listed on the page; the keys are the buttons' `shortcut=` values
@@ -69,9 +69,9 @@ def case_nav(db: Database, actor: Actor, case_id: int) -> Neighbours:
     )
     with bar.popover("Keyboard shortcuts", icon=":material/keyboard:", type="tertiary"):
         st.table({"Keys": [k for k, _ in SHORTCUTS], "Does": [w for _, w in SHORTCUTS]})
-    bar.caption(
-        f"Queue view: {SORTS[view.sort][0].lower()}" + (" · filtered" if view != QueueFilters(sort=view.sort) else "")
-    )
+    # both statuses chosen is no status filter (the queue page's "Open and awaiting approval")
+    unfiltered = (QueueFilters(sort=view.sort), QueueFilters(sort=view.sort, statuses=OPEN_STATUSES))
+    bar.caption(f"Queue view: {SORTS[view.sort][0].lower()}" + ("" if view in unfiltered else " · filtered"))
     return near
 
 
