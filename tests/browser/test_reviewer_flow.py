@@ -4,6 +4,7 @@ approved by a different manager; a stale decision refused; customer text shown i
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -81,7 +82,10 @@ def test_a_reviewer_filters_opens_records_a_failed_fix_refunds_part_and_the_case
     page.get_by_label("Rationale (optional)").fill("Fix failed; refund for the lost half of the session.")
     click(page, page.get_by_role("button", name="Record decision"))
     expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text("Decision saved: Partial refund of $35.00")
-    expect(page.get_by_test_id("stCode").first).to_contain_text("We will refund $35.00 of the $90.00 you paid.")
+    # one reply box: the editable reply, which starts from the policy's draft (no read-only copy above it)
+    reply = page.get_by_role("textbox", name="Reply", exact=True)
+    expect(reply).to_have_value(re.compile(re.escape("We will refund $35.00 of the $90.00 you paid.")))
+    expect(page.get_by_test_id("stCode")).to_have_count(0)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "case-decided.png"), full_page=True)
 
