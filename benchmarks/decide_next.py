@@ -66,7 +66,9 @@ def main(argv: list[str] | None = None) -> int:
                 steps += 1
                 current = heading.inner_text()
                 button = page.get_by_role("button", name="Decide and open next")
-                if page.get_by_role("spinbutton", name="Amount ($)").count() or not button.count():
+                # an outcome needing an amount (partial refund, credit) has an editable amount field, whatever
+                # the currency ("Amount (EUR)"); a full refund's amount field is read-only (decide_full_...)
+                if page.locator('[class*="st-key-decide_amount_"]').count() or not button.count():
                     page.get_by_role("button", name="Next case").click()
                     page.wait_for_function(
                         "t => { const h = [...document.querySelectorAll('[data-testid=stHeading]')]"

@@ -39,7 +39,7 @@ from ui.nav import BY_KEY
 from ui.reply import reply_section
 from ui.runtime import desk_timezone
 from ui.submit import FormMessages
-from ui.workbench import SUBMIT_KEY, SUBMIT_NEXT_KEY, case_nav, presence_lines, queue_view
+from ui.workbench import SUBMIT_KEY, SUBMIT_NEXT_KEY, case_nav, focus_shortcut, presence_lines, queue_view
 
 ctx = guard("case")
 db, actor, today = ctx.db, ctx.actor, ctx.today
@@ -541,6 +541,7 @@ def decide_form() -> None:
             shortcut=SUBMIT_NEXT_KEY,
             help="Record this decision, then open the next case of your queue view (same filters and sort).",
         )
+    focus_shortcut()  # "D": the keyboard focus to the outcome above
 
 
 def fix_form() -> None:

@@ -18,6 +18,7 @@ from ui.queue_views import CURRENT_FILTERS
 
 # (keys, what they do) — listed on the page; the keys are the buttons' `shortcut=` values
 SHORTCUTS = (
+    ("D", "go to the decision form (the outcome; then Tab to the amount and the rationale)"),
     ("J", "next case in your queue view"),
     ("K", "previous case"),
     ("Ctrl+Enter", "record the decision (in the decision form)"),
@@ -27,6 +28,34 @@ SHORTCUTS = (
 NEXT_KEY, PREVIOUS_KEY = "j", "k"
 SUBMIT_KEY, SUBMIT_NEXT_KEY = "ctrl+enter", "alt+enter"
 PRESENCE = "case_presence_written"  # {case id: when this session last wrote its presence}
+
+
+FOCUS_KEY = "d"
+# Streamlit has no focus API: one listener on the page (st.html runs it in the page itself, not in an iframe;
+# the text is this constant, never anything a user typed). "D" outside a text field moves the keyboard focus
+# to the chosen outcome of the decision form (its radio group: `key=decide_outcome_...` gives the class).
+_FOCUS_SCRIPT = """<script>
+(() => {
+  if (window.__refundDeskFocusKey) return;
+  window.__refundDeskFocusKey = true;
+  document.addEventListener("keydown", (e) => {
+    if (e.key.toLowerCase() !== "FOCUS_KEY" || e.ctrlKey || e.metaKey || e.altKey || e.repeat) return;
+    const t = e.target;
+    if (t && (t.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(t.tagName))) return;
+    const group = document.querySelector('[class*="st-key-decide_outcome_"]');
+    const target = group && (group.querySelector("input:checked") || group.querySelector("input"));
+    if (!target) return;
+    e.preventDefault();
+    target.focus();
+    target.scrollIntoView({block: "center"});
+  });
+})();
+</script>""".replace("FOCUS_KEY", FOCUS_KEY)
+
+
+def focus_shortcut() -> None:
+    """Bind "D" (go to the decision form) on this page; harmless where the page has no decision form."""
+    st.html(_FOCUS_SCRIPT, unsafe_allow_javascript=True, width="content")
 
 
 def queue_view() -> QueueFilters:

@@ -87,6 +87,30 @@ def test_a_decision_with_the_keyboard_alone(desk, browser_page):  # noqa: F811
         assert s.scalar(select(Decision.id).where(Decision.case_id == second)) is None
 
 
+def test_d_moves_the_keyboard_focus_to_the_decision_form(desk, browser_page):  # noqa: F811
+    """Streamlit has no focus API: "D" is the page's own listener (ui.workbench.focus_shortcut), bound once
+    the st.html script has run; it leaves text fields alone."""
+    db, server = desk
+    page = browser_page
+    cid = add_case(db, reason="our_error")
+    start(page, server, f"/case?case={cid}")
+    expect(heading(page)).to_contain_text(f"Case #{cid}")
+    expect(page.get_by_role("button", name="Record decision")).to_be_enabled()
+    page.wait_for_function("window.__refundDeskFocusKey === true")
+    outcome = page.locator('[class*="st-key-decide_outcome_"] input:checked')
+    expect(outcome).not_to_be_focused()
+    page.keyboard.press("d")
+    expect(outcome).to_be_focused()
+    rationale = page.get_by_label("Rationale (optional)")
+    rationale.click()
+    page.keyboard.type("dd")  # in a text field "d" is a letter
+    expect(rationale).to_have_value("dd")
+    expect(rationale).to_be_focused()
+    expect(page.get_by_text("go to the decision form")).to_have_count(0)  # listed in the shortcuts popover
+    click(page, page.get_by_role("button", name="Keyboard shortcuts"))
+    expect(page.get_by_text("go to the decision form")).to_be_visible()
+
+
 def switch_user(page, label: str) -> None:
     sidebar = page.get_by_test_id("stSidebar")
     click(page, sidebar.get_by_role("combobox", name="Signed in as (local mode)"))
