@@ -604,7 +604,9 @@ def assign_form() -> None:
     forms.field_errors("assign", "assignee", "form")
 
 
-actions_open = showing(actions_tab)
+# Always built, whichever tab is open: a note or a fix typed there lives only in the browser until its form is sent,
+# and a tab that is not built on a rerun loses what was typed in it.
+actions_open = True
 if not may_act:
     with right:
         st.info("Your role can view cases; reviewers and managers act on them.", icon=":material/visibility:")

@@ -195,3 +195,20 @@ def test_bulk_decide_with_one_case_refused(desk, browser_page):  # noqa: F811
             s.execute(select(Decision.case_id, Decision.outcome).where(Decision.case_id.in_([*billing, ours]))).all()
         )
     assert outcomes == {billing[0]: "full_refund", billing[1]: "full_refund"}
+
+
+def test_a_note_typed_and_not_sent_survives_opening_another_tab(desk, browser_page):  # noqa: F811
+    """Only the open tab's content is built on a rerun; the actions tab is built always, since a form's text lives
+    only in the browser until it is sent."""
+    db, server = desk
+    page = browser_page
+    cid = add_case(db, reason="our_error")
+    start(page, server, f"/case?case={cid}")
+    click(page, page.get_by_role("tab", name="Fix, note, assign"))
+    click(page, page.get_by_role("tab", name="Note", exact=True))
+    note = page.get_by_label("Internal note (never sent to the customer)")
+    note.fill("Called the customer; waiting for the invoice.")
+    click(page, page.get_by_role("tab", name="Timeline"))
+    expect(page.get_by_test_id("stDataFrame").last).to_be_visible()
+    click(page, page.get_by_role("tab", name="Fix, note, assign"))
+    expect(note).to_have_value("Called the customer; waiting for the invoice.")
