@@ -20,7 +20,7 @@ from data.db import Database
 from data.models import Case, CaseEvent, Customer, Decision, Service, User
 from desk import audit
 from desk.auth import PERMISSIONS, Actor, authorize
-from desk.changes import bump, describe_event, event_at, stale_case
+from desk.changes import bump, event_at, stale_case
 from desk.decisions import default_book, documentation_items, facts_for_case, service_date_of
 from desk.errors import InvalidInput, NotFound, StaleCase
 from desk.money import MoneyError, format_money
@@ -249,7 +249,10 @@ def case_detail(db: Database, case_id: int, today: date, *, book: PolicyBook | N
         window = book.get(verdict.policy_version).window_days if verdict else None
         timeline = [
             TimelineEntry(
-                e.at, names.get(e.actor, e.actor), e.kind, describe_event(e.kind, e.payload, names, service.currency)
+                e.at,
+                names.get(e.actor, e.actor),
+                e.kind,
+                audit.describe_event(e.kind, e.payload, names, service.currency),
             )
             for e in audit.timeline(s, case_id)
         ]
