@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 
 from data.db import Database
 from data.models import Case, CaseEvent, Customer, Decision, Service, User
-from desk import audit
+from desk import audit, status
 from desk.auth import PERMISSIONS, Actor, authorize
-from desk.changes import bump, event_at, stale_case
+from desk.changes import event_at, record_change, stale_case
 from desk.decisions import default_book, documentation_items, facts_for_case, service_date_of
 from desk.errors import InvalidInput, NotFound, StaleCase
 from desk.money import MoneyError, format_money
@@ -360,10 +360,7 @@ def _write(
         if seen_version is not None and case.version != seen_version:
             raise stale_case(s, case_id, seen_version)
         event, values = prepare(s, case, actor)
-        version = bump(s, case_id, case.version, **values)
-        row = audit.record(
-            s, event, actor=actor.email, actor_id=actor.id, case_id=case_id, at=at, idempotency_key=idempotency_key
-        )
+        version, row = record_change(s, case_id, case.version, event, actor, at, idempotency_key, **values)
         s.flush()
         return CaseChange(case_id, version, row.id)
 
@@ -381,7 +378,7 @@ def assign(
     """Assign a case to a reviewer or manager (None: unassign)."""
 
     def prepare(s: Session, case: Case, actor: Actor):
-        if case.status == "closed":
+        if not status.allows("assign", case.status):
             raise InvalidInput("This case is closed; there is nothing left to assign.", field="assignee")
         new = None
         if assignee_id is not None:
@@ -441,8 +438,8 @@ def record_fix(
         raise InvalidInput(f"Keep the note under {MAX_NOTE:,} characters (it has {len(text):,}).", field="note")
 
     def prepare(s: Session, case: Case, actor: Actor):
-        if case.status != "open":
-            state = "closed" if case.status == "closed" else "awaiting a manager's approval"
+        if not status.allows("record_fix", case.status):
+            state = status.words(case.status)
             raise InvalidInput(f"This case is {state}; a fix attempt can no longer change it.", field="succeeded")
         return audit.FixRecorded(succeeded=succeeded, note=text), {"fix_attempted": True, "fix_succeeded": succeeded}
 

@@ -16,7 +16,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from data.models import Case, CaseEvent, Service, User
+from desk import audit
 from desk.audit import VERSIONED_KINDS, describe_event
+from desk.auth import Actor
 from desk.errors import StaleCase
 from desk.money import DEFAULT_CURRENCY
 
@@ -79,6 +81,26 @@ def bump(session: Session, case_id: int, seen_version: int | None, **values: Any
     if new_version is None:
         raise stale_case(session, case_id, seen_version if seen_version is not None else 0)
     return new_version
+
+
+def record_change(
+    session: Session,
+    case_id: int,
+    seen_version: int | None,
+    event: audit.Event,
+    actor: Actor,
+    at: datetime | None,
+    idempotency_key: str | None,
+    **values: Any,
+) -> tuple[int, CaseEvent]:
+    """The end of every versioned write, in the caller's transaction: set `values` and bump the version if the
+    case is still at `seen_version` (StaleCase otherwise), and record the event that says what changed.
+    Returns the new version and the event row."""
+    version = bump(session, case_id, seen_version, **values)
+    row = audit.record(
+        session, event, actor=actor.email, actor_id=actor.id, case_id=case_id, at=at, idempotency_key=idempotency_key
+    )
+    return version, row
 
 
 def event_at(now: datetime | None) -> datetime | None:
