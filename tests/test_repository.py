@@ -103,7 +103,7 @@ def test_the_readme_role_table_is_the_desk_s_permission_table():
         "queue, case page, checker": "view_cases",
         "assign, note, fix attempt, decide": "act_on_case",
         "approve / reject an exception (never their own)": "approve_exception",
-        "what-if replay of a draft policy (checker page)": "replay_policy",
+        "what-if replay of a draft policy (What-if replay page)": "replay_policy",
         "analytics": "view_analytics",
         "import data page": "import_data",
         "users and roles page": "manage_users",
