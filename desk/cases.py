@@ -17,14 +17,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from data.db import Database
-from data.models import Case, CaseEvent, Customer, Decision, Service, User
+from data.models import EFFECTIVE_APPROVAL_STATUSES, Case, CaseEvent, Customer, Decision, Service, User
 from desk import audit, status
 from desk.auth import PERMISSIONS, Actor, authorize
 from desk.changes import event_at, record_change, stale_case
 from desk.decisions import default_book, documentation_items, facts_for_case, service_date_of
 from desk.errors import InvalidInput, NotFound, StaleCase
 from desk.money import MoneyError, format_money
-from policy import Facts, PolicyBook, PolicyError, Verdict, draft_reply, evaluate
+from policy import MONEY_OUTCOMES, Facts, PolicyBook, PolicyError, Verdict, draft_reply, evaluate
 
 MAX_NOTE = 4000
 
@@ -198,10 +198,10 @@ def _decision_view(
     s: Session, d: Decision, users: dict[int, User], book: PolicyBook, customer_name: str, currency: str
 ) -> DecisionView:
     reply = None
-    if d.approval_status in ("not_required", "approved"):
+    if d.approval_status in EFFECTIVE_APPROVAL_STATUSES:  # shown for the current decision only
         try:
             verdict = Verdict.from_dict(d.verdict)
-            amount = d.amount_cents / 100 if d.outcome in ("full_refund", "partial_refund", "credit") else None
+            amount = d.amount_cents / 100 if d.outcome in MONEY_OUTCOMES else None
             reply = draft_reply(
                 verdict, d.outcome, amount, book, customer_name=customer_name, money=reply_money(currency)
             )

@@ -150,7 +150,7 @@ def _final_decision(s: Session, case_id: int, decision_id: int) -> Decision:
     d = s.get(Decision, decision_id)
     if d is None or d.case_id != case_id:
         raise NotFound(f"Decision #{decision_id} is not on case #{case_id}.")
-    if d.superseded or d.approval_status not in ("not_required", "approved"):
+    if not d.counts:
         raise InvalidInput("This decision is not final yet: a reply can be sent once it is (after any approval).")
     return d
 
@@ -228,7 +228,7 @@ def enqueue_billing(s: Session, decision_id: int, *, actor: str, at: datetime, s
     if not settings:
         return None
     d = s.get(Decision, decision_id)
-    if d.outcome not in MONEY_OUTCOMES or d.superseded or d.approval_status not in ("not_required", "approved"):
+    if d.outcome not in MONEY_OUTCOMES or not d.counts:
         return None
     case = s.get(Case, d.case_id)
     svc = s.get(Service, case.service_id)

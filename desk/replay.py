@@ -37,8 +37,7 @@ from data.models import Case, Decision, Service
 from desk.auth import authorize
 from desk.errors import InvalidInput
 from desk.export import csv_rows_bytes
-from desk.facts import facts_from_row
-from desk.home import effective_decisions
+from desk.facts import facts_from_row, service_fact_columns
 from policy import (
     MONEY_OUTCOMES,
     OUTCOME_LABELS,
@@ -131,17 +130,7 @@ _COLUMNS = (
     Case.fix_attempted,
     Case.fix_succeeded,
     (func.json_array_length(Case.documentation) > 0).label("documentation_provided"),
-    Service.service_type,
-    Service.status.label("service_status"),
-    Service.price_cents,
-    Service.purchased_on,
-    Service.scheduled_on,
-    Service.initiated_on,
-    Service.completed_on,
-    Service.cycle,
-    Service.cycle_start,
-    Service.cycle_end,
-    Service.cancelled_on,
+    *service_fact_columns(),
 )
 
 
@@ -149,7 +138,7 @@ def _decided_in(start: date, end: date):
     return and_(
         Decision.decided_on >= start,
         Decision.decided_on <= end,
-        effective_decisions(),
+        Decision.counts,
     )
 
 
