@@ -72,7 +72,6 @@ SERVICE_TERM_COLUMNS = (
 VERDICT_SERVICE_COLUMNS = ("service_type", "status", "price_cents", *SERVICE_TERM_COLUMNS)
 # The policy's service date, by service status: the column that holds it (a subscription: always cycle_start).
 SERVICE_DATE_COLUMN = {"completed": "completed_on", "in_progress": "initiated_on", "not_started": "scheduled_on"}
-DOC_KINDS = ("screenshot", "email", "other")
 
 # One naming convention so Alembic migrations name constraints identically on every backend.
 NAMING = {
@@ -389,21 +388,8 @@ class CaseEvent(Base):
 # Each fact is counted once per grain: its day, the Monday of its week and the first of its month, so a
 # date range is answered from whole months (or weeks) plus the days at its edges.
 
-ROLLUP_GRAINS = ("day", "week", "month")
 LEAD_DAYS_MAX = 30  # time-to-decision histogram: exact days 0..30, then one bucket for 31 days or more
 LEAD_COLUMNS = tuple(f"lead_{d:02d}" for d in range(LEAD_DAYS_MAX + 1)) + ("lead_31p",)
-DECISION_ROLLUP_DIMS = (
-    "service_type",
-    "reason",
-    "decided_by_id",
-    "policy_version",
-    "outcome",
-    "recommended_outcome",
-    "is_exception",
-    "approval_status",
-    "superseded",
-    "currency",  # of the amount: the case's service's, '' for 0 (migration 0004); summed per currency only
-)
 
 
 def _grain_key() -> list[Column]:

@@ -36,7 +36,6 @@ from policy import (
 
 # The form's fields, named exactly like the facts (and the query parameters that pre-fill them).
 DATE_FIELDS = ("service_date", "request_date", "cycle_start", "cycle_end", "cancelled_on")
-BOOL_FIELDS = ("fix_attempted", "fix_succeeded", "documentation_provided")
 FIELDS = (
     "service_type",
     "service_status",

@@ -40,7 +40,6 @@ from desk.export import csv_rows_bytes
 from desk.facts import facts_from_row, service_fact_columns
 from policy import (
     MONEY_OUTCOMES,
-    OUTCOME_LABELS,
     REASON_LABELS,
     SERVICE_TYPE_LABELS,
     PolicyBook,
@@ -292,11 +291,6 @@ class ReplayResult:
 # --- the replay ------------------------------------------------------------------------------------------
 
 
-def count_decided(db: Database, start: date, end: date) -> int:
-    with db.read() as s:
-        return s.scalar(select(func.count()).select_from(Decision).where(_decided_in(start, end))) or 0
-
-
 def replay(
     db: Database,
     actor_id: int,
@@ -435,7 +429,3 @@ def _sum_tally(tally: dict[tuple, int]) -> tuple[list[int], dict[str, list[int]]
             t[EXC_WAS] += n * exc_was
             t[EXC_WOULD] += n * exc_would
     return totals, by_reason, by_type
-
-
-def outcome_label(outcome: str) -> str:
-    return OUTCOME_LABELS.get(outcome, outcome)
