@@ -415,6 +415,13 @@ class PolicyBook:
             f"{first.version!r}, takes effect on {first.effective_from}"
         )
 
+    def compiled_for(self, service_date: date) -> CompiledVersion:
+        """What ``evaluate`` needs from the version in force on ``service_date`` (NoPolicyInForce if none)."""
+        i = bisect_right(self._starts, service_date) - 1
+        if i < 0:
+            raise self._no_policy_in_force(service_date)
+        return self._compiled[i]
+
     def version_for(self, service_date: date) -> PolicyVersion:
         """The version in force on ``service_date`` (the latest taking effect on or before it)."""
         i = bisect_right(self._starts, service_date) - 1
