@@ -24,6 +24,7 @@ from desk.changes import event_at, record_change, stale_case
 from desk.decisions import default_book, documentation_items, facts_for_case, service_date_of
 from desk.errors import InvalidInput, NotFound, StaleCase
 from desk.money import MoneyError, format_money
+from desk.rows import must_get
 from policy import MONEY_OUTCOMES, Facts, PolicyBook, PolicyError, Verdict, draft_reply, evaluate
 
 MAX_NOTE = 4000
@@ -57,7 +58,7 @@ class ServiceView:
     scheduled_on: date | None
     initiated_on: date | None
     completed_on: date | None
-    service_date: date
+    service_date: date | None  # None: a service not started with neither a schedule nor a purchase day
     cycle: str | None
     cycle_start: date | None
     cycle_end: date | None
@@ -234,7 +235,7 @@ def case_detail(db: Database, case_id: int, today: date, *, book: PolicyBook | N
         case = s.get(Case, case_id)
         if case is None:
             raise NotFound(f"Case #{case_id} does not exist.")
-        service = s.get(Service, case.service_id)
+        service = must_get(s, Service, case.service_id)
         customer = s.get(Customer, case.customer_id)
         users = {u.id: u for u in s.scalars(select(User))}
         names = {u.email: u.display_name for u in users.values()}
@@ -352,7 +353,7 @@ def _write(
             if earlier is not None:
                 if earlier.case_id != case_id:
                     raise InvalidInput("This form was already used for another case; reload the page.")
-                version = s.scalar(select(Case.version).where(Case.id == case_id))
+                version = s.scalar(select(Case.version).where(Case.id == case_id)) or 0
                 return CaseChange(case_id, version, earlier.id, replayed=True)
         case = s.get(Case, case_id, with_for_update=True)
         if case is None:

@@ -10,9 +10,9 @@ in desk.audit describes itself).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from data.models import Case, CaseEvent, Service, User
@@ -70,7 +70,7 @@ def stale_case(session: Session, case_id: int, seen_version: int) -> StaleCase:
 def bump(session: Session, case_id: int, seen_version: int | None, **values: Any) -> int:
     """Optimistic concurrency: set `values` and version + 1 if the case is still at `seen_version`
     (None: whatever version it is at). Returns the new version; raises StaleCase if someone else won."""
-    table = Case.__table__
+    table = cast(Table, Case.__table__)
     stmt = update(table).where(table.c.id == case_id)
     if seen_version is not None:
         stmt = stmt.where(table.c.version == seen_version)

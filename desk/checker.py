@@ -277,7 +277,7 @@ def facts_dict(form: Mapping[str, object]) -> dict:
         "service_date": iso(form["cycle_start"] if is_sub else form["service_date"]),
         "request_date": iso(form["request_date"]),
         "reason": form["reason"],
-        "amount_paid": float(form["amount_paid"]) if form["amount_paid"] is not None else None,
+        "amount_paid": float(form["amount_paid"]) if form["amount_paid"] is not None else None,  # type: ignore[arg-type]
         "fix_attempted": bool(form["fix_attempted"]),
         "fix_succeeded": form["fix_succeeded"] if form["fix_attempted"] else None,
         "documentation_provided": bool(form["documentation_provided"]),

@@ -18,13 +18,13 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from data.db import Database
+from data.db import Database, rowcount
 from data.models import Case, CaseEvent, Decision, Service, User
 from desk import audit, status
 from desk.auth import authorize
@@ -36,6 +36,7 @@ from desk.facts import service_date_of as _service_date_of_row
 from desk.limits import limit_for
 from desk.money import DEFAULT_CURRENCY, MoneyError, format_money, parse_amount
 from desk.outbox import enqueue_billing
+from desk.rows import must_get
 from policy import (
     MONEY_OUTCOMES,
     OUTCOME_LABELS,
@@ -64,8 +65,9 @@ def default_book(db: Database | None = None) -> PolicyBook:
 # ---- case row -> policy facts ------------------------------------------------------------------------------
 
 
-def service_date_of(service: Any) -> date:
-    """The policy's service date (see policy.Facts) of a service loaded with the ORM; desk.facts decides it."""
+def service_date_of(service: Any) -> date | None:
+    """The policy's service date (see policy.Facts) of a service loaded with the ORM; desk.facts decides it
+    (None: a service not started with neither a schedule nor a purchase day)."""
     row = {name: getattr(service, "status" if name == "service_status" else name) for name in SERVICE_FACT_COLUMNS}
     return _service_date_of_row(row)
 
@@ -273,7 +275,7 @@ def _insert_decision(
     s: Session, case_id: int, outcome: str, rationale: str, judged: _Judged, plan: _Plan, **who: Any
 ) -> int:
     """The decision row (Core: the ORM's unit of work costs more than the statement, under the write lock)."""
-    decisions = Decision.__table__
+    decisions = cast(Table, Decision.__table__)
     verdict = judged.verdict
     stmt = insert(decisions).values(
         case_id=case_id,
@@ -440,8 +442,8 @@ def _settle(
         if idempotency_key:
             seen = s.scalar(select(CaseEvent.id).where(CaseEvent.idempotency_key == idempotency_key))
             if seen is not None:
-                return _result(s, s.get(Decision, decision_id), replayed=True)
-        d = s.get(Decision, decision_id)
+                return _result(s, must_get(s, Decision, decision_id), replayed=True)
+        d = must_get(s, Decision, decision_id)
         if d.approval_status != "pending" or d.superseded or not (d.is_exception or d.over_limit):
             raise _already_settled(s, d)
         values: dict[str, Any] = {
@@ -452,17 +454,19 @@ def _settle(
         }
         if not approve:
             values["superseded"] = True
-        changed = s.execute(
-            update(Decision)
-            .where(Decision.id == decision_id, Decision.approval_status == "pending")
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        changed = rowcount(
+            s.execute(
+                update(Decision)
+                .where(Decision.id == decision_id, Decision.approval_status == "pending")
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        )
         if changed != 1:
             raise _already_settled(s, d)
         move = "approve" if approve else "reject"
         case_status = s.scalar(select(Case.status).where(Case.id == d.case_id))
-        if not status.allows(move, case_status):
+        if case_status is None or not status.allows(move, case_status):
             raise stale_case(s, d.case_id, seen_version if seen_version is not None else 0)
         event = (
             audit.ExceptionApproved(decision_id=decision_id, note=note)

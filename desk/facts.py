@@ -48,7 +48,7 @@ def _iso_date(text: str) -> date:
 def _as_date(value: object, column: str, field: str) -> date | None:
     """A date from a date, an ISO string (raw SQLite) or None; a datetime counts as its day."""
     if value is None or type(value) is date:
-        return value  # type: ignore[return-value]
+        return value
     if isinstance(value, datetime):  # an xlsx cell, a pandas Timestamp
         return value.date()
     if isinstance(value, str):
@@ -128,9 +128,9 @@ def facts_from_row(row: Mapping) -> Facts:
         service_type,
         service_status,
         service_date,
-        request_date,  # type: ignore[arg-type]
+        request_date,
         row["reason"],
-        (price / 100) if price is not None else price,
+        (price / 100) if price is not None else price,  # type: ignore[arg-type]  # Facts refuses None
         fix_attempted,
         fix_succeeded,
         _documentation_provided(row),

@@ -86,8 +86,8 @@ def headline(db: Database, today: date, currency: str = DEFAULT_CURRENCY) -> Hea
         int(awaiting),
         decided,
         int(refunds),
-        int(sold),
-        int(refunded),
-        int(revenue),
+        int(sold or 0),
+        int(refunded or 0),
+        int(revenue or 0),
         currency,
     )

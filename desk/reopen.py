@@ -48,7 +48,7 @@ def reopen_case(
         if idempotency_key:
             seen = s.scalar(select(CaseEvent.payload).where(CaseEvent.idempotency_key == idempotency_key))
             if seen is not None:
-                version = s.scalar(select(Case.version).where(Case.id == case_id))
+                version = s.scalar(select(Case.version).where(Case.id == case_id)) or 0
                 return Reopened(case_id, version, int(seen.get("decision_id", 0)), replayed=True)
         case = s.get(Case, case_id)
         if case is None:

@@ -317,7 +317,9 @@ def replay(
     with db.engine.connect() as conn, conn.begin():
         _read_only(conn)
         try:
-            total = conn.execute(select(func.count()).select_from(Decision).where(_decided_in(start, end))).scalar()
+            total = (
+                conn.execute(select(func.count()).select_from(Decision).where(_decided_in(start, end))).scalar() or 0
+            )
             done = 0
             if progress:
                 progress(0, total)
@@ -330,7 +332,7 @@ def replay(
                         was = evaluate(facts, book)
                         new = evaluate(facts, what_if)
                     except PolicyError as exc:
-                        key = (m["reason"], m["service_type"], None, False, False, False, False)
+                        key: tuple = (m["reason"], m["service_type"], None, False, False, False, False)
                         tally[key] = tally.get(key, 0) + 1
                         if len(not_judged) < 10_000:
                             not_judged.append((m["case_id"], str(exc)))

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 from .errors import NoPolicyInForce, PolicyError
 from .rules import CITATION_SETS, EXCEPTION_CLAUSE, REQUIRED_CLAUSES, CompiledVersion
@@ -188,12 +189,12 @@ def _quotes_problem(clauses: dict[str, str], quotes: tuple[Quote, ...]) -> str |
                 return f"{where}.supports: unknown tag {tag!r}; expected one of {known}, exception"
             if not any(q.clause in cited for cited in CITATION_SETS[int(number)]):
                 return f"{where}.supports: {tag} never cites section {q.clause}"
-    for number, sets in CITATION_SETS.items():
+    for row, sets in CITATION_SETS.items():
         for clause in dict.fromkeys(c for cited in sets for c in cited):
-            if not any(q.clause == clause and f"rule {number}" in q.supports for q in quotes):
+            if not any(q.clause == clause and f"rule {row}" in q.supports for q in quotes):
                 return (
-                    f"quotes: no sentence of section {clause} supports rule {number}, whose replies cite it; "
-                    f'add a quote with clause = "{clause}" and supports = ["rule {number}"]'
+                    f"quotes: no sentence of section {clause} supports rule {row}, whose replies cite it; "
+                    f'add a quote with clause = "{clause}" and supports = ["rule {row}"]'
                 )
     if not any(q.clause == EXCEPTION_CLAUSE and "exception" in q.supports for q in quotes):
         return f"quotes: no sentence of section {EXCEPTION_CLAUSE} supports an exception"
@@ -293,7 +294,7 @@ class PolicyVersion:
             ]
         return "\n".join(lines) + "\n"
 
-    def with_window_days(self, window_days: int, **changes: object) -> PolicyVersion:
+    def with_window_days(self, window_days: int, **changes: Any) -> PolicyVersion:
         """This version with another contact window, its clauses and quotes saying the new number of days
         wherever they state one (a draft for a what-if replay); ``changes`` replace other fields."""
         if type(window_days) is not int:

@@ -285,7 +285,7 @@ def _subscription_from_dict(s: object) -> Subscription:
     return sub
 
 
-def facts_from_dict(d: dict) -> Facts:
+def facts_from_dict(d: object) -> Facts:
     """Facts from a parsed JSON object, strictly: unknown or missing fields, wrong types, impossible dates
     and inconsistent combinations raise ``InvalidFacts`` naming the field. Optional fields: fix_attempted
     (default false), fix_succeeded (null), documentation_provided (false), subscription (null)."""

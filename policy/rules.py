@@ -188,7 +188,7 @@ class CompiledRow:
     and for nothing paid. The numbers themselves are in ``Verdict.amount_bounds``."""
 
     rule: int
-    recommended: str | None
+    recommended: str
     allowed: tuple[str, ...]
     clauses: tuple[str, ...]
     json_head: str
@@ -197,6 +197,7 @@ class CompiledRow:
 
     @classmethod
     def of(cls, version_name: str, rule: Rule, clauses: tuple[str, ...]) -> CompiledRow:
+        assert rule.recommended is not None, "row 2 is an input error, not a verdict"
         head = json_head(version_name, rule.number, rule.recommended, rule.allowed, clauses)
         money = [_MONEY_PHRASES[o] for o in rule.allowed if o in MONEY_OUTCOMES]
         if not money:
