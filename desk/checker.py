@@ -159,7 +159,7 @@ def _one(value: object) -> str:
     return str(value).strip()
 
 
-def _parse_param(name: str, text: str, today: date) -> object:
+def _parse_param(name: str, text: str, today: date) -> object:  # noqa: C901 — one branch per kind of query parameter, each with its own message
     """One query parameter's value for the form; ValueError with a plain message if it is not one."""
     low = text.lower()
     if name == "service_type":

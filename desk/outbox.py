@@ -321,7 +321,8 @@ def deliver_email(row: OutboxMessage, smtp: SmtpSettings) -> None:
     except smtplib.SMTPRecipientsRefused as exc:
         raise Permanent(f"the mail server refused the recipient: {_smtp_reason(exc.recipients)}") from None
     except smtplib.SMTPResponseException as exc:
-        text = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
+        error = exc.smtp_error
+        text = f"{exc.smtp_code} {error.decode(errors='replace') if isinstance(error, bytes) else error}"
         if 500 <= exc.smtp_code < 600:
             raise Permanent(f"the mail server refused the message: {text}") from None
         raise Transient(f"the mail server asked to try later: {text}") from None

@@ -2,10 +2,10 @@
 
 ``replay(db, actor_id, draft, start, end)`` reads every decided case whose decision falls in the date range
 (the current decision of each case that counts: not superseded, not an exception still waiting for or
-refused approval) in chunks of ``CHUNK`` rows, keyset-paged on the decision id with SQLAlchemy Core; builds each
-case's facts with ``desk.facts.facts_from_row`` -- the mapping the deciding code uses -- and judges them twice: under the
-desk's current policy book and under that book with the draft added (``PolicyBook.with_version``). Memory
-stays flat: only running tallies and the cases whose verdict changes are kept.
+refused approval) in chunks of ``CHUNK`` rows, keyset-paged on the decision id with SQLAlchemy Core; builds
+each case's facts with ``desk.facts.facts_from_row`` -- the mapping the deciding code uses -- and judges them
+twice: under the desk's current policy book and under that book with the draft added
+(``PolicyBook.with_version``). Memory stays flat: only running tallies and the cases whose verdict changes are kept.
 
 What "would have been" means, per case:
 
@@ -291,7 +291,7 @@ class ReplayResult:
 # --- the replay ------------------------------------------------------------------------------------------
 
 
-def replay(
+def replay(  # noqa: C901 — the hot loop is inlined on purpose (a million cases); split, it ran slower
     db: Database,
     actor_id: int,
     draft: PolicyVersion,

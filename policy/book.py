@@ -169,7 +169,7 @@ def _quote(i: int, raw: object) -> Quote:
     return Quote(clause, text.strip(), tuple(supports))
 
 
-def _quotes_problem(clauses: dict[str, str], quotes: tuple[Quote, ...]) -> str | None:
+def _quotes_problem(clauses: dict[str, str], quotes: tuple[Quote, ...]) -> str | None:  # noqa: C901 — a checklist of the quotes a version needs, one test per line
     """What is wrong with a version's quotes: each is a verbatim sentence of its clause, tagged only with
     rows that cite that clause; and every clause a row can cite has a sentence tagged for that row."""
     for i, q in enumerate(quotes):
@@ -213,7 +213,7 @@ class PolicyVersion:
     clauses: dict[str, str] = field(hash=False)
     quotes: tuple[Quote, ...] = field(hash=False)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # noqa: C901 — a checklist of a version's fields, one test each
         if type(self.version) is not str or not self.version.strip():
             raise PolicyError(f"version: expected a non-empty name, got {self.version!r}")
         if type(self.effective_from) is not date:

@@ -103,7 +103,7 @@ class Facts:
             object.__setattr__(self, "amount_paid", amount)
 
 
-def _validate(
+def _validate(  # noqa: C901 — a checklist of the facts' fields, one test each, each naming its field
     st, status, service_date, request_date, reason, amount, fix_attempted, fix_succeeded, documentation, sub
 ) -> float:
     """Check the fields of a Facts; return amount_paid as a float. One test for the common valid case,

@@ -125,7 +125,7 @@ class AmountBounds:
             raise PolicyError(f"outcome: unknown value {outcome!r}; expected one of {', '.join(OUTCOMES)}")
         return getattr(self, outcome) if outcome in MONEY_OUTCOMES else None
 
-    def check(self, outcome: str, amount: float | None) -> str | None:
+    def check(self, outcome: str, amount: float | None) -> str | None:  # noqa: C901 — one message per way an amount can break its outcome's bound
         """None if ``amount`` fits ``outcome``, else a message naming the outcome and the broken bound."""
         if outcome not in OUTCOMES:
             return f"outcome: unknown value {outcome!r}; expected one of {', '.join(OUTCOMES)}"

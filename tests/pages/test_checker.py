@@ -1,4 +1,5 @@
-"""The policy checker page in AppTest: a scenario end to end, pre-fill from a link, bad input, versions.\n(The what-if replay, once a tab of this page: tests/pages/test_replay.py.)"""
+"""The policy checker page in AppTest: a scenario end to end, pre-fill from a link, bad input, versions.
+(The what-if replay, once a tab of this page: tests/pages/test_replay.py.)"""
 
 import shutil
 from datetime import date, timedelta
