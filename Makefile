@@ -44,6 +44,7 @@ browser:
 lint: setup-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 # pytest-xdist workers for the tests that do not drive a browser (they share the machine's cores with
 # everything else: 2 is right for 2 cores). The browser tests then run on their own, one at a time: each

@@ -6,7 +6,8 @@ case's heading on screen, N times in a row over the default queue view (a real s
 
 Each case is decided with the outcome its verdict recommends when that needs no amount; cases whose
 recommendation needs an amount (a partial refund or a credit) are stepped over with "Next case" (J) and not
-timed; a colleague's case is taken over with the "Decide it anyway" tick first. Prints the median and 95th percentile of the timed round trips.
+timed; a colleague's case is taken over with the "Decide it anyway" tick first. Prints the median and 95th
+percentile of the timed round trips.
 """
 
 from __future__ import annotations

@@ -4,11 +4,12 @@
 
 Opens the database read-only (SQLite ``mode=ro``: the benchmark cannot write to it), then replays every
 decided case of the whole history under a draft of the current policy with another contact window, as
-the manager Max would from the checker page; or, with ``--draft ID``, under the policy draft stored with that id
-(the Policy changes page's "Replay" step), judged against the book of the versions published in the database. Prints the cases re-judged, the wall time, the time spent
-reading versus judging (facts + two verdicts + tallies per case), cases per second of judging time, the
-process's resident memory after each 50,000-case chunk (flat means chunking works), and the policy time alone
-(facts_from_row + the verdicts) on 200,000 cases held in memory.
+the manager Max would from the What-if replay page; or, with ``--draft ID``, under the policy draft stored with
+that id (the Policy changes page's "Replay" step), judged against the book of the versions published in the
+database. Prints the cases re-judged, the wall time, the time spent reading versus judging (facts + two
+verdicts + tallies per case), cases per second of judging time, the process's resident memory after each
+50,000-case chunk (flat means chunking works), and the policy time alone (facts_from_row + the verdicts) on
+200,000 cases held in memory.
 """
 
 from __future__ import annotations

@@ -16,8 +16,9 @@ import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -222,3 +223,9 @@ def open_database(url: str | None = None, **kwargs) -> Database:
         read=sessionmaker(engine, expire_on_commit=False),
         write=sessionmaker(write_engine, expire_on_commit=False),
     )
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE run with ``Session.execute`` changed (SQLAlchemy types that call's
+    result as a plain Result; for these statements it is a CursorResult, which has the count)."""
+    return cast(CursorResult[Any], result).rowcount

@@ -47,8 +47,19 @@ import pandas as pd
 from sqlalchemy import BigInteger, Connection, Date, Engine, String, bindparam, func, select, text
 
 from data import bulk
-from data.generate import SLA_DAYS
-from data.models import CHANNELS, CYCLES, REASONS, SERVICE_STATUSES, SERVICE_TYPES, Customer, Service
+from data.models import (
+    CHANNELS,
+    CYCLES,
+    DUE_DAYS,
+    REASONS,
+    SERVICE_DATE_COLUMN,
+    SERVICE_STATUSES,
+    SERVICE_TERM_COLUMNS,
+    SERVICE_TYPES,
+    VERDICT_SERVICE_COLUMNS,
+    Customer,
+    Service,
+)
 from data.models import Case as CaseRow
 
 KINDS = ("services", "cases")
@@ -58,8 +69,6 @@ WRITE_CHUNK = 20_000
 CHUNK_ROWS = 20_000  # rows read and checked at a time: memory stays at one chunk whatever the file's size
 
 # Which column holds the date the policy counts a case from, by service status (subscriptions: cycle_start).
-# The same mapping as desk.facts.SERVICE_DATE_COLUMN (a test keeps the two equal; data/ cannot import desk/).
-SERVICE_DATE_COLUMN = {"completed": "completed_on", "in_progress": "initiated_on", "not_started": "scheduled_on"}
 
 
 @dataclass(frozen=True)
@@ -625,21 +634,7 @@ def _before(later: pd.Series, earlier: pd.Series) -> np.ndarray:
     return out
 
 
-SERVICE_FACT_COLUMNS = (
-    "id",
-    "customer_id",
-    "service_type",
-    "status",
-    "price_cents",
-    "purchased_on",
-    "scheduled_on",
-    "initiated_on",
-    "completed_on",
-    "cycle",
-    "cycle_start",
-    "cycle_end",
-    "cancelled_on",
-)
+SERVICE_FACT_COLUMNS = ("id", "customer_id", *VERDICT_SERVICE_COLUMNS)
 
 
 def _validate_cases(conn: Connection, frame: pd.DataFrame, state: FileState) -> Validated:
@@ -714,19 +709,7 @@ def _validate_cases(conn: Connection, frame: pd.DataFrame, state: FileState) -> 
             # the service's columns, for the desk's policy check of each case
             "service_status": svc["status"],
             "price_cents": svc["price_cents"],
-            **{
-                n: svc[n]
-                for n in (
-                    "purchased_on",
-                    "scheduled_on",
-                    "initiated_on",
-                    "completed_on",
-                    "cycle",
-                    "cycle_start",
-                    "cycle_end",
-                    "cancelled_on",
-                )
-            },
+            **{n: svc[n] for n in SERVICE_TERM_COLUMNS},
         }
     )[keep].reset_index(drop=True)
     return Validated("cases", len(frame), [], new, int(present.sum()))
@@ -959,19 +942,7 @@ def _write_services(conn: Connection, chunks: Iterable[Validated], total: int, r
                     "price_cents": piece["price_cents"].tolist(),
                     "currency": piece["currency"].tolist(),
                     "status": piece["status"].tolist(),
-                    **{
-                        col: _none(piece[col].tolist())
-                        for col in (
-                            "purchased_on",
-                            "scheduled_on",
-                            "initiated_on",
-                            "completed_on",
-                            "cycle",
-                            "cycle_start",
-                            "cycle_end",
-                            "cancelled_on",
-                        )
-                    },
+                    **{col: _none(piece[col].tolist()) for col in SERVICE_TERM_COLUMNS},
                 },
             )
             done += len(piece)
@@ -1046,7 +1017,7 @@ def _insert_cases(
     actor_id: int | None,
 ) -> int:
     opened = pd.to_datetime(new["opened_on"], format="%Y-%m-%d")
-    due = (opened + pd.Timedelta(days=SLA_DAYS)).dt.strftime("%Y-%m-%d")
+    due = (opened + pd.Timedelta(days=DUE_DAYS)).dt.strftime("%Y-%m-%d")
     for start in range(0, len(new), WRITE_CHUNK):
         part = new.iloc[start : start + WRITE_CHUNK]
         n = len(part)

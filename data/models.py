@@ -26,8 +26,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     text,
 )
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SERVICE_TYPES = ("technical_support", "software_update", "online_service", "subscription")
@@ -48,7 +50,28 @@ CASE_STATUSES = ("open", "awaiting_approval", "closed")
 OUTCOMES = ("fix", "full_refund", "partial_refund", "credit", "deny")
 APPROVAL_STATUSES = ("not_required", "pending", "approved", "rejected")
 ROLES = ("reviewer", "manager", "admin")
-DOC_KINDS = ("screenshot", "email", "other")
+
+# Knowledge every layer needs, defined once here because data/ imports neither desk/ nor policy/:
+# A decision counts (in analytics, the home page, the replay, billing, the reply) when it is not superseded
+# and needs no approval or was approved; a pending or rejected exception does not (`Decision.counts`).
+EFFECTIVE_APPROVAL_STATUSES = ("not_required", "approved")
+# A case's internal due date: `due_on` = `opened_on` + DUE_DAYS (the generator and the importer set it).
+DUE_DAYS = 14
+# The service columns a verdict needs (desk.facts maps them to the policy's facts): what the service is and
+# what it cost, then when it ran.
+SERVICE_TERM_COLUMNS = (
+    "purchased_on",
+    "scheduled_on",
+    "initiated_on",
+    "completed_on",
+    "cycle",
+    "cycle_start",
+    "cycle_end",
+    "cancelled_on",
+)
+VERDICT_SERVICE_COLUMNS = ("service_type", "status", "price_cents", *SERVICE_TERM_COLUMNS)
+# The policy's service date, by service status: the column that holds it (a subscription: always cycle_start).
+SERVICE_DATE_COLUMN = {"completed": "completed_on", "in_progress": "initiated_on", "not_started": "scheduled_on"}
 
 # One naming convention so Alembic migrations name constraints identically on every backend.
 NAMING = {
@@ -279,6 +302,17 @@ class Decision(Base):
     over_limit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     idempotency_key: Mapped[str | None] = mapped_column(String(64), unique=True)
 
+    @hybrid_property
+    def counts(self) -> bool:
+        """Does this decision count? Not superseded, and no approval needed or approved (in SQL as well:
+        `select(...).where(Decision.counts)`)."""
+        return not self.superseded and self.approval_status in EFFECTIVE_APPROVAL_STATUSES
+
+    @counts.inplace.expression
+    @classmethod
+    def _counts_expression(cls):
+        return and_(cls.superseded.is_(False), cls.approval_status.in_(EFFECTIVE_APPROVAL_STATUSES))
+
 
 class SavedView(Base):
     """A queue view a person saved: its name and the filters and sort (migration 0009)."""
@@ -354,21 +388,8 @@ class CaseEvent(Base):
 # Each fact is counted once per grain: its day, the Monday of its week and the first of its month, so a
 # date range is answered from whole months (or weeks) plus the days at its edges.
 
-ROLLUP_GRAINS = ("day", "week", "month")
 LEAD_DAYS_MAX = 30  # time-to-decision histogram: exact days 0..30, then one bucket for 31 days or more
 LEAD_COLUMNS = tuple(f"lead_{d:02d}" for d in range(LEAD_DAYS_MAX + 1)) + ("lead_31p",)
-DECISION_ROLLUP_DIMS = (
-    "service_type",
-    "reason",
-    "decided_by_id",
-    "policy_version",
-    "outcome",
-    "recommended_outcome",
-    "is_exception",
-    "approval_status",
-    "superseded",
-    "currency",  # of the amount: the case's service's, '' for 0 (migration 0004); summed per currency only
-)
 
 
 def _grain_key() -> list[Column]:

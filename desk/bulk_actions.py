@@ -94,7 +94,8 @@ def approve_many(
     results: list[BulkResult] = []
     for n, decision_id in enumerate(ids, start=1):
         with db.read() as s:
-            case_id = s.get(Decision, decision_id).case_id if s.get(Decision, decision_id) else 0
+            found = s.get(Decision, decision_id)
+            case_id = found.case_id if found else 0
         try:
             result = approve_exception(db, manager_id, decision_id, note, today=today)
         except StaleCase as exc:

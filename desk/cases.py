@@ -17,14 +17,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from data.db import Database
-from data.models import Case, CaseEvent, Customer, Decision, Service, User
-from desk import audit
+from data.models import EFFECTIVE_APPROVAL_STATUSES, Case, CaseEvent, Customer, Decision, Service, User
+from desk import audit, status
 from desk.auth import PERMISSIONS, Actor, authorize
-from desk.changes import bump, describe_event, event_at, stale_case
+from desk.changes import event_at, record_change, stale_case
 from desk.decisions import default_book, documentation_items, facts_for_case, service_date_of
 from desk.errors import InvalidInput, NotFound, StaleCase
 from desk.money import MoneyError, format_money
-from policy import Facts, PolicyBook, PolicyError, Verdict, draft_reply, evaluate
+from desk.rows import must_get
+from policy import MONEY_OUTCOMES, Facts, PolicyBook, PolicyError, Verdict, draft_reply, evaluate
 
 MAX_NOTE = 4000
 
@@ -57,7 +58,7 @@ class ServiceView:
     scheduled_on: date | None
     initiated_on: date | None
     completed_on: date | None
-    service_date: date
+    service_date: date | None  # None: a service not started with neither a schedule nor a purchase day
     cycle: str | None
     cycle_start: date | None
     cycle_end: date | None
@@ -198,10 +199,10 @@ def _decision_view(
     s: Session, d: Decision, users: dict[int, User], book: PolicyBook, customer_name: str, currency: str
 ) -> DecisionView:
     reply = None
-    if d.approval_status in ("not_required", "approved"):
+    if d.approval_status in EFFECTIVE_APPROVAL_STATUSES:  # shown for the current decision only
         try:
             verdict = Verdict.from_dict(d.verdict)
-            amount = d.amount_cents / 100 if d.outcome in ("full_refund", "partial_refund", "credit") else None
+            amount = d.amount_cents / 100 if d.outcome in MONEY_OUTCOMES else None
             reply = draft_reply(
                 verdict, d.outcome, amount, book, customer_name=customer_name, money=reply_money(currency)
             )
@@ -234,7 +235,7 @@ def case_detail(db: Database, case_id: int, today: date, *, book: PolicyBook | N
         case = s.get(Case, case_id)
         if case is None:
             raise NotFound(f"Case #{case_id} does not exist.")
-        service = s.get(Service, case.service_id)
+        service = must_get(s, Service, case.service_id)
         customer = s.get(Customer, case.customer_id)
         users = {u.id: u for u in s.scalars(select(User))}
         names = {u.email: u.display_name for u in users.values()}
@@ -249,7 +250,10 @@ def case_detail(db: Database, case_id: int, today: date, *, book: PolicyBook | N
         window = book.get(verdict.policy_version).window_days if verdict else None
         timeline = [
             TimelineEntry(
-                e.at, names.get(e.actor, e.actor), e.kind, describe_event(e.kind, e.payload, names, service.currency)
+                e.at,
+                names.get(e.actor, e.actor),
+                e.kind,
+                audit.describe_event(e.kind, e.payload, names, service.currency),
             )
             for e in audit.timeline(s, case_id)
         ]
@@ -349,7 +353,7 @@ def _write(
             if earlier is not None:
                 if earlier.case_id != case_id:
                     raise InvalidInput("This form was already used for another case; reload the page.")
-                version = s.scalar(select(Case.version).where(Case.id == case_id))
+                version = s.scalar(select(Case.version).where(Case.id == case_id)) or 0
                 return CaseChange(case_id, version, earlier.id, replayed=True)
         case = s.get(Case, case_id, with_for_update=True)
         if case is None:
@@ -357,10 +361,7 @@ def _write(
         if seen_version is not None and case.version != seen_version:
             raise stale_case(s, case_id, seen_version)
         event, values = prepare(s, case, actor)
-        version = bump(s, case_id, case.version, **values)
-        row = audit.record(
-            s, event, actor=actor.email, actor_id=actor.id, case_id=case_id, at=at, idempotency_key=idempotency_key
-        )
+        version, row = record_change(s, case_id, case.version, event, actor, at, idempotency_key, **values)
         s.flush()
         return CaseChange(case_id, version, row.id)
 
@@ -378,7 +379,7 @@ def assign(
     """Assign a case to a reviewer or manager (None: unassign)."""
 
     def prepare(s: Session, case: Case, actor: Actor):
-        if case.status == "closed":
+        if not status.allows("assign", case.status):
             raise InvalidInput("This case is closed; there is nothing left to assign.", field="assignee")
         new = None
         if assignee_id is not None:
@@ -438,8 +439,8 @@ def record_fix(
         raise InvalidInput(f"Keep the note under {MAX_NOTE:,} characters (it has {len(text):,}).", field="note")
 
     def prepare(s: Session, case: Case, actor: Actor):
-        if case.status != "open":
-            state = "closed" if case.status == "closed" else "awaiting a manager's approval"
+        if not status.allows("record_fix", case.status):
+            state = status.words(case.status)
             raise InvalidInput(f"This case is {state}; a fix attempt can no longer change it.", field="succeeded")
         return audit.FixRecorded(succeeded=succeeded, note=text), {"fix_attempted": True, "fix_succeeded": succeeded}
 

@@ -18,24 +18,25 @@ import json
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from data.db import Database
+from data.db import Database, rowcount
 from data.models import Case, CaseEvent, Decision, Service, User
-from desk import audit
+from desk import audit, status
 from desk.auth import authorize
 from desk.book import current_book
-from desk.changes import bump, case_currency, event_at, stale_case
+from desk.changes import case_currency, event_at, record_change, stale_case
 from desk.errors import InvalidInput, NotAllowed, NotFound, StaleCase
 from desk.facts import SERVICE_FACT_COLUMNS, facts_for_objects
 from desk.facts import service_date_of as _service_date_of_row
 from desk.limits import limit_for
 from desk.money import DEFAULT_CURRENCY, MoneyError, format_money, parse_amount
 from desk.outbox import enqueue_billing
+from desk.rows import must_get
 from policy import (
     MONEY_OUTCOMES,
     OUTCOME_LABELS,
@@ -64,8 +65,9 @@ def default_book(db: Database | None = None) -> PolicyBook:
 # ---- case row -> policy facts ------------------------------------------------------------------------------
 
 
-def service_date_of(service: Any) -> date:
-    """The policy's service date (see policy.Facts) of a service loaded with the ORM; desk.facts decides it."""
+def service_date_of(service: Any) -> date | None:
+    """The policy's service date (see policy.Facts) of a service loaded with the ORM; desk.facts decides it
+    (None: a service not started with neither a schedule nor a purchase day)."""
     row = {name: getattr(service, "status" if name == "service_status" else name) for name in SERVICE_FACT_COLUMNS}
     return _service_date_of_row(row)
 
@@ -183,6 +185,117 @@ def _replay(s: Session, key: str | None, case_id: int) -> Decision | None:
     return s.get(Decision, found.id)
 
 
+@dataclass(frozen=True)
+class _Judged:
+    """What step 1 of `decide` read about the case, outside the write lock."""
+
+    verdict: Verdict
+    service_type: str
+    reason: str
+    currency: str
+    limit: int | None  # the approval limit of the currency, in minor units (None: no limit)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What `decide` will write, once the form is checked against the verdict."""
+
+    amount_cents: int
+    is_exception: bool
+    over_limit: bool
+
+    @property
+    def needs_approval(self) -> bool:
+        return self.is_exception or self.over_limit
+
+    @property
+    def new_status(self) -> str:
+        action = "decide_for_approval" if self.needs_approval else "decide"
+        return status.target(action) or status.OPEN
+
+    @property
+    def approval_status(self) -> str:
+        return "pending" if self.needs_approval else "not_required"
+
+
+def _check_form(outcome: str, amount: Any, rationale: str) -> tuple[int | str | Decimal | None, str]:
+    """The form's own checks, before anything is read: (the amount as given, the rationale stripped)."""
+    if outcome not in OUTCOMES:
+        raise InvalidInput(f"Choose an outcome ({', '.join(OUTCOMES)}).", field="outcome")
+    rationale = _check_text(rationale, "rationale", required=False, label="the rationale")
+    if isinstance(amount, str) and not amount.strip():
+        amount = None
+    if isinstance(amount, bool) or (amount is not None and not isinstance(amount, (int, str, Decimal))):
+        raise InvalidInput("Give the amount as typed (text) or in whole cents.", field="amount")
+    if isinstance(amount, int) and amount < 0:
+        raise InvalidInput("The amount must be zero or more, in whole cents.", field="amount")
+    return amount, rationale
+
+
+def _judge(s: Session, case_id: int, seen_version: int, book: PolicyBook) -> _Judged:
+    """The verdict for the case as the user saw it (StaleCase if it moved on; InvalidInput if it is not open)."""
+    case = s.get(Case, case_id)
+    if case is None:
+        raise NotFound(f"Case #{case_id} does not exist.")
+    if case.version != seen_version:
+        raise stale_case(s, case_id, seen_version)
+    if not status.allows("decide", case.status):
+        raise InvalidInput(f"This case is {status.words(case.status)}.")
+    try:
+        verdict = verdict_for(case, s.get(Service, case.service_id), book)
+    except PolicyError as exc:
+        raise InvalidInput(f"The policy engine cannot judge this case's facts: {exc}") from None
+    currency = s.scalar(select(Service.currency).where(Service.id == case.service_id)) or DEFAULT_CURRENCY
+    return _Judged(verdict, case.service_type, case.reason, currency, limit_for(s, currency))
+
+
+def _plan(judged: _Judged, outcome: str, amount: int | str | Decimal | None, rationale: str) -> _Plan:
+    """Check the amount and the rationale against the verdict; decide whether a manager must approve."""
+    try:
+        cents = amount if isinstance(amount, int) or amount is None else parse_amount(amount, judged.currency)
+    except MoneyError as exc:
+        raise InvalidInput(f"The amount is not valid: {exc}.", field="amount") from None
+    if outcome not in MONEY_OUTCOMES and cents == 0:
+        cents = None
+    problem = check_amount(judged.verdict, outcome, None if cents is None else cents / 100)
+    if problem:
+        problem = problem.removeprefix("amount: ")
+        raise InvalidInput(problem[:1].upper() + problem[1:], field="amount")
+    is_exception = judged.verdict.is_exception(outcome)
+    if is_exception:
+        why_not = exception_rationale_problem(rationale)
+        if why_not:
+            raise InvalidInput(why_not, field="rationale")
+    # above the approval limit of its currency: a manager approves it, as an exception (desk.limits)
+    over_limit = outcome in MONEY_OUTCOMES and judged.limit is not None and (cents or 0) > judged.limit
+    return _Plan(cents or 0, is_exception, over_limit)
+
+
+def _insert_decision(
+    s: Session, case_id: int, outcome: str, rationale: str, judged: _Judged, plan: _Plan, **who: Any
+) -> int:
+    """The decision row (Core: the ORM's unit of work costs more than the statement, under the write lock)."""
+    decisions = cast(Table, Decision.__table__)
+    verdict = judged.verdict
+    stmt = insert(decisions).values(
+        case_id=case_id,
+        outcome=outcome,
+        amount_cents=plan.amount_cents,
+        rationale=rationale,
+        service_type=judged.service_type,
+        reason=judged.reason,
+        policy_version=verdict.policy_version,
+        recommended_outcome=verdict.recommended_outcome,
+        verdict=verdict.to_dict(),
+        is_exception=plan.is_exception,
+        approval_status=plan.approval_status,
+        superseded=False,
+        over_limit=plan.over_limit,
+        **who,
+    )
+    return s.connection().execute(stmt.returning(decisions.c.id)).scalar_one()
+
+
 def decide(
     db: Database,
     actor_id: int,
@@ -202,130 +315,67 @@ def decide(
 
     `amount` is in the case's currency (its service's): an int is whole minor units (cents); a str or
     Decimal is an amount as typed ("12.50"), refused if it has more decimals than the currency has
-    ("12.345" for EUR) — never rounded. A float is refused: it cannot say exactly what was typed."""
+    ("12.345" for EUR) — never rounded. A float is refused: it cannot say exactly what was typed.
+
+    The skeleton of desk.cases' writes (authorize -> one transaction: idempotency, version, change, audit
+    event), with the judging done before the transaction: SQLite has one writer at a time, so the write lock
+    is held only for the statements of step 2, which write only if the case is still the version judged."""
     actor = authorize(db, actor_id, "act_on_case", case_id=case_id)
-    if outcome not in OUTCOMES:
-        raise InvalidInput(f"Choose an outcome ({', '.join(OUTCOMES)}).", field="outcome")
-    rationale = _check_text(rationale, "rationale", required=False, label="the rationale")
-    if isinstance(amount, str) and not amount.strip():
-        amount = None
-    if isinstance(amount, bool) or (amount is not None and not isinstance(amount, (int, str, Decimal))):
-        raise InvalidInput("Give the amount as typed (text) or in whole cents.", field="amount")
-    if isinstance(amount, int) and amount < 0:
-        raise InvalidInput("The amount must be zero or more, in whole cents.", field="amount")
+    amount, rationale = _check_form(outcome, amount, rationale)
     book = book or default_book(db)
     at = event_at(now) or audit.utcnow()
-    # 1. Judge the case as the user saw it, outside the write lock (SQLite has one writer at a time, so the
-    #    lock is held only for the three statements of step 2).
+    # 1. Judge the case as the user saw it, outside the write lock.
     with db.read() as s:
         earlier = _replay(s, idempotency_key, case_id)
         if earlier is not None:
             return _result(s, earlier, replayed=True)
-        case = s.get(Case, case_id)
-        if case is None:
-            raise NotFound(f"Case #{case_id} does not exist.")
-        if case.version != seen_version:
-            raise stale_case(s, case_id, seen_version)
-        if case.status != "open":
-            raise InvalidInput(
-                "This case is " + ("closed." if case.status == "closed" else "awaiting a manager's approval.")
-            )
-        try:
-            verdict = verdict_for(case, s.get(Service, case.service_id), book)
-        except PolicyError as exc:
-            raise InvalidInput(f"The policy engine cannot judge this case's facts: {exc}") from None
-        service_type, reason = case.service_type, case.reason
-        currency = s.scalar(select(Service.currency).where(Service.id == case.service_id)) or DEFAULT_CURRENCY
-        limit = limit_for(s, currency)
-    try:
-        amount_cents = amount if isinstance(amount, int) or amount is None else parse_amount(amount, currency)
-    except MoneyError as exc:
-        raise InvalidInput(f"The amount is not valid: {exc}.", field="amount") from None
-    if outcome not in MONEY_OUTCOMES and amount_cents == 0:
-        amount_cents = None
-    problem = check_amount(verdict, outcome, None if amount_cents is None else amount_cents / 100)
-    if problem:
-        problem = problem.removeprefix("amount: ")
-        raise InvalidInput(problem[:1].upper() + problem[1:], field="amount")
-    is_exception = verdict.is_exception(outcome)
-    if is_exception:
-        why_not = exception_rationale_problem(rationale)
-        if why_not:
-            raise InvalidInput(why_not, field="rationale")
-    # above the approval limit of its currency: a manager approves it, as an exception (desk.limits)
-    over_limit = outcome in MONEY_OUTCOMES and limit is not None and (amount_cents or 0) > limit
-    needs_approval = is_exception or over_limit
-    new_status = "awaiting_approval" if needs_approval else "closed"
-    approval_status = "pending" if needs_approval else "not_required"
+        judged = _judge(s, case_id, seen_version, book)
+    plan = _plan(judged, outcome, amount, rationale)
+    verdict = judged.verdict
     # 2. Write only if the case is still the version judged above: then its facts are the ones judged.
     try:
         with db.write.begin() as s:
             earlier = _replay(s, idempotency_key, case_id)
             if earlier is not None:
                 return _result(s, earlier, replayed=True)
-            new_version = bump(
-                s, case_id, seen_version, status=new_status, decided_on=None if needs_approval else today
+            decided_on = None if plan.needs_approval else today
+            event = audit.DecisionRecorded(
+                outcome=outcome,
+                amount_cents=plan.amount_cents,
+                currency=judged.currency,
+                exception=plan.is_exception,
+                policy_version=verdict.policy_version,
+                recommended_outcome=verdict.recommended_outcome,
             )
-            decisions = Decision.__table__
-            decision_id = (
-                s.connection()
-                .execute(
-                    insert(decisions)
-                    .values(
-                        case_id=case_id,
-                        outcome=outcome,
-                        amount_cents=amount_cents or 0,
-                        rationale=rationale,
-                        decided_by_id=actor.id,
-                        decided_at=at,
-                        decided_on=today,
-                        service_type=service_type,
-                        reason=reason,
-                        policy_version=verdict.policy_version,
-                        recommended_outcome=verdict.recommended_outcome,
-                        verdict=verdict.to_dict(),
-                        is_exception=is_exception,
-                        approval_status=approval_status,
-                        superseded=False,
-                        over_limit=over_limit,
-                        idempotency_key=idempotency_key,
-                    )
-                    .returning(decisions.c.id)
-                )
-                .scalar_one()
-            )
-            audit.record(
+            new_version, _ = record_change(
                 s,
-                audit.DecisionRecorded(
-                    outcome=outcome,
-                    amount_cents=amount_cents or 0,
-                    currency=currency,
-                    exception=is_exception,
-                    policy_version=verdict.policy_version,
-                    recommended_outcome=verdict.recommended_outcome,
-                ),
-                actor=actor.email,
-                actor_id=actor.id,
-                case_id=case_id,
-                at=at,
-                idempotency_key=idempotency_key,
+                case_id,
+                seen_version,
+                event,
+                actor,
+                at,
+                idempotency_key,
+                status=plan.new_status,
+                decided_on=decided_on,
             )
+            who = {"decided_by_id": actor.id, "decided_at": at, "decided_on": today, "idempotency_key": idempotency_key}
+            decision_id = _insert_decision(s, case_id, outcome, rationale, judged, plan, **who)
             s.flush()
-            if approval_status == "not_required":  # final now: the billing webhook goes with it (issue 13)
+            if not plan.needs_approval:  # final now: the billing webhook goes with it (issue 13)
                 enqueue_billing(s, decision_id, actor=actor.email, at=at)
             return DecisionResult(
                 decision_id=decision_id,
                 case_id=case_id,
                 outcome=outcome,
-                amount_cents=amount_cents or 0,
-                is_exception=is_exception,
-                approval_status=approval_status,
-                case_status=new_status,
+                amount_cents=plan.amount_cents,
+                is_exception=plan.is_exception,
+                approval_status=plan.approval_status,
+                case_status=plan.new_status,
                 case_version=new_version,
                 policy_version=verdict.policy_version,
                 recommended_outcome=verdict.recommended_outcome,
-                currency=currency,
-                over_limit=over_limit,
+                currency=judged.currency,
+                over_limit=plan.over_limit,
             )
     except (StaleCase, IntegrityError):
         # The same key committed by a concurrent submit (PostgreSQL lets both reach the UPDATE): answer with it.
@@ -392,44 +442,48 @@ def _settle(
         if idempotency_key:
             seen = s.scalar(select(CaseEvent.id).where(CaseEvent.idempotency_key == idempotency_key))
             if seen is not None:
-                return _result(s, s.get(Decision, decision_id), replayed=True)
-        d = s.get(Decision, decision_id)
+                return _result(s, must_get(s, Decision, decision_id), replayed=True)
+        d = must_get(s, Decision, decision_id)
         if d.approval_status != "pending" or d.superseded or not (d.is_exception or d.over_limit):
             raise _already_settled(s, d)
-        status = "approved" if approve else "rejected"
         values: dict[str, Any] = {
-            "approval_status": status,
+            "approval_status": "approved" if approve else "rejected",
             "approver_id": actor.id,
             "approved_at": at,
             "approval_note": note,
         }
         if not approve:
             values["superseded"] = True
-        changed = s.execute(
-            update(Decision)
-            .where(Decision.id == decision_id, Decision.approval_status == "pending")
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        changed = rowcount(
+            s.execute(
+                update(Decision)
+                .where(Decision.id == decision_id, Decision.approval_status == "pending")
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        )
         if changed != 1:
             raise _already_settled(s, d)
+        move = "approve" if approve else "reject"
         case_status = s.scalar(select(Case.status).where(Case.id == d.case_id))
-        if case_status != "awaiting_approval":
+        if case_status is None or not status.allows(move, case_status):
             raise stale_case(s, d.case_id, seen_version if seen_version is not None else 0)
-        bump(
-            s,
-            d.case_id,
-            seen_version,
-            status="closed" if approve else "open",
-            decided_on=today if approve else None,
-        )
         event = (
             audit.ExceptionApproved(decision_id=decision_id, note=note)
             if approve
             else audit.ExceptionRejected(decision_id=decision_id, note=note)
         )
-        audit.record(
-            s, event, actor=actor.email, actor_id=actor.id, case_id=d.case_id, at=at, idempotency_key=idempotency_key
+        decided_on = today if approve else None
+        record_change(
+            s,
+            d.case_id,
+            seen_version,
+            event,
+            actor,
+            at,
+            idempotency_key,
+            status=status.target(move),
+            decided_on=decided_on,
         )
         s.flush()
         s.refresh(d)

@@ -345,6 +345,7 @@ def attach(
             .join(CaseDocument, CaseDocument.document_id == Document.id)
             .where(CaseDocument.case_id == case_id, CaseDocument.hidden.is_(False))
         )
+        total = total or 0
         if total + len(data) > limits.max_case_bytes:
             raise InvalidInput(
                 f"The case already holds {mb(total)} of documents; with this file it would exceed the "
@@ -499,6 +500,8 @@ def attach_demo_documents(db: Database, cases: int = 4) -> int:
             select(User.id).where(User.role == "reviewer", User.active.is_(True)).order_by(User.id).limit(1)
         )
         targets = list(s.scalars(select(Case.id).where(Case.status == "open").order_by(Case.id).limit(cases)))
+    if reviewer is None:
+        return 0
     files = demo_set()
     for i, case_id in enumerate(targets):
         name, data = files[i % len(files)]
@@ -562,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     from data.db import open_database
     from data.models import User
 
-    ap = argparse.ArgumentParser(prog="python -m desk.documents", description=main.__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m desk.documents", description=(main.__doc__ or "").split("\n")[0])
     ap.add_argument("file", help="the imported cases .csv (external_id and documentation columns)")
     ap.add_argument("--folder", required=True, help="the folder holding the named files")
     ap.add_argument("--actor", required=True, help="email of the admin attaching them (audit trail)")

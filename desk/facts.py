@@ -19,29 +19,25 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from functools import lru_cache
 
+from data.models import SERVICE_DATE_COLUMN, VERDICT_SERVICE_COLUMNS, Service
 from policy import Facts, InvalidFacts, Subscription
 
 # The columns facts_from_row reads. Service columns keep their names except services.status, which is
 # read as ``service_status`` (cases have a status of their own). ``documentation`` may be replaced by a
 # precomputed boolean ``documentation_provided`` (the replay asks SQL for it instead of parsing JSON).
 CASE_FACT_COLUMNS = ("opened_on", "reason", "fix_attempted", "fix_succeeded", "documentation")
-SERVICE_FACT_COLUMNS = (
-    "service_type",
-    "service_status",
-    "price_cents",
-    "purchased_on",
-    "scheduled_on",
-    "initiated_on",
-    "completed_on",
-    "cycle",
-    "cycle_start",
-    "cycle_end",
-    "cancelled_on",
-)
+SERVICE_FACT_COLUMNS = tuple("service_status" if c == "status" else c for c in VERDICT_SERVICE_COLUMNS)
 FACT_COLUMNS = CASE_FACT_COLUMNS + SERVICE_FACT_COLUMNS
 
-# Which column holds the service date, by service status (subscriptions always use cycle_start).
-SERVICE_DATE_COLUMN = {"completed": "completed_on", "in_progress": "initiated_on", "not_started": "scheduled_on"}
+
+def service_fact_columns() -> list:
+    """The services columns a verdict needs, labelled as facts_from_row reads them (for a Core select)."""
+    table = Service.__table__
+    return [table.c[column].label(name) for column, name in zip(VERDICT_SERVICE_COLUMNS, SERVICE_FACT_COLUMNS)]
+
+
+# SERVICE_DATE_COLUMN (data.models): which column holds the service date, by service status
+# (subscriptions always use cycle_start).
 
 
 @lru_cache(maxsize=8192)
@@ -52,7 +48,7 @@ def _iso_date(text: str) -> date:
 def _as_date(value: object, column: str, field: str) -> date | None:
     """A date from a date, an ISO string (raw SQLite) or None; a datetime counts as its day."""
     if value is None or type(value) is date:
-        return value  # type: ignore[return-value]
+        return value
     if isinstance(value, datetime):  # an xlsx cell, a pandas Timestamp
         return value.date()
     if isinstance(value, str):
@@ -132,9 +128,9 @@ def facts_from_row(row: Mapping) -> Facts:
         service_type,
         service_status,
         service_date,
-        request_date,  # type: ignore[arg-type]
+        request_date,
         row["reason"],
-        (price / 100) if price is not None else price,
+        (price / 100) if price is not None else price,  # type: ignore[arg-type]  # Facts refuses None
         fix_attempted,
         fix_succeeded,
         _documentation_provided(row),

@@ -5,22 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from data.db import Database
-from data.models import Case, Decision, SalesDaily, decision_rollup, sales_by_currency
+from data.models import EFFECTIVE_APPROVAL_STATUSES, Case, Decision, SalesDaily, decision_rollup, sales_by_currency
 from desk.errors import DatabaseNotReady
 from desk.money import DEFAULT_CURRENCY
 from policy import MONEY_OUTCOMES
-
-# A decision counts once it needs no approval or was approved (a pending or rejected exception does not).
-EFFECTIVE_APPROVAL_STATUSES = ("not_required", "approved")
-
-
-def effective_decisions():
-    """Decisions that count: not superseded, and not an exception still waiting for (or refused) approval."""
-    return and_(Decision.superseded.is_(False), Decision.approval_status.in_(EFFECTIVE_APPROVAL_STATUSES))
 
 
 @dataclass(frozen=True)
@@ -59,7 +51,7 @@ def headline(db: Database, today: date, currency: str = DEFAULT_CURRENCY) -> Hea
             dec_q = select(
                 func.count(),
                 func.coalesce(func.sum(case((Decision.outcome.in_(MONEY_OUTCOMES), 1), else_=0)), 0),
-            ).where(Decision.decided_on.between(since, today), effective_decisions())
+            ).where(Decision.decided_on.between(since, today), Decision.counts)
             decided, refunds = s.execute(dec_q).one()
             # money from the day rows of the per-currency rollup (migration 0004): the decision rows hold no
             # currency, and looking each one up would cost more than these few hundred rollup rows
@@ -94,8 +86,8 @@ def headline(db: Database, today: date, currency: str = DEFAULT_CURRENCY) -> Hea
         int(awaiting),
         decided,
         int(refunds),
-        int(sold),
-        int(refunded),
-        int(revenue),
+        int(sold or 0),
+        int(refunded or 0),
+        int(revenue or 0),
         currency,
     )

@@ -57,7 +57,7 @@ def parse_amount(value: str | float | int | Decimal, currency: str) -> int:
     digits = minor_digits(code)
     text = str(value).strip().replace(",", "") if not isinstance(value, Decimal) else None
     try:
-        amount = value if isinstance(value, Decimal) else Decimal(text)
+        amount = value if isinstance(value, Decimal) else Decimal(text or "")
     except InvalidOperation:
         raise MoneyError(f"{value!r} is not an amount") from None
     if not amount.is_finite():

@@ -39,11 +39,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from data.db import Database, open_database
+from data.db import Database, open_database, rowcount
 from data.models import Case, Decision, OutboxMessage, Service
 from desk import audit
 from desk.auth import authorize
@@ -52,6 +53,7 @@ from desk.config import BillingSettings, SmtpSettings, billing_settings, load_se
 from desk.errors import InvalidInput, NotFound
 from desk.money import format_money, to_major
 from desk.replies import MAX_REPLY, MAX_SUBJECT
+from desk.rows import must_get
 from policy import MONEY_OUTCOMES
 
 WORKER = "outbox worker"  # the actor of the worker's audit events
@@ -150,7 +152,7 @@ def _final_decision(s: Session, case_id: int, decision_id: int) -> Decision:
     d = s.get(Decision, decision_id)
     if d is None or d.case_id != case_id:
         raise NotFound(f"Decision #{decision_id} is not on case #{case_id}.")
-    if d.superseded or d.approval_status not in ("not_required", "approved"):
+    if not d.counts:
         raise InvalidInput("This decision is not final yet: a reply can be sent once it is (after any approval).")
     return d
 
@@ -227,11 +229,11 @@ def enqueue_billing(s: Session, decision_id: int, *, actor: str, at: datetime, s
         settings = billing_settings()
     if not settings:
         return None
-    d = s.get(Decision, decision_id)
-    if d.outcome not in MONEY_OUTCOMES or d.superseded or d.approval_status not in ("not_required", "approved"):
+    d = must_get(s, Decision, decision_id)
+    if d.outcome not in MONEY_OUTCOMES or not d.counts:
         return None
-    case = s.get(Case, d.case_id)
-    svc = s.get(Service, case.service_id)
+    case = must_get(s, Case, d.case_id)
+    svc = must_get(s, Service, case.service_id)
     payload = {
         "idempotency_key": webhook_key(d.id),
         "decision_id": d.id,
@@ -319,7 +321,8 @@ def deliver_email(row: OutboxMessage, smtp: SmtpSettings) -> None:
     except smtplib.SMTPRecipientsRefused as exc:
         raise Permanent(f"the mail server refused the recipient: {_smtp_reason(exc.recipients)}") from None
     except smtplib.SMTPResponseException as exc:
-        text = f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace') if isinstance(exc.smtp_error, bytes) else exc.smtp_error}"
+        error = exc.smtp_error
+        text = f"{exc.smtp_code} {error.decode(errors='replace') if isinstance(error, bytes) else error}"
         if 500 <= exc.smtp_code < 600:
             raise Permanent(f"the mail server refused the message: {text}") from None
         raise Transient(f"the mail server asked to try later: {text}") from None
@@ -394,20 +397,22 @@ class Worker:
             ).all()
             for row_id, status in candidates:
                 if status == "sending" and self.expired_lease == "fail":
-                    changed = s.execute(
-                        update(t)
-                        .where(t.id == row_id, t.status == "sending", t.lease_until < now)
-                        .values(
-                            status="failed",
-                            lease_owner=None,
-                            lease_until=None,
-                            last_error="a worker stopped while delivering it; whether it arrived is unknown "
-                            "(strict at-most-once): check, then retry by hand",
+                    changed = rowcount(
+                        s.execute(
+                            update(t)
+                            .where(t.id == row_id, t.status == "sending", t.lease_until < now)
+                            .values(
+                                status="failed",
+                                lease_owner=None,
+                                lease_until=None,
+                                last_error="a worker stopped while delivering it; whether it arrived is unknown "
+                                "(strict at-most-once): check, then retry by hand",
+                            )
+                            .execution_options(synchronize_session=False)
                         )
-                        .execution_options(synchronize_session=False)
-                    ).rowcount
+                    )
                     if changed:
-                        row = s.get(t, row_id)
+                        row = must_get(s, t, row_id)
                         self._event(
                             s,
                             row,
@@ -415,25 +420,27 @@ class Worker:
                                 outbox_id=row.id,
                                 what=_view(row).what,
                                 attempts=row.attempts,
-                                error=row.last_error,
+                                error=row.last_error or "",
                                 final=True,
                             ),
                             now,
                         )
                     continue
-                changed = s.execute(
-                    update(t)
-                    .where(t.id == row_id, self._due(s, now))
-                    .values(
-                        status="sending",
-                        lease_owner=self.owner,
-                        lease_until=now + timedelta(seconds=self.lease_seconds),
-                        attempts=t.attempts + 1,
+                changed = rowcount(
+                    s.execute(
+                        update(t)
+                        .where(t.id == row_id, self._due(s, now))
+                        .values(
+                            status="sending",
+                            lease_owner=self.owner,
+                            lease_until=now + timedelta(seconds=self.lease_seconds),
+                            attempts=t.attempts + 1,
+                        )
+                        .execution_options(synchronize_session=False)
                     )
-                    .execution_options(synchronize_session=False)
-                ).rowcount
+                )
                 if changed == 1:
-                    row = s.get(t, row_id)
+                    row = must_get(s, t, row_id)
                     s.refresh(row)
                     s.expunge(row)
                     return row
@@ -471,12 +478,14 @@ class Worker:
                     retry_at=f"{retry_at:%Y-%m-%d %H:%M:%S}",
                 )
                 result = "retry"
-            changed = s.execute(
-                update(t)
-                .where(mine)
-                .values(lease_owner=None, lease_until=None, **values)
-                .execution_options(synchronize_session=False)
-            ).rowcount
+            changed = rowcount(
+                s.execute(
+                    update(t)
+                    .where(mine)
+                    .values(lease_owner=None, lease_until=None, **values)
+                    .execution_options(synchronize_session=False)
+                )
+            )
             if changed != 1:
                 return "lost-lease"  # another worker took it over after our lease expired
             self._event(s, row, event, now)
@@ -510,7 +519,7 @@ class Worker:
 def worker_from_config(db: Database, **overrides) -> Worker:
     secrets = load_secrets()
     section = secrets.get("outbox", {})
-    options = {
+    options: dict[str, Any] = {
         "lease_seconds": float(section.get("lease_seconds", 300)),
         "backoff_seconds": float(section.get("backoff_seconds", 30)),
         "max_backoff_seconds": float(section.get("max_backoff_seconds", 3600)),

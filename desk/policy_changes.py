@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from data.db import Database
+from data.db import Database, rowcount
 from data.models import StoredPolicyVersion
 from desk import audit
 from desk import book as desk_book
@@ -179,7 +179,7 @@ def check_draft(
         quotes = base.with_window_days(window).quotes if window != base.window_days else base.quotes
         try:
             version = PolicyVersion(
-                name or "draft", eff or today + timedelta(days=1), window, dict(form.clauses), list(quotes)
+                name or "draft", eff or today + timedelta(days=1), window, dict(form.clauses), tuple(quotes)
             )
         except PolicyError as exc:
             where, _, message = str(exc).partition(": ")
@@ -214,7 +214,7 @@ def create_draft(db: Database, actor_id: int, today: date, *, now: datetime | No
     while _name_taken(db, name, None):
         name = f"{eff.isoformat()} ({n})"
         n += 1
-    version = PolicyVersion(name, eff, base.window_days, dict(base.clauses), list(base.quotes))
+    version = PolicyVersion(name, eff, base.window_days, dict(base.clauses), tuple(base.quotes))
     text, digest = canonical(version)
     at = now or audit.utcnow()
     with db.write.begin() as s:
@@ -242,7 +242,7 @@ def create_draft(db: Database, actor_id: int, today: date, *, now: datetime | No
             at=at,
         )
         new_id = row.id
-    return get_version(db, new_id)
+    return _draft_row(db, new_id)
 
 
 def _draft_row(db: Database, draft_id: int) -> StoredVersion:
@@ -255,7 +255,8 @@ def _draft_row(db: Database, draft_id: int) -> StoredVersion:
 def _base_of(db: Database, v: StoredVersion, today: date) -> PolicyVersion:
     """The version a draft was drafted from (its quotes are the draft's); the one in force if it is gone."""
     book = desk_book.current_book(db)
-    return book.get(v.based_on, None) or in_force(db, today)
+    based_on = book.get(v.based_on, None) if v.based_on else None
+    return based_on or in_force(db, today)
 
 
 def save_draft(
@@ -282,24 +283,27 @@ def save_draft(
             "The draft was not saved: " + "; ".join(f"{f}: {m}" for f, m in checked.problems),
             field=checked.problems[0][0],
         )
+    assert checked.version is not None  # checked.ok says so
     text, digest = canonical(checked.version)
     at = now or audit.utcnow()
     t = StoredPolicyVersion
     try:
         with db.write.begin() as s:
-            done = s.execute(
-                update(t)
-                .where(t.id == draft_id, t.status == "draft", t.revision == seen_revision)
-                .values(
-                    name=checked.version.version,
-                    effective_from=checked.version.effective_from,
-                    window_days=checked.version.window_days,
-                    toml=text,
-                    content_hash=digest,
-                    revision=t.revision + 1,
-                    updated_at=at,
+            done = rowcount(
+                s.execute(
+                    update(t)
+                    .where(t.id == draft_id, t.status == "draft", t.revision == seen_revision)
+                    .values(
+                        name=checked.version.version,
+                        effective_from=checked.version.effective_from,
+                        window_days=checked.version.window_days,
+                        toml=text,
+                        content_hash=digest,
+                        revision=t.revision + 1,
+                        updated_at=at,
+                    )
                 )
-            ).rowcount
+            )
             if done != 1:
                 raise StaleDraft(f"Draft {v.name!r} changed since you opened it; reload it and type your change again.")
             audit.record(
@@ -311,7 +315,7 @@ def save_draft(
             )
     except IntegrityError:
         raise InvalidInput(f"A version named {checked.version.version!r} already exists.", field="name") from None
-    return get_version(db, draft_id)
+    return _draft_row(db, draft_id)
 
 
 def discard_draft(db: Database, actor_id: int, draft_id: int, *, now: datetime | None = None) -> None:
@@ -323,9 +327,11 @@ def discard_draft(db: Database, actor_id: int, draft_id: int, *, now: datetime |
     at = now or audit.utcnow()
     with db.write.begin() as s:
         if (
-            s.execute(
-                update(t).where(t.id == draft_id, t.status == "draft").values(status="discarded", updated_at=at)
-            ).rowcount
+            rowcount(
+                s.execute(
+                    update(t).where(t.id == draft_id, t.status == "draft").values(status="discarded", updated_at=at)
+                )
+            )
             != 1
         ):
             raise StaleDraft(f"Version {v.name!r} is no longer a draft.")
@@ -405,11 +411,13 @@ def approve_and_publish(
     at = now or audit.utcnow()
     try:
         with db.write.begin() as s:
-            done = s.execute(
-                update(t)
-                .where(t.id == draft_id, t.status == "draft", t.content_hash == seen_hash)
-                .values(status="published", approved_by_id=actor.id, published_at=at, updated_at=at)
-            ).rowcount
+            done = rowcount(
+                s.execute(
+                    update(t)
+                    .where(t.id == draft_id, t.status == "draft", t.content_hash == seen_hash)
+                    .values(status="published", approved_by_id=actor.id, published_at=at, updated_at=at)
+                )
+            )
             if done != 1:
                 raise StaleDraft(f"Draft {v.name!r} was changed or published by someone else a moment ago; reload.")
             audit.record(
@@ -425,7 +433,7 @@ def approve_and_publish(
             field="effective_from",
         ) from None
     desk_book.forget(db)
-    return get_version(db, draft_id)
+    return _draft_row(db, draft_id)
 
 
 def withdraw(
@@ -444,11 +452,13 @@ def withdraw(
     t = StoredPolicyVersion
     at = now or audit.utcnow()
     with db.write.begin() as s:
-        done = s.execute(
-            update(t)
-            .where(t.id == version_id, t.status == "published")
-            .values(status="withdrawn", withdrawn_by_id=actor.id, withdrawn_at=at)
-        ).rowcount
+        done = rowcount(
+            s.execute(
+                update(t)
+                .where(t.id == version_id, t.status == "published")
+                .values(status="withdrawn", withdrawn_by_id=actor.id, withdrawn_at=at)
+            )
+        )
         if done != 1:
             raise StaleDraft(f"Version {v.name!r} was withdrawn by someone else a moment ago.")
         audit.record(
@@ -459,4 +469,4 @@ def withdraw(
             at=at,
         )
     desk_book.forget(db)
-    return get_version(db, version_id)
+    return _draft_row(db, version_id)

@@ -11,9 +11,9 @@ from sqlalchemy import select, update
 
 from data.db import Database
 from data.models import Case, CaseEvent, Decision
-from desk import audit
+from desk import audit, status
 from desk.auth import authorize
-from desk.changes import bump
+from desk.changes import record_change
 from desk.errors import InvalidInput, NotFound
 
 MIN_REASON = 10
@@ -48,16 +48,13 @@ def reopen_case(
         if idempotency_key:
             seen = s.scalar(select(CaseEvent.payload).where(CaseEvent.idempotency_key == idempotency_key))
             if seen is not None:
-                version = s.scalar(select(Case.version).where(Case.id == case_id))
+                version = s.scalar(select(Case.version).where(Case.id == case_id)) or 0
                 return Reopened(case_id, version, int(seen.get("decision_id", 0)), replayed=True)
         case = s.get(Case, case_id)
         if case is None:
             raise NotFound(f"Case #{case_id} does not exist.")
-        if case.status != "closed":
-            raise InvalidInput(
-                "Only a closed case can be reopened; this one is still "
-                + ("open." if case.status == "open" else "awaiting a manager's approval.")
-            )
+        if not status.allows("reopen", case.status):
+            raise InvalidInput(f"Only a closed case can be reopened; this one is still {status.words(case.status)}.")
         decision_id = s.scalar(
             select(Decision.id)
             .where(Decision.case_id == case_id, Decision.superseded.is_(False))
@@ -66,19 +63,22 @@ def reopen_case(
         )
         if decision_id is None:
             raise InvalidInput("This case has no decision to reopen.")
-        version = bump(s, case_id, seen_version, status="open", decided_on=None)
+        event = audit.CaseReopened(decision_id=decision_id, reason=reason)
+        version, _ = record_change(
+            s,
+            case_id,
+            seen_version,
+            event,
+            actor,
+            None,
+            idempotency_key,
+            status=status.target("reopen"),
+            decided_on=None,
+        )
         s.execute(
             update(Decision)
             .where(Decision.id == decision_id)
             .values(superseded=True)
             .execution_options(synchronize_session=False)
-        )
-        audit.record(
-            s,
-            audit.CaseReopened(decision_id=decision_id, reason=reason),
-            actor=actor.email,
-            actor_id=actor.id,
-            case_id=case_id,
-            idempotency_key=idempotency_key,
         )
     return Reopened(case_id, version, decision_id)

@@ -2,10 +2,10 @@
 
 ``replay(db, actor_id, draft, start, end)`` reads every decided case whose decision falls in the date range
 (the current decision of each case that counts: not superseded, not an exception still waiting for or
-refused approval) in chunks of ``CHUNK`` rows, keyset-paged on the decision id with SQLAlchemy Core; builds each
-case's facts with ``desk.facts.facts_from_row`` -- the mapping the deciding code uses -- and judges them twice: under the
-desk's current policy book and under that book with the draft added (``PolicyBook.with_version``). Memory
-stays flat: only running tallies and the cases whose verdict changes are kept.
+refused approval) in chunks of ``CHUNK`` rows, keyset-paged on the decision id with SQLAlchemy Core; builds
+each case's facts with ``desk.facts.facts_from_row`` -- the mapping the deciding code uses -- and judges them
+twice: under the desk's current policy book and under that book with the draft added
+(``PolicyBook.with_version``). Memory stays flat: only running tallies and the cases whose verdict changes are kept.
 
 What "would have been" means, per case:
 
@@ -37,11 +37,9 @@ from data.models import Case, Decision, Service
 from desk.auth import authorize
 from desk.errors import InvalidInput
 from desk.export import csv_rows_bytes
-from desk.facts import facts_from_row
-from desk.home import effective_decisions
+from desk.facts import facts_from_row, service_fact_columns
 from policy import (
     MONEY_OUTCOMES,
-    OUTCOME_LABELS,
     REASON_LABELS,
     SERVICE_TYPE_LABELS,
     PolicyBook,
@@ -131,17 +129,7 @@ _COLUMNS = (
     Case.fix_attempted,
     Case.fix_succeeded,
     (func.json_array_length(Case.documentation) > 0).label("documentation_provided"),
-    Service.service_type,
-    Service.status.label("service_status"),
-    Service.price_cents,
-    Service.purchased_on,
-    Service.scheduled_on,
-    Service.initiated_on,
-    Service.completed_on,
-    Service.cycle,
-    Service.cycle_start,
-    Service.cycle_end,
-    Service.cancelled_on,
+    *service_fact_columns(),
 )
 
 
@@ -149,7 +137,7 @@ def _decided_in(start: date, end: date):
     return and_(
         Decision.decided_on >= start,
         Decision.decided_on <= end,
-        effective_decisions(),
+        Decision.counts,
     )
 
 
@@ -303,12 +291,7 @@ class ReplayResult:
 # --- the replay ------------------------------------------------------------------------------------------
 
 
-def count_decided(db: Database, start: date, end: date) -> int:
-    with db.read() as s:
-        return s.scalar(select(func.count()).select_from(Decision).where(_decided_in(start, end))) or 0
-
-
-def replay(
+def replay(  # noqa: C901 — the hot loop is inlined on purpose (a million cases); split, it ran slower
     db: Database,
     actor_id: int,
     draft: PolicyVersion,
@@ -334,7 +317,9 @@ def replay(
     with db.engine.connect() as conn, conn.begin():
         _read_only(conn)
         try:
-            total = conn.execute(select(func.count()).select_from(Decision).where(_decided_in(start, end))).scalar()
+            total = (
+                conn.execute(select(func.count()).select_from(Decision).where(_decided_in(start, end))).scalar() or 0
+            )
             done = 0
             if progress:
                 progress(0, total)
@@ -347,7 +332,7 @@ def replay(
                         was = evaluate(facts, book)
                         new = evaluate(facts, what_if)
                     except PolicyError as exc:
-                        key = (m["reason"], m["service_type"], None, False, False, False, False)
+                        key: tuple = (m["reason"], m["service_type"], None, False, False, False, False)
                         tally[key] = tally.get(key, 0) + 1
                         if len(not_judged) < 10_000:
                             not_judged.append((m["case_id"], str(exc)))
@@ -446,7 +431,3 @@ def _sum_tally(tally: dict[tuple, int]) -> tuple[list[int], dict[str, list[int]]
             t[EXC_WAS] += n * exc_was
             t[EXC_WOULD] += n * exc_would
     return totals, by_reason, by_type
-
-
-def outcome_label(outcome: str) -> str:
-    return OUTCOME_LABELS.get(outcome, outcome)

@@ -31,7 +31,8 @@ from desk import audit
 from desk.auth import authorize
 from desk.changes import event_at
 from desk.errors import InvalidInput, NotFound
-from desk.money import format_money
+from desk.money import DEFAULT_CURRENCY, format_money
+from desk.rows import must_get
 from policy import MONEY_OUTCOMES, OUTCOME_LABELS, OUTCOMES
 
 DEFAULT_TEMPLATE = "{{ draft }}"
@@ -132,7 +133,7 @@ class ReplyDraft:
 
 
 def reply_fields(s: Session, decision: Decision, draft: str) -> dict:
-    case = s.get(Case, decision.case_id)
+    case = must_get(s, Case, decision.case_id)
     customer = s.get(Customer, case.customer_id)
     currency = s.scalar(select(Service.currency).where(Service.id == case.service_id))
     from policy.reply import salutation
@@ -142,7 +143,9 @@ def reply_fields(s: Session, decision: Decision, draft: str) -> dict:
         "salutation": salutation(customer.name if customer else None),
         "customer_name": customer.name if customer else "",
         "outcome": OUTCOME_LABELS[decision.outcome],
-        "amount": format_money(decision.amount_cents, currency) if decision.outcome in MONEY_OUTCOMES else "",
+        "amount": format_money(decision.amount_cents, currency or DEFAULT_CURRENCY)
+        if decision.outcome in MONEY_OUTCOMES
+        else "",
         "case_id": case.id,
         "decision_id": decision.id,
         "policy_version": decision.policy_version,

@@ -1,17 +1,14 @@
 """Policy checker: the facts of a request on the left, the policy's verdict beside them; the policy's versions
-and their differences; and, for managers, a what-if replay of a draft policy over past decisions."""
-
-from datetime import timedelta
+and their differences. (The what-if replay of a draft policy is its own page: pages/replay.py.)"""
 
 import streamlit as st
 
-from desk import checker, replay
-from desk.errors import DeskError
+from desk import checker
 from policy import CYCLE_LABELS, REASON_LABELS, SERVICE_STATUSES, SERVICE_TYPE_LABELS, SERVICE_TYPES, STATUS_LABELS
 from policy.vocabulary import REASON_HELP
 from ui.export import download_file
 from ui.guard import guard
-from ui.replay_view import show_replay_result
+from ui.nav import BY_KEY
 
 ctx = guard("checker")
 
@@ -72,9 +69,14 @@ st.caption(
 for problem in st.session_state[K + "problems"]:
     st.warning(problem, icon=":material/link_off:")
 
-may_replay = ctx.actor.may("replay_policy")
-tab_names = ["Check a request", "Policy versions"] + (["What-if replay"] if may_replay else [])
-tabs = st.tabs(tab_names)
+if ctx.actor.may("replay_policy"):
+    # the replay was a tab of this page: an old link (?tab=replay) lands on its own page now
+    if st.query_params.get("tab") == "replay":
+        st.switch_page(BY_KEY["replay"].path)
+    st.page_link(
+        BY_KEY["replay"].path, label="What-if replay of a draft policy: its own page", icon=BY_KEY["replay"].icon
+    )
+tabs = st.tabs(["Check a request", "Policy versions"])
 
 with tabs[0]:
     left, right = st.columns([1, 1], gap="large")
@@ -271,98 +273,3 @@ with tabs[1]:
             st.code(diff, language="diff")
         else:
             st.info("The two versions are the same.")
-
-if may_replay:
-    with tabs[2]:
-        st.subheader("What if the policy changed?")
-        st.caption(
-            "Re-judge every case decided in a date range under a draft policy version and see what would change. "
-            "Read-only: nothing is written. A decision within the rules stands if the draft still allows it, "
-            "otherwise the reviewer is assumed to follow the draft's recommendation; granted exceptions stand."
-        )
-        source = st.radio(
-            "Draft",
-            ["change", "upload"],
-            horizontal=True,
-            key="rp_source",
-            format_func={"change": "Change a parameter of a version", "upload": "Upload a draft (TOML)"}.get,
-        )
-        draft, draft_error = None, None
-        if source == "change":
-            c1, c2, c3 = st.columns(3)
-            base_name = c1.selectbox("Start from version", names, key="rp_base")
-            base = book.get(base_name)
-            window = c2.number_input(
-                "Contact window (days)",
-                min_value=0,
-                max_value=3660,
-                value=base.window_days,
-                step=1,
-                key="rp_window",
-                help="Sections 1 and 4: how many days after the service date a customer may contact us.",
-            )
-            effective = c3.date_input(
-                "Effective from",
-                value=base.effective_from,
-                format=DATE_FORMAT,
-                key="rp_effective",
-                help="Section 6: the draft applies to services provided on or after this day.",
-                **DATE_LIMITS,
-            )
-            try:
-                draft = replay.draft_from_version(book, base_name, window_days=int(window), effective_from=effective)
-            except DeskError as exc:
-                draft_error = str(exc)
-        else:
-            upload = st.file_uploader(
-                "Draft version (.toml, the layout of policy/versions/)",
-                type=["toml"],
-                key="rp_upload",
-                help="Download a version as TOML under 'Policy versions', change it, and upload it here.",
-            )
-            if upload is not None:
-                try:
-                    draft = replay.draft_from_toml(upload.getvalue())
-                except DeskError as exc:
-                    draft_error = str(exc)
-        if draft_error:
-            st.error(draft_error, icon=":material/error:")
-        if draft is not None:
-            replaced = replay.replaced_version(book, draft)
-            if replaced is not None:
-                diff = checker.compare_versions_of(replaced, draft)
-                with st.expander(f"What the draft changes, compared with {replaced.version}", expanded=bool(diff)):
-                    if diff:
-                        st.code(diff, language="diff")
-                    else:
-                        st.info("The draft is the same as the current version; every verdict will stay the same.")
-        period = st.date_input(
-            "Cases decided between",
-            value=(ctx.today - timedelta(days=89), ctx.today),
-            format=DATE_FORMAT,
-            key="rp_period",
-            **DATE_LIMITS,
-        )
-        if st.button("Run the replay", type="primary", disabled=draft is None, icon=":material/replay:"):
-            if not isinstance(period, tuple) or len(period) != 2:
-                st.error("Pick the first and the last day of the range.", icon=":material/error:")
-            else:
-                bar = st.progress(0.0, text="Counting the decided cases")
-                try:
-                    st.session_state["rp_result"] = replay.replay(
-                        ctx.db,
-                        ctx.actor.id,
-                        draft,
-                        period[0],
-                        period[1],
-                        book=book,
-                        progress=lambda done, total: bar.progress(
-                            done / total if total else 1.0, text=f"Re-judged {done:,} of {total:,} decided cases"
-                        ),
-                    )
-                except DeskError as exc:
-                    st.error(str(exc), icon=":material/error:")
-                bar.empty()
-        res = st.session_state.get("rp_result")
-        if res is not None:
-            show_replay_result(res)

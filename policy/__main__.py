@@ -24,7 +24,7 @@ from .rules import evaluate
 _CHUNK_CHARS = 1 << 20  # read about a megabyte of lines at a time
 _JSON_SPACE = " \t\n\r"
 _decoder = json.JSONDecoder()
-_scan_once = _decoder.scan_once
+_scan_once = _decoder.scan_once  # type: ignore[attr-defined]  # the C scanner json.loads uses
 
 
 def _parse(line: str) -> object:

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 from .errors import NoPolicyInForce, PolicyError
 from .rules import CITATION_SETS, EXCEPTION_CLAUSE, REQUIRED_CLAUSES, CompiledVersion
@@ -168,7 +169,7 @@ def _quote(i: int, raw: object) -> Quote:
     return Quote(clause, text.strip(), tuple(supports))
 
 
-def _quotes_problem(clauses: dict[str, str], quotes: tuple[Quote, ...]) -> str | None:
+def _quotes_problem(clauses: dict[str, str], quotes: tuple[Quote, ...]) -> str | None:  # noqa: C901 — a checklist of the quotes a version needs, one test per line
     """What is wrong with a version's quotes: each is a verbatim sentence of its clause, tagged only with
     rows that cite that clause; and every clause a row can cite has a sentence tagged for that row."""
     for i, q in enumerate(quotes):
@@ -188,12 +189,12 @@ def _quotes_problem(clauses: dict[str, str], quotes: tuple[Quote, ...]) -> str |
                 return f"{where}.supports: unknown tag {tag!r}; expected one of {known}, exception"
             if not any(q.clause in cited for cited in CITATION_SETS[int(number)]):
                 return f"{where}.supports: {tag} never cites section {q.clause}"
-    for number, sets in CITATION_SETS.items():
+    for row, sets in CITATION_SETS.items():
         for clause in dict.fromkeys(c for cited in sets for c in cited):
-            if not any(q.clause == clause and f"rule {number}" in q.supports for q in quotes):
+            if not any(q.clause == clause and f"rule {row}" in q.supports for q in quotes):
                 return (
-                    f"quotes: no sentence of section {clause} supports rule {number}, whose replies cite it; "
-                    f'add a quote with clause = "{clause}" and supports = ["rule {number}"]'
+                    f"quotes: no sentence of section {clause} supports rule {row}, whose replies cite it; "
+                    f'add a quote with clause = "{clause}" and supports = ["rule {row}"]'
                 )
     if not any(q.clause == EXCEPTION_CLAUSE and "exception" in q.supports for q in quotes):
         return f"quotes: no sentence of section {EXCEPTION_CLAUSE} supports an exception"
@@ -212,7 +213,7 @@ class PolicyVersion:
     clauses: dict[str, str] = field(hash=False)
     quotes: tuple[Quote, ...] = field(hash=False)
 
-    def __post_init__(self) -> None:
+    def __post_init__(self) -> None:  # noqa: C901 — a checklist of a version's fields, one test each
         if type(self.version) is not str or not self.version.strip():
             raise PolicyError(f"version: expected a non-empty name, got {self.version!r}")
         if type(self.effective_from) is not date:
@@ -293,7 +294,7 @@ class PolicyVersion:
             ]
         return "\n".join(lines) + "\n"
 
-    def with_window_days(self, window_days: int, **changes: object) -> PolicyVersion:
+    def with_window_days(self, window_days: int, **changes: Any) -> PolicyVersion:
         """This version with another contact window, its clauses and quotes saying the new number of days
         wherever they state one (a draft for a what-if replay); ``changes`` replace other fields."""
         if type(window_days) is not int:
@@ -414,6 +415,13 @@ class PolicyBook:
             f"service_date: no policy version is in force on {service_date}; the earliest, "
             f"{first.version!r}, takes effect on {first.effective_from}"
         )
+
+    def compiled_for(self, service_date: date) -> CompiledVersion:
+        """What ``evaluate`` needs from the version in force on ``service_date`` (NoPolicyInForce if none)."""
+        i = bisect_right(self._starts, service_date) - 1
+        if i < 0:
+            raise self._no_policy_in_force(service_date)
+        return self._compiled[i]
 
     def version_for(self, service_date: date) -> PolicyVersion:
         """The version in force on ``service_date`` (the latest taking effect on or before it)."""

@@ -103,7 +103,7 @@ class Facts:
             object.__setattr__(self, "amount_paid", amount)
 
 
-def _validate(
+def _validate(  # noqa: C901 — a checklist of the facts' fields, one test each, each naming its field
     st, status, service_date, request_date, reason, amount, fix_attempted, fix_succeeded, documentation, sub
 ) -> float:
     """Check the fields of a Facts; return amount_paid as a float. One test for the common valid case,
@@ -285,7 +285,7 @@ def _subscription_from_dict(s: object) -> Subscription:
     return sub
 
 
-def facts_from_dict(d: dict) -> Facts:
+def facts_from_dict(d: object) -> Facts:
     """Facts from a parsed JSON object, strictly: unknown or missing fields, wrong types, impossible dates
     and inconsistent combinations raise ``InvalidFacts`` naming the field. Optional fields: fix_attempted
     (default false), fix_succeeded (null), documentation_provided (false), subscription (null)."""

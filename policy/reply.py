@@ -30,8 +30,10 @@ def _decision_sentence(outcome: str, amount: float | None, paid: float, money: M
     if outcome == "full_refund":
         return f"We will refund the full amount you paid, {money(paid)}."
     if outcome == "partial_refund":
+        assert amount is not None
         return f"We will refund {money(amount)} of the {money(paid)} you paid."
     if outcome == "credit":
+        assert amount is not None
         return f"We will give you a credit of {money(amount)} towards future services."
     return "We are sorry, but we are unable to offer a refund in this case."
 

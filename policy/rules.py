@@ -1,14 +1,14 @@
 """The rule table and ``evaluate``: facts and a policy book in, a verdict out. Pure: no I/O, no clock.
 
-The first matching row wins. Thresholds (the contact window) come from the policy version in force on the
-service date (section 6); what each row recommends, allows and cites is the table below. Everything that
-does not depend on the request is worked out once per version by ``compile_version``, so ``evaluate``
-allocates only the verdict and the findings that carry the request's own numbers.
+Read it top down: ``RULES`` (what each row recommends, allows and cites), ``matching_row`` (the first row
+that matches a request), ``evaluate`` (the row's verdict with its findings). Thresholds (the contact window)
+come from the policy version in force on the service date (section 6). What does not depend on the request
+is worked out once per version (``CompiledVersion``, made by ``PolicyBook``), so ``evaluate`` allocates
+only the verdict and the findings that carry the request's own numbers.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -103,16 +103,60 @@ RULES: tuple[Rule, ...] = (
 # Every section a version must have: the rows cite 1-4, an exception cites 5, choosing the version cites 6.
 REQUIRED_CLAUSES = ("1", "2", "3", "4", "5", "6")
 EXCEPTION_CLAUSE = "5"
-# Every set of sections a row's verdicts can cite: the row's own, and for rows 9 and 11 a second one.
+# Two rows cite different sections depending on the request: (row, variant) -> the sections cited.
+CITATION_VARIANTS: dict[tuple[int, str], tuple[str, ...]] = {
+    (9, "subscription"): ("1", "2"),  # a subscription's failed fix cites section 2 as well
+    (11, "completed"): ("1",),
+    (11, "in_progress"): ("3",),
+}
+# Every set of sections a row's verdicts can cite (policy.book checks the quotes against them).
 CITATION_SETS: dict[int, tuple[tuple[str, ...], ...]] = {
     **{r.number: (r.clauses,) for r in RULES if r.clauses},
-    9: (("1",), ("1", "2")),  # a subscription's failed fix cites section 2 as well
-    11: (("1",), ("3",)),  # completed: section 1; in progress: section 3
+    9: (("1",), CITATION_VARIANTS[9, "subscription"]),
+    11: (CITATION_VARIANTS[11, "completed"], CITATION_VARIANTS[11, "in_progress"]),
 }
 
-_NO_REFUND_REASONS = frozenset({"user_error", "changed_requirements", "usage_after_completion"})
-_OUR_SIDE_REASONS = frozenset({"our_error", "technical_issue"})
-_DOCUMENTED_REASONS = frozenset({"our_error", "technical_issue", "billing_error"})
+# A row of the table is found by its number, or (number, variant) for the rows above.
+RowKey = int | tuple[int, str]
+
+NO_REFUND_REASONS = frozenset({"user_error", "changed_requirements", "usage_after_completion"})  # row 6
+OUR_SIDE_REASONS = frozenset({"our_error", "technical_issue"})  # rows 7-9
+DOCUMENTED_REASONS = frozenset({"our_error", "technical_issue", "billing_error"})  # section 4 asks for documents
+
+
+def matching_row(facts: Facts, days: int, window_days: int) -> RowKey:  # noqa: C901 — one branch per row of the rule table, in the table's order
+    """The first row of RULES that matches the request, ``days`` after its service date.
+
+    Raises InvalidFacts (field ``request_date``) for row 2, a request dated before a service that started."""
+    if facts.service_status == "not_started":  # row 1, before the window: nothing was initiated
+        return 1
+    if days < 0:  # row 2
+        raise InvalidFacts(
+            "request_date",
+            f"{facts.request_date} is before the service date {facts.service_date} of a service that has started",
+        )
+    if days > window_days:  # row 3: day window_days is still within
+        return 3
+    reason = facts.reason
+    sub = facts.subscription
+    if reason == "billing_error":
+        return 4
+    if sub is not None and sub.cancelled_on is not None and sub.cancelled_on < sub.cycle_start:
+        return 5  # cancelled before the charged cycle began
+    if reason in NO_REFUND_REASONS:
+        return 6
+    if reason in OUR_SIDE_REASONS:
+        if not facts.fix_attempted or facts.fix_succeeded is None:  # no fix yet, or its result is pending
+            return 7
+        if facts.fix_succeeded:
+            return 8
+        return 9 if sub is None else (9, "subscription")
+    if sub is not None:
+        return 10
+    return (11, "completed") if facts.service_status == "completed" else (11, "in_progress")
+
+
+# --- findings that many verdicts share (made once; see policy.verdict.shared_finding) ----------------------
 
 DOCUMENTATION_MISSING = shared_finding(
     "documentation",
@@ -137,73 +181,60 @@ _MONEY_PHRASES = {
 }
 
 
-class _Entry:
-    """A row as it applies under one version: what its verdicts say, and their amounts findings (for
-    something paid, for nothing paid). The numbers themselves are in ``Verdict.amount_bounds``."""
+@dataclass(frozen=True, slots=True)
+class CompiledRow:
+    """A row as it applies under one version: what its verdicts say (the row's recommendation, allowed
+    outcomes and cited sections), the start of their JSON, and their amounts finding for something paid
+    and for nothing paid. The numbers themselves are in ``Verdict.amount_bounds``."""
 
-    __slots__ = ("allowed", "amounts", "amounts_nothing_paid", "clauses", "head", "recommended", "rule")
+    rule: int
+    recommended: str
+    allowed: tuple[str, ...]
+    clauses: tuple[str, ...]
+    json_head: str
+    amounts: Finding
+    amounts_nothing_paid: Finding
 
-    def __init__(self, version_name: str, rule: Rule, clauses: tuple[str, ...] | None = None) -> None:
-        self.rule = rule.number
-        self.recommended = rule.recommended
-        self.allowed = rule.allowed
-        self.clauses = rule.clauses if clauses is None else clauses
-        self.head = json_head(version_name, self.rule, self.recommended, self.allowed, self.clauses)
+    @classmethod
+    def of(cls, version_name: str, rule: Rule, clauses: tuple[str, ...]) -> CompiledRow:
+        assert rule.recommended is not None, "row 2 is an input error, not a verdict"
+        head = json_head(version_name, rule.number, rule.recommended, rule.allowed, clauses)
         money = [_MONEY_PHRASES[o] for o in rule.allowed if o in MONEY_OUTCOMES]
         if not money:
-            self.amounts = self.amounts_nothing_paid = NO_AMOUNT
-        else:
-            prefix = "Refund what was billed in error: " if rule.number == 4 else "Amounts: "
-            text = prefix + "; ".join(money) + "."
-            self.amounts = shared_finding("amounts", True, text)
-            self.amounts_nothing_paid = shared_finding("amounts", False, text + " Nothing was paid.")
+            return cls(rule.number, rule.recommended, rule.allowed, clauses, head, NO_AMOUNT, NO_AMOUNT)
+        prefix = "Refund what was billed in error: " if rule.number == 4 else "Amounts: "
+        text = prefix + "; ".join(money) + "."
+        paid = shared_finding("amounts", True, text)
+        nothing_paid = shared_finding("amounts", False, text + " Nothing was paid.")
+        return cls(rule.number, rule.recommended, rule.allowed, clauses, head, paid, nothing_paid)
 
 
 class CompiledVersion:
-    """Everything ``evaluate`` needs from one version that does not depend on the request."""
+    """Everything ``evaluate`` needs from one version that does not depend on the request: its contact
+    window, the table's rows as they apply under it (``rows[matching_row(...)]``), and its window findings."""
 
-    __slots__ = (
-        "_window_findings",
-        "name",
-        "not_started",
-        "r1",
-        "r3",
-        "r4",
-        "r5",
-        "r6",
-        "r7",
-        "r8",
-        "r9",
-        "r9_subscription",
-        "r10",
-        "r11_completed",
-        "r11_in_progress",
-        "version",
-        "window",
-        "window_days",
-    )
+    __slots__ = ("_window_findings", "name", "not_started", "rows", "version", "window", "window_days")
 
     def __init__(self, version: PolicyVersion) -> None:
-        rows = {r.number: r for r in RULES}
         self.version = version
         self.name = version.version
         w = self.window_days = version.window_days
         self.window = timedelta(days=w)
+        self.rows: dict[RowKey, CompiledRow] = {
+            r.number: CompiledRow.of(self.name, r, r.clauses) for r in RULES if r.recommended is not None
+        }
+        by_number = {r.number: r for r in RULES}
+        for (number, variant), clauses in CITATION_VARIANTS.items():
+            self.rows[number, variant] = CompiledRow.of(self.name, by_number[number], clauses)
         self.not_started = shared_finding(
             "contact_window", True, f"Service not started: the {w}-day contact window does not apply."
         )
         self._window_findings = {
             d: shared_finding("contact_window", True, f"Request on day {d} of {w}.") for d in range(w + 1)
         }
-        name = self.name
-        self.r1, self.r3, self.r4, self.r5, self.r6, self.r7, self.r8, self.r9, self.r10 = (
-            _Entry(name, rows[n]) for n in (1, 3, 4, 5, 6, 7, 8, 9, 10)
-        )
-        self.r9_subscription = _Entry(name, rows[9], CITATION_SETS[9][1])
-        self.r11_completed = _Entry(name, rows[11], CITATION_SETS[11][0])
-        self.r11_in_progress = _Entry(name, rows[11], CITATION_SETS[11][1])
 
     def window_finding(self, days: int) -> Finding:
+        """'Request on day 3 of 7.' (or how many days late), made once per day count."""
         finding = self._window_findings.get(days)
         if finding is None:
             w = self.window_days
@@ -243,78 +274,42 @@ def _subscription_finding(sub: Subscription) -> Finding:
 
 
 def evaluate(facts: Facts, book: PolicyBook) -> Verdict:
-    """Judge ``facts`` by the version of ``book`` in force on the service date.
+    """Judge ``facts`` by the version of ``book`` in force on the service date: the first matching row of
+    RULES gives the recommendation, the allowed outcomes and the cited sections; the findings say why.
 
     Raises NoPolicyInForce for a service date before every version, and InvalidFacts (field
     ``request_date``) for a request dated before a service that has started (row 2).
     """
     service_date = facts.service_date
-    i = bisect_right(book._starts, service_date) - 1
-    if i < 0:
-        raise book._no_policy_in_force(service_date)
-    c: CompiledVersion = book._compiled[i]
+    version = book.compiled_for(service_date)
     days = (facts.request_date - service_date).days
+    row = version.rows[matching_row(facts, days, version.window_days)]
     try:
-        deadline = service_date + c.window
+        deadline = service_date + version.window  # the last day of the contact window
     except OverflowError:
         deadline = date.max
-    reason = facts.reason
-    sub = facts.subscription
-    pending = False
-    if facts.service_status == "not_started":  # row 1, before the window: nothing was initiated
-        e = c.r1
-        window = c.not_started
-    else:
-        if days < 0:  # row 2
-            raise InvalidFacts(
-                "request_date",
-                f"{facts.request_date} is before the service date {service_date} of a service that has started",
-            )
-        window = c.window_finding(days)
-        if days > c.window_days:  # row 3: day window_days is still within
-            e = c.r3
-        elif reason == "billing_error":  # row 4
-            e = c.r4
-        elif sub is not None and sub.cancelled_on is not None and sub.cancelled_on < sub.cycle_start:
-            e = c.r5  # row 5: cancelled before the charged cycle began
-        elif reason in _NO_REFUND_REASONS:  # row 6
-            e = c.r6
-        elif reason in _OUR_SIDE_REASONS:
-            if not facts.fix_attempted:  # row 7
-                e = c.r7
-            elif facts.fix_succeeded is None:  # row 7 too: the fix's result is pending
-                e = c.r7
-                pending = True
-            elif facts.fix_succeeded:  # row 8
-                e = c.r8
-            else:  # row 9
-                e = c.r9 if sub is None else c.r9_subscription
-        elif sub is not None:  # row 10
-            e = c.r10
-        elif facts.service_status == "completed":  # row 11
-            e = c.r11_completed
-        else:
-            e = c.r11_in_progress
 
-    findings = [window]
-    if pending:
+    # the findings, in the order a reviewer reads them: the window, a pending fix, documents, the
+    # subscription's access, the amounts
+    findings = [version.not_started if row.rule == 1 else version.window_finding(days)]
+    if row.rule == 7 and facts.fix_attempted:  # row 7 with a fix attempted: its result is pending
         findings.append(FIX_PENDING)
-    if reason in _DOCUMENTED_REASONS:
+    if facts.reason in DOCUMENTED_REASONS:
         findings.append(DOCUMENTATION_PROVIDED if facts.documentation_provided else DOCUMENTATION_MISSING)
-    if sub is not None:
-        findings.append(_subscription_finding(sub))
+    if facts.subscription is not None:
+        findings.append(_subscription_finding(facts.subscription))
     paid = facts.amount_paid
-    findings.append(e.amounts if paid > 0.0 else e.amounts_nothing_paid)
+    findings.append(row.amounts if paid > 0.0 else row.amounts_nothing_paid)
     return trusted_verdict(
-        c.name,
-        e.rule,
-        e.recommended,
-        e.allowed,
-        e.clauses,
+        version.name,
+        row.rule,
+        row.recommended,
+        row.allowed,
+        row.clauses,
         deadline,
         days,
-        days <= c.window_days,
+        days <= version.window_days,
         tuple(findings),
         paid,
-        e.head,
+        row.json_head,
     )

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
 from json.encoder import encode_basestring_ascii as _json_str
 
@@ -23,11 +23,18 @@ class Finding:
     rule: str
     ok: bool
     message: str
+    # This finding's JSON, worked out once when many verdicts share it (shared_finding); not compared,
+    # hashed or shown.
+    _json: str | None = field(default=None, compare=False, repr=False)
 
     def to_dict(self) -> dict:
         return {"rule": self.rule, "ok": self.ok, "message": self.message}
 
 
+# The fast constructors below (trusted_verdict, trusted_finding) fill an instance's __dict__ at once instead
+# of calling the frozen dataclass's __init__, which sets each field through object.__setattr__: evaluate()
+# makes a verdict per request, and that __init__ would be a third of its time. They check nothing, so only
+# evaluate() uses them, with values it built.
 _new = object.__new__
 _setattr = object.__setattr__
 
@@ -37,11 +44,10 @@ def _finding_json(f: Finding) -> str:
 
 
 def shared_finding(rule: str, ok: bool, message: str) -> Finding:
-    """A Finding that many verdicts will share (made once per version): its JSON is worked out now, kept
-    outside the dataclass fields (so equality, hashing and repr are unchanged) and reused by to_json()."""
+    """A Finding that many verdicts will share (made once per version): its JSON is worked out now and
+    reused by Verdict.to_json()."""
     finding = Finding(rule, ok, message)
-    _setattr(finding, "_json", _finding_json(finding))
-    return finding
+    return Finding(rule, ok, message, _json=_finding_json(finding))
 
 
 # --- amounts ---------------------------------------------------------------------------------------------
@@ -119,7 +125,7 @@ class AmountBounds:
             raise PolicyError(f"outcome: unknown value {outcome!r}; expected one of {', '.join(OUTCOMES)}")
         return getattr(self, outcome) if outcome in MONEY_OUTCOMES else None
 
-    def check(self, outcome: str, amount: float | None) -> str | None:
+    def check(self, outcome: str, amount: float | None) -> str | None:  # noqa: C901 — one message per way an amount can break its outcome's bound
         """None if ``amount`` fits ``outcome``, else a message naming the outcome and the broken bound."""
         if outcome not in OUTCOMES:
             return f"outcome: unknown value {outcome!r}; expected one of {', '.join(OUTCOMES)}"
@@ -191,6 +197,9 @@ class Verdict:
     within_window: bool
     findings: tuple[Finding, ...]
     amount_paid: float
+    # The start of to_json(), the same for every verdict of one row under one version: evaluate() passes
+    # its row's (json_head); a verdict read back from a snapshot works it out. Not compared, hashed or shown.
+    _head: str = field(default="", compare=False, repr=False)
 
     @property
     def amount_bounds(self) -> AmountBounds:
@@ -217,11 +226,10 @@ class Verdict:
 
     def to_json(self) -> str:
         """``json.dumps(self.to_dict(), separators=(",", ":"))``, fast."""
-        cached = self.__dict__
-        head = cached.get("_head") or json_head(
+        head = self._head or json_head(
             self.policy_version, self.rule, self.recommended_outcome, self.allowed_outcomes, self.clauses
         )
-        findings = ",".join([f.__dict__.get("_json") or _finding_json(f) for f in self.findings])
+        findings = ",".join([f._json or _finding_json(f) for f in self.findings])
         paid = repr(self.amount_paid)
         return (
             f'{head}{self.contact_deadline.isoformat()}","days_used":{self.days_used!r},'
@@ -295,8 +303,8 @@ def trusted_verdict(
     amount_paid,
     head,
 ) -> Verdict:
-    """A Verdict made by evaluate() without the frozen dataclass's slower ``__init__`` (it has no checks to
-    skip). ``head`` is the precomputed ``json_head`` of its row, kept outside the fields for ``to_json``."""
+    """A Verdict made by evaluate() without the frozen dataclass's slower ``__init__`` (see above); ``head``
+    is the precomputed ``json_head`` of its row."""
     verdict = _new(Verdict)
     _setattr(
         verdict,

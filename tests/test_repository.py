@@ -103,7 +103,7 @@ def test_the_readme_role_table_is_the_desk_s_permission_table():
         "queue, case page, checker": "view_cases",
         "assign, note, fix attempt, decide": "act_on_case",
         "approve / reject an exception (never their own)": "approve_exception",
-        "what-if replay of a draft policy (checker page)": "replay_policy",
+        "what-if replay of a draft policy (What-if replay page)": "replay_policy",
         "analytics": "view_analytics",
         "import data page": "import_data",
         "users and roles page": "manage_users",
@@ -117,3 +117,62 @@ def test_the_readme_role_table_is_the_desk_s_permission_table():
     assert set(table) == set(rows.values()), "a row of the README's role table is missing"
     assert table == {p: set(PERMISSIONS[p]) for p in table}
     assert "own numbers only" in readme and "reviewer" not in PERMISSIONS["view_all_analytics"]
+
+
+_DOC_PATH = re.compile(r"`((?:app\.py|(?:pages|policy|desk|data|ui|tests|docs|migrations|benchmarks)/[\w./<>*-]*))`")
+_DOC_MODULE = re.compile(r"`((?:policy|desk|data|ui)\.[\w.]+)")
+
+
+def _exists(path: str) -> bool:
+    if "<" in path or "NNNN" in path:  # a pattern: its folder must exist
+        return (ROOT / path.split("<")[0].split("NNNN")[0]).parent.exists()
+    if "*" in path:
+        return any(ROOT.glob(path))
+    return (ROOT / path).exists()
+
+
+def _names_exist(dotted: str) -> bool:
+    """`desk.changes.record_change`: the longest module prefix exists and every further name is defined in it
+    (a package works as well as a module: desk.analytics may be either)."""
+    import importlib
+
+    parts = dotted.rstrip(".").split(".")
+    for cut in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[cut:]:
+            if not hasattr(obj, name):
+                return False
+            obj = getattr(obj, name)
+        return True
+    return False
+
+
+def test_every_path_and_module_docs_developing_names_exists():
+    text = (ROOT / "docs" / "developing.md").read_text()
+    paths = sorted(set(_DOC_PATH.findall(text)))
+    modules = sorted({m for m in _DOC_MODULE.findall(text) if not m.endswith((".py", ".md"))})
+    assert "pages/replay.py" in paths and "desk.changes.record_change" in modules  # the pattern finds them
+    assert [p for p in paths if not _exists(p)] == []
+    assert [m for m in modules if not _names_exist(m)] == []
+
+
+@pytest.mark.parametrize(
+    "module, names",
+    [
+        ("policy.rules", ["RULES", "matching_row", "CITATION_VARIANTS", "evaluate"]),
+        ("desk.status", ["TRANSITIONS"]),
+        ("desk.audit", ["describe", "bumps_version"]),
+        ("data.models", ["DUE_DAYS", "VERDICT_SERVICE_COLUMNS", "SERVICE_DATE_COLUMN", "EFFECTIVE_APPROVAL_STATUSES"]),
+    ],
+)
+def test_the_names_docs_developing_gives_without_a_module_are_where_it_says(module, names):
+    import importlib
+
+    text = (ROOT / "docs" / "developing.md").read_text()
+    found = importlib.import_module(module)
+    for name in names:
+        assert f"`{name}" in text, name
+        assert hasattr(found, name) or any(hasattr(c, name) for c in vars(found).values() if isinstance(c, type))

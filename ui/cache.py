@@ -39,11 +39,6 @@ def _view(_db: Database, url: str, filters: analytics.Filters, actor: Actor, tod
     return report, computed_at, build_view(report)
 
 
-def analytics_report(db: Database, filters: analytics.Filters, actor: Actor, today: date):
-    """(Report, computed at): every number of the analytics page, cached for a minute per filter set."""
-    return _report(db, db.url, filters, actor, today)
-
-
 def analytics_view(
     db: Database, filters: analytics.Filters, actor: Actor, today: date
 ) -> tuple[analytics.Report, datetime, View]:

@@ -1,10 +1,13 @@
-"""The pages of the app and who sees them. app.py builds st.navigation from this per role."""
+"""The pages of the app and who sees them (by the desk's permissions). app.py builds st.navigation and the menu
+from this per role."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-ALL_ROLES = frozenset({"reviewer", "manager", "admin"})
+from desk.auth import PERMISSIONS
+
+ALL_ROLES = PERMISSIONS["view_cases"]
 
 
 @dataclass(frozen=True)
@@ -26,16 +29,24 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("case", "pages/case.py", "Case", ":material/description:", "case", hidden=True),
     PageSpec("checker", "pages/checker.py", "Policy checker", ":material/gavel:", "checker"),
     PageSpec(
+        "replay",
+        "pages/replay.py",
+        "What-if replay",
+        ":material/replay:",
+        "replay",
+        roles=PERMISSIONS["replay_policy"],
+    ),
+    PageSpec(
         "policy",
         "pages/policy.py",
         "Policy changes",
         ":material/policy:",
         "policy",
-        roles=frozenset({"manager", "admin"}),
+        roles=PERMISSIONS["draft_policy"] | PERMISSIONS["publish_policy"],
     ),
     PageSpec("analytics", "pages/analytics.py", "Analytics", ":material/monitoring:", "analytics"),
     PageSpec(
-        "import", "pages/import.py", "Import data", ":material/upload_file:", "import", roles=frozenset({"admin"})
+        "import", "pages/import.py", "Import data", ":material/upload_file:", "import", roles=PERMISSIONS["import_data"]
     ),
     PageSpec(
         "templates",
@@ -43,10 +54,12 @@ PAGES: tuple[PageSpec, ...] = (
         "Reply templates",
         ":material/mail:",
         "templates",
-        roles=frozenset({"manager"}),
+        roles=PERMISSIONS["edit_reply_templates"],
     ),
-    PageSpec("outbox", "pages/outbox.py", "Outbox", ":material/outbox:", "outbox", roles=frozenset({"admin"})),
-    PageSpec("users", "pages/users.py", "Users and roles", ":material/manage_accounts:", "users", frozenset({"admin"})),
+    PageSpec("outbox", "pages/outbox.py", "Outbox", ":material/outbox:", "outbox", roles=PERMISSIONS["manage_outbox"]),
+    PageSpec(
+        "users", "pages/users.py", "Users and roles", ":material/manage_accounts:", "users", PERMISSIONS["manage_users"]
+    ),
 )
 
 BY_KEY = {p.key: p for p in PAGES}

@@ -1,4 +1,4 @@
-"""The result of a what-if replay as the checker's replay tab and the Policy changes page show it."""
+"""The result of a what-if replay as the What-if replay page and the Policy changes page show it."""
 
 from __future__ import annotations
 

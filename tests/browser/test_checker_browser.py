@@ -1,4 +1,4 @@
-"""The policy checker and the what-if replay in a real browser (headless Chromium), on the shared demo server
+"""The policy checker and the what-if replay page in a real browser (headless Chromium), on the shared demo server
 (both only read)."""
 
 import pytest
@@ -77,8 +77,9 @@ def test_a_manager_replays_a_14_day_window_over_past_decisions(browser_page, liv
     page.goto(live_server.url)
     wait_for_app(page)
     sign_in_as(page, "Max Müller · manager")
-    open_checker(page)
-    page.get_by_role("tab", name="What-if replay").click()
+    page.get_by_test_id("stSidebar").get_by_test_id("stPageLink-NavLink").filter(has_text="What-if replay").click()
+    wait_for_app(page)
+    expect(page.get_by_role("heading", name="What-if replay")).to_be_visible()
     window = page.get_by_test_id("stNumberInput").filter(has_text="Contact window (days)").locator("input")
     window.fill("14")
     window.press("Enter")

@@ -299,11 +299,12 @@ def test_a_rebuild_on_postgresql_waits_for_decisions_in_flight_and_counts_each_o
         for case_id in (2, 3):
             s.execute(
                 text(
-                    "INSERT INTO cases (id, service_id, customer_id, service_type, opened_on, channel, reason, description, "
-                    "amount_requested_cents, documentation, fix_attempted, status, due_on, version, created_at) "
-                    f"SELECT {case_id}, service_id, customer_id, service_type, opened_on, channel, reason, description, "
-                    "amount_requested_cents, documentation, fix_attempted, status, due_on, version, created_at "
-                    "FROM cases WHERE id = 1"
+                    "INSERT INTO cases (id, service_id, customer_id, service_type, opened_on, channel, reason, "
+                    "description, amount_requested_cents, documentation, fix_attempted, status, due_on, version, "
+                    "created_at) "
+                    f"SELECT {case_id}, service_id, customer_id, service_type, opened_on, channel, reason, "
+                    "description, amount_requested_cents, documentation, fix_attempted, status, due_on, version, "
+                    "created_at FROM cases WHERE id = 1"
                 )
             )
         s.execute(INSERT_DECISION)  # decision 1: its rollup rows exist

@@ -38,7 +38,7 @@ def open_cases(db, n: int) -> list[tuple[int, int, str, int | None]]:
     return plan
 
 
-def test_reviewers_decide_while_a_large_import_is_being_saved_and_none_is_refused(backend, tmp_path: Path):
+def test_reviewers_decide_while_a_large_import_is_being_saved_and_none_is_refused(backend, tmp_path: Path):  # noqa: C901 — one scenario: the import, the writers and what each saw
     url = backend.new_url()
     make_demo(url).dispose()
     db = open_database(url)

@@ -1,4 +1,5 @@
-"""The policy checker page in AppTest: a scenario end to end, pre-fill from a link, bad input, versions."""
+"""The policy checker page in AppTest: a scenario end to end, pre-fill from a link, bad input, versions.
+(The what-if replay, once a tab of this page: tests/pages/test_replay.py.)"""
 
 import shutil
 from datetime import date, timedelta
@@ -166,39 +167,15 @@ def test_the_versions_tab_reads_each_version_and_shows_the_difference_of_two(app
     assert "**Policy version:** 2027-01-01" in markdown(at) and "day 11 of 14" in markdown(at)
 
 
-def test_only_managers_and_admins_see_the_what_if_replay(app):
+def test_the_checker_links_managers_and_admins_to_the_replay_page_and_an_old_replay_link_lands_there(app):
     assert [t.label for t in open_checker(app).tabs] == ["Check a request", "Policy versions"]
-    assert "What-if replay" in [t.label for t in open_checker(app, "max@refund-desk.example").tabs]
-    assert "What-if replay" in [t.label for t in open_checker(app, "ada@refund-desk.example").tabs]
-
-
-def test_a_manager_replays_a_14_day_window_over_two_years_of_decisions(app):
-    at = open_checker(app, "max@refund-desk.example")
-    at.number_input(key="rp_window").set_value(14).run()
-    diff = [c.value for c in at.tabs[2].code][0]
-    assert "-window_days: 7" in diff and "+window_days: 14" in diff
-    at.date_input(key="rp_period").set_value((date(2024, 11, 1), TODAY)).run()
-    [run] = [b for b in at.tabs[2].button if b.label == "Run the replay"]
-    run.click().run()
-    assert not at.exception and not at.tabs[2].error
-    metrics = {m.label: m.value for m in at.tabs[2].metric}
-    decided, changed = int(metrics["Decided cases"].replace(",", "")), int(metrics["Verdicts that change"])
-    assert decided > 300 and changed >= 1 and metrics["Less generous"] == "0"
-    rates = at.tabs[2].dataframe[0].value.set_index("measure")
-    assert rates.loc["Refund rate", "under the draft"] >= rates.loc["Refund rate", "as decided"]
-    assert len(at.tabs[2].dataframe[-1].value) == changed
-    assert "Download the changed cases as CSV" in [b.label for b in at.tabs[2].get("download_button")]
-
-
-def test_a_broken_uploaded_draft_is_explained_and_cannot_be_replayed(app):
-    at = open_checker(app, "max@refund-desk.example")
-    at.radio(key="rp_source").set_value("upload").run()
-    at.file_uploader(key="rp_upload").set_value(("draft.toml", b"version = 'x'\nwindow_days = 'many'\n", "text/plain"))
-    at.run()
-    assert not at.exception
-    assert at.tabs[2].error[0].value.startswith("The draft is not a valid policy version:")
-    [run] = [b for b in at.tabs[2].button if b.label == "Run the replay"]
-    assert run.disabled
+    assert not [p for p in open_checker(app).get("page_link") if "replay" in str(p.proto.page)]
+    for user in ("max@refund-desk.example", "ada@refund-desk.example"):
+        at = open_checker(app, user)
+        assert [t.label for t in at.tabs] == ["Check a request", "Policy versions"]
+        assert [p for p in at.get("page_link") if "replay" in str(p.proto.page)]
+    at = open_checker(app, "max@refund-desk.example", params={"tab": "replay"})
+    assert not at.exception and [t.value for t in at.title] == ["What-if replay"]
 
 
 def test_a_link_with_a_date_past_the_range_keeps_the_form_and_says_the_value_is_not_valid(app):

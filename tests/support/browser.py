@@ -195,7 +195,11 @@ RERUN_TRACKER = """
   const runs = window.__rdRuns = {asked: 0, answered: 0, early: false};
   const bytes = (d) => d instanceof ArrayBuffer ? new Uint8Array(d)
     : ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : null;
-  const varint = (b, i) => { let v = 0, s = 0, x; do { x = b[i++]; v += (x & 0x7f) * 2 ** s; s += 7; } while (x & 0x80); return [v, i]; };
+  const varint = (b, i) => {
+    let v = 0, s = 0, x;
+    do { x = b[i++]; v += (x & 0x7f) * 2 ** s; s += 7; } while (x & 0x80);
+    return [v, i];
+  };
   const finishedStatus = (b) => {
     let i = 0;
     while (i < b.length) {
@@ -231,7 +235,8 @@ RERUN_TRACKER = """
 
 APP_IDLE = """() => {
   const app = document.querySelector("[data-testid='stApp']");
-  if (!app || app.dataset.testConnectionState !== "CONNECTED" || app.dataset.testScriptState !== "notRunning") return false;
+  if (!app || app.dataset.testConnectionState !== "CONNECTED") return false;
+  if (app.dataset.testScriptState !== "notRunning") return false;
   const runs = window.__rdRuns;
   return !runs || (runs.asked > 0 && runs.answered === runs.asked && !runs.early);
 }"""
