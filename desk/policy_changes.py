@@ -406,6 +406,14 @@ def approve_and_publish(
     try:
         PolicyBook([*desk_book.current_book(db).versions, v.version()])
     except PolicyError as exc:
+        # a colleague published between the checks above: this draft, or another one for the same day
+        if _draft_row(db, draft_id).status != "draft":
+            raise StaleDraft(f"Draft {v.name!r} was published by someone else a moment ago; reload.") from None
+        if taken := _published_days(db).get(v.effective_from):
+            raise InvalidInput(
+                f"Version {taken!r} was published for {v.effective_from} a moment ago; nothing was changed.",
+                field="effective_from",
+            ) from None
         raise InvalidInput(f"The draft does not fit the policy book: {exc}") from None
     t = StoredPolicyVersion
     at = now or audit.utcnow()
