@@ -377,6 +377,22 @@ def as_replacement(draft: StoredVersion, base: PolicyVersion) -> PolicyVersion:
 # --- approving and publishing ------------------------------------------------------------------------------
 
 
+def _check_fits_the_book(db: Database, v: StoredVersion, draft_id: int) -> None:
+    """Refuse a draft the policy book cannot take; a colleague's publication a moment ago is named as such."""
+    try:
+        PolicyBook([*desk_book.current_book(db).versions, v.version()])
+    except PolicyError as exc:
+        # a colleague published between the checks above: this draft, or another one for the same day
+        if _draft_row(db, draft_id).status != "draft":
+            raise StaleDraft(f"Draft {v.name!r} was published by someone else a moment ago; reload.") from None
+        if taken := _published_days(db).get(v.effective_from):
+            raise InvalidInput(
+                f"Version {taken!r} was published for {v.effective_from} a moment ago; nothing was changed.",
+                field="effective_from",
+            ) from None
+        raise InvalidInput(f"The draft does not fit the policy book: {exc}") from None
+
+
 def approve_and_publish(
     db: Database, approver_id: int, draft_id: int, seen_hash: str, today: date, *, now: datetime | None = None
 ) -> StoredVersion:
@@ -403,18 +419,7 @@ def approve_and_publish(
     taken = _published_days(db).get(v.effective_from)
     if taken:
         raise InvalidInput(f"Version {taken!r} already takes effect on {v.effective_from}.", field="effective_from")
-    try:
-        PolicyBook([*desk_book.current_book(db).versions, v.version()])
-    except PolicyError as exc:
-        # a colleague published between the checks above: this draft, or another one for the same day
-        if _draft_row(db, draft_id).status != "draft":
-            raise StaleDraft(f"Draft {v.name!r} was published by someone else a moment ago; reload.") from None
-        if taken := _published_days(db).get(v.effective_from):
-            raise InvalidInput(
-                f"Version {taken!r} was published for {v.effective_from} a moment ago; nothing was changed.",
-                field="effective_from",
-            ) from None
-        raise InvalidInput(f"The draft does not fit the policy book: {exc}") from None
+    _check_fits_the_book(db, v, draft_id)
     t = StoredPolicyVersion
     at = now or audit.utcnow()
     try:
