@@ -143,7 +143,7 @@ def child_report(url: str) -> dict:
     from data.db import open_database
     from desk import analytics, report
     from desk.auth import Actor
-    from ui.analytics_view import build_view
+    from desk.review import build_view
 
     db = open_database(url)
     start, end = report.month_range(f"{TODAY.year}-{TODAY.month - 1:02d}", TODAY)

@@ -206,7 +206,7 @@ def write(db, filters: Filters, today: date, tz: tzinfo, out: Path, stem: str, n
     from desk import analytics
     from desk.auth import Actor
     from desk.periods import now_in
-    from ui.analytics_view import build_view  # the page's own tables and charts (a composing tool, like data.generate)
+    from desk.review import build_view  # the page's own tables and charts
 
     scheduler = Actor(0, "scheduler@refund-desk.invalid", "Scheduled report", "manager")
     r = analytics.report(db, filters, scheduler, today)
