@@ -10,7 +10,7 @@ same as the screen without its formatting.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import pandas as pd
@@ -324,6 +324,8 @@ class View:
     figures: dict[str, go.Figure]  # only the charts that have something to show
     tables: dict[str, pd.DataFrame]
     partial_note: str | None
+    # each figure as its plain dict, made once here: what the page sends on every rerun (ui.analytics_view)
+    specs: dict[str, dict] = field(default_factory=dict)
 
 
 def build_view(r: Report) -> View:
@@ -382,4 +384,4 @@ def build_view(r: Report) -> View:
             f"Hollow points and lighter bars: {periods} {'are' if len(partial) > 1 else 'is'} only partly in the "
             "range; compare rates, not counts, there."
         )
-    return View(fig, tables, note)
+    return View(fig, tables, note, {name: figure.to_dict() for name, figure in fig.items()})

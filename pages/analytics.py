@@ -161,7 +161,7 @@ fig, table = v.figures, v.tables
 def chart(name: str, empty: str) -> None:
     """The figure, or why there is none."""
     if name in fig:
-        st.plotly_chart(fig[name], key=f"ch_{name}", width="stretch", config={"displaylogo": False})
+        view.plotly_chart(v, name, key=f"ch_{name}", width="stretch", config={"displaylogo": False})
     else:
         st.info(empty)
 

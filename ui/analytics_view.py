@@ -9,6 +9,7 @@ import re
 from datetime import date, timedelta
 
 import pandas as pd
+import plotly.graph_objects as go
 import streamlit as st
 
 from desk.analytics import LEAD_CAPPED, Drill, Report
@@ -32,6 +33,24 @@ def money_column(currency: str):
     """A table column of amounts in `currency` (major units), shown with its symbol and decimals."""
     digits = minor_digits(currency)
     return st.column_config.NumberColumn(format=f"{currency_symbol(currency)}%.{digits}f")
+
+
+class _Prepared(go.Figure):
+    """A figure already turned into its dict when the view was built (desk.review.View.specs). st.plotly_chart
+    calls `to_dict()` on a Figure on every rerun — a deep copy of every trace, about 2 ms a chart — and
+    validates a plain dict all over again (slower still); this hands it the ready dict."""
+
+    def __init__(self, spec: dict) -> None:  # noqa: D107 - no Figure.__init__: nothing to validate again
+        object.__setattr__(self, "_prepared", spec)
+
+    def to_dict(self) -> dict:
+        return self._prepared
+
+
+def plotly_chart(v: View, name: str, key: str, **kw):
+    """Draw figure `name` of the view (from its prepared dict when there is one)."""
+    spec = v.specs.get(name)
+    return st.plotly_chart(_Prepared(spec) if spec is not None else v.figures[name], key=key, **kw)
 
 
 def rate_label(x: float | None) -> str:
