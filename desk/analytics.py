@@ -26,12 +26,13 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Date, and_, case, cast, func, or_, select, type_coerce
+from sqlalchemy import Connection, Date, Integer, and_, case, cast, func, or_, select, type_coerce
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import aliased
 
@@ -42,6 +43,7 @@ from data.models import (
     REASONS,
     SERVICE_TYPES,
     Case,
+    CaseEvent,
     Decision,
     Service,
     User,
@@ -92,6 +94,8 @@ class Filters:
     granularity: str = "month"  # of the trend charts: "month" or "week"
     # Money figures (amounts, revenue, value rates) are of this currency only; counts are of every currency.
     currency: str = DEFAULT_CURRENCY
+    # The desk time zone (IANA name): where a month ends, for the restated months (times are stored in UTC).
+    zone: str = "UTC"
 
     @property
     def days(self) -> int:
@@ -123,6 +127,10 @@ def validate(f: Filters) -> Filters:
     unknown = set(f.reasons) - set(REASONS)
     if unknown:
         raise InvalidInput(f"Unknown reason: {', '.join(sorted(unknown))}.", field="reasons")
+    try:
+        ZoneInfo(f.zone)
+    except (ValueError, KeyError):  # ZoneInfoNotFoundError is a KeyError
+        raise InvalidInput(f"{f.zone!r} is not a time zone.", field="zone") from None
     try:
         currency = check_currency(f.currency)
     except MoneyError as exc:
@@ -613,39 +621,236 @@ def awaiting_approval(conn: Connection, f: Filters, today: date) -> pd.DataFrame
     return out[columns].sort_values("currency").reset_index(drop=True)
 
 
+def _seconds(later, earlier, dialect: str):
+    """Whole seconds from `earlier` to `later` (two timestamps), in SQL."""
+    if dialect == "sqlite":
+        return func.round((func.julianday(later) - func.julianday(earlier)) * 86400)
+    return func.round(func.extract("epoch", later - earlier))
+
+
+def _days(later, earlier, dialect: str):
+    """Whole days from date `earlier` to date `later`, in SQL."""
+    if dialect == "sqlite":
+        return cast(func.julianday(later) - func.julianday(earlier), Integer)
+    return later - earlier
+
+
+def _answered(f: Filters) -> list:
+    """Decisions of the period a manager answered: the rows of the covering index ix_decisions_answered
+    (migration 0012). The reviewer, type and reason filters are applied to the grouped rows (`_keep`)."""
+    return [Decision.approved_at.is_not(None), Decision.decided_on.between(f.start, f.end)]
+
+
 def approvals_by_manager(conn: Connection, f: Filters) -> pd.DataFrame:
     """Exceptions decided in the period that a manager approved or rejected, per manager: approvals,
-    rejections, and the median hours from the decision to the manager's answer (of those with a time)."""
-    cond = [
-        Decision.is_exception == True,  # noqa: E712 (the partial index of exceptions)
-        Decision.decided_on.between(f.start, f.end),
-        Decision.approval_status.in_(("approved", "rejected")),
-        Decision.approver_id.is_not(None),
-    ]
-    q = select(
+    rejections, and the median hours from the decision to the manager's answer (of those with a time).
+    Grouped in SQL by manager, state and the seconds waited, through ix_decisions_answered (index only)."""
+    waited = _seconds(Decision.approved_at, Decision.decided_at, conn.dialect.name).label("seconds")
+    keys = (
         Decision.approver_id,
         Decision.decided_by_id,
         Decision.service_type,
         Decision.reason,
         Decision.approval_status,
-        Decision.decided_at,
-        Decision.approved_at,
-    ).where(*cond)
-    d = _frame(conn, q)
+        waited,
+    )
+    cond = [
+        *_answered(f),
+        Decision.is_exception == True,  # noqa: E712
+        Decision.approval_status.in_(("approved", "rejected")),
+        Decision.approver_id.is_not(None),
+    ]
+    d = _frame(conn, select(*keys, func.count().label("n")).where(*cond).group_by(*keys))
     d = d[_keep(d, f)] if not d.empty else d
     columns = ["approver_id", "approvals", "rejections", "median_wait_hours"]
     if d.empty:
         return pd.DataFrame(columns=columns)
-    hours = (pd.to_datetime(d["approved_at"]) - pd.to_datetime(d["decided_at"])).dt.total_seconds() / 3600
-    d = d.assign(
-        approvals=(d["approval_status"] == "approved").astype("int64"),
-        rejections=(d["approval_status"] == "rejected").astype("int64"),
-        hours=hours.clip(lower=0),
+    n = d["n"].to_numpy(dtype=np.int64)
+    approved = (d["approval_status"] == "approved").to_numpy()
+    d = d.assign(approvals=n * approved, rejections=n * ~approved)
+    rows = []
+    for approver, g in d.groupby("approver_id", sort=False):
+        hours = np.repeat(np.maximum(g["seconds"].to_numpy(dtype=np.float64), 0) / 3600, g["n"].to_numpy())
+        rows.append(
+            {
+                "approver_id": approver,
+                "approvals": int(g["approvals"].sum()),
+                "rejections": int(g["rejections"].sum()),
+                "median_wait_hours": float(np.median(hours)) if len(hours) else float("nan"),
+            }
+        )
+    out = pd.DataFrame(rows, columns=columns)
+    return out.sort_values(["approvals", "approver_id"], ascending=[False, True]).reset_index(drop=True)
+
+
+def close_times(conn: Connection, f: Filters) -> pd.DataFrame:
+    """What the approval wait adds to the time to decision (docs/metrics.md, "Time to close"): the effective
+    decisions of the period that waited for a manager's approval, counted per reviewer, type, reason, days
+    from opening to the decision and to the close (the case's `decided_on`, the day of the approval), and
+    whether each was within the due date. Through ix_decisions_answered plus one case lookup per row."""
+    dialect = conn.dialect.name
+    cap = LEAD_DAYS_MAX + 1
+    to_decision = _days(Decision.decided_on, Case.opened_on, dialect)
+    to_close = _days(Case.decided_on, Case.opened_on, dialect)
+
+    def capped(days):
+        return case((days < 0, 0), (days > cap, cap), else_=days)
+
+    keys = (
+        Decision.decided_by_id,
+        Decision.service_type,
+        Decision.reason,
+        capped(to_decision).label("decision_days"),
+        capped(to_close).label("close_days"),
+        case((Decision.decided_on <= Case.due_on, 1), else_=0).label("decided_within"),
+        case((Case.decided_on <= Case.due_on, 1), else_=0).label("closed_within"),
     )
-    out = d.groupby("approver_id", as_index=False).agg(
-        approvals=("approvals", "sum"), rejections=("rejections", "sum"), median_wait_hours=("hours", "median")
+    q = (
+        select(*keys, func.count().label("n"))
+        .join(Case, Case.id == Decision.case_id)
+        .where(
+            *_answered(f),
+            Decision.approval_status == "approved",
+            Decision.superseded.is_(False),
+            Case.decided_on.is_not(None),
+        )
+        .group_by(*keys)
     )
-    return out[columns].sort_values(["approvals", "approver_id"], ascending=[False, True]).reset_index(drop=True)
+    d = _frame(conn, q)
+    return d[_keep(d, f)].reset_index(drop=True) if not d.empty else d
+
+
+def closing(lead: pd.DataFrame, waited: pd.DataFrame) -> pd.DataFrame:
+    """The time to close including the approval wait, from the time to decision (`summarise_lead(lead)`,
+    every effective decision) and the decisions that waited (`close_times`): those move from their decision
+    day to their close day in the histogram. One row: closed, closed_within_due, closed_within_due_share,
+    close_median, close_p90 (days; 31 means 31 or more)."""
+    base = summarise_lead(lead)
+    hist = base[list(LEAD_COLUMNS)].iloc[0].to_numpy(dtype=np.int64).copy()
+    within = int(base["within_due"].iloc[0])
+    if not waited.empty:
+        n = waited["n"].to_numpy(dtype=np.int64)
+        np.subtract.at(hist, waited["decision_days"].to_numpy(dtype=np.int64), n)
+        np.add.at(hist, waited["close_days"].to_numpy(dtype=np.int64), n)
+        within += int((n * (waited["closed_within"].to_numpy() - waited["decided_within"].to_numpy())).sum())
+    hist = np.maximum(hist, 0)
+    closed = int(base["decided"].iloc[0])
+    out = pd.DataFrame({"days": range(len(LEAD_COLUMNS)), "decisions": hist})
+    out.attrs.update(
+        closed=closed,
+        closed_within_due=within,
+        closed_within_due_share=within / closed if closed else None,
+        close_median=percentile(hist, 0.5),
+        close_p90=percentile(hist, 0.9),
+        waited=int(waited["n"].sum()) if not waited.empty else 0,
+    )
+    return out
+
+
+def _month_ends_utc(first: date, last: date, zone: str) -> list[tuple[date, date, datetime]]:
+    """(first day, last day, the instant it ended as naive UTC) of each month from `first` to `last`."""
+    tz = ZoneInfo(zone)
+    out = []
+    m = first
+    while m <= last:
+        following = _next_unit(m, "month")
+        ended = datetime.combine(following, datetime.min.time(), tz).astimezone(UTC).replace(tzinfo=None)
+        out.append((m, following - timedelta(days=1), ended))
+        m = following
+    return out
+
+
+RESTATED_COLUMNS = ["month", "late_answers", "late_supersedes", "changes", "last_change_at"]
+
+
+def restated_months(conn: Connection, f: Filters, today: date) -> pd.DataFrame:
+    """The closed months of the range whose numbers changed after they ended (docs/metrics.md, "Restated
+    months"): per month, the decisions dated in it that a manager answered (approved or rejected) after its
+    last day, and the decisions dated in it that were superseded after its last day (by a reopen or by the
+    case's next decision); `last_change_at` is the latest of those times (naive UTC). Only months with a
+    late change are listed. Reads ix_decisions_answered and ix_decisions_superseded (migration 0012), never
+    the whole decisions table."""
+    first = _unit_start(f.start, "month")
+    last = _unit_start(today, "month") - timedelta(days=1)  # a month is closed once today is past its end
+    last = min(last, f.end)
+    if last < first:
+        return pd.DataFrame(columns=RESTATED_COLUMNS)
+    months = _month_ends_utc(first, _unit_start(last, "month"), f.zone)
+    late_answer = or_(
+        *(and_(Decision.decided_on.between(lo, hi), Decision.approved_at >= ended) for lo, hi, ended in months)
+    )
+    month = _bucket(Decision.decided_on, "month", conn.dialect.name).label("month")
+    keys = (month, Decision.decided_by_id, Decision.service_type, Decision.reason)
+    answers = _frame(
+        conn,
+        select(*keys, func.count().label("n"), func.max(Decision.approved_at).label("at"))
+        .where(
+            Decision.approved_at.is_not(None),
+            Decision.decided_on.between(first, months[-1][1]),
+            Decision.approval_status.in_(("approved", "rejected")),
+            late_answer,
+        )
+        .group_by(*keys),
+    )
+    later = aliased(Decision)
+    reopened = (
+        select(func.min(CaseEvent.at))
+        .where(CaseEvent.case_id == Decision.case_id, CaseEvent.kind == "case_reopened")
+        .where(CaseEvent.at >= Decision.decided_at)
+        .scalar_subquery()
+    )
+    next_decision = (
+        select(func.min(later.decided_at))
+        .where(later.case_id == Decision.case_id, later.id > Decision.id)
+        .scalar_subquery()
+    )
+    superseded = _frame(
+        conn,
+        select(
+            Decision.decided_on,
+            Decision.decided_by_id,
+            Decision.service_type,
+            Decision.reason,
+            func.coalesce(reopened, next_decision).label("at"),
+        ).where(
+            Decision.superseded.is_(True),
+            Decision.decided_on.between(first, months[-1][1]),
+            Decision.approval_status
+            != "rejected",  # a rejected decision counted for nothing; superseding it changes nothing
+        ),
+    )
+    rows = []
+    answers = answers[_keep(answers, f)] if not answers.empty else answers
+    superseded = superseded[_keep(superseded, f)] if not superseded.empty else superseded
+    if not answers.empty:
+        answers = answers.assign(month=pd.to_datetime(answers["month"]).dt.date, at=pd.to_datetime(answers["at"]))
+    if not superseded.empty:
+        superseded = superseded.assign(
+            decided_on=pd.to_datetime(superseded["decided_on"]).dt.date, at=pd.to_datetime(superseded["at"])
+        )
+    for lo, hi, ended in months:
+        a = answers[answers["month"] == lo] if not answers.empty else answers
+        if not superseded.empty:
+            s_ = superseded[
+                (superseded["decided_on"] >= lo) & (superseded["decided_on"] <= hi) & (superseded["at"] >= ended)
+            ]
+        else:
+            s_ = superseded
+        n_a = int(a["n"].sum()) if not a.empty else 0
+        n_s = len(s_)
+        if n_a + n_s == 0:
+            continue
+        times = [t for t in (a["at"].max() if n_a else None, s_["at"].max() if n_s else None) if t is not None]
+        rows.append(
+            {
+                "month": lo,
+                "late_answers": n_a,
+                "late_supersedes": n_s,
+                "changes": n_a + n_s,
+                "last_change_at": max(times).to_pydatetime(),
+            }
+        )
+    return pd.DataFrame(rows, columns=RESTATED_COLUMNS)
 
 
 def granted_vs_requested(conn: Connection, f: Filters) -> pd.DataFrame:
@@ -892,6 +1097,11 @@ class Kpis:
     within_due: int
     lead_median: float | None
     lead_p90: float | None
+    # time to close including the approval wait (docs/metrics.md, "Time to close")
+    closed_within_due: int = 0
+    close_median: float | None = None
+    close_p90: float | None = None
+    waited_for_approval: int = 0  # effective decisions that waited for a manager
 
     @staticmethod
     def _rate(num: int | None, den: int) -> float | None:
@@ -942,9 +1152,17 @@ class Kpis:
     def money_share(self) -> float | None:
         return self._rate(self.money, self.effective)
 
+    @property
+    def closed_within_due_share(self) -> float | None:
+        """Effective decisions whose case closed (the approval included) by its due date ÷ effective decisions."""
+        return self._rate(self.closed_within_due, self.effective)
 
-def _kpis(summary: pd.DataFrame, lead: pd.DataFrame, sold: pd.DataFrame, opened: int | None) -> Kpis:
+
+def _kpis(
+    summary: pd.DataFrame, lead: pd.DataFrame, sold: pd.DataFrame, opened: int | None, close: pd.DataFrame | None = None
+) -> Kpis:
     s, t = summary.iloc[0], lead.iloc[0]
+    c = close.attrs if close is not None else {}
     return Kpis(
         sold=_int(sold["sold"].iloc[0]) if not sold.empty else 0,
         revenue_cents=_int(sold["revenue_cents"].iloc[0]) if not sold.empty else 0,
@@ -963,6 +1181,10 @@ def _kpis(summary: pd.DataFrame, lead: pd.DataFrame, sold: pd.DataFrame, opened:
         within_due=_int(t["within_due"]),
         lead_median=None if pd.isna(t["lead_median"]) else float(t["lead_median"]),
         lead_p90=None if pd.isna(t["lead_p90"]) else float(t["lead_p90"]),
+        closed_within_due=int(c.get("closed_within_due", 0)),
+        close_median=c.get("close_median"),
+        close_p90=c.get("close_p90"),
+        waited_for_approval=int(c.get("waited", 0)),
     )
 
 
@@ -992,6 +1214,8 @@ class Report:
     approvals: pd.DataFrame = field(default_factory=pd.DataFrame)  # approver: approvals, rejections, wait
     granted: pd.DataFrame = field(default_factory=pd.DataFrame)  # currency: decisions, requested, granted
     sale_months: pd.DataFrame = field(default_factory=pd.DataFrame)  # month: by sale month, by decision month
+    close_histogram: pd.DataFrame = field(default_factory=pd.DataFrame)  # days (0..31), decisions: to close
+    restated: pd.DataFrame = field(default_factory=pd.DataFrame)  # month: late answers and supersedes
 
     @property
     def partial_buckets(self) -> frozenset[date]:
@@ -1066,6 +1290,11 @@ def report(db: Database, filters: Filters, actor: Actor, today: date) -> Report:
             granted = granted_vs_requested(conn, f)
         with timer("refund rate by sale month"):
             sale_months = by_sale_month(conn, f)
+        with timer("time to close: the approval waits"):
+            waited = close_times(conn, f)
+            waited_prev = close_times(conn, prev)
+        with timer("restated months"):
+            restated = restated_months(conn, f, today)
 
     with timer("pandas: shaping"):
         trend_states = in_currency(trend_by_currency, f.currency)
@@ -1073,8 +1302,11 @@ def report(db: Database, filters: Filters, actor: Actor, today: date) -> Report:
         sold = trend_sales[["sold", "revenue_cents"]].sum().to_frame().T
         opened = int(opened_detail["opened"].sum()) if cases_ok else None
         measured = measures(states)
-        kpis = _kpis(summarise(states, measured=measured), summarise_lead(lead), sold, opened)
-        kpis_prev = _kpis(summarise(states_prev), summarise_lead(lead_prev), sold_prev, opened_prev)
+        close = closing(lead, waited)
+        kpis = _kpis(summarise(states, measured=measured), summarise_lead(lead), sold, opened, close)
+        kpis_prev = _kpis(
+            summarise(states_prev), summarise_lead(lead_prev), sold_prev, opened_prev, closing(lead_prev, waited_prev)
+        )
         trend = _trend(trend_states, trend_sales, opened_detail)
         by_reason, by_reason_type, reason_trend = _reasons(measured, opened_detail, opened_all_reasons)
         by_reviewer = summarise(states, ["decided_by_id"], measured=measured).merge(
@@ -1114,6 +1346,8 @@ def report(db: Database, filters: Filters, actor: Actor, today: date) -> Report:
         approvals=approvals,
         granted=granted,
         sale_months=sale_months,
+        close_histogram=close,
+        restated=restated,
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -20,6 +21,7 @@ from desk import charts
 from desk.analytics import LEAD_CAPPED, Drill, Report
 from desk.charts import APPROVAL_LABELS, OUTCOME_LABELS, REASON_LABELS, SERVICE_TYPE_LABELS
 from desk.money import format_money, minor_digits
+from desk.periods import format_time
 
 MONEY_HEADING = re.compile(r"\(([A-Z]{3})\)$")  # "Revenue (EUR)"
 
@@ -289,6 +291,54 @@ def lead_table(r: Report) -> pd.DataFrame:
     )
 
 
+def close_table(r: Report) -> pd.DataFrame:
+    """Days from opening to the close (the approval wait included), beside days to the decision."""
+    c, h = r.close_histogram, r.lead_histogram
+    if c.empty:
+        c = h
+    total = c["decisions"].sum()
+    share = c["decisions"] / total if total else c["decisions"] * 0.0
+    return pd.DataFrame(
+        {
+            "Days": [str(d) if d < LEAD_CAPPED else "31+" for d in c["days"]],
+            "Decided (to the decision)": h["decisions"].to_numpy(),
+            "Closed (approval wait included)": c["decisions"].to_numpy(),
+            "Share closed (%)": share * 100,
+            "Cumulative share closed (%)": share.cumsum() * 100,
+        }
+    )
+
+
+def restated_table(r: Report, zone: str | None = None) -> pd.DataFrame:
+    """The closed months of the range whose numbers changed after they ended, and why."""
+    m = r.restated
+    tz = ZoneInfo(zone or r.filters.zone)
+    return pd.DataFrame(
+        {
+            "Month": [d.strftime("%Y-%m") for d in m["month"]],
+            "Answered after the month ended": m["late_answers"].astype("int64"),
+            "Superseded after the month ended": m["late_supersedes"].astype("int64"),
+            "Late changes": m["changes"].astype("int64"),
+            "Last change": [
+                format_time(t, tz, "%Y-%m-%d %H:%M") if t is not None and not pd.isna(t) else "—"
+                for t in m["last_change_at"]
+            ],
+        }
+    )
+
+
+def restated_note(r: Report) -> str | None:
+    """One line for the page and the report's cover: which closed months were restated."""
+    if r.restated.empty:
+        return None
+    months = ", ".join(d.strftime("%B %Y") for d in r.restated["month"])
+    n = int(r.restated["changes"].sum())
+    return (
+        f"Restated: {months} — {n} late change{'' if n == 1 else 's'} (an approval, a rejection or a supersede "
+        "after the month ended changed its numbers; docs/metrics.md, “Restated months”)."
+    )
+
+
 def backlog_table(r: Report) -> pd.DataFrame:
     b = r.backlog
     return pd.DataFrame({"Age": b["age"], "Open cases": b["cases"], "Overdue": b["overdue"]})
@@ -371,6 +421,8 @@ def build_view(r: Report) -> View:
         "health": health_table(r),
         "backlog": backlog_table(r),
         "lead": lead_table(r),
+        "close": close_table(r),
+        "restated": restated_table(r),
         "versions": version_table(r),
         "sale_month": sale_month_table(r),
         "awaiting": awaiting_table(r),

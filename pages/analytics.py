@@ -116,7 +116,16 @@ st.query_params.from_dict(periods.to_query(preset, dates[0], dates[1]))  # the l
 try:
     report, computed_at, v = analytics_view(
         ctx.db,
-        Filters(dates[0], dates[1], tuple(types), tuple(reasons), tuple(reviewers), granularity, currency),
+        Filters(
+            dates[0],
+            dates[1],
+            tuple(types),
+            tuple(reasons),
+            tuple(reviewers),
+            granularity,
+            currency,
+            periods.zone_name(zone),
+        ),
         ctx.actor,
         ctx.today,
     )
@@ -288,9 +297,15 @@ with t_over:
 
 with t_health:
     within = "—" if k.within_due_share is None else f"{k.within_due_share:.1%}"
+    closed = "—" if k.closed_within_due_share is None else f"{k.closed_within_due_share:.1%}"
     st.caption(
         f"Time to decision: median **{view.days_label(k.lead_median)}**, p90 **{view.days_label(k.lead_p90)}**; "
         f"decided within the due date: **{within}** of effective decisions in the period."
+    )
+    st.caption(
+        f"Time to close, the approval wait included: median **{view.days_label(k.close_median)}**, p90 "
+        f"**{view.days_label(k.close_p90)}**; closed within the due date: **{closed}** "
+        f"({k.waited_for_approval:,} of the {k.effective:,} effective decisions waited for a manager's approval)."
     )
     left, right = st.columns(2)
     with left:
@@ -309,6 +324,8 @@ with t_health:
         view.table_with_csv(table["backlog"], "backlog by age", "backlog")
     with st.expander("Distribution of days to decision"):
         view.table_with_csv(table["lead"], "days to decision", "lead")
+    with st.expander("Distribution of days to close, the approval wait included"):
+        view.table_with_csv(table["close"], "days to close", "close")
 
 with t_versions:
     st.caption(

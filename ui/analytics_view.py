@@ -22,6 +22,7 @@ from desk.review import (  # noqa: F401 - the page and tests read these names fr
     drill_title,
     filters_note,
     period_label,
+    restated_note,
 )
 from ui.export import download_csv, download_report, plural
 
