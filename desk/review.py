@@ -26,6 +26,19 @@ from desk.periods import format_time
 MONEY_HEADING = re.compile(r"\(([A-Z]{3})\)$")  # "Revenue (EUR)"
 
 
+def _amounts(cents, currencies) -> list[str]:
+    """Each amount formatted in its own currency (format_money), each distinct pair formatted once: a list of
+    500 exceptions holds far fewer distinct amounts, and Babel takes ~0.2 ms an amount."""
+    cache: dict[tuple[int, str], str] = {}
+    out = []
+    for c, cur in zip(cents, currencies):
+        key = (int(c) if c is not None and not pd.isna(c) else 0, cur)
+        if key not in cache:
+            cache[key] = format_money(key[0], cur)
+        out.append(cache[key])
+    return out
+
+
 def _major(cents: pd.Series, currency: str) -> pd.Series:
     return cents / 10 ** minor_digits(currency)
 
@@ -61,8 +74,8 @@ def drill_table(rows: pd.DataFrame) -> pd.DataFrame:
             "Sold on": rows["purchased_on"],
             "Reason": rows["reason"].map(REASON_LABELS),
             "Outcome": rows["outcome"].map(OUTCOME_LABELS),
-            "Amount": [format_money(c, cur) for c, cur in zip(rows["amount_cents"], rows["currency"])],
-            "Requested": [format_money(c, cur) for c, cur in zip(rows["amount_requested_cents"], rows["currency"])],
+            "Amount": _amounts(rows["amount_cents"], rows["currency"]),
+            "Requested": _amounts(rows["amount_requested_cents"], rows["currency"]),
             "Approval": rows["approval_status"].map({**APPROVAL_LABELS, "not_required": "Not needed"}),
         }
     )
@@ -168,7 +181,7 @@ def exception_list_table(r: Report) -> pd.DataFrame:
             "Outcome": e["outcome"].map(OUTCOME_LABELS),
             "Policy recommended": e["recommended_outcome"].map(OUTCOME_LABELS),
             # the list mixes currencies: each amount in its own
-            "Amount": [format_money(c, cur) for c, cur in zip(e["amount_cents"], e["currency"])],
+            "Amount": _amounts(e["amount_cents"], e["currency"]),
             "Approval": approval,
             "Approver": e["approver"].fillna("—"),
             "Rationale": e["rationale"],

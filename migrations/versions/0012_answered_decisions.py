@@ -8,7 +8,7 @@ year at a million cases). Without this index, reading them meant the exceptions 
 lookup per row (275 ms at a million cases on SQLite); with it they are one index-only range scan.
 
 `ix_decisions_answered` covers (decided_on, is_exception, approval_status, superseded, approver_id,
-decided_by_id, service_type, reason, decided_at, approved_at) of the rows with `approved_at IS NOT NULL`.
+decided_by_id, service_type, reason, decided_at, approved_at, case_id) of the rows with `approved_at IS NOT NULL`.
 `ix_decisions_superseded` indexes (decided_on, case_id) of the superseded decisions (reopened cases,
 rejected exceptions followed by a new decision), which the restated months look at.
 
@@ -40,6 +40,7 @@ ANSWERED = (
     "reason",
     "decided_at",
     "approved_at",
+    "case_id",
 )
 
 
