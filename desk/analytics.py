@@ -516,6 +516,7 @@ class Drill:
     start: date
     end: date
     service_type: str | None = None
+    outcome: str | None = None  # one money outcome only (a bar of the money-by-outcome chart)
 
 
 def drill_cases(db: Database, filters: Filters, actor: Actor, drill: Drill, limit: int = DRILL_LIMIT):
@@ -526,11 +527,13 @@ def drill_cases(db: Database, filters: Filters, actor: Actor, drill: Drill, limi
         raise InvalidInput(f"Unknown drill-down {drill.kind!r}.", field="drill")
     if drill.service_type is not None and drill.service_type not in SERVICE_TYPES:
         raise InvalidInput(f"Unknown service type: {drill.service_type}.", field="service_types")
+    if drill.outcome is not None and drill.outcome not in MONEY_OUTCOMES:
+        raise InvalidInput(f"Not a money outcome: {drill.outcome}.", field="outcome")
     decider = aliased(User)
     cond = [
         Decision.superseded.is_(False),
         Decision.approval_status.in_(EFFECTIVE_STATUSES),
-        Decision.outcome.in_(MONEY_OUTCOMES),
+        Decision.outcome.in_((drill.outcome,) if drill.outcome else MONEY_OUTCOMES),
     ]
     if drill.kind == "decided":
         cond.append(Decision.decided_on.between(max(drill.start, f.start), min(drill.end, f.end)))

@@ -172,7 +172,7 @@ def _point_marker(color: str, xs, partial: Partial, size: int = 5) -> dict:
 
 
 def _rate_line(
-    x, num, den, name: str, color: str, what: str, money: bool, partial: Partial, dash: bool = False
+    x, num, den, name: str, color: str, what: str, money: bool, partial: Partial, dash: bool = False, meta: str = ""
 ) -> dict:
     num, den = (
         pd.Series(num, dtype="float64").reset_index(drop=True),
@@ -190,6 +190,7 @@ def _rate_line(
         "customdata": [[a, b] for a, b in zip(_list(num / scale), _list(den / scale))],
         "hovertemplate": f"%{{y:.2%}} — %{{customdata[0]:,.{digits}f}} {what} of %{{customdata[1]:,.{digits}f}}"
         f"<extra>{name}</extra>",
+        "meta": meta,  # what a selected point stands for: its service type ("" = all selected types)
     }
 
 
@@ -212,7 +213,15 @@ def _rate_lines(
             continue
         traces.append(
             _rate_line(
-                d["bucket"], d[num], d[den], SERVICE_TYPE_LABELS[st_], SERVICE_TYPE_COLORS[st_], what, money, partial
+                d["bucket"],
+                d[num],
+                d[den],
+                SERVICE_TYPE_LABELS[st_],
+                SERVICE_TYPE_COLORS[st_],
+                what,
+                money,
+                partial,
+                meta=st_,
             )
         )
     total = trend.groupby("bucket", as_index=False)[[num, den]].sum()
@@ -301,6 +310,7 @@ def money_by_outcome_chart(
             + "%{y:,.2f} in %{customdata:,} decisions<extra>"
             + OUTCOME_LABELS[outcome]
             + "</extra>",
+            "meta": outcome,  # what a selected bar stands for
         }
         for outcome, cents, count in MONEY_PARTS
     ]

@@ -51,7 +51,8 @@ def drill_title(d: Drill) -> str:
     what = SERVICE_TYPE_LABELS[d.service_type] if d.service_type else "every selected service type"
     if d.kind == "sale_month":
         return f"services sold in {d.start:%B %Y} ({what}) that got money back, decided at any time"
-    return f"money decisions recorded {d.start:%d %b %Y} – {d.end:%d %b %Y} ({what})"
+    decisions = f"{OUTCOME_LABELS[d.outcome].lower()} decisions" if d.outcome else "money decisions"
+    return f"{decisions} recorded {d.start:%d %b %Y} – {d.end:%d %b %Y} ({what})"
 
 
 def filters_note(r: Report) -> str:

@@ -168,11 +168,15 @@ fig, table = v.figures, v.tables
 
 
 def chart(name: str, empty: str) -> None:
-    """The figure, or why there is none."""
-    if name in fig:
-        view.plotly_chart(v, name, key=f"ch_{name}", width="stretch", config={"displaylogo": False})
-    else:
+    """The figure, or why there is none. A point or bar of a money chart lists the cases behind it."""
+    if name not in fig:
         st.info(empty)
+        return
+    pick = view.SELECT_POINT if name in view.DRILL_CHARTS else {}
+    event = view.plotly_chart(v, name, key=f"ch_{name}", width="stretch", config={"displaylogo": False}, **pick)
+    picked = view.chart_drill(report, v, name, event) if pick else None
+    if picked:
+        view.drill_panel(report, picked, analytics_drill(ctx.db, report.filters, ctx.actor, picked), f"ch_{name}")
 
 
 NO_DECISIONS = "No decisions in this period for these filters."
@@ -196,7 +200,7 @@ with t_rates:
         chart("request", "Cases are nobody's when they are opened, so there is no request rate per reviewer.")
     st.subheader("Money granted by outcome", help="Full refunds, partial refunds and credits, in dollars.")
     chart("money", NO_DECISIONS)
-    st.caption("Select a row of a table below to list the cases behind it.")
+    st.caption("Select a point or a bar of these charts, or a row of a table below, to list the cases behind it.")
     picked = view.trend_drill(report, view.table_with_csv(table["trend"], "refund rates", "trend", **view.SELECT_ONE))
     if picked:
         view.drill_panel(report, picked, analytics_drill(ctx.db, report.filters, ctx.actor, picked), "trend")

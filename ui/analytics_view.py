@@ -314,6 +314,43 @@ def sale_month_drill(r: Report, event) -> Drill | None:
     return Drill("sale_month", month, _next_period(month, "month") - timedelta(days=1))
 
 
+# The charts whose points stand for money decisions of one period (and a service type or an outcome).
+DRILL_CHARTS = ("refund_count", "refund_value", "money")
+SELECT_POINT = {"on_select": "rerun", "selection_mode": "points"}
+
+
+def _points(event) -> list:
+    """The selected points of a chart's event (an attribute dict, or a plain dict as the session holds it)."""
+    try:
+        selection = event["selection"] if isinstance(event, dict) else event.selection
+        points = selection["points"] if isinstance(selection, dict) else selection.points
+    except (AttributeError, KeyError, TypeError):
+        return []
+    return list(points or [])
+
+
+def chart_drill(r: Report, v: View, name: str, event) -> Drill | None:
+    """A selected point or bar of chart `name` -> the money decisions behind it. Read from the point's own
+    values — its period (x) and its trace's `meta` (a service type, "" for all selected types, or an
+    outcome) — not from its position, so a point that no longer exists (other filters) selects nothing."""
+    points = _points(event)
+    if not points or name not in DRILL_CHARTS:
+        return None
+    point = points[0]
+    try:
+        trace = v.specs[name]["data"][int(point.get("curve_number", -1))]
+        start = date.fromisoformat(str(point.get("x", ""))[:10])
+    except (KeyError, IndexError, ValueError, TypeError):
+        return None
+    if start not in set(r.trend["bucket"]):
+        return None
+    end = _next_period(start, r.filters.granularity) - timedelta(days=1)
+    meta = trace.get("meta") or None
+    if name == "money":
+        return Drill("decided", start, end, outcome=meta)
+    return Drill("decided", start, end, meta)
+
+
 def _next_period(d: date, granularity: str) -> date:
     if granularity == "week":
         return d + timedelta(days=7)
