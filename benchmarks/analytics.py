@@ -19,8 +19,11 @@ Prints, for the default 12-month view as a manager:
      cleared) and the median warm render of each;
   5. the monthly report of the last whole month: the XLSX workbook and the HTML report (desk/report.py),
      each timed, with their sizes and the process's max RSS.
-Targets on a 2-core machine: cold <= 1.0 s, warm <= 150 ms (the issue asks 100 ms per preset), peak memory
-<= 400 MB, >= 10x the naive way; the XLSX report <= 10 s.
+Targets on a 2-core machine: cold <= 1.0 s, warm <= 100 ms per preset, peak memory <= 400 MB, >= 10x the
+naive way; the XLSX report <= 10 s, the HTML report <= 30 s. On a shared machine the presets also print the
+process's CPU time per render, which other processes do not inflate.
+
+    python -m benchmarks.analytics --only presets,report   # skip the slow naive comparison (and the rest)
 """
 
 from __future__ import annotations
@@ -122,17 +125,29 @@ def child_presets(url: str, runs: int) -> dict:
     out = {}
     for preset in [p for p in PERIOD_PRESETS if p != "custom"]:
         at.selectbox(key="an_period").set_value(preset)
-        clear_analytics_cache()
-        t = time.perf_counter()
-        at.run()
-        cold = time.perf_counter() - t
-        assert not at.exception, at.exception
-        warm = []
+        colds, cold_cpus = [], []
+        for _ in range(max(1, runs // 2)):  # a few cold renders: one alone is at the mercy of a busy machine
+            clear_analytics_cache()
+            t, c = time.perf_counter(), time.process_time()
+            at.run()
+            colds.append(time.perf_counter() - t)
+            cold_cpus.append(time.process_time() - c)
+            assert not at.exception, at.exception
+        warm, warm_cpu = [], []
         for _ in range(runs):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             at.run()
             warm.append(time.perf_counter() - t)
-        out[preset] = {"cold_s": cold, "warm_s": statistics.median(warm)}
+            warm_cpu.append(time.process_time() - c)
+        out[preset] = {
+            "cold_s": statistics.median(colds),
+            "cold_p95_s": max(colds),
+            "warm_s": statistics.median(warm),
+            "warm_p95_s": sorted(warm)[int(0.95 * (len(warm) - 1))],
+            # CPU seconds of this process (every thread): what the render costs, whatever else the machine runs
+            "cold_cpu_s": statistics.median(cold_cpus),
+            "warm_cpu_s": statistics.median(warm_cpu),
+        }
     return {"presets": out, "max_rss_mb": _rss_mb()}
 
 
@@ -298,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})")
     ap.add_argument("--runs", type=int, default=7, help="repetitions for the medians (default 7)")
     ap.add_argument("--keep-copy", action="store_true", help="keep the migrated copy of an old SQLite database")
+    ap.add_argument(
+        "--only", default="queries,page,naive,presets,report", help="which parts to run (comma-separated; default all)"
+    )
     ap.add_argument("--child", choices=["page", "naive", "presets", "report"], help=argparse.SUPPRESS)
     ap.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -410,12 +428,16 @@ def main(argv: list[str] | None = None) -> int:
 
         # 4. the period presets
         presets = _run_child("presets", url, str(a.runs))
-        print(f"\n4. Period presets, AppTest render (cold: caches cleared; warm: median of {a.runs}):")
+        print(
+            f"\n4. Period presets, AppTest render (cold: caches cleared, median of {max(1, a.runs // 2)}; warm: median "
+            f"of {a.runs}); wall clock, and in brackets the process's CPU time (what a busy machine does not inflate):"
+        )
         for name, t in presets["presets"].items():
             ok = t["cold_s"] <= 1.0 and t["warm_s"] <= 0.100
             print(
-                f"   {name:<16} cold {_ms(t['cold_s'])}   warm {_ms(t['warm_s'])}"
-                f"   targets <= 1000 / 100 ms: {'met' if ok else 'MISSED'}"
+                f"   {name:<16} cold {_ms(t['cold_s'])} (cpu {_ms(t['cold_cpu_s']).strip()}, max "
+                f"{_ms(t['cold_p95_s']).strip()})   warm {_ms(t['warm_s'])} (cpu {_ms(t['warm_cpu_s']).strip()}, "
+                f"p95 {_ms(t['warm_p95_s']).strip()})   targets <= 1000 / 100 ms: {'met' if ok else 'MISSED'}"
             )
         print(f"   process max RSS {presets['max_rss_mb']:.0f} MB")
 

@@ -255,15 +255,23 @@ def _frame(conn: Connection, query) -> pd.DataFrame:
     return pd.DataFrame([tuple(row) for row in result], columns=columns)
 
 
+def _schema_missing(exc: OperationalError | ProgrammingError) -> bool:
+    """The analytics tables do not exist (SQLite's "no such table", PostgreSQL's undefined_table 42P01).
+    Not any error whose SQL happens to name a rollup: a statement timeout on a rollup query is a timeout."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) == "42P01" or "no such table" in str(orig if orig is not None else exc)
+
+
 @contextmanager
 def _reading(db: Database) -> Iterator[Connection]:
-    """One read transaction (a consistent snapshot); a missing schema becomes DatabaseNotReady."""
+    """One read transaction (a consistent snapshot); a missing schema becomes DatabaseNotReady, every other
+    database error (a statement timeout, a lost connection) goes on as it is, for the page to name it."""
     try:
         with db.engine.connect() as conn:
             yield conn
             conn.rollback()
     except (OperationalError, ProgrammingError) as exc:
-        if "rollup" in str(exc) or "no such table" in str(exc) or "does not exist" in str(exc):
+        if _schema_missing(exc):
             raise DatabaseNotReady(
                 "The analytics tables are missing: run the database migrations (`alembic upgrade head`, "
                 "or restart with `make run`)."

@@ -142,3 +142,43 @@ def test_a_month_ends_at_midnight_of_the_desk_time_zone(desk):  # noqa: F811
 def test_a_zone_that_does_not_exist_is_refused(desk):  # noqa: F811
     with pytest.raises(InvalidInput, match="not a time zone"):
         analytics.report(desk, replace(MARCH, zone="Mars/Olympus"), MANAGER, TODAY)
+
+
+# ---- what a failing read is called -------------------------------------------------------------------------
+
+
+class _Failing:
+    """A Database stand-in whose every connection fails with `exc`."""
+
+    def __init__(self, exc):
+        self.engine = self
+        self.exc = exc
+
+    def connect(self):
+        raise self.exc
+
+
+class _Timeout(Exception):
+    sqlstate = "57014"
+
+
+class _Undefined(Exception):
+    sqlstate = "42P01"
+
+
+def test_a_timeout_on_a_rollup_query_is_not_reported_as_missing_tables():
+    from sqlalchemy.exc import OperationalError
+
+    from desk.errors import DatabaseNotReady
+
+    timeout = OperationalError("SELECT ... FROM decision_rollup", {}, _Timeout("canceling statement due to timeout"))
+    with pytest.raises(OperationalError), analytics._reading(_Failing(timeout)):
+        pass
+    for missing in (
+        OperationalError("SELECT ... FROM decision_rollup", {}, Exception("no such table: decision_rollup")),
+        OperationalError(
+            "SELECT ... FROM decision_rollup", {}, _Undefined('relation "decision_rollup" does not exist')
+        ),
+    ):
+        with pytest.raises(DatabaseNotReady), analytics._reading(_Failing(missing)):
+            pass
