@@ -393,6 +393,19 @@ def cases_opened(conn: Connection, f: Filters, by: Sequence[str] = ()) -> pd.Dat
     return _frame(conn, q)
 
 
+def _decision_conditions(f: Filters) -> list:
+    """The page's service-type, reason and reviewer filters as conditions on `decisions` (the drill-down list,
+    the exception list, the approvals): one definition of which decisions the filters select."""
+    cond = []
+    if f.service_types:
+        cond.append(Decision.service_type.in_(f.service_types))
+    if f.reasons:
+        cond.append(Decision.reason.in_(f.reasons))
+    if f.reviewers:
+        cond.append(Decision.decided_by_id.in_(f.reviewers))
+    return cond
+
+
 def _case_filters(f: Filters) -> list:
     cond = []
     if f.service_types:
@@ -548,13 +561,7 @@ def drill_cases(db: Database, filters: Filters, actor: Actor, drill: Drill, limi
     else:
         month = _unit_start(drill.start, "month")
         cond.append(Service.purchased_on.between(month, _next_unit(month, "month") - timedelta(days=1)))
-    types = (drill.service_type,) if drill.service_type else f.service_types
-    if types:
-        cond.append(Decision.service_type.in_(types))
-    if f.reasons:
-        cond.append(Decision.reason.in_(f.reasons))
-    if f.reviewers:
-        cond.append(Decision.decided_by_id.in_(f.reviewers))
+    cond += _decision_conditions(replace(f, service_types=(drill.service_type,)) if drill.service_type else f)
     base = (
         select(Decision.id)
         .join(Case, Case.id == Decision.case_id)
@@ -664,9 +671,7 @@ def approvals_by_manager(conn: Connection, f: Filters) -> pd.DataFrame:
         Decision.approval_status.in_(("approved", "rejected")),
         Decision.approver_id.is_not(None),
     ]
-    for column, wanted in (("decided_by_id", f.reviewers), ("service_type", f.service_types), ("reason", f.reasons)):
-        if wanted:  # every column is in the covering index: no detour through another index
-            cond.append(getattr(Decision, column).in_(wanted))
+    cond += _decision_conditions(f)  # every column is in the covering index: no detour through another index
     keys = (Decision.approver_id, Decision.approval_status, tenths)
     d = _frame(conn, select(*keys, func.count().label("n")).where(*cond).group_by(*keys))
     columns = ["approver_id", "approvals", "rejections", "median_wait_hours"]
@@ -886,12 +891,7 @@ def exception_list(conn: Connection, f: Filters, limit: int = EXCEPTION_LIST_LIM
     """The newest discretionary exceptions decided in the period, with rationale and approver."""
     decider, approver = aliased(User), aliased(User)
     cond = [Decision.is_exception == True, Decision.decided_on.between(f.start, f.end)]  # noqa: E712 (partial index)
-    if f.service_types:
-        cond.append(Decision.service_type.in_(f.service_types))
-    if f.reasons:
-        cond.append(Decision.reason.in_(f.reasons))
-    if f.reviewers:
-        cond.append(Decision.decided_by_id.in_(f.reviewers))
+    cond += _decision_conditions(f)
     q = (
         select(
             Decision.case_id,
