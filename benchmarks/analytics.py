@@ -348,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nDatabase: {describe_url(url)} — {n_cases:,} cases, {n_dec:,} decisions, {int(sold):,} services sold")
         print(f"View: {f.start} – {f.end} (default 12 months), all service types, reasons and reviewers; manager\n")
 
+        only = set(a.only.split(","))
+        cold = None
         # 1. the queries
         t0 = time.perf_counter()
         cold_report = analytics.report(db, f, actor, TODAY)
@@ -369,88 +371,97 @@ def main(argv: list[str] | None = None) -> int:
         db.dispose()
 
         # 2. the page
-        page = _run_child("page", url, str(a.runs))
-        cold, warm = statistics.median(page["cold_s"]), statistics.median(page["warm_s"])
-        print(f"\n2. Analytics page, server-side render in AppTest ({page['charts']} Plotly charts):")
-        print(
-            f"   first render in a fresh process {_ms(page['first_s'])}  (streamlit imports before it: "
-            f"{page['imports_s']:.2f} s)"
-        )
-        print(
-            f"   cold render (caches cleared)    {_ms(cold)}  median of {a.runs}, max {_ms(max(page['cold_s'])).strip()}"
-            f"   target <= 1000 ms: {'met' if cold <= 1.0 else 'MISSED'}"
-        )
-        print(
-            f"   warm render (cached)            {_ms(warm)}  median of {a.runs}, max {_ms(max(page['warm_s'])).strip()}"
-            f"   target <= 150 ms: {'met' if warm <= 0.150 else 'MISSED'}"
-        )
-        print(
-            f"   peak memory: tracemalloc {page['tracemalloc_peak_mb']:.1f} MB during a cold render; "
-            f"process max RSS {page['max_rss_mb']:.0f} MB   target <= 400 MB: "
-            f"{'met' if page['max_rss_mb'] <= 400 else 'MISSED'}"
-        )
+        if "page" in only:
+            page = _run_child("page", url, str(a.runs))
+            cold, warm = statistics.median(page["cold_s"]), statistics.median(page["warm_s"])
+            print(f"\n2. Analytics page, server-side render in AppTest ({page['charts']} Plotly charts):")
+            print(
+                f"   first render in a fresh process {_ms(page['first_s'])}  (streamlit imports before it: "
+                f"{page['imports_s']:.2f} s)"
+            )
+            print(
+                f"   cold render (caches cleared)    {_ms(cold)}  median of {a.runs}, max {_ms(max(page['cold_s'])).strip()}"
+                f"   target <= 1000 ms: {'met' if cold <= 1.0 else 'MISSED'}"
+            )
+            print(
+                f"   warm render (cached)            {_ms(warm)}  median of {a.runs}, max {_ms(max(page['warm_s'])).strip()}"
+                f"   target <= 100 ms: {'met' if warm <= 0.100 else 'MISSED'}"
+            )
+            print(
+                f"   peak memory: tracemalloc {page['tracemalloc_peak_mb']:.1f} MB during a cold render; "
+                f"process max RSS {page['max_rss_mb']:.0f} MB   target <= 400 MB: "
+                f"{'met' if page['max_rss_mb'] <= 400 else 'MISSED'}"
+            )
 
         # 3. the naive way
-        naive = _run_child("naive", url, f.start.isoformat(), f.end.isoformat())
-        k = cold_report.kpis
-        ours = {
-            "refund_rate": k.refund_rate,
-            "refund_value_rate": k.refund_value_rate,
-            "credit_rate": k.credit_rate,
-            "request_rate": k.request_rate,
-            "decisions": k.decisions,
-            "exception_share": k.exception_share,
-            "override_rate": k.override_rate,
-            "more_generous": int(cold_report.by_reviewer["more_generous"].sum()),
-            "lead_median": k.lead_median,
-            "within_due_share": k.within_due_share,
-            "pending_approvals": cold_report.pending_approvals,
-        }
-        sql_s = statistics.median(totals)
-        print("\n3. The naive way (decisions + cases read whole into pandas, then filtered and grouped there):")
-        print(
-            f"   {naive['total_s']:.2f} s ({naive['load_s']:.2f} s reading the tables), "
-            f"max RSS {naive['max_rss_mb']:.0f} MB"
-        )
-        print(f"   {'headline number':<20}{'SQL + rollups':>16}{'naive pandas':>16}")
-        same = True
-        for name, value in ours.items():
-            other = naive["numbers"][name]
-            ok = abs(float(value) - other) <= 1e-9 * max(1.0, abs(other))
-            same &= ok
-            print(f"   {name:<20}{float(value):>16.6g}{other:>16.6g}{'' if ok else '   DIFFERENT'}")
-        print(f"   the numbers {'agree' if same else 'DISAGREE'}")
-        print(
-            f"   ratio: naive {naive['total_s']:.2f} s / report() {sql_s * 1000:.0f} ms = "
-            f"{naive['total_s'] / sql_s:.0f}x;  naive / cold page render {cold * 1000:.0f} ms = "
-            f"{naive['total_s'] / cold:.1f}x   target >= 10x: {'met' if naive['total_s'] / cold >= 10 else 'MISSED'}"
-        )
+        if "naive" in only:
+            naive = _run_child("naive", url, f.start.isoformat(), f.end.isoformat())
+            k = cold_report.kpis
+            ours = {
+                "refund_rate": k.refund_rate,
+                "refund_value_rate": k.refund_value_rate,
+                "credit_rate": k.credit_rate,
+                "request_rate": k.request_rate,
+                "decisions": k.decisions,
+                "exception_share": k.exception_share,
+                "override_rate": k.override_rate,
+                "more_generous": int(cold_report.by_reviewer["more_generous"].sum()),
+                "lead_median": k.lead_median,
+                "within_due_share": k.within_due_share,
+                "pending_approvals": cold_report.pending_approvals,
+            }
+            sql_s = statistics.median(totals)
+            print("\n3. The naive way (decisions + cases read whole into pandas, then filtered and grouped there):")
+            print(
+                f"   {naive['total_s']:.2f} s ({naive['load_s']:.2f} s reading the tables), "
+                f"max RSS {naive['max_rss_mb']:.0f} MB"
+            )
+            print(f"   {'headline number':<20}{'SQL + rollups':>16}{'naive pandas':>16}")
+            same = True
+            for name, value in ours.items():
+                other = naive["numbers"][name]
+                ok = abs(float(value) - other) <= 1e-9 * max(1.0, abs(other))
+                same &= ok
+                print(f"   {name:<20}{float(value):>16.6g}{other:>16.6g}{'' if ok else '   DIFFERENT'}")
+            print(f"   the numbers {'agree' if same else 'DISAGREE'}")
+            print(
+                f"   ratio: naive {naive['total_s']:.2f} s / report() {sql_s * 1000:.0f} ms = "
+                f"{naive['total_s'] / sql_s:.0f}x"
+                + (
+                    f";  naive / cold page render {cold * 1000:.0f} ms = {naive['total_s'] / cold:.1f}x   target >= "
+                    f"10x: {'met' if naive['total_s'] / cold >= 10 else 'MISSED'}"
+                    if cold
+                    else ""
+                )
+            )
 
         # 4. the period presets
-        presets = _run_child("presets", url, str(a.runs))
-        print(
-            f"\n4. Period presets, AppTest render (cold: caches cleared, median of {max(1, a.runs // 2)}; warm: median "
-            f"of {a.runs}); wall clock, and in brackets the process's CPU time (what a busy machine does not inflate):"
-        )
-        for name, t in presets["presets"].items():
-            ok = t["cold_s"] <= 1.0 and t["warm_s"] <= 0.100
+        if "presets" in only:
+            presets = _run_child("presets", url, str(a.runs))
             print(
-                f"   {name:<16} cold {_ms(t['cold_s'])} (cpu {_ms(t['cold_cpu_s']).strip()}, max "
-                f"{_ms(t['cold_p95_s']).strip()})   warm {_ms(t['warm_s'])} (cpu {_ms(t['warm_cpu_s']).strip()}, "
-                f"p95 {_ms(t['warm_p95_s']).strip()})   targets <= 1000 / 100 ms: {'met' if ok else 'MISSED'}"
+                f"\n4. Period presets, AppTest render (cold: caches cleared, median of {max(1, a.runs // 2)}; warm: median "
+                f"of {a.runs}); wall clock, and in brackets the process's CPU time (what a busy machine does not inflate):"
             )
-        print(f"   process max RSS {presets['max_rss_mb']:.0f} MB")
+            for name, t in presets["presets"].items():
+                ok = t["cold_s"] <= 1.0 and t["warm_s"] <= 0.100
+                print(
+                    f"   {name:<16} cold {_ms(t['cold_s'])} (cpu {_ms(t['cold_cpu_s']).strip()}, max "
+                    f"{_ms(t['cold_p95_s']).strip()})   warm {_ms(t['warm_s'])} (cpu {_ms(t['warm_cpu_s']).strip()}, "
+                    f"p95 {_ms(t['warm_p95_s']).strip()})   targets <= 1000 / 100 ms: {'met' if ok else 'MISSED'}"
+                )
+            print(f"   process max RSS {presets['max_rss_mb']:.0f} MB")
 
         # 5. the report
-        rep = _run_child("report", url)
-        print(f"\n5. Monthly report of {rep['month']} (desk/report.py), in a fresh process:")
-        print(f"   numbers + view {_ms(rep['numbers_s'])}")
-        print(
-            f"   XLSX workbook  {_ms(rep['xlsx_s'])}  ({rep['xlsx_kb']:.0f} KB)   target <= 10 s: "
-            f"{'met' if rep['numbers_s'] + rep['xlsx_s'] <= 10 else 'MISSED'}"
-        )
-        print(f"   HTML report    {_ms(rep['html_s'])}  ({rep['html_kb']:.0f} KB, plotly.js embedded)")
-        print(f"   process max RSS {rep['max_rss_mb']:.0f} MB")
+        if "report" in only:
+            rep = _run_child("report", url)
+            print(f"\n5. Monthly report of {rep['month']} (desk/report.py), in a fresh process:")
+            print(f"   numbers + view {_ms(rep['numbers_s'])}")
+            print(
+                f"   XLSX workbook  {_ms(rep['xlsx_s'])}  ({rep['xlsx_kb']:.0f} KB)   target <= 10 s: "
+                f"{'met' if rep['numbers_s'] + rep['xlsx_s'] <= 10 else 'MISSED'}"
+            )
+            print(f"   HTML report    {_ms(rep['html_s'])}  ({rep['html_kb']:.0f} KB, plotly.js embedded)")
+            print(f"   process max RSS {rep['max_rss_mb']:.0f} MB")
     finally:
         if copy is not None and not a.keep_copy:
             for suffix in ("", "-wal", "-shm"):
