@@ -94,7 +94,7 @@ def cover_lines(r: Report, names: Mapping[int, str], tz: tzinfo, generated: date
         ("Time zone", zone_name(tz)),
         ("Generated", format_time(generated, tz, "%Y-%m-%d %H:%M:%S")),
         ("Dating rule", DATING_RULE),
-        ("Restated months", _restated(r)),
+        ("Restated", _restated(r)),
         ("Definitions", "docs/metrics.md of the Refund Desk repository"),
     ]
 
