@@ -19,8 +19,11 @@ Prints, for the default 12-month view as a manager:
      cleared) and the median warm render of each;
   5. the monthly report of the last whole month: the XLSX workbook and the HTML report (desk/report.py),
      each timed, with their sizes and the process's max RSS.
-Targets on a 2-core machine: cold <= 1.0 s, warm <= 150 ms (the issue asks 100 ms per preset), peak memory
-<= 400 MB, >= 10x the naive way; the XLSX report <= 10 s.
+Targets on a 2-core machine: cold <= 1.0 s, warm <= 100 ms per preset, peak memory <= 400 MB, >= 10x the
+naive way; the XLSX report <= 10 s, the HTML report <= 30 s. On a shared machine the presets also print the
+process's CPU time per render, which other processes do not inflate.
+
+    python -m benchmarks.analytics --only presets,report   # skip the slow naive comparison (and the rest)
 """
 
 from __future__ import annotations
@@ -122,17 +125,29 @@ def child_presets(url: str, runs: int) -> dict:
     out = {}
     for preset in [p for p in PERIOD_PRESETS if p != "custom"]:
         at.selectbox(key="an_period").set_value(preset)
-        clear_analytics_cache()
-        t = time.perf_counter()
-        at.run()
-        cold = time.perf_counter() - t
-        assert not at.exception, at.exception
-        warm = []
+        colds, cold_cpus = [], []
+        for _ in range(max(1, runs // 2)):  # a few cold renders: one alone is at the mercy of a busy machine
+            clear_analytics_cache()
+            t, c = time.perf_counter(), time.process_time()
+            at.run()
+            colds.append(time.perf_counter() - t)
+            cold_cpus.append(time.process_time() - c)
+            assert not at.exception, at.exception
+        warm, warm_cpu = [], []
         for _ in range(runs):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             at.run()
             warm.append(time.perf_counter() - t)
-        out[preset] = {"cold_s": cold, "warm_s": statistics.median(warm)}
+            warm_cpu.append(time.process_time() - c)
+        out[preset] = {
+            "cold_s": statistics.median(colds),
+            "cold_p95_s": max(colds),
+            "warm_s": statistics.median(warm),
+            "warm_p95_s": sorted(warm)[int(0.95 * (len(warm) - 1))],
+            # CPU seconds of this process (every thread): what the render costs, whatever else the machine runs
+            "cold_cpu_s": statistics.median(cold_cpus),
+            "warm_cpu_s": statistics.median(warm_cpu),
+        }
     return {"presets": out, "max_rss_mb": _rss_mb()}
 
 
@@ -143,7 +158,7 @@ def child_report(url: str) -> dict:
     from data.db import open_database
     from desk import analytics, report
     from desk.auth import Actor
-    from ui.analytics_view import build_view
+    from desk.review import build_view
 
     db = open_database(url)
     start, end = report.month_range(f"{TODAY.year}-{TODAY.month - 1:02d}", TODAY)
@@ -298,6 +313,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})")
     ap.add_argument("--runs", type=int, default=7, help="repetitions for the medians (default 7)")
     ap.add_argument("--keep-copy", action="store_true", help="keep the migrated copy of an old SQLite database")
+    ap.add_argument(
+        "--only", default="queries,page,naive,presets,report", help="which parts to run (comma-separated; default all)"
+    )
     ap.add_argument("--child", choices=["page", "naive", "presets", "report"], help=argparse.SUPPRESS)
     ap.add_argument("args", nargs="*", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -330,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nDatabase: {describe_url(url)} — {n_cases:,} cases, {n_dec:,} decisions, {int(sold):,} services sold")
         print(f"View: {f.start} – {f.end} (default 12 months), all service types, reasons and reviewers; manager\n")
 
+        only = set(a.only.split(","))
+        cold = None
         # 1. the queries
         t0 = time.perf_counter()
         cold_report = analytics.report(db, f, actor, TODAY)
@@ -351,84 +371,97 @@ def main(argv: list[str] | None = None) -> int:
         db.dispose()
 
         # 2. the page
-        page = _run_child("page", url, str(a.runs))
-        cold, warm = statistics.median(page["cold_s"]), statistics.median(page["warm_s"])
-        print(f"\n2. Analytics page, server-side render in AppTest ({page['charts']} Plotly charts):")
-        print(
-            f"   first render in a fresh process {_ms(page['first_s'])}  (streamlit imports before it: "
-            f"{page['imports_s']:.2f} s)"
-        )
-        print(
-            f"   cold render (caches cleared)    {_ms(cold)}  median of {a.runs}, max {_ms(max(page['cold_s'])).strip()}"
-            f"   target <= 1000 ms: {'met' if cold <= 1.0 else 'MISSED'}"
-        )
-        print(
-            f"   warm render (cached)            {_ms(warm)}  median of {a.runs}, max {_ms(max(page['warm_s'])).strip()}"
-            f"   target <= 150 ms: {'met' if warm <= 0.150 else 'MISSED'}"
-        )
-        print(
-            f"   peak memory: tracemalloc {page['tracemalloc_peak_mb']:.1f} MB during a cold render; "
-            f"process max RSS {page['max_rss_mb']:.0f} MB   target <= 400 MB: "
-            f"{'met' if page['max_rss_mb'] <= 400 else 'MISSED'}"
-        )
+        if "page" in only:
+            page = _run_child("page", url, str(a.runs))
+            cold, warm = statistics.median(page["cold_s"]), statistics.median(page["warm_s"])
+            print(f"\n2. Analytics page, server-side render in AppTest ({page['charts']} Plotly charts):")
+            print(
+                f"   first render in a fresh process {_ms(page['first_s'])}  (streamlit imports before it: "
+                f"{page['imports_s']:.2f} s)"
+            )
+            print(
+                f"   cold render (caches cleared)    {_ms(cold)}  median of {a.runs}, max {_ms(max(page['cold_s'])).strip()}"
+                f"   target <= 1000 ms: {'met' if cold <= 1.0 else 'MISSED'}"
+            )
+            print(
+                f"   warm render (cached)            {_ms(warm)}  median of {a.runs}, max {_ms(max(page['warm_s'])).strip()}"
+                f"   target <= 100 ms: {'met' if warm <= 0.100 else 'MISSED'}"
+            )
+            print(
+                f"   peak memory: tracemalloc {page['tracemalloc_peak_mb']:.1f} MB during a cold render; "
+                f"process max RSS {page['max_rss_mb']:.0f} MB   target <= 400 MB: "
+                f"{'met' if page['max_rss_mb'] <= 400 else 'MISSED'}"
+            )
 
         # 3. the naive way
-        naive = _run_child("naive", url, f.start.isoformat(), f.end.isoformat())
-        k = cold_report.kpis
-        ours = {
-            "refund_rate": k.refund_rate,
-            "refund_value_rate": k.refund_value_rate,
-            "credit_rate": k.credit_rate,
-            "request_rate": k.request_rate,
-            "decisions": k.decisions,
-            "exception_share": k.exception_share,
-            "override_rate": k.override_rate,
-            "more_generous": int(cold_report.by_reviewer["more_generous"].sum()),
-            "lead_median": k.lead_median,
-            "within_due_share": k.within_due_share,
-            "pending_approvals": cold_report.pending_approvals,
-        }
-        sql_s = statistics.median(totals)
-        print("\n3. The naive way (decisions + cases read whole into pandas, then filtered and grouped there):")
-        print(
-            f"   {naive['total_s']:.2f} s ({naive['load_s']:.2f} s reading the tables), "
-            f"max RSS {naive['max_rss_mb']:.0f} MB"
-        )
-        print(f"   {'headline number':<20}{'SQL + rollups':>16}{'naive pandas':>16}")
-        same = True
-        for name, value in ours.items():
-            other = naive["numbers"][name]
-            ok = abs(float(value) - other) <= 1e-9 * max(1.0, abs(other))
-            same &= ok
-            print(f"   {name:<20}{float(value):>16.6g}{other:>16.6g}{'' if ok else '   DIFFERENT'}")
-        print(f"   the numbers {'agree' if same else 'DISAGREE'}")
-        print(
-            f"   ratio: naive {naive['total_s']:.2f} s / report() {sql_s * 1000:.0f} ms = "
-            f"{naive['total_s'] / sql_s:.0f}x;  naive / cold page render {cold * 1000:.0f} ms = "
-            f"{naive['total_s'] / cold:.1f}x   target >= 10x: {'met' if naive['total_s'] / cold >= 10 else 'MISSED'}"
-        )
+        if "naive" in only:
+            naive = _run_child("naive", url, f.start.isoformat(), f.end.isoformat())
+            k = cold_report.kpis
+            ours = {
+                "refund_rate": k.refund_rate,
+                "refund_value_rate": k.refund_value_rate,
+                "credit_rate": k.credit_rate,
+                "request_rate": k.request_rate,
+                "decisions": k.decisions,
+                "exception_share": k.exception_share,
+                "override_rate": k.override_rate,
+                "more_generous": int(cold_report.by_reviewer["more_generous"].sum()),
+                "lead_median": k.lead_median,
+                "within_due_share": k.within_due_share,
+                "pending_approvals": cold_report.pending_approvals,
+            }
+            sql_s = statistics.median(totals)
+            print("\n3. The naive way (decisions + cases read whole into pandas, then filtered and grouped there):")
+            print(
+                f"   {naive['total_s']:.2f} s ({naive['load_s']:.2f} s reading the tables), "
+                f"max RSS {naive['max_rss_mb']:.0f} MB"
+            )
+            print(f"   {'headline number':<20}{'SQL + rollups':>16}{'naive pandas':>16}")
+            same = True
+            for name, value in ours.items():
+                other = naive["numbers"][name]
+                ok = abs(float(value) - other) <= 1e-9 * max(1.0, abs(other))
+                same &= ok
+                print(f"   {name:<20}{float(value):>16.6g}{other:>16.6g}{'' if ok else '   DIFFERENT'}")
+            print(f"   the numbers {'agree' if same else 'DISAGREE'}")
+            print(
+                f"   ratio: naive {naive['total_s']:.2f} s / report() {sql_s * 1000:.0f} ms = "
+                f"{naive['total_s'] / sql_s:.0f}x"
+                + (
+                    f";  naive / cold page render {cold * 1000:.0f} ms = {naive['total_s'] / cold:.1f}x   target >= "
+                    f"10x: {'met' if naive['total_s'] / cold >= 10 else 'MISSED'}"
+                    if cold
+                    else ""
+                )
+            )
 
         # 4. the period presets
-        presets = _run_child("presets", url, str(a.runs))
-        print(f"\n4. Period presets, AppTest render (cold: caches cleared; warm: median of {a.runs}):")
-        for name, t in presets["presets"].items():
-            ok = t["cold_s"] <= 1.0 and t["warm_s"] <= 0.100
+        if "presets" in only:
+            presets = _run_child("presets", url, str(a.runs))
             print(
-                f"   {name:<16} cold {_ms(t['cold_s'])}   warm {_ms(t['warm_s'])}"
-                f"   targets <= 1000 / 100 ms: {'met' if ok else 'MISSED'}"
+                f"\n4. Period presets, AppTest render (cold: caches cleared, median of {max(1, a.runs // 2)}; warm: median "
+                f"of {a.runs}); wall clock, and in brackets the process's CPU time (what a busy machine does not inflate):"
             )
-        print(f"   process max RSS {presets['max_rss_mb']:.0f} MB")
+            for name, t in presets["presets"].items():
+                ok = t["cold_s"] <= 1.0 and t["warm_s"] <= 0.100
+                print(
+                    f"   {name:<16} cold {_ms(t['cold_s'])} (cpu {_ms(t['cold_cpu_s']).strip()}, max "
+                    f"{_ms(t['cold_p95_s']).strip()})   warm {_ms(t['warm_s'])} (cpu {_ms(t['warm_cpu_s']).strip()}, "
+                    f"p95 {_ms(t['warm_p95_s']).strip()})   targets <= 1000 / 100 ms: {'met' if ok else 'MISSED'}"
+                )
+            print(f"   process max RSS {presets['max_rss_mb']:.0f} MB")
 
         # 5. the report
-        rep = _run_child("report", url)
-        print(f"\n5. Monthly report of {rep['month']} (desk/report.py), in a fresh process:")
-        print(f"   numbers + view {_ms(rep['numbers_s'])}")
-        print(
-            f"   XLSX workbook  {_ms(rep['xlsx_s'])}  ({rep['xlsx_kb']:.0f} KB)   target <= 10 s: "
-            f"{'met' if rep['numbers_s'] + rep['xlsx_s'] <= 10 else 'MISSED'}"
-        )
-        print(f"   HTML report    {_ms(rep['html_s'])}  ({rep['html_kb']:.0f} KB, plotly.js embedded)")
-        print(f"   process max RSS {rep['max_rss_mb']:.0f} MB")
+        if "report" in only:
+            rep = _run_child("report", url)
+            print(f"\n5. Monthly report of {rep['month']} (desk/report.py), in a fresh process:")
+            print(f"   numbers + view {_ms(rep['numbers_s'])}")
+            print(
+                f"   XLSX workbook  {_ms(rep['xlsx_s'])}  ({rep['xlsx_kb']:.0f} KB)   target <= 10 s: "
+                f"{'met' if rep['numbers_s'] + rep['xlsx_s'] <= 10 else 'MISSED'}"
+            )
+            print(f"   HTML report    {_ms(rep['html_s'])}  ({rep['html_kb']:.0f} KB, plotly.js embedded)")
+            print(f"   process max RSS {rep['max_rss_mb']:.0f} MB")
     finally:
         if copy is not None and not a.keep_copy:
             for suffix in ("", "-wal", "-shm"):

@@ -51,6 +51,8 @@ SHEETS = (
     ("health", "Desk health", "Decisions, time to decision and on-time share per reviewer."),
     ("backlog", "Backlog", "Cases not closed, by age (a snapshot as of today)."),
     ("lead", "Days to decision", "Distribution of days from opening to decision."),
+    ("close", "Days to close", "Days from opening to the close, the approval wait included, beside days to decision."),
+    ("restated", "Restated months", "Closed months whose numbers changed after they ended (late answers, supersedes)."),
     ("versions", "Policy versions", "Headline numbers per policy version."),
     ("awaiting", "Awaiting approval", "Money awaiting approval per currency and how long it has waited (now)."),
     ("approvals", "Approvals per manager", "Exceptions of the period approved or rejected, per manager."),
@@ -92,8 +94,15 @@ def cover_lines(r: Report, names: Mapping[int, str], tz: tzinfo, generated: date
         ("Time zone", zone_name(tz)),
         ("Generated", format_time(generated, tz, "%Y-%m-%d %H:%M:%S")),
         ("Dating rule", DATING_RULE),
+        ("Restated", _restated(r)),
         ("Definitions", "docs/metrics.md of the Refund Desk repository"),
     ]
+
+
+def _restated(r: Report) -> str:
+    from desk.review import restated_note
+
+    return restated_note(r) or "None: no closed month of the range changed after it ended."
 
 
 def workbook_bytes(r: Report, tables: Mapping[str, pd.DataFrame], cover: list[tuple[str, str]]) -> bytes:
@@ -206,7 +215,7 @@ def write(db, filters: Filters, today: date, tz: tzinfo, out: Path, stem: str, n
     from desk import analytics
     from desk.auth import Actor
     from desk.periods import now_in
-    from ui.analytics_view import build_view  # the page's own tables and charts (a composing tool, like data.generate)
+    from desk.review import build_view  # the page's own tables and charts
 
     scheduler = Actor(0, "scheduler@refund-desk.invalid", "Scheduled report", "manager")
     r = analytics.report(db, filters, scheduler, today)
@@ -251,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cannot open the database: {exc}", file=sys.stderr)
         return 2
     try:
-        paths = write(db, Filters(start, end, currency=currency), today, tz, args.out, f"refund-desk-{args.month}")
+        f = Filters(start, end, currency=currency, zone=periods.zone_name(tz))
+        paths = write(db, f, today, tz, args.out, f"refund-desk-{args.month}")
     except DeskError as exc:
         print(getattr(exc, "message", str(exc)), file=sys.stderr)
         return 2

@@ -116,7 +116,16 @@ st.query_params.from_dict(periods.to_query(preset, dates[0], dates[1]))  # the l
 try:
     report, computed_at, v = analytics_view(
         ctx.db,
-        Filters(dates[0], dates[1], tuple(types), tuple(reasons), tuple(reviewers), granularity, currency),
+        Filters(
+            dates[0],
+            dates[1],
+            tuple(types),
+            tuple(reasons),
+            tuple(reviewers),
+            granularity,
+            currency,
+            periods.zone_name(zone),
+        ),
         ctx.actor,
         ctx.today,
     )
@@ -159,11 +168,15 @@ fig, table = v.figures, v.tables
 
 
 def chart(name: str, empty: str) -> None:
-    """The figure, or why there is none."""
-    if name in fig:
-        st.plotly_chart(fig[name], key=f"ch_{name}", width="stretch", config={"displaylogo": False})
-    else:
+    """The figure, or why there is none. A point or bar of a money chart lists the cases behind it."""
+    if name not in fig:
         st.info(empty)
+        return
+    pick = view.SELECT_POINT if name in view.DRILL_CHARTS else {}
+    event = view.plotly_chart(v, name, key=f"ch_{name}", width="stretch", config={"displaylogo": False}, **pick)
+    picked = view.chart_drill(report, v, name, event) if pick else None
+    if picked:
+        view.drill_panel(report, picked, analytics_drill(ctx.db, report.filters, ctx.actor, picked), f"ch_{name}")
 
 
 NO_DECISIONS = "No decisions in this period for these filters."
@@ -187,7 +200,7 @@ with t_rates:
         chart("request", "Cases are nobody's when they are opened, so there is no request rate per reviewer.")
     st.subheader("Money granted by outcome", help="Full refunds, partial refunds and credits, in dollars.")
     chart("money", NO_DECISIONS)
-    st.caption("Select a row of a table below to list the cases behind it.")
+    st.caption("Select a point or a bar of these charts, or a row of a table below, to list the cases behind it.")
     picked = view.trend_drill(report, view.table_with_csv(table["trend"], "refund rates", "trend", **view.SELECT_ONE))
     if picked:
         view.drill_panel(report, picked, analytics_drill(ctx.db, report.filters, ctx.actor, picked), "trend")
@@ -288,9 +301,15 @@ with t_over:
 
 with t_health:
     within = "—" if k.within_due_share is None else f"{k.within_due_share:.1%}"
+    closed = "—" if k.closed_within_due_share is None else f"{k.closed_within_due_share:.1%}"
     st.caption(
         f"Time to decision: median **{view.days_label(k.lead_median)}**, p90 **{view.days_label(k.lead_p90)}**; "
         f"decided within the due date: **{within}** of effective decisions in the period."
+    )
+    st.caption(
+        f"Time to close, the approval wait included: median **{view.days_label(k.close_median)}**, p90 "
+        f"**{view.days_label(k.close_p90)}**; closed within the due date: **{closed}** "
+        f"({k.waited_for_approval:,} of the {k.effective:,} effective decisions waited for a manager's approval)."
     )
     left, right = st.columns(2)
     with left:
@@ -309,6 +328,8 @@ with t_health:
         view.table_with_csv(table["backlog"], "backlog by age", "backlog")
     with st.expander("Distribution of days to decision"):
         view.table_with_csv(table["lead"], "days to decision", "lead")
+    with st.expander("Distribution of days to close, the approval wait included"):
+        view.table_with_csv(table["close"], "days to close", "close")
 
 with t_versions:
     st.caption(

@@ -1,15 +1,11 @@
-"""Presentation helpers of the analytics page: KPI tiles with their change, the human-readable tables
-(the same frame is shown and exported as CSV), and a table-with-download block.
-
-Tables name their units in the heading — "(%)" holds percentages, "(EUR)" amounts in that currency (the
-report's currency filter; a list of mixed currencies formats each amount in its own) — so a CSV means the
-same as the screen without its formatting.
+"""Presentation helpers of the analytics page: KPI tiles with their change, a table-with-download block, the
+drill-down panel and the report buttons. The tables and figures themselves are built in desk/review.py (the
+monthly report writes the same ones); this module only draws them.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pandas as pd
@@ -17,20 +13,21 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from desk.analytics import LEAD_CAPPED, Drill, Report
-from desk.money import (
-    currency_symbol,
-    format_money,
-    format_money_short,
-    format_totals,
-    minor_digits,
+from desk.money import currency_symbol, format_money, format_money_short, format_totals, minor_digits
+from desk.review import (  # noqa: F401 - the page and tests read these names from here as before
+    MONEY_HEADING,
+    View,
+    build_view,
+    drill_table,
+    drill_title,
+    filters_note,
+    period_label,
+    restated_note,
 )
-from ui import charts
-from ui.charts import APPROVAL_LABELS, OUTCOME_LABELS, REASON_LABELS, SERVICE_TYPE_LABELS
 from ui.export import download_csv, download_report, plural
 
 PCT = st.column_config.NumberColumn(format="%.2f%%")
 COUNT = st.column_config.NumberColumn(format="localized")
-MONEY_HEADING = re.compile(r"\(([A-Z]{3})\)$")  # "Revenue (EUR)"
 
 
 def money_column(currency: str):
@@ -39,20 +36,22 @@ def money_column(currency: str):
     return st.column_config.NumberColumn(format=f"{currency_symbol(currency)}%.{digits}f")
 
 
-def _major(cents: pd.Series, currency: str) -> pd.Series:
-    return cents / 10 ** minor_digits(currency)
+class _Prepared(go.Figure):
+    """A figure already turned into its dict when the view was built (desk.review.View.specs). st.plotly_chart
+    calls `to_dict()` on a Figure on every rerun — a deep copy of every trace, about 2 ms a chart — and
+    validates a plain dict all over again (slower still); this hands it the ready dict."""
+
+    def __init__(self, spec: dict) -> None:  # noqa: D107 - no Figure.__init__: nothing to validate again
+        object.__setattr__(self, "_prepared", spec)
+
+    def to_dict(self) -> dict:
+        return self._prepared
 
 
-def _pct(x) -> float | None:
-    return None if x is None or pd.isna(x) else round(float(x) * 100, 4)
-
-
-def _usd(cents) -> float:
-    return round(float(cents) / 100, 2)
-
-
-def period_label(d: date, granularity: str) -> str:
-    return d.strftime("%Y-%m") if granularity == "month" else f"week of {d:%Y-%m-%d}"
+def plotly_chart(v: View, name: str, key: str, **kw):
+    """Draw figure `name` of the view (from its prepared dict when there is one)."""
+    spec = v.specs.get(name)
+    return st.plotly_chart(_Prepared(spec) if spec is not None else v.figures[name], key=key, **kw)
 
 
 def rate_label(x: float | None) -> str:
@@ -315,44 +314,47 @@ def sale_month_drill(r: Report, event) -> Drill | None:
     return Drill("sale_month", month, _next_period(month, "month") - timedelta(days=1))
 
 
+# The charts whose points stand for money decisions of one period (and a service type or an outcome).
+DRILL_CHARTS = ("refund_count", "refund_value", "money")
+SELECT_POINT = {"on_select": "rerun", "selection_mode": "points"}
+
+
+def _points(event) -> list:
+    """The selected points of a chart's event (an attribute dict, or a plain dict as the session holds it)."""
+    try:
+        selection = event["selection"] if isinstance(event, dict) else event.selection
+        points = selection["points"] if isinstance(selection, dict) else selection.points
+    except (AttributeError, KeyError, TypeError):
+        return []
+    return list(points or [])
+
+
+def chart_drill(r: Report, v: View, name: str, event) -> Drill | None:
+    """A selected point or bar of chart `name` -> the money decisions behind it. Read from the point's own
+    values — its period (x) and its trace's `meta` (a service type, "" for all selected types, or an
+    outcome) — not from its position, so a point that no longer exists (other filters) selects nothing."""
+    points = _points(event)
+    if not points or name not in DRILL_CHARTS:
+        return None
+    point = points[0]
+    try:
+        trace = v.specs[name]["data"][int(point.get("curve_number", -1))]
+        start = date.fromisoformat(str(point.get("x", ""))[:10])
+    except (KeyError, IndexError, ValueError, TypeError):
+        return None
+    if start not in set(r.trend["bucket"]):
+        return None
+    end = _next_period(start, r.filters.granularity) - timedelta(days=1)
+    meta = trace.get("meta") or None
+    if name == "money":
+        return Drill("decided", start, end, outcome=meta)
+    return Drill("decided", start, end, meta)
+
+
 def _next_period(d: date, granularity: str) -> date:
     if granularity == "week":
         return d + timedelta(days=7)
     return date(d.year + (d.month == 12), d.month % 12 + 1, 1)
-
-
-def drill_title(d: Drill) -> str:
-    what = SERVICE_TYPE_LABELS[d.service_type] if d.service_type else "every selected service type"
-    if d.kind == "sale_month":
-        return f"services sold in {d.start:%B %Y} ({what}) that got money back, decided at any time"
-    return f"money decisions recorded {d.start:%d %b %Y} – {d.end:%d %b %Y} ({what})"
-
-
-def filters_note(r: Report) -> str:
-    """The page filters that produced a list, in words."""
-    f = r.filters
-    types = ", ".join(SERVICE_TYPE_LABELS[t] for t in f.service_types) or "all service types"
-    reasons = ", ".join(REASON_LABELS[x] for x in f.reasons) or "all reasons"
-    names = dict(zip(r.by_reviewer["decided_by_id"], r.by_reviewer["reviewer"]))
-    who = ", ".join(str(names.get(i, f"user {i}")) for i in f.reviewers) or "all reviewers"
-    return f"Filters: {f.start:%d %b %Y} – {f.end:%d %b %Y}; {types}; {reasons}; {who}."
-
-
-def drill_table(rows: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "Case": rows["case_id"].astype("int64"),
-            "Decided on": rows["decided_on"],
-            "Decided by": rows["decided_by"],
-            "Service type": rows["service_type"].map(SERVICE_TYPE_LABELS),
-            "Sold on": rows["purchased_on"],
-            "Reason": rows["reason"].map(REASON_LABELS),
-            "Outcome": rows["outcome"].map(OUTCOME_LABELS),
-            "Amount": [format_money(c, cur) for c, cur in zip(rows["amount_cents"], rows["currency"])],
-            "Requested": [format_money(c, cur) for c, cur in zip(rows["amount_requested_cents"], rows["currency"])],
-            "Approval": rows["approval_status"].map({**APPROVAL_LABELS, "not_required": "Not needed"}),
-        }
-    )
 
 
 def drill_panel(r: Report, drill: Drill, found: tuple[pd.DataFrame, int], key: str) -> None:
@@ -386,327 +388,8 @@ def drill_panel(r: Report, drill: Drill, found: tuple[pd.DataFrame, int], key: s
         )
 
 
-def trend_table(r: Report) -> pd.DataFrame:
-    t = r.trend
-    g, cur = r.filters.granularity, r.filters.currency
-    out = pd.DataFrame(
-        {
-            "Period": [period_label(d, g) for d in t["bucket"]],
-            "Service type": t["service_type"].map(SERVICE_TYPE_LABELS),
-            "Services sold": t["sold"],
-            f"Revenue ({cur})": _major(t["revenue_cents"], cur),
-            "Money outcomes": t["money"],
-            "Refund rate (%)": (t["money"] / t["sold"].where(t["sold"] != 0)) * 100,
-            f"Refunded + credited ({cur})": _major(t["money_cents"], cur),
-            "Value rate (%)": (t["money_cents"] / t["revenue_cents"].where(t["revenue_cents"] != 0)) * 100,
-            "Cash refunds": t["refunds"],
-            "Cash refund rate (%)": (t["refunds"] / t["sold"].where(t["sold"] != 0)) * 100,
-            "Credits": t["credits"],
-            f"Credits ({cur})": _major(t["credit_cents"], cur),
-        }
-    )
-    if r.cases_attributable:
-        out.insert(4, "Cases opened", t["opened"].astype("int64"))
-        out.insert(5, "Request rate (%)", (t["opened"] / t["sold"].where(t["sold"] != 0)) * 100)
-    return out
-
-
-def reason_table(r: Report) -> pd.DataFrame:
-    b = r.by_reason
-    out = pd.DataFrame({"Reason": b["reason"].map(REASON_LABELS)})
-    if r.cases_attributable:
-        out["Cases opened"] = b["opened"].astype("int64")
-        out["Share of cases (%)"] = b["share_of_cases"] * 100
-    out["Decisions"] = b["effective"]
-    out["Money outcomes"] = b["money"]
-    out["Money rate (%)"] = b["money_share"] * 100
-    out["Full refunds"] = b["full_refunds"]
-    out["Partial refunds"] = b["partial_refunds"]
-    out["Credits"] = b["credits"]
-    out[f"Money ({r.filters.currency})"] = _major(b["money_cents"], r.filters.currency)
-    return out
-
-
-def reason_type_table(r: Report) -> pd.DataFrame:
-    b = r.by_reason_type.copy()
-    out = pd.DataFrame(
-        {"Reason": b["reason"].map(REASON_LABELS), "Service type": b["service_type"].map(SERVICE_TYPE_LABELS)}
-    )
-    if r.cases_attributable:
-        type_total = b.groupby("service_type")["opened"].transform("sum")
-        out["Cases opened"] = b["opened"].astype("int64")
-        out["Share of type's cases (%)"] = b["opened"] / type_total.where(type_total != 0) * 100
-    out["Decisions"] = b["effective"]
-    out["Money rate (%)"] = b["money_share"] * 100
-    return out
-
-
-def exceptions_period_table(r: Report) -> pd.DataFrame:
-    e = r.exceptions_by_bucket
-    return pd.DataFrame(
-        {
-            "Period": [period_label(d, r.filters.granularity) for d in pd.to_datetime(e["bucket"]).dt.date],
-            "Exceptions": e["exceptions"],
-            "Approved": e["exceptions_approved"],
-            "Pending": e["exceptions_pending"],
-            "Rejected": e["exceptions_rejected"],
-            "Share of decisions (%)": e["exception_share"] * 100,
-            f"Money through exceptions ({r.filters.currency})": _major(e["exception_money_cents"], r.filters.currency),
-        }
-    )
-
-
-def exceptions_by_table(frame: pd.DataFrame, first: str, names: pd.Series, currency: str) -> pd.DataFrame:
-    d = frame[frame["exceptions"] > 0]
-    return pd.DataFrame(
-        {
-            first: names.loc[d.index],
-            "Exceptions": d["exceptions"],
-            "Approved": d["exceptions_approved"],
-            "Pending": d["exceptions_pending"],
-            "Rejected": d["exceptions_rejected"],
-            "Decisions": d["decisions"],
-            "Share of decisions (%)": d["exception_share"] * 100,
-            f"Money through exceptions ({currency})": _major(d["exception_money_cents"], currency),
-        }
-    ).sort_values("Exceptions", ascending=False)
-
-
-def exception_list_table(r: Report) -> pd.DataFrame:
-    e = r.exception_list
-    approval = e["approval_status"].map(APPROVAL_LABELS).fillna(e["approval_status"])
-    approval = approval.where(~(e["superseded"].astype(bool) & (e["approval_status"] != "rejected")), "Superseded")
-    return pd.DataFrame(
-        {
-            "Case": "/case?case=" + e["case_id"].astype("int64").astype(str),
-            "Decided on": e["decided_on"],
-            "Decided by": e["decided_by"],
-            "Service type": e["service_type"].map(SERVICE_TYPE_LABELS),
-            "Reason": e["reason"].map(REASON_LABELS),
-            "Outcome": e["outcome"].map(OUTCOME_LABELS),
-            "Policy recommended": e["recommended_outcome"].map(OUTCOME_LABELS),
-            # the list mixes currencies: each amount in its own
-            "Amount": [format_money(c, cur) for c, cur in zip(e["amount_cents"], e["currency"])],
-            "Approval": approval,
-            "Approver": e["approver"].fillna("—"),
-            "Rationale": e["rationale"],
-            "Approval note": e["approval_note"].fillna(""),
-        }
-    )
-
-
 EXCEPTION_LIST_CONFIG = {
     "Case": st.column_config.LinkColumn("Case", help="Open the case", display_text=r"/case\?case=(\d+)", width="small"),
     "Decided on": st.column_config.DateColumn(format="YYYY-MM-DD"),
     "Rationale": st.column_config.TextColumn(width="large"),
 }
-
-
-def sale_month_table(r: Report) -> pd.DataFrame:
-    """The refund rate of each month's sales (the cohort) beside the rate of the decisions of that month."""
-    m, cur = r.sale_months, r.filters.currency
-    sold = m["sold"].where(m["sold"] != 0)
-    revenue = m["revenue_cents"].where(m["revenue_cents"] != 0)
-    return pd.DataFrame(
-        {
-            "Month": [d.strftime("%Y-%m") for d in m["month"]],
-            "Services sold": m["sold"].astype("int64"),
-            "Money outcomes, by sale month": m["by_sale_money"].astype("int64"),
-            "Refund rate by sale month (%)": m["by_sale_money"] / sold * 100,
-            "Cash refund rate by sale month (%)": m["by_sale_refunds"] / sold * 100,
-            "Value rate by sale month (%)": m["by_sale_money_cents"] / revenue * 100,
-            "Money outcomes, by decision month": m["by_decision_money"].astype("int64"),
-            "Refund rate by decision month (%)": m["by_decision_money"] / sold * 100,
-            f"Refunded + credited by sale month ({cur})": _major(m["by_sale_money_cents"], cur),
-            f"Refunded + credited by decision month ({cur})": _major(m["by_decision_money_cents"], cur),
-        }
-    )
-
-
-def awaiting_table(r: Report) -> pd.DataFrame:
-    """Money awaiting approval now, one row per currency (each amount in its own currency)."""
-    a = r.awaiting
-    return pd.DataFrame(
-        {
-            "Currency": a["currency"],
-            "Waiting exceptions": a["pending"].astype("int64"),
-            "Amount awaiting approval": [format_money(c, cur) for c, cur in zip(a["amount_cents"], a["currency"])],
-            "Median days waited": a["median_wait_days"].astype("float64"),
-            "Longest wait (days)": a["oldest_wait_days"].astype("int64"),
-        }
-    )
-
-
-def approvals_table(r: Report) -> pd.DataFrame:
-    a = r.approvals
-    decided = a["approvals"] + a["rejections"]
-    return pd.DataFrame(
-        {
-            "Manager": a["manager"],
-            "Approved": a["approvals"].astype("int64"),
-            "Rejected": a["rejections"].astype("int64"),
-            "Approval rate (%)": a["approvals"] / decided.where(decided != 0) * 100,
-            "Median hours to answer": a["median_wait_hours"].astype("float64").round(1),
-        }
-    )
-
-
-def granted_table(r: Report) -> pd.DataFrame:
-    """Amount granted against amount requested, one row per currency."""
-    g = r.granted
-    asked = g["requested_cents"].where(g["requested_cents"] != 0)
-
-    def fmt(column: str) -> list[str]:
-        return [format_money(c, cur) for c, cur in zip(g[column], g["currency"])]
-
-    return pd.DataFrame(
-        {
-            "Currency": g["currency"],
-            "Effective decisions": g["decisions"].astype("int64"),
-            "Amount requested": fmt("requested_cents"),
-            "Amount granted": fmt("granted_cents"),
-            "Granted of requested (%)": g["granted_cents"] / asked * 100,
-            "Cash refunds": fmt("cash_cents"),
-            "Cash of requested (%)": g["cash_cents"] / asked * 100,
-        }
-    )
-
-
-def reviewer_table(r: Report) -> pd.DataFrame:
-    b = r.by_reviewer[r.by_reviewer["decisions"].fillna(0) > 0]
-    return pd.DataFrame(
-        {
-            "Reviewer": b["reviewer"],
-            "Decisions": b["decisions"].astype("int64"),
-            "Overrides": b["overrides"].astype("int64"),
-            "Override rate (%)": b["override_rate"] * 100,
-            "More generous": b["more_generous"].astype("int64"),
-            "Less generous": b["less_generous"].astype("int64"),
-            "Exceptions": b["exceptions"].astype("int64"),
-            "Money rate (%)": b["money_share"] * 100,
-        }
-    ).sort_values("Override rate (%)", ascending=False)
-
-
-def health_table(r: Report) -> pd.DataFrame:
-    b = r.by_reviewer[r.by_reviewer["decisions"].fillna(0) > 0]
-    return pd.DataFrame(
-        {
-            "Reviewer": b["reviewer"],
-            "Decisions": b["decisions"].astype("int64"),
-            "Effective decisions": b["effective"].astype("int64"),
-            "Median days": b["lead_median"],
-            "p90 days": b["lead_p90"],
-            "Within due date (%)": b["within_due_share"] * 100,
-        }
-    ).sort_values("Decisions", ascending=False)
-
-
-def lead_table(r: Report) -> pd.DataFrame:
-    h = r.lead_histogram
-    total = h["decisions"].sum()
-    share = h["decisions"] / total if total else h["decisions"] * 0.0
-    return pd.DataFrame(
-        {
-            "Days to decision": [str(d) if d < LEAD_CAPPED else "31+" for d in h["days"]],
-            "Decisions": h["decisions"],
-            "Share (%)": share * 100,
-            "Cumulative share (%)": share.cumsum() * 100,
-        }
-    )
-
-
-def backlog_table(r: Report) -> pd.DataFrame:
-    b = r.backlog
-    return pd.DataFrame({"Age": b["age"], "Open cases": b["cases"], "Overdue": b["overdue"]})
-
-
-def version_table(r: Report) -> pd.DataFrame:
-    v = r.by_version
-    return pd.DataFrame(
-        {
-            "Policy version": v["policy_version"],
-            "Decisions": v["decisions"],
-            "Effective decisions": v["effective"],
-            "Money outcomes": v["money"],
-            "Money rate (%)": v["money_share"] * 100,
-            f"Money ({r.filters.currency})": _major(v["money_cents"], r.filters.currency),
-            "Credits": v["credits"],
-            "Exceptions": v["exceptions"],
-            "Exception share (%)": v["exception_share"] * 100,
-            "Overrides": v["overrides"],
-            "Override rate (%)": v["override_rate"] * 100,
-        }
-    )
-
-
-# ---- everything the page draws, built once per report ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class View:
-    """The figures and tables of one report. Built once and cached (ui.cache), then only drawn: treat
-    them as read-only."""
-
-    figures: dict[str, go.Figure]  # only the charts that have something to show
-    tables: dict[str, pd.DataFrame]
-    partial_note: str | None
-
-
-def build_view(r: Report) -> View:
-    g, partial = r.filters.granularity, r.partial_buckets
-    k = r.kpis
-    fig: dict[str, go.Figure] = {
-        "refund_count": charts.refund_rate_chart(r.trend, g, False, partial),
-        "refund_value": charts.refund_rate_chart(r.trend, g, True, partial, currency=r.filters.currency),
-        "money": charts.money_by_outcome_chart(r.trend, g, partial, currency=r.filters.currency),
-    }
-    if r.cases_attributable:
-        fig["request"] = charts.request_rate_chart(r.trend, g, partial)
-        if r.by_reason["opened"].fillna(0).sum() > 0:
-            fig["reason_share"] = charts.reason_share_chart(r.by_reason)
-        if not r.reason_trend.empty:
-            fig["reason_trend"] = charts.reason_trend_chart(r.reason_trend, g, partial)
-            fig["reason_type"] = charts.reason_by_type_chart(r.by_reason_type)
-    if r.by_reason["effective"].sum() > 0:
-        fig["reason_money"] = charts.money_rate_by_reason_chart(r.by_reason)
-    reason_names = r.by_reason["reason"].map(REASON_LABELS)
-    if not r.exceptions_by_bucket.empty:
-        fig["exc"] = charts.exceptions_by_period_chart(r.exceptions_by_bucket, g, partial)
-        fig["exc_reviewer"] = charts.exceptions_by_chart(r.by_reviewer, r.by_reviewer["reviewer"])
-        fig["exc_reason"] = charts.exceptions_by_chart(r.by_reason, reason_names)
-    if r.has_decisions:
-        fig["override"] = charts.override_chart(r.by_reviewer)
-        fig["per_reviewer"] = charts.decisions_per_reviewer_chart(r.by_reviewer)
-    if k.effective:
-        fig["lead"] = charts.lead_time_chart(r.lead_histogram, k.lead_median, k.lead_p90)
-    if r.backlog["cases"].sum():
-        fig["backlog"] = charts.backlog_chart(r.backlog)
-    if not r.by_version.empty:
-        fig["versions"] = charts.outcome_mix_by_version_chart(r.by_version)
-    tables = {
-        "trend": trend_table(r),
-        "reasons": reason_table(r),
-        "reason_type": reason_type_table(r),
-        "exc_period": exceptions_period_table(r),
-        "exc_reviewer": exceptions_by_table(r.by_reviewer, "Reviewer", r.by_reviewer["reviewer"], r.filters.currency),
-        "exc_reason": exceptions_by_table(r.by_reason, "Reason", reason_names, r.filters.currency),
-        "exc_list": exception_list_table(r),
-        "overrides": reviewer_table(r),
-        "health": health_table(r),
-        "backlog": backlog_table(r),
-        "lead": lead_table(r),
-        "versions": version_table(r),
-        "sale_month": sale_month_table(r),
-        "awaiting": awaiting_table(r),
-        "approvals": approvals_table(r),
-        "granted": granted_table(r),
-    }
-    note = None
-    if partial:
-        periods = " and ".join(period_label(b, g) for b in sorted(partial))
-        note = (
-            f"Hollow points and lighter bars: {periods} {'are' if len(partial) > 1 else 'is'} only partly in the "
-            "range; compare rates, not counts, there."
-        )
-    return View(fig, tables, note)

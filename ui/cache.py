@@ -14,8 +14,8 @@ import streamlit as st
 from data.db import Database
 from desk import analytics, home
 from desk.auth import Actor
+from desk.review import View, build_view
 from ui import runtime
-from ui.analytics_view import View, build_view
 
 ANALYTICS_TTL_SECONDS = 60
 

@@ -134,3 +134,38 @@ def test_a_refund_rate_row_drills_down_to_its_cases_and_opens_one_as_the_same_pe
     wait_for_app(page)
     page.wait_for_url(f"**/case?case={case_id}")
     expect(page.get_by_test_id("stSidebar")).to_contain_text("Max Müller · manager")  # still the manager
+
+
+def test_a_bar_of_the_money_chart_drills_down_to_its_cases(browser_page, live_server):
+    """Clicking a bar of "Money granted by outcome" lists that period's decisions of that outcome, with the
+    filters that produced them, and the list downloads."""
+    page = browser_page
+    open_as_manager(page, live_server)
+    chart = page.get_by_test_id("stPlotlyChart").filter(has_text="Money granted").first
+    chart.scroll_into_view_if_needed()
+    bars = chart.locator(".barlayer .trace").first.locator("path")  # the full refunds, one bar per period
+    expect(chart.locator(".barlayer")).to_be_visible()
+    panel = page.get_by_test_id("stMarkdown").filter(has_text="The cases behind it:")
+    for _ in range(3):  # the chart may still be laying out under load: click until the selection registers
+        boxes = [b for b in (bars.nth(i).bounding_box() for i in range(bars.count())) if b and b["height"] > 4]
+        assert boxes, "no bar drawn"
+        box = max(boxes, key=lambda b: b["height"])
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] - 3)  # inside the bar, at its foot
+        wait_for_app(page)
+        try:
+            expect(panel).to_be_visible(timeout=10_000)
+            break
+        except AssertionError:
+            chart.scroll_into_view_if_needed()
+    expect(panel).to_contain_text("full refund decisions recorded")
+    expect(
+        page.get_by_test_id("stCaptionContainer").filter(has_text="Filters: 27 Nov 2025 – 26 Nov 2026")
+    ).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "analytics-chart-drilldown.png"), full_page=True)
+    buttons = page.get_by_test_id("stDownloadButton").filter(has_text="Download CSV")
+    with page.expect_download() as download:
+        # the list's CSV: the button right after the panel's caption
+        panel.locator("xpath=following::*[@data-testid='stDownloadButton'][1]").get_by_role("button").click()
+    assert download.value.suggested_filename.startswith("refund-desk-cases-behind-full-refund-decisions")
+    assert buttons.count() > 1

@@ -13,9 +13,10 @@ from openpyxl import load_workbook
 from sqlalchemy import update
 
 from data.models import Decision
-from desk import report
+from desk import analytics, report
 from desk.analytics import Filters
-from tests.desk.test_analytics import desk  # noqa: F401 — the fixture
+from desk.review import build_view
+from tests.desk.test_analytics import MANAGER, desk  # noqa: F401 — the fixture
 
 MARCH = Filters(date(2026, 3, 1), date(2026, 3, 31))
 EVIL = '=HYPERLINK("https://evil.example","Click")<script>alert(1)</script>'
@@ -97,3 +98,17 @@ def test_the_command_writes_both_files_and_refuses_a_bad_month(desk, tmp_path, m
     assert report.main(["--month", "2026-3", "--out", str(tmp_path / "bad"), "--database", desk.url]) == 2
     assert "--month: expected a month as YYYY-MM" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()  # nothing half-written
+
+
+def test_the_report_has_the_time_to_close_and_the_restated_months(desk):  # noqa: F811
+    """March reported on 10 April: d9 (03-09) approved on 04-02 restates March; the cover says so."""
+    with desk.write.begin() as s:
+        s.execute(update(Decision).where(Decision.id == 9).values(approved_at=datetime(2026, 4, 2, 9, 0)))
+    tz = ZoneInfo("UTC")
+    r = analytics.report(desk, Filters(date(2026, 3, 1), date(2026, 3, 31)), MANAGER, date(2026, 4, 10))
+    wb = load_workbook(io.BytesIO(report.workbook_for(r, build_view(r).tables, tz, datetime(2026, 4, 10, tzinfo=tz))))
+    assert {"Days to close", "Restated months"} <= set(wb.sheetnames)
+    restated = list(wb["Restated months"].iter_rows(values_only=True))
+    assert restated[1] == ("2026-03", 1, 0, 1, "2026-04-02 09:00 UTC")
+    cover = {r_[0]: r_[1] for r_ in wb["Cover"].iter_rows(min_row=3, max_col=2, values_only=True) if r_[0]}
+    assert cover["Restated"].startswith("Restated: March 2026 — 1 late change")

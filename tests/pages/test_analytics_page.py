@@ -343,3 +343,59 @@ def test_the_report_buttons_offer_the_workbook_and_the_html(app):
     at = open_page(app, MANAGER)
     labels = {b.label for b in at.get("download_button")}
     assert {"Report (XLSX)", "Report with charts (HTML)"} <= labels
+
+
+# ---- drill-down from a chart point -------------------------------------------------------------------------
+
+
+def _select_point(at, key: str, spec: dict, curve: int, i: int) -> None:
+    """What Streamlit stores when a point of a Plotly chart is clicked (AppTest cannot click a chart)."""
+    trace = spec["data"][curve]
+    point = {"curve_number": curve, "point_number": i, "point_index": i, "x": trace["x"][i], "y": trace["y"][i]}
+    at.session_state[key] = {"selection": {"points": [point], "point_indices": [i], "box": [], "lasso": []}}
+    at.run()
+    assert not at.exception, at.exception
+
+
+def _listed(at):
+    return next((df.value for df in at.dataframe if "Requested" in df.value.columns), None)
+
+
+def test_selecting_a_bar_of_the_money_chart_lists_the_decisions_behind_it(app):
+    at = open_page(app, MANAGER)
+    spec = next(c for c in charts(at) if c["data"] and c["data"][0].get("meta") == "full_refund")
+    bars = spec["data"][0]  # full refunds per period; customdata holds how many decisions each bar is
+    i = max(range(len(bars["x"])), key=lambda j: bars["customdata"][j])
+    _select_point(at, "ch_money", spec, 0, i)
+    text = "\n".join(m.value for m in at.markdown)
+    assert "**The cases behind it:** full refund decisions recorded" in text
+    assert "Filters: 27 Nov 2025 – 26 Nov 2026; all service types; all reasons; all reviewers." in caption_text(at)
+    listed = _listed(at)
+    assert listed is not None, caption_text(at)
+    # as many cases as the bar's decisions (at most the 1,000 newest are listed), every one a full refund
+    assert len(listed) == min(bars["customdata"][i], 1000)
+    assert set(listed["Outcome"]) == {OUTCOME_LABELS["full_refund"]}
+    assert any(b.label.startswith("Download CSV (") for b in at.get("download_button"))
+
+
+def test_selecting_a_point_of_the_refund_rate_chart_lists_that_period_and_type(app):
+    at = open_page(app, MANAGER)
+    spec = next(c for c in charts(at) if c["data"] and c["data"][0].get("meta") == "technical_support")
+    trend = next(df.value for df in at.dataframe if "Cash refund rate (%)" in df.value.columns)
+    _select_point(at, "ch_refund_count", spec, 0, 2)
+    row = trend[(trend["Service type"] == "Technical support")].iloc[2]
+    listed = _listed(at)
+    assert listed is not None, caption_text(at)
+    assert len(listed) == min(row["Money outcomes"], 1000)
+    assert set(listed["Service type"]) == {"Technical support"}
+
+
+def test_a_stale_chart_selection_selects_nothing(app):
+    """A point of a period the chart no longer has (the filters changed) lists nothing, instead of whatever
+    now sits at its position."""
+    at = open_page(app, MANAGER)
+    point = {"curve_number": 0, "point_number": 0, "point_index": 0, "x": "1999-01-01", "y": 0.1}
+    at.session_state["ch_money"] = {"selection": {"points": [point], "point_indices": [0], "box": [], "lasso": []}}
+    at.run()
+    assert not at.exception, at.exception
+    assert "**The cases behind it:**" not in "\n".join(m.value for m in at.markdown)
