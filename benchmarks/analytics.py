@@ -308,7 +308,7 @@ def _ms(x: float) -> str:
     return f"{x * 1000:8.1f} ms"
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:  # noqa: C901 — one section per figure the script prints
     ap = argparse.ArgumentParser(prog="python -m benchmarks.analytics", description=__doc__.split("\n\n")[0])
     ap.add_argument("--db", default=DEFAULT_DB, help=f"database URL (default {DEFAULT_DB})")
     ap.add_argument("--runs", type=int, default=7, help="repetitions for the medians (default 7)")
@@ -380,11 +380,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"{page['imports_s']:.2f} s)"
             )
             print(
-                f"   cold render (caches cleared)    {_ms(cold)}  median of {a.runs}, max {_ms(max(page['cold_s'])).strip()}"
+                f"   cold render (caches cleared)    {_ms(cold)}  median of {a.runs}, "
+                f"max {_ms(max(page['cold_s'])).strip()}"
                 f"   target <= 1000 ms: {'met' if cold <= 1.0 else 'MISSED'}"
             )
             print(
-                f"   warm render (cached)            {_ms(warm)}  median of {a.runs}, max {_ms(max(page['warm_s'])).strip()}"
+                f"   warm render (cached)            {_ms(warm)}  median of {a.runs}, "
+                f"max {_ms(max(page['warm_s'])).strip()}"
                 f"   target <= 100 ms: {'met' if warm <= 0.100 else 'MISSED'}"
             )
             print(
@@ -439,8 +441,9 @@ def main(argv: list[str] | None = None) -> int:
         if "presets" in only:
             presets = _run_child("presets", url, str(a.runs))
             print(
-                f"\n4. Period presets, AppTest render (cold: caches cleared, median of {max(1, a.runs // 2)}; warm: median "
-                f"of {a.runs}); wall clock, and in brackets the process's CPU time (what a busy machine does not inflate):"
+                f"\n4. Period presets, AppTest render (cold: caches cleared, median of {max(1, a.runs // 2)}; "
+                f"warm: median of {a.runs}); wall clock, and in brackets the process's CPU time "
+                "(what a busy machine does not inflate):"
             )
             for name, t in presets["presets"].items():
                 ok = t["cold_s"] <= 1.0 and t["warm_s"] <= 0.100

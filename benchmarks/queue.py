@@ -1,7 +1,7 @@
 """The reviewers' hot paths at 1,000,000 cases: queue pages (first and 300 deep), filtered counts, the case page
 in AppTest, and decision commits with four writer processes on SQLite.
 
-    python -m benchmarks.queue                                  # a copy of data/large.db (make demo-large), deleted after
+    python -m benchmarks.queue                          # a copy of data/large.db (make demo-large), deleted after
     python -m benchmarks.queue --db sqlite:////path/to/my-copy.db      # a database you made; it WRITES decisions
     python -m benchmarks.queue --cases 200000                   # generate a fresh database (--request-rate 0.1)
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
 
-from data.db import Database
+from data.db import Database, rowcount
 from data.models import CasePresence, User
 from desk.audit import utcnow
 
@@ -37,11 +37,13 @@ def touch(db: Database, case_id: int, user_id: int, now: datetime | None = None)
     """Record that `user_id` has the case open now; returns the time written."""
     now = now or utcnow()
     with db.write.begin() as s:
-        changed = s.execute(
-            update(CasePresence)
-            .where(CasePresence.case_id == case_id, CasePresence.user_id == user_id)
-            .values(seen_at=now)
-        ).rowcount
+        changed = rowcount(
+            s.execute(
+                update(CasePresence)
+                .where(CasePresence.case_id == case_id, CasePresence.user_id == user_id)
+                .values(seen_at=now)
+            )
+        )
         if not changed:
             s.add(CasePresence(case_id=case_id, user_id=user_id, seen_at=now))
         # old rows of this case are dropped as they go stale: the table stays the size of the desk's day

@@ -6,9 +6,10 @@
 
 Paging is keyset, never OFFSET: each sort order walks its own partial index over the open cases (see SORTS),
 so page 300 costs what page 1 costs. Filters are SQL WHERE clauses; a name or email search goes through the
-customers' trigram index (SQLite FTS5, PostgreSQL pg_trgm; migration 0009) and means the same on both: the text
-occurs in the customer's name or email, ignoring case; the contact-window status of each row comes from the policy engine, evaluated on the facts of the
-50 rows shown (desk.decisions.facts_for_case), so it always agrees with the case page.
+open cases' search table (`queue_search`: SQLite FTS5 trigram, PostgreSQL pg_trgm; migration 0011) and means the
+same on both: the text occurs in the customer's name or email, ignoring case; the contact-window status of each row
+comes from the policy engine, evaluated on the facts of the 50 rows shown (desk.decisions.facts_for_case), so it
+always agrees with the case page.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, Literal
 import pandas as pd
 from sqlalchemy import Select, and_, bindparam, case, column, func, literal, literal_column, or_, select, table, tuple_
 from sqlalchemy import text as sql_text
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, TextClause
 
 from data.db import Database
 from data.models import Case, Customer, Service, User
@@ -212,7 +213,7 @@ def matching_cases(text: str, dialect: str) -> Select:
     GIN indexes on PostgreSQL. A text shorter than a trigram scans that table (25,000 rows at 1,000,000 cases)."""
     like = _like(text)
     if dialect == "sqlite":
-        ids = select(literal_column("rowid")).select_from(sql_text("queue_search"))
+        ids: Select[Any] = select(literal_column("rowid")).select_from(sql_text("queue_search"))
         if len(text) >= MIN_INDEXED_SEARCH:
             return ids.where(sql_text("queue_search MATCH :fts_phrase").bindparams(fts_phrase=_fts_phrase(text)))
         return ids.where(
@@ -253,9 +254,9 @@ def plan_search(conn: Any, filters: QueueFilters, dialect: str, few: int | None 
 
 def _where(
     filters: QueueFilters, actor_id: int | None, dialect: str, search: str | None = None
-) -> list[ColumnElement[bool]]:
+) -> list[ColumnElement[bool] | TextClause]:
     # `status <> 'closed'` verbatim: it is the partial index's predicate, so the planner may use the index.
-    clauses: list[ColumnElement[bool]] = [Case.status != "closed"]
+    clauses: list[ColumnElement[bool] | TextClause] = [Case.status != "closed"]
     if filters.statuses and set(filters.statuses) != set(OPEN_STATUSES):
         clauses.append(Case.status.in_(filters.statuses))
     if filters.service_types:
@@ -274,27 +275,30 @@ def _where(
         clauses.append(Case.amount_requested_cents <= filters.amount_max_cents)
     text = filters.text.strip()
     if text:
-        number = case_number(text)
-        if number is not None:
-            clauses.append(Case.id == number)
-        elif _EMAIL.fullmatch(text):
-            # a whole address: exact match through ix_customers_email (emails are stored lower-case)
-            clauses.append(Case.customer_id.in_(select(Customer.id).where(Customer.email == text.lower())))
-        elif search == "scan":
-            clauses.append(
-                sql_text(
-                    "EXISTS (SELECT 1 FROM queue_search q WHERE q.rowid = cases.id AND "
-                    "(q.name LIKE :like_pattern ESCAPE '\\' OR q.email LIKE :like_pattern ESCAPE '\\'))"
-                ).bindparams(like_pattern=_like(text))
-            )
-        elif search == "walk":
-            # SQLite: "+cases.id" keeps the planner from driving the query by the matches (thousands of rowid
-            # lookups and a sort) rather than walking the sort order's index and stopping after a page
-            walked = literal_column("+cases.id") if dialect == "sqlite" else Case.id
-            clauses.append(walked.in_(matching_cases(text, dialect)))
-        else:
-            clauses.append(Case.id.in_(bindparam("search_ids", expanding=True)))
+        clauses.append(_text_clause(text, dialect, search))
     return clauses
+
+
+def _text_clause(text: str, dialect: str, search: str | None) -> ColumnElement[bool] | TextClause:
+    """The search box's clause: a case number, a whole email address, or a name/email text (planned by
+    `plan_search`: "scan", "walk", or the matching ids bound at execution)."""
+    number = case_number(text)
+    if number is not None:
+        return Case.id == number
+    if _EMAIL.fullmatch(text):
+        # a whole address: exact match through ix_customers_email (emails are stored lower-case)
+        return Case.customer_id.in_(select(Customer.id).where(Customer.email == text.lower()))
+    if search == "scan":
+        return sql_text(
+            "EXISTS (SELECT 1 FROM queue_search q WHERE q.rowid = cases.id AND "
+            "(q.name LIKE :like_pattern ESCAPE '\\' OR q.email LIKE :like_pattern ESCAPE '\\'))"
+        ).bindparams(like_pattern=_like(text))
+    if search == "walk":
+        # SQLite: "+cases.id" keeps the planner from driving the query by the matches (thousands of rowid
+        # lookups and a sort) rather than walking the sort order's index and stopping after a page
+        walked = literal_column("+cases.id") if dialect == "sqlite" else Case.id
+        return walked.in_(matching_cases(text, dialect))
+    return Case.id.in_(bindparam("search_ids", expanding=True))
 
 
 def _keyset(sort: str) -> ColumnElement[bool]:
@@ -344,6 +348,9 @@ def _page_statement(
 def _count_statement(filters: QueueFilters, actor_id: int | None, dialect: str, search: str | None = None) -> Select:
     today = bindparam("today", type_=Case.due_on.type)
     where = and_(*_where(filters, actor_id, dialect, search))
+    source: Any
+    due_on: Any
+    status: Any
     if search == "walk":  # many matches: count up to COUNT_CAP + 1 of them, never all
         capped = select(Case.due_on, Case.status).where(where).limit(bindparam("count_limit")).subquery()
         source, due_on, status = capped, capped.c.due_on, capped.c.status

@@ -24,6 +24,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 
 import pandas as pd
+import plotly.graph_objects as go
 
 from desk.analytics import Filters, Report
 from desk.export import neutralise
@@ -105,7 +106,9 @@ def _restated(r: Report) -> str:
     return restated_note(r) or "None: no closed month of the range changed after it ended."
 
 
-def workbook_bytes(r: Report, tables: Mapping[str, pd.DataFrame], cover: list[tuple[str, str]]) -> bytes:
+def workbook_bytes(  # noqa: C901 — one formatting rule per kind of column, in the order a reader meets them
+    r: Report, tables: Mapping[str, pd.DataFrame], cover: list[tuple[str, str]]
+) -> bytes:
     """The XLSX workbook: a cover sheet, then one formatted sheet per table (bold frozen header, widths,
     percentages and amounts as numbers with their unit)."""
     from openpyxl import Workbook
@@ -162,7 +165,7 @@ def workbook_bytes(r: Report, tables: Mapping[str, pd.DataFrame], cover: list[tu
 
 
 def html_report(
-    r: Report, figures: Mapping[str, object], tables: Mapping[str, pd.DataFrame], cover: list[tuple[str, str]]
+    r: Report, figures: Mapping[str, go.Figure], tables: Mapping[str, pd.DataFrame], cover: list[tuple[str, str]]
 ) -> str:
     """One HTML file: the cover, every chart (plotly.js embedded once), every table; all text escaped."""
     parts = [
@@ -199,13 +202,13 @@ def workbook_for(r: Report, tables: Mapping[str, pd.DataFrame], tz: tzinfo, now:
 
 
 def html_for(
-    r: Report, figures: Mapping[str, object], tables: Mapping[str, pd.DataFrame], tz: tzinfo, now: datetime
+    r: Report, figures: Mapping[str, go.Figure], tables: Mapping[str, pd.DataFrame], tz: tzinfo, now: datetime
 ) -> str:
     """The HTML report of one report and the charts and tables drawn from it (the page's download button)."""
     return html_report(r, figures, tables, _cover(r, tz, now))
 
 
-def files(r: Report, figures: Mapping[str, object], tables: Mapping[str, pd.DataFrame], tz: tzinfo, now: datetime):
+def files(r: Report, figures: Mapping[str, go.Figure], tables: Mapping[str, pd.DataFrame], tz: tzinfo, now: datetime):
     """(XLSX bytes, HTML text) of one report and the view drawn from it."""
     return workbook_for(r, tables, tz, now), html_for(r, figures, tables, tz, now)
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
-from data.db import Database
+from data.db import Database, rowcount
 from data.models import SavedView, User
 from desk.audit import utcnow
 from desk.errors import InvalidInput, NotFound
@@ -73,7 +73,7 @@ def view_to_params(view: Mapping[str, Any]) -> dict[str, str]:
         if key in ("types", "reasons"):
             out[param] = ",".join(value)
         elif key in ("min", "max"):
-            out[param] = _amount_text(value)
+            out[param] = _amount_text(value) or ""
         else:
             out[param] = str(value).strip() if key == "text" else str(value)
     return out
@@ -83,7 +83,9 @@ def has_view_params(params: Mapping[str, Any]) -> bool:
     return any(p in params for p in PARAMS.values())
 
 
-def view_from_params(params: Mapping[str, Any], user_ids: set[int] | None = None) -> tuple[dict[str, Any], list[str]]:
+def view_from_params(  # noqa: C901 — one flat pass over the link's parameters, one branch each
+    params: Mapping[str, Any], user_ids: set[int] | None = None
+) -> tuple[dict[str, Any], list[str]]:
     """A view read from URL parameters. Anything unknown is dropped (the default applies) and named in a note."""
     view = dict(DEFAULT_VIEW)
     notes: list[str] = []
@@ -212,6 +214,6 @@ def list_views(db: Database, actor_id: int) -> list[SavedQueueView]:
 def delete_view(db: Database, actor_id: int, view_id: int) -> None:
     """Delete one of this person's saved views (someone else's is never touched)."""
     with db.write.begin() as s:
-        gone = s.execute(delete(SavedView).where(SavedView.id == view_id, SavedView.user_id == actor_id)).rowcount
+        gone = rowcount(s.execute(delete(SavedView).where(SavedView.id == view_id, SavedView.user_id == actor_id)))
     if not gone:
         raise NotFound("That saved view no longer exists.")

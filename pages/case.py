@@ -378,7 +378,8 @@ def _submit_decision(
         forms.refuse(
             "decide",
             "takeover",
-            f"This case is assigned to {colleague}. Tick “Decide it anyway” to decide it yourself, or leave it to them.",
+            f"This case is assigned to {colleague}. Tick “Decide it anyway” to decide it yourself, "
+            "or leave it to them.",
         )
         return
     if outcome == "full_refund":

@@ -15,7 +15,7 @@ rejected exceptions followed by a new decision), which the restated months look 
 No data changes, nothing to fill: data.generate needs nothing new.
 
 Revision ID: 0012
-Revises: 0010 (the lead re-chains)
+Revises: 0011
 Create Date: 2026-12-02 07:00:00
 """
 
@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
