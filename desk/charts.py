@@ -17,7 +17,6 @@ from policy.vocabulary import OUTCOME_LABELS, REASON_LABELS, REASONS, SERVICE_TY
 
 # ---- colours (the labels are policy/vocabulary.py's) ---------------------------------------------------
 
-OUTCOME_ORDER = ("full_refund", "partial_refund", "credit", "fix", "deny")  # most to least generous
 OUTCOME_COLORS = {
     "full_refund": "#D1495B",  # red: the most money back
     "partial_refund": "#F08A24",  # orange
@@ -53,11 +52,6 @@ DUE_COLORS = {"within": "#98A6B7", "overdue": "#262730"}
 
 HEIGHT = 340
 FONT = "Source Sans Pro, sans-serif"
-
-
-def label(kind: str, value: str) -> str:
-    table = {"outcome": OUTCOME_LABELS, "service_type": SERVICE_TYPE_LABELS, "reason": REASON_LABELS}[kind]
-    return table.get(value, value)
 
 
 # Figures are built as plain dicts and validated once by go.Figure(dict): five times faster than

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 
 from data.db import Database
 from data.models import Case, Decision, Service
@@ -21,7 +21,6 @@ from desk.settings import frequent_requester_threshold
 HISTORY_DAYS = 365
 MONEY_OUTCOMES = ("full_refund", "partial_refund", "credit")
 # the decision that counts: not superseded (a rejected exception, a reopened case) and not waiting for approval
-EFFECTIVE = and_(Decision.superseded.is_(False), Decision.approval_status.in_(("not_required", "approved")))
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,7 @@ def customer_history(db: Database, customer_id: int, case_id: int, today: date, 
             .join(Service, Service.id == Case.service_id)
             .where(
                 Case.customer_id == customer_id,
-                EFFECTIVE,
+                Decision.counts,
                 Decision.outcome.in_(MONEY_OUTCOMES),
                 Decision.decided_on >= since,
             )

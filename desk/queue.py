@@ -28,7 +28,7 @@ from sqlalchemy.sql import ColumnElement, TextClause
 
 from data.db import Database
 from data.models import Case, Customer, Service, User
-from desk.auth import Actor
+from desk.auth import PERMISSIONS, Actor
 from desk.decisions import default_book, facts_for_case
 from desk.money import format_money
 from policy import OUTCOME_LABELS, REASON_LABELS, SERVICE_TYPE_LABELS, PolicyBook, PolicyError, evaluate
@@ -538,7 +538,7 @@ def queue_users(db: Database) -> list[tuple[int, str]]:
             (uid, name)
             for uid, name in s.execute(
                 select(User.id, User.display_name)
-                .where(User.active.is_(True), User.role.in_(("reviewer", "manager")))
+                .where(User.active.is_(True), User.role.in_(PERMISSIONS["act_on_case"]))
                 .order_by(User.display_name)
             )
         ]

@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data.models import EFFECTIVE_APPROVAL_STATUSES as EFFECTIVE_STATUSES
 from data.models import (
     LEAD_COLUMNS,
 )
 from desk.analytics.filters import CASH_OUTCOMES, GENEROSITY, STATE
-from desk.home import EFFECTIVE_APPROVAL_STATUSES as EFFECTIVE_STATUSES
 from policy import MONEY_OUTCOMES
 
 

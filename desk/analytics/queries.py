@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import aliased
 
 from data.db import Database
+from data.models import EFFECTIVE_APPROVAL_STATUSES as EFFECTIVE_STATUSES
 from data.models import (
     LEAD_COLUMNS,
     LEAD_DAYS_MAX,
@@ -46,9 +47,8 @@ from desk.analytics.filters import (
     validate,
 )
 from desk.analytics.metrics import summarise
-from desk.auth import Actor
+from desk.auth import PERMISSIONS, Actor
 from desk.errors import DatabaseNotReady, InvalidInput, NotAllowed
-from desk.home import EFFECTIVE_APPROVAL_STATUSES as EFFECTIVE_STATUSES
 from desk.money import DEFAULT_CURRENCY, check_currency
 from policy import MONEY_OUTCOMES
 
@@ -69,7 +69,7 @@ def people(db: Database, actor: Actor) -> list[Person]:
     with _reading(db) as conn:
         rows = conn.execute(
             select(User.id, User.display_name, User.role, User.active)
-            .where(User.role.in_(("reviewer", "manager")))
+            .where(User.role.in_(PERMISSIONS["act_on_case"]))
             .order_by(User.active.desc(), User.display_name)
         ).all()
     found = [Person(r.id, r.display_name, r.role, bool(r.active)) for r in rows]
@@ -371,8 +371,7 @@ def drill_cases(db: Database, filters: Filters, actor: Actor, drill: Drill, limi
         raise InvalidInput(f"Not a money outcome: {drill.outcome}.", field="outcome")
     decider = aliased(User)
     cond = [
-        Decision.superseded.is_(False),
-        Decision.approval_status.in_(EFFECTIVE_STATUSES),
+        Decision.counts,
         Decision.outcome.in_((drill.outcome,) if drill.outcome else MONEY_OUTCOMES),
     ]
     if drill.kind == "decided":
