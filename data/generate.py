@@ -217,6 +217,149 @@ def database_is_empty(db: Database) -> bool:
         )
 
 
+# ---- the SQLite bulk load: secondary indexes and row triggers off while an empty database is filled ----
+#
+# Row by row, SQLite's triggers and secondary indexes were most of the generator's time: a full-text insert
+# per customer, a rollup upsert per service sold, an UPDATE per case for its customer name, a dozen index
+# inserts in random order per case. Into an EMPTY database (the generator refuses any other) the same end
+# state is reached set-based: indexes are dropped and built once at the end (a sort, not 10 million random
+# inserts), and each insert trigger is replaced by the one statement that does its work for every row. Every
+# trigger on the loaded tables must be known here, with what stands in for it; an unknown one stops the
+# generator (tests/data/test_generate.py checks the rebuilt tables against what the triggers would have made).
+BULK_TABLES = ("customers", "services", "cases", "decisions", "case_events")
+# trigger -> how its work is done for the bulk load ("" = it does nothing on INSERT into an empty database)
+SQLITE_TRIGGERS = {
+    "customers_fts_insert": "INSERT INTO customers_fts(customers_fts) VALUES ('rebuild')",
+    "customers_fts_delete": "",
+    "customers_fts_update": "",
+    "customers_name_to_cases": "",
+    "sales_rollup_insert": (
+        "INSERT INTO sales_by_currency (day, service_type, currency, services_sold, revenue_cents) "
+        "SELECT purchased_on, service_type, currency, COUNT(*), SUM(price_cents) FROM services "
+        "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    ),
+    "sales_rollup_delete": "",
+    "sales_rollup_update": "",
+    "cases_customer_name_insert": "",  # the generator writes cases.customer_name itself
+    "cases_customer_name_move": "",
+    # paused during the load (rollup_pause); resume_rollups rebuilds their tables from the rows
+    "case_rollup_insert": "",
+    "case_rollup_delete": "",
+    "case_rollup_update": "",
+    "decision_rollups_insert": "",
+    "decision_rollups_delete": "",
+    "decision_rollups_update": "",
+    "sale_month_rollup_insert": "",
+    "sale_month_rollup_delete": "",
+    "sale_month_rollup_update": "",
+    "decisions_limit_insert": "",  # fires only when approval_limits has rows: none in a new database
+    "decisions_limit_update": "",
+    "case_events_no_update": "",
+    "case_events_no_delete": "",
+}
+
+
+def _sqlite_schema_objects(raw) -> list[tuple[str, str, str]]:
+    """(type, name, sql) of the secondary indexes and the triggers of the bulk-loaded tables, in creation order."""
+    marks = ", ".join("?" * len(BULK_TABLES))
+    return raw.execute(
+        f"SELECT type, name, sql FROM sqlite_master WHERE tbl_name IN ({marks}) AND type IN ('index', 'trigger') "
+        "AND sql IS NOT NULL ORDER BY rowid",
+        BULK_TABLES,
+    ).fetchall()
+
+
+def sqlite_bulk_begin(raw) -> list[tuple[str, str, str]]:
+    """Drop the loaded tables' secondary indexes and triggers (inside the load's transaction); returns them."""
+    objects = _sqlite_schema_objects(raw)
+    unknown = [name for kind, name, _ in objects if kind == "trigger" and name not in SQLITE_TRIGGERS]
+    if unknown:
+        raise RuntimeError(
+            f"the demo generator does not know the trigger(s) {', '.join(unknown)}: add each to "
+            "data/generate.py SQLITE_TRIGGERS with the statement that does its work for a bulk load"
+        )
+    for kind, name, _ in objects:
+        raw.execute(f'DROP {kind.upper()} "{name}"')
+    return objects
+
+
+def sqlite_build_indexes(raw, objects: list[tuple[str, str, str]], tables: tuple[str, ...] = BULK_TABLES) -> None:
+    """Build the dropped indexes of `tables` (each once: a second call skips those already built)."""
+    for kind, _name, sql in objects:
+        if kind == "index" and _index_table(sql) in tables:
+            raw.execute(
+                sql.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1).replace(
+                    "CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX IF NOT EXISTS", 1
+                )
+            )
+
+
+def _index_table(sql: str) -> str:
+    return sql.split(" ON ", 1)[1].split("(", 1)[0].strip().strip('"')
+
+
+def sqlite_bulk_end(raw, objects: list[tuple[str, str, str]]) -> None:
+    """Build the remaining indexes, do the insert triggers' work set-based, then put the triggers back."""
+    sqlite_build_indexes(raw, objects)
+    for kind, name, _sql in objects:
+        if kind == "trigger" and SQLITE_TRIGGERS[name]:
+            raw.execute(SQLITE_TRIGGERS[name])
+    for kind, _name, sql in objects:
+        if kind == "trigger":
+            raw.execute(sql)
+
+
+# PostgreSQL: the same idea. Secondary indexes (b-tree and the pg_trgm GIN indexes on customers) are dropped
+# and built once after the load; the row triggers that fire on INSERT are switched off for the load's
+# transaction (ALTER TABLE ... DISABLE TRIGGER is transactional: nobody else ever sees them off) and their
+# work is done by the generator (cases.customer_name) or is a no-op in a new database (the approval limit).
+# Statement triggers stay on: one call per COPY, and the rollup ones see the pause.
+PG_ROW_TRIGGERS = {"cases": ("cases_customer_name",), "decisions": ("decisions_limit",)}
+
+
+def pg_bulk_begin(conn) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """Drop the loaded tables' secondary indexes and foreign keys, switch their INSERT row triggers off; returns
+    (indexes, foreign keys) to put back. A foreign key checked row by row costs an index probe per row (10
+    million services, each with its customer); added back at the end it is checked in one join."""
+    fks = conn.exec_driver_sql(
+        "SELECT c.relname, k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k "
+        "JOIN pg_class c ON c.oid = k.conrelid "
+        "WHERE k.contype = 'f' AND c.relname = ANY(%(tables)s) AND c.relnamespace = current_schema()::regnamespace "
+        "ORDER BY k.oid",
+        {"tables": list(BULK_TABLES)},
+    ).all()
+    for table, name, _sql in fks:
+        conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    rows = conn.exec_driver_sql(
+        "SELECT c.relname, i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indrelid "
+        "WHERE c.relname = ANY(%(tables)s) AND c.relnamespace = current_schema()::regnamespace "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) ORDER BY i.indexrelid",
+        {"tables": list(BULK_TABLES)},
+    ).all()
+    for _table, index, _sql in rows:
+        conn.exec_driver_sql(f"DROP INDEX {index}")
+    for table, triggers in PG_ROW_TRIGGERS.items():
+        for trigger in triggers:
+            conn.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
+    return [tuple(r) for r in rows], [tuple(r) for r in fks]
+
+
+def pg_build_indexes(conn, indexes: list[tuple[str, str, str]], tables: tuple[str, ...] = BULK_TABLES) -> None:
+    for table, _index, sql in indexes:
+        if table in tables:
+            conn.exec_driver_sql(sql.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+
+
+def pg_bulk_end(conn, indexes: list[tuple[str, str, str]], fks: list[tuple[str, str, str]]) -> None:
+    pg_build_indexes(conn, indexes)
+    for table, name, sql in fks:
+        conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {sql}')
+    for table, triggers in PG_ROW_TRIGGERS.items():
+        for trigger in triggers:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
+
+
 def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
     """Fill an empty, migrated database; returns row counts. Deterministic for (cases, seed, rate, today)."""
     from policy import Facts, Subscription, evaluate, load_book
@@ -429,6 +572,15 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
                 },
             )
             counts["users"] = len(DEMO_USERS)
+            sqlite_objects = pg_indexes = None
+            if conn.dialect.name == "sqlite":
+                sqlite_objects = sqlite_bulk_begin(raw)
+            else:
+                # a bulk load is not an app read: the session's read statement_timeout (data/db.py) would cut
+                # it short; and index builds get the memory to sort in one pass
+                conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+                pg_indexes, pg_fks = pg_bulk_begin(conn)
 
             # customers: a pool of Faker names, combined by index (one Faker call per pool entry, not per row)
             firsts = [fake.unique.first_name() for _ in range(300)]
@@ -524,6 +676,7 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
             assign_roll = rng.random(n_c)
             assignee = np.where(is_open, np.where(assign_roll < 0.6, rng.choice(REVIEWER_IDS, size=n_c), 0), decider)
             c_ids = np.arange(1, n_c + 1)
+            case_customer = customer_id[case_svc]
             created_at = _stamp(opened, rng.integers(8 * 3600, 18 * 3600, size=n_c))
             decided_on_iso = _iso(decided_day)
             for a in range(0, n_c, chunk):
@@ -540,7 +693,8 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
                     {
                         "id": c_ids[sl].tolist(),
                         "service_id": (case_svc[sl] + 1).tolist(),
-                        "customer_id": customer_id[case_svc[sl]].tolist(),
+                        "customer_id": case_customer[sl].tolist(),
+                        "customer_name": [names[x - 1] for x in case_customer[sl].tolist()],
                         "service_type": [stype_names[t] for t in c_type[sl].tolist()],
                         "opened_on": opened_iso[a:b],
                         "channel": [CHANNELS[x] for x in channel[sl].tolist()],
@@ -614,6 +768,12 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
             progress.step("decisions", n_c)
             counts["decisions"] = int(di.size)
             progress.step("analytics rollups", 0)
+            if sqlite_objects is not None:  # the rollups' rebuild reads cases and decisions through their indexes
+                sqlite_build_indexes(raw, sqlite_objects, ("customers", "services", "cases", "decisions"))
+            if pg_indexes is not None:
+                pg_build_indexes(conn, pg_indexes, ("customers", "services", "cases", "decisions"))
+                # statistics for the rebuild's joins: a fresh table looks empty to the planner
+                conn.exec_driver_sql("ANALYZE customers, services, cases, decisions")
             bulk.resume_rollups(conn)
 
             # the audit trail: every case was opened; every decision (and approval) left an event
@@ -649,6 +809,12 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
             )
             progress.step("audit events", n_c)
             counts["case_events"] = n_ev
+            if sqlite_objects is not None:
+                progress.step("indexes", 0)
+                sqlite_bulk_end(raw, sqlite_objects)
+            if pg_indexes is not None:
+                progress.step("indexes", 0)
+                pg_bulk_end(conn, pg_indexes, pg_fks)
             bulk.reset_sequences(conn, ["users", "customers", "services", "cases", "decisions", "case_events"])
         if conn.dialect.name == "sqlite":
             raw = conn.connection.driver_connection
