@@ -17,12 +17,13 @@ Why a Python WebSocket client and not Chromium: both are real Streamlit sessions
 `/_stcore/stream` WebSocket through nginx, the same XSRF check, `st.user` from the same signed login cookie,
 the same `BackMsg.rerun_script` (query string, page script hash, widget trigger) the frontend sends and the
 same ForwardMsg deltas back (benchmarks/st_client.py). What the client does NOT do is lay out and paint the
-page, which is the browser's cost, not the servers'. Measured on this 2-core machine: the Python client
-spends about 6 ms of CPU per rerun for all its sessions together (the "client" line below) and ~165 MB in
-all; a headless Chromium page costs CPU_CHROMIUM per case and RSS_CHROMIUM per page (docs/scale.md), so 20
-pages would take the cores the servers need and the figures would measure the browser, not the desk
-(main's Chromium version, which also reloaded the page per case: 6 reviewers, p95 9.6 s). Browser behaviour (the reviewer
-flow, the proxy, sign-in) is covered by the browser tests; this benchmark measures what the servers do.
+page, which is the browser's cost, not the servers'. Measured on this 2-core machine, the same in-session
+move from case to case: a headless Chromium page spent 869 ms of CPU per move (its 10 processes' RSS summed
+to 1.4 GB, shared pages counted in each) against the server's 226 ms for the rerun; the Python client spends
+about 6 ms per rerun (the "client" line below) and ~165 MB for all its sessions. 20 Chromium pages would take
+the cores the servers need, and the figures would measure the browser, not the desk (main's Chromium version,
+which also reloaded the page per case: 6 reviewers, p95 9.6 s). What a browser does (the reviewer flow, the
+proxy, sign-in) is covered by the browser tests; this benchmark measures what the servers do.
 
 Goal (issue 16): 20 reviewers, 0 errors, p95 decision round trip <= 1 s. One run's figures; the machine is
 shared, so expect noise.
