@@ -486,73 +486,85 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
     lo = int(min(svc_date.min(), cancelled.min(), opened.min())) - 1
     hi = int(max(cycle_end.max(), opened.max(), svc_date.max())) + 1
     day_obj = [date(1970, 1, 1) + timedelta(days=x) for x in range(lo, hi + 1)]
-    svc_d = (svc_date - lo).tolist()
-    opn_d = (opened - lo).tolist()
-    cyc_d = (cycle_end[case_svc] - lo).tolist()
-    can_d = np.where(has_cancel[case_svc], cancelled[case_svc] - lo, -1).tolist()
+    case_cycle_end = cycle_end[case_svc]
+    case_cancelled = np.where(has_cancel[case_svc], cancelled[case_svc], lo - 1)  # lo - 1: not cancelled
+    case_monthly = sub_monthly[case_svc]
     outcome: list[str] = [""] * n_c
     amount = np.zeros(n_c, dtype=np.int64)
     recommended: list[str] = [""] * n_c
     version: list[str] = [""] * n_c
-    verdict_json: list[str] = [""] * n_c
     is_exc = np.zeros(n_c, dtype=bool)
     status_names = ("not_started", "in_progress", "completed")
     stype_names = SERVICE_TYPES
-    dec_idx = np.flatnonzero(make_decision).tolist()
-    c_type_l, c_status_l, c_reason_l = c_type.tolist(), c_status.tolist(), c_reason.tolist()
-    price_l, fa_l, fo_l, doc_l = c_price.tolist(), fix_attempted.tolist(), fix_ok.tolist(), documented.tolist()
-    exc_l, roll_l, cyc_l = (
-        (exc_roll < exc_rate).tolist(),
-        choice_roll,
-        np.where(sub_monthly[case_svc], "monthly", "annual").tolist(),
-    )
-    frac_l = frac.tolist()
-    for k, i in enumerate(dec_idx):
-        t = c_type_l[i]
-        sub = None
-        if t == 3:
-            sub = Subscription(
-                cycle=cyc_l[i],
-                cycle_start=day_obj[svc_d[i]],
-                cycle_end=day_obj[cyc_d[i]],
-                cancelled_on=day_obj[can_d[i]] if can_d[i] >= 0 else None,
-            )
-        facts = Facts(
-            service_type=stype_names[t],
-            service_status=status_names[c_status_l[i]],
-            service_date=day_obj[svc_d[i]],
-            request_date=day_obj[opn_d[i]],
-            reason=REASONS[c_reason_l[i]],
-            amount_paid=price_l[i] / 100,
-            fix_attempted=fa_l[i],
-            fix_succeeded=(fo_l[i] if fa_l[i] else None),
-            documentation_provided=doc_l[i],
-            subscription=sub,
+
+    def judged(idx: list[int]) -> list:
+        """The policy's verdict for each case index in `idx`, built from the case arrays. The verdicts are
+        judged twice, once to choose the outcomes and once per written chunk for the stored JSON: a million
+        verdicts kept as JSON took ~700 MB; judging again costs a few seconds."""
+        a = np.asarray(idx, dtype=np.int64)
+        t_l, st_l, r_l, p_l = c_type[a].tolist(), c_status[a].tolist(), c_reason[a].tolist(), c_price[a].tolist()
+        fa_l, fo_l, doc_l = fix_attempted[a].tolist(), fix_ok[a].tolist(), documented[a].tolist()
+        sv_l, op_l = (svc_date[a] - lo).tolist(), (opened[a] - lo).tolist()
+        cy_l, ca_l, mo_l = (
+            (case_cycle_end[a] - lo).tolist(),
+            (case_cancelled[a] - lo).tolist(),
+            case_monthly[a].tolist(),
         )
-        v = evaluate(facts, book)
-        allowed = v.allowed_outcomes
-        if exc_l[i]:
-            others = [o for o in ("credit", "partial_refund", "full_refund") if o not in allowed]
-            out = others[int(roll_l[i] * len(others))] if others else v.recommended_outcome
-        elif len(allowed) > 1 and roll_l[i] < 0.25:
-            out = allowed[1 + int(roll_l[i] * 4 * (len(allowed) - 1)) % (len(allowed) - 1)]
-        else:
-            out = v.recommended_outcome
-        p = price_l[i]
-        if out == "full_refund":
-            amount[i] = p
-        elif out == "partial_refund":
-            amount[i] = min(max(1, int(p * frac_l[i])), p - 1)
-        elif out == "credit":
-            amount[i] = max(1, int(p * frac_l[i] * 0.6))
-        outcome[i] = out
-        recommended[i] = v.recommended_outcome
-        version[i] = v.policy_version
-        verdict_json[i] = v.to_json()
-        is_exc[i] = out not in allowed
-        if k % 50_000 == 0 and k:
-            progress.step("judging decisions", 50_000)
-    progress.step("judging decisions", len(dec_idx) % 50_000)
+        out = []
+        for j in range(len(idx)):
+            t = t_l[j]
+            sub = None
+            if t == 3:
+                sub = Subscription(
+                    cycle="monthly" if mo_l[j] else "annual",
+                    cycle_start=day_obj[sv_l[j]],
+                    cycle_end=day_obj[cy_l[j]],
+                    cancelled_on=day_obj[ca_l[j]] if ca_l[j] >= 0 else None,
+                )
+            facts = Facts(
+                service_type=stype_names[t],
+                service_status=status_names[st_l[j]],
+                service_date=day_obj[sv_l[j]],
+                request_date=day_obj[op_l[j]],
+                reason=REASONS[r_l[j]],
+                amount_paid=p_l[j] / 100,
+                fix_attempted=fa_l[j],
+                fix_succeeded=(fo_l[j] if fa_l[j] else None),
+                documentation_provided=doc_l[j],
+                subscription=sub,
+            )
+            out.append(evaluate(facts, book))
+        return out
+
+    dec_idx = np.flatnonzero(make_decision).tolist()
+    exc_flag = exc_roll < exc_rate
+    step = 50_000
+    for a0 in range(0, len(dec_idx), step):
+        idx = dec_idx[a0 : a0 + step]
+        exc_l, roll_l = exc_flag[idx].tolist(), [choice_roll[i] for i in idx]
+        frac_l, price_l = frac[idx].tolist(), c_price[idx].tolist()
+        for j, (i, v) in enumerate(zip(idx, judged(idx))):
+            allowed = v.allowed_outcomes
+            if exc_l[j]:
+                others = [o for o in ("credit", "partial_refund", "full_refund") if o not in allowed]
+                out = others[int(roll_l[j] * len(others))] if others else v.recommended_outcome
+            elif len(allowed) > 1 and roll_l[j] < 0.25:
+                out = allowed[1 + int(roll_l[j] * 4 * (len(allowed) - 1)) % (len(allowed) - 1)]
+            else:
+                out = v.recommended_outcome
+            p = price_l[j]
+            if out == "full_refund":
+                amount[i] = p
+            elif out == "partial_refund":
+                amount[i] = min(max(1, int(p * frac_l[j])), p - 1)
+            elif out == "credit":
+                amount[i] = max(1, int(p * frac_l[j] * 0.6))
+            outcome[i] = out
+            recommended[i] = v.recommended_outcome
+            version[i] = v.policy_version
+            is_exc[i] = out not in allowed
+        progress.step("judging decisions", len(idx))
+    del choice_roll, dec_idx
     # an "awaiting" case whose roll could not produce an exception stays plainly open
     awaiting &= is_exc
     make_decision = ~is_open | awaiting
@@ -619,6 +631,7 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
                 },
             )
             progress.step("customers", n_cu)
+            del emails, cust_created, fi, li
             counts["customers"] = n_cu
 
             chunk = 250_000  # rows turned into Python values at a time (a million services' lists took ~250 MB)
@@ -668,6 +681,10 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
                 },
             )
             counts["sales_daily"] = int(nz.size)
+            # the services are written: of their arrays (10 million rows at 1M cases) the cases need one column
+            case_customer = customer_id[case_svc]
+            del purchased, scheduled, completed, cycle_end, cancelled, has_cancel, initiated_mask, completed_mask
+            del sub_monthly, status, currency, price, is_sub, customer_id, stype, key, sold, revenue
 
             # cases and decisions: the analytics rollups are rebuilt once at the end, not row by row
             bulk.pause_rollups(conn, "demo generator bulk load")
@@ -690,7 +707,6 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
             assign_roll = rng.random(n_c)
             assignee = np.where(is_open, np.where(assign_roll < 0.6, rng.choice(REVIEWER_IDS, size=n_c), 0), decider)
             c_ids = np.arange(1, n_c + 1)
-            case_customer = customer_id[case_svc]
             created_at = _stamp(opened, rng.integers(8 * 3600, 18 * 3600, size=n_c))
             decided_on_iso = _iso(decided_day)
             for a in range(0, n_c, chunk):
@@ -749,36 +765,41 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
                 for m, by, e, c in zip(approver, dec_by, exc_d, closed_d)
             ]
             exc_text = rng.integers(0, len(EXCEPTION_RATIONALES), size=di.size).tolist()
-            bulk.insert_columns(
-                conn,
-                "decisions",
-                {
-                    "id": range(1, di.size + 1),
-                    "case_id": (di + 1).tolist(),
-                    "outcome": [outcome[i] for i in dl],
-                    "amount_cents": amount[di].tolist(),
-                    "rationale": [
-                        EXCEPTION_RATIONALES[x] if e else RATIONALES[outcome[i]] for i, e, x in zip(dl, exc_d, exc_text)
-                    ],
-                    "decided_by_id": dec_by,
-                    "decided_at": decided_at,
-                    "decided_on": [decided_on_iso[i] for i in dl],
-                    "service_type": [stype_names[t] for t in c_type[di].tolist()],
-                    "reason": [REASONS[r] for r in c_reason[di].tolist()],
-                    "policy_version": [version[i] for i in dl],
-                    "recommended_outcome": [recommended[i] for i in dl],
-                    "verdict": [verdict_json[i] for i in dl],
-                    "is_exception": exc_d,
-                    "approval_status": [
-                        ("approved" if c else "pending") if e else "not_required" for e, c in zip(exc_d, closed_d)
-                    ],
-                    "approver_id": approver,
-                    "approved_at": [t if a_ else None for t, a_ in zip(approved_at, approver)],
-                    "approval_note": ["Approved: rationale documented." if a_ else None for a_ in approver],
-                    "superseded": [False] * di.size,
-                    "idempotency_key": [None] * di.size,
-                },
-            )
+            for a in range(0, di.size, chunk):  # in chunks: each chunk's verdicts are judged again for the JSON
+                b = min(di.size, a + chunk)
+                dc = dl[a:b]
+                exc_c, closed_c, appr_c = exc_d[a:b], closed_d[a:b], approver[a:b]
+                bulk.insert_columns(
+                    conn,
+                    "decisions",
+                    {
+                        "id": range(a + 1, b + 1),
+                        "case_id": (di[a:b] + 1).tolist(),
+                        "outcome": [outcome[i] for i in dc],
+                        "amount_cents": amount[di[a:b]].tolist(),
+                        "rationale": [
+                            EXCEPTION_RATIONALES[x] if e else RATIONALES[outcome[i]]
+                            for i, e, x in zip(dc, exc_c, exc_text[a:b])
+                        ],
+                        "decided_by_id": dec_by[a:b],
+                        "decided_at": decided_at[a:b],
+                        "decided_on": [decided_on_iso[i] for i in dc],
+                        "service_type": [stype_names[t] for t in c_type[di[a:b]].tolist()],
+                        "reason": [REASONS[r] for r in c_reason[di[a:b]].tolist()],
+                        "policy_version": [version[i] for i in dc],
+                        "recommended_outcome": [recommended[i] for i in dc],
+                        "verdict": [v.to_json() for v in judged(dc)],
+                        "is_exception": exc_c,
+                        "approval_status": [
+                            ("approved" if c else "pending") if e else "not_required" for e, c in zip(exc_c, closed_c)
+                        ],
+                        "approver_id": appr_c,
+                        "approved_at": [t if a_ else None for t, a_ in zip(approved_at[a:b], appr_c)],
+                        "approval_note": ["Approved: rationale documented." if a_ else None for a_ in appr_c],
+                        "superseded": [False] * (b - a),
+                        "idempotency_key": [None] * (b - a),
+                    },
+                )
             progress.step("decisions", n_c)
             counts["decisions"] = int(di.size)
             progress.step("analytics rollups", 0)
