@@ -2,7 +2,7 @@
 opening cases and deciding them for a bounded time, with a person's think time between actions.
 
     python -m benchmarks.load --admin-url postgresql+psycopg://postgres@127.0.0.1:5432/test --reviewers 20 \
-        --seconds 120 --think 5
+        --seconds 120 --think 15
 
 It makes its own schema and roles on that database (dropped afterwards), fills a demo desk as the owner, adds
 open cases the policy says to fix (one press to decide), starts `deploy/serve.py` on the app role and signs
@@ -228,7 +228,9 @@ def main() -> int:
     ap.add_argument("--reviewers", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=120)
     ap.add_argument("--cases", type=int, default=2000, help="demo cases to start from")
-    ap.add_argument("--think", type=float, default=5.0, help="a person's mean pause between actions, seconds")
+    ap.add_argument(
+        "--think", type=float, default=15.0, help="mean pause between actions, seconds (default 15: a brisk person)"
+    )
     ap.add_argument("--seed-cases", type=int, default=0, help="open cases to decide (default: enough for the run)")
     args = ap.parse_args()
     if not args.admin_url:
