@@ -30,6 +30,7 @@ from data.migrate import upgrade
 from data.models import CHANNELS, REASONS, SERVICE_TYPES, Case, User
 
 DAYS = 730  # two years of history
+_BASE_PRICE = np.array([120.0, 60.0, 40.0, 0.0])  # typical price per service type (a subscription has its own)
 SLA_DAYS = 14  # internal due date: opened + 14 days
 EPOCH = np.datetime64("1970-01-01", "D")
 TRUST_ABOVE = 300_000  # services; above this the SQLite bulk load skips FK/CHECK evaluation
@@ -217,6 +218,149 @@ def database_is_empty(db: Database) -> bool:
         )
 
 
+# ---- the SQLite bulk load: secondary indexes and row triggers off while an empty database is filled ----
+#
+# Row by row, SQLite's triggers and secondary indexes were most of the generator's time: a full-text insert
+# per customer, a rollup upsert per service sold, an UPDATE per case for its customer name, a dozen index
+# inserts in random order per case. Into an EMPTY database (the generator refuses any other) the same end
+# state is reached set-based: indexes are dropped and built once at the end (a sort, not 10 million random
+# inserts), and each insert trigger is replaced by the one statement that does its work for every row. Every
+# trigger on the loaded tables must be known here, with what stands in for it; an unknown one stops the
+# generator (tests/data/test_generate.py checks the rebuilt tables against what the triggers would have made).
+BULK_TABLES = ("customers", "services", "cases", "decisions", "case_events")
+# trigger -> how its work is done for the bulk load ("" = it does nothing on INSERT into an empty database)
+SQLITE_TRIGGERS = {
+    "customers_fts_insert": "INSERT INTO customers_fts(customers_fts) VALUES ('rebuild')",
+    "customers_fts_delete": "",
+    "customers_fts_update": "",
+    "customers_name_to_cases": "",
+    "sales_rollup_insert": (
+        "INSERT INTO sales_by_currency (day, service_type, currency, services_sold, revenue_cents) "
+        "SELECT purchased_on, service_type, currency, COUNT(*), SUM(price_cents) FROM services "
+        "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    ),
+    "sales_rollup_delete": "",
+    "sales_rollup_update": "",
+    "cases_customer_name_insert": "",  # the generator writes cases.customer_name itself
+    "cases_customer_name_move": "",
+    # paused during the load (rollup_pause); resume_rollups rebuilds their tables from the rows
+    "case_rollup_insert": "",
+    "case_rollup_delete": "",
+    "case_rollup_update": "",
+    "decision_rollups_insert": "",
+    "decision_rollups_delete": "",
+    "decision_rollups_update": "",
+    "sale_month_rollup_insert": "",
+    "sale_month_rollup_delete": "",
+    "sale_month_rollup_update": "",
+    "decisions_limit_insert": "",  # fires only when approval_limits has rows: none in a new database
+    "decisions_limit_update": "",
+    "case_events_no_update": "",
+    "case_events_no_delete": "",
+}
+
+
+def _sqlite_schema_objects(raw) -> list[tuple[str, str, str]]:
+    """(type, name, sql) of the secondary indexes and the triggers of the bulk-loaded tables, in creation order."""
+    marks = ", ".join("?" * len(BULK_TABLES))
+    return raw.execute(
+        f"SELECT type, name, sql FROM sqlite_master WHERE tbl_name IN ({marks}) AND type IN ('index', 'trigger') "
+        "AND sql IS NOT NULL ORDER BY rowid",
+        BULK_TABLES,
+    ).fetchall()
+
+
+def sqlite_bulk_begin(raw) -> list[tuple[str, str, str]]:
+    """Drop the loaded tables' secondary indexes and triggers (inside the load's transaction); returns them."""
+    objects = _sqlite_schema_objects(raw)
+    unknown = [name for kind, name, _ in objects if kind == "trigger" and name not in SQLITE_TRIGGERS]
+    if unknown:
+        raise RuntimeError(
+            f"the demo generator does not know the trigger(s) {', '.join(unknown)}: add each to "
+            "data/generate.py SQLITE_TRIGGERS with the statement that does its work for a bulk load"
+        )
+    for kind, name, _ in objects:
+        raw.execute(f'DROP {kind.upper()} "{name}"')
+    return objects
+
+
+def sqlite_build_indexes(raw, objects: list[tuple[str, str, str]], tables: tuple[str, ...] = BULK_TABLES) -> None:
+    """Build the dropped indexes of `tables` (each once: a second call skips those already built)."""
+    for kind, _name, sql in objects:
+        if kind == "index" and _index_table(sql) in tables:
+            raw.execute(
+                sql.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1).replace(
+                    "CREATE UNIQUE INDEX", "CREATE UNIQUE INDEX IF NOT EXISTS", 1
+                )
+            )
+
+
+def _index_table(sql: str) -> str:
+    return sql.split(" ON ", 1)[1].split("(", 1)[0].strip().strip('"')
+
+
+def sqlite_bulk_end(raw, objects: list[tuple[str, str, str]]) -> None:
+    """Build the remaining indexes, do the insert triggers' work set-based, then put the triggers back."""
+    sqlite_build_indexes(raw, objects)
+    for kind, name, _sql in objects:
+        if kind == "trigger" and SQLITE_TRIGGERS[name]:
+            raw.execute(SQLITE_TRIGGERS[name])
+    for kind, _name, sql in objects:
+        if kind == "trigger":
+            raw.execute(sql)
+
+
+# PostgreSQL: the same idea. Secondary indexes (b-tree and the pg_trgm GIN indexes on customers) are dropped
+# and built once after the load; the row triggers that fire on INSERT are switched off for the load's
+# transaction (ALTER TABLE ... DISABLE TRIGGER is transactional: nobody else ever sees them off) and their
+# work is done by the generator (cases.customer_name) or is a no-op in a new database (the approval limit).
+# Statement triggers stay on: one call per COPY, and the rollup ones see the pause.
+PG_ROW_TRIGGERS = {"cases": ("cases_customer_name",), "decisions": ("decisions_limit",)}
+
+
+def pg_bulk_begin(conn) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
+    """Drop the loaded tables' secondary indexes and foreign keys, switch their INSERT row triggers off; returns
+    (indexes, foreign keys) to put back. A foreign key checked row by row costs an index probe per row (10
+    million services, each with its customer); added back at the end it is checked in one join."""
+    fks = conn.exec_driver_sql(
+        "SELECT c.relname, k.conname, pg_get_constraintdef(k.oid) FROM pg_constraint k "
+        "JOIN pg_class c ON c.oid = k.conrelid "
+        "WHERE k.contype = 'f' AND c.relname = ANY(%(tables)s) AND c.relnamespace = current_schema()::regnamespace "
+        "ORDER BY k.oid",
+        {"tables": list(BULK_TABLES)},
+    ).all()
+    for table, name, _sql in fks:
+        conn.exec_driver_sql(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+    rows = conn.exec_driver_sql(
+        "SELECT c.relname, i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indrelid "
+        "WHERE c.relname = ANY(%(tables)s) AND c.relnamespace = current_schema()::regnamespace "
+        "AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid) ORDER BY i.indexrelid",
+        {"tables": list(BULK_TABLES)},
+    ).all()
+    for _table, index, _sql in rows:
+        conn.exec_driver_sql(f"DROP INDEX {index}")
+    for table, triggers in PG_ROW_TRIGGERS.items():
+        for trigger in triggers:
+            conn.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
+    return [tuple(r) for r in rows], [tuple(r) for r in fks]
+
+
+def pg_build_indexes(conn, indexes: list[tuple[str, str, str]], tables: tuple[str, ...] = BULK_TABLES) -> None:
+    for table, _index, sql in indexes:
+        if table in tables:
+            conn.exec_driver_sql(sql.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+
+
+def pg_bulk_end(conn, indexes: list[tuple[str, str, str]], fks: list[tuple[str, str, str]]) -> None:
+    pg_build_indexes(conn, indexes)
+    for table, name, sql in fks:
+        conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {sql}')
+    for table, triggers in PG_ROW_TRIGGERS.items():
+        for trigger in triggers:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
+
+
 def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
     """Fill an empty, migrated database; returns row counts. Deterministic for (cases, seed, rate, today)."""
     from policy import Facts, Subscription, evaluate, load_book
@@ -245,43 +389,50 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
     weekday = (d + 3) % 7  # 1970-01-01 was a Thursday; 0 = Monday
     w = (1 + 0.25 * np.cos(2 * np.pi * (month - 12) / 12) + 0.1 * (month == 3)) * (1 + 0.4 * (d - start) / DAYS)
     w *= np.where(weekday >= 5, 0.55, 1.0)
-    purchased = np.sort(rng.choice(d, size=n_s, p=w / w.sum()))
-    stype = rng.choice(4, size=n_s, p=TYPE_SHARE)
+    # Per-service arrays (10 million at 1M cases) are kept in the smallest dtype that holds them, and each
+    # temporary is dropped once used: the draws are the same as with int64/float64 (each is drawn in the
+    # default dtype, then narrowed), so the data for a seed is unchanged, at a fraction of the memory.
+    purchased = np.sort(rng.choice(d, size=n_s, p=w / w.sum())).astype(np.int32)
+    stype = rng.choice(4, size=n_s, p=TYPE_SHARE).astype(np.int8)
     is_sub = stype == 3
-    base = np.array([120.0, 60.0, 40.0, 0.0])[stype]
-    price = np.maximum(np.round(rng.lognormal(np.log(np.maximum(base, 1)), 0.45)), 5) * 100 - 1
+    price = np.maximum(np.round(rng.lognormal(np.log(np.maximum(_BASE_PRICE[stype], 1)), 0.45)), 5) * 100 - 1
     sub_monthly = rng.random(n_s) < 0.8
     sub_price = rng.choice([2900, 4900, 9900], size=n_s, p=[0.5, 0.35, 0.15]) - 1
-    price = np.where(is_sub, np.where(sub_monthly, sub_price, (sub_price + 1) * 10 - 1), price).astype(np.int64)
+    price = np.where(is_sub, np.where(sub_monthly, sub_price, (sub_price + 1) * 10 - 1), price).astype(np.int32)
+    del sub_price
 
-    scheduled = purchased + rng.integers(0, 6, size=n_s)
-    completed = scheduled + rng.integers(0, 4, size=n_s)
+    scheduled = (purchased + rng.integers(0, 6, size=n_s)).astype(np.int32)
+    completed = (scheduled + rng.integers(0, 4, size=n_s)).astype(np.int32)
     roll = rng.random(n_s)
-    status = np.full(n_s, 2)  # 0 not_started, 1 in_progress, 2 completed
+    status = np.full(n_s, 2, dtype=np.int8)  # 0 not_started, 1 in_progress, 2 completed
     status[roll < 0.03] = 1
     status[roll < 0.01] = 0
+    del roll
     status[scheduled > today] = 0
     status[(scheduled <= today) & (completed > today) & (status == 2)] = 1
-    cycle_len = np.where(sub_monthly, 30, 365)
-    cycle_end = purchased + cycle_len - 1
-    status = np.where(is_sub, np.where(cycle_end < today, 2, np.where(status == 0, 0, 1)), status)
+    cycle_len = np.where(sub_monthly, np.int16(30), np.int16(365))
+    cycle_end = (purchased + cycle_len - 1).astype(np.int32)
+    status = np.where(is_sub, np.where(cycle_end < today, 2, np.where(status == 0, 0, 1)), status).astype(np.int8)
     scheduled = np.where(is_sub, purchased, scheduled)
     cancel_roll = rng.random(n_s)
     cancelled = np.where(
         cancel_roll < 0.012,
         purchased - rng.integers(1, 6, size=n_s),  # cancelled before the cycle, charged anyway
         purchased + (rng.random(n_s) * cycle_len).astype(np.int64),
-    )
+    ).astype(np.int32)
+    del cycle_len
     has_cancel = is_sub & (cancel_roll < 0.12) & (cancelled <= today)
+    del cancel_roll
     initiated_mask = status >= 1
     completed_mask = (status == 2) & ~is_sub
-    customer_id = rng.integers(1, n_cu + 1, size=n_s)
+    customer_id = rng.integers(1, n_cu + 1, size=n_s).astype(np.int32)
     customer_currency = np.random.default_rng([plan.seed, 4217]).choice(len(CURRENCIES), size=n_cu, p=CURRENCY_SHARE)
-    currency = customer_currency[customer_id - 1]
+    currency = customer_currency[customer_id - 1].astype(np.int8)
 
     # ---- cases: which services get a refund request, and what it says ----
     keys = rng.exponential(size=n_s) / TYPE_REQUEST_WEIGHT[stype]
     case_svc = np.sort(np.argpartition(keys, n_c - 1)[:n_c]) if n_c < n_s else np.arange(n_s)
+    del keys
     c_type = stype[case_svc]
     c_status = status[case_svc]
     svc_date = np.where(
@@ -331,74 +482,89 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
     choice_roll = rng.random(n_c).tolist()
     frac = rng.uniform(0.2, 0.8, size=n_c)
 
-    subs_cycle = np.where(sub_monthly, "monthly", "annual")
     opened_iso = _iso(opened)
     lo = int(min(svc_date.min(), cancelled.min(), opened.min())) - 1
     hi = int(max(cycle_end.max(), opened.max(), svc_date.max())) + 1
     day_obj = [date(1970, 1, 1) + timedelta(days=x) for x in range(lo, hi + 1)]
-    svc_d = (svc_date - lo).tolist()
-    opn_d = (opened - lo).tolist()
-    cyc_d = (cycle_end[case_svc] - lo).tolist()
-    can_d = np.where(has_cancel[case_svc], cancelled[case_svc] - lo, -1).tolist()
+    case_cycle_end = cycle_end[case_svc]
+    case_cancelled = np.where(has_cancel[case_svc], cancelled[case_svc], lo - 1)  # lo - 1: not cancelled
+    case_monthly = sub_monthly[case_svc]
     outcome: list[str] = [""] * n_c
     amount = np.zeros(n_c, dtype=np.int64)
     recommended: list[str] = [""] * n_c
     version: list[str] = [""] * n_c
-    verdict_json: list[str] = [""] * n_c
     is_exc = np.zeros(n_c, dtype=bool)
     status_names = ("not_started", "in_progress", "completed")
     stype_names = SERVICE_TYPES
-    dec_idx = np.flatnonzero(make_decision).tolist()
-    c_type_l, c_status_l, c_reason_l = c_type.tolist(), c_status.tolist(), c_reason.tolist()
-    price_l, fa_l, fo_l, doc_l = c_price.tolist(), fix_attempted.tolist(), fix_ok.tolist(), documented.tolist()
-    exc_l, roll_l, cyc_l = (exc_roll < exc_rate).tolist(), choice_roll, subs_cycle[case_svc].tolist()
-    frac_l = frac.tolist()
-    for k, i in enumerate(dec_idx):
-        t = c_type_l[i]
-        sub = None
-        if t == 3:
-            sub = Subscription(
-                cycle=cyc_l[i],
-                cycle_start=day_obj[svc_d[i]],
-                cycle_end=day_obj[cyc_d[i]],
-                cancelled_on=day_obj[can_d[i]] if can_d[i] >= 0 else None,
-            )
-        facts = Facts(
-            service_type=stype_names[t],
-            service_status=status_names[c_status_l[i]],
-            service_date=day_obj[svc_d[i]],
-            request_date=day_obj[opn_d[i]],
-            reason=REASONS[c_reason_l[i]],
-            amount_paid=price_l[i] / 100,
-            fix_attempted=fa_l[i],
-            fix_succeeded=(fo_l[i] if fa_l[i] else None),
-            documentation_provided=doc_l[i],
-            subscription=sub,
+
+    def judged(idx: list[int]) -> list:
+        """The policy's verdict for each case index in `idx`, built from the case arrays. The verdicts are
+        judged twice, once to choose the outcomes and once per written chunk for the stored JSON: a million
+        verdicts kept as JSON took ~700 MB; judging again costs a few seconds."""
+        a = np.asarray(idx, dtype=np.int64)
+        t_l, st_l, r_l, p_l = c_type[a].tolist(), c_status[a].tolist(), c_reason[a].tolist(), c_price[a].tolist()
+        fa_l, fo_l, doc_l = fix_attempted[a].tolist(), fix_ok[a].tolist(), documented[a].tolist()
+        sv_l, op_l = (svc_date[a] - lo).tolist(), (opened[a] - lo).tolist()
+        cy_l, ca_l, mo_l = (
+            (case_cycle_end[a] - lo).tolist(),
+            (case_cancelled[a] - lo).tolist(),
+            case_monthly[a].tolist(),
         )
-        v = evaluate(facts, book)
-        allowed = v.allowed_outcomes
-        if exc_l[i]:
-            others = [o for o in ("credit", "partial_refund", "full_refund") if o not in allowed]
-            out = others[int(roll_l[i] * len(others))] if others else v.recommended_outcome
-        elif len(allowed) > 1 and roll_l[i] < 0.25:
-            out = allowed[1 + int(roll_l[i] * 4 * (len(allowed) - 1)) % (len(allowed) - 1)]
-        else:
-            out = v.recommended_outcome
-        p = price_l[i]
-        if out == "full_refund":
-            amount[i] = p
-        elif out == "partial_refund":
-            amount[i] = min(max(1, int(p * frac_l[i])), p - 1)
-        elif out == "credit":
-            amount[i] = max(1, int(p * frac_l[i] * 0.6))
-        outcome[i] = out
-        recommended[i] = v.recommended_outcome
-        version[i] = v.policy_version
-        verdict_json[i] = v.to_json()
-        is_exc[i] = out not in allowed
-        if k % 50_000 == 0 and k:
-            progress.step("judging decisions", 50_000)
-    progress.step("judging decisions", len(dec_idx) % 50_000)
+        out = []
+        for j in range(len(idx)):
+            t = t_l[j]
+            sub = None
+            if t == 3:
+                sub = Subscription(
+                    cycle="monthly" if mo_l[j] else "annual",
+                    cycle_start=day_obj[sv_l[j]],
+                    cycle_end=day_obj[cy_l[j]],
+                    cancelled_on=day_obj[ca_l[j]] if ca_l[j] >= 0 else None,
+                )
+            facts = Facts(
+                service_type=stype_names[t],
+                service_status=status_names[st_l[j]],
+                service_date=day_obj[sv_l[j]],
+                request_date=day_obj[op_l[j]],
+                reason=REASONS[r_l[j]],
+                amount_paid=p_l[j] / 100,
+                fix_attempted=fa_l[j],
+                fix_succeeded=(fo_l[j] if fa_l[j] else None),
+                documentation_provided=doc_l[j],
+                subscription=sub,
+            )
+            out.append(evaluate(facts, book))
+        return out
+
+    dec_idx = np.flatnonzero(make_decision).tolist()
+    exc_flag = exc_roll < exc_rate
+    step = 50_000
+    for a0 in range(0, len(dec_idx), step):
+        idx = dec_idx[a0 : a0 + step]
+        exc_l, roll_l = exc_flag[idx].tolist(), [choice_roll[i] for i in idx]
+        frac_l, price_l = frac[idx].tolist(), c_price[idx].tolist()
+        for j, (i, v) in enumerate(zip(idx, judged(idx))):
+            allowed = v.allowed_outcomes
+            if exc_l[j]:
+                others = [o for o in ("credit", "partial_refund", "full_refund") if o not in allowed]
+                out = others[int(roll_l[j] * len(others))] if others else v.recommended_outcome
+            elif len(allowed) > 1 and roll_l[j] < 0.25:
+                out = allowed[1 + int(roll_l[j] * 4 * (len(allowed) - 1)) % (len(allowed) - 1)]
+            else:
+                out = v.recommended_outcome
+            p = price_l[j]
+            if out == "full_refund":
+                amount[i] = p
+            elif out == "partial_refund":
+                amount[i] = min(max(1, int(p * frac_l[j])), p - 1)
+            elif out == "credit":
+                amount[i] = max(1, int(p * frac_l[j] * 0.6))
+            outcome[i] = out
+            recommended[i] = v.recommended_outcome
+            version[i] = v.policy_version
+            is_exc[i] = out not in allowed
+        progress.step("judging decisions", len(idx))
+    del choice_roll, dec_idx
     # an "awaiting" case whose roll could not produce an exception stays plainly open
     awaiting &= is_exc
     make_decision = ~is_open | awaiting
@@ -429,6 +595,15 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
                 },
             )
             counts["users"] = len(DEMO_USERS)
+            sqlite_objects = pg_indexes = None
+            if conn.dialect.name == "sqlite":
+                sqlite_objects = sqlite_bulk_begin(raw)
+            else:
+                # a bulk load is not an app read: the session's read statement_timeout (data/db.py) would cut
+                # it short; and index builds get the memory to sort in one pass
+                conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+                conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+                pg_indexes, pg_fks = pg_bulk_begin(conn)
 
             # customers: a pool of Faker names, combined by index (one Faker call per pool entry, not per row)
             firsts = [fake.unique.first_name() for _ in range(300)]
@@ -456,9 +631,10 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
                 },
             )
             progress.step("customers", n_cu)
+            del emails, cust_created, fi, li
             counts["customers"] = n_cu
 
-            chunk = 1_000_000
+            chunk = 250_000  # rows turned into Python values at a time (a million services' lists took ~250 MB)
             for a in range(0, n_s, chunk):
                 b = min(n_s, a + chunk)
                 sl = slice(a, b)
@@ -477,7 +653,10 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
                         "scheduled_on": _iso(scheduled[sl]),
                         "initiated_on": _iso_or_none(scheduled[sl], initiated_mask[sl]),
                         "completed_on": _iso_or_none(completed[sl], completed_mask[sl]),
-                        "cycle": [c if s_ else None for c, s_ in zip(subs_cycle[sl].tolist(), sub.tolist())],
+                        "cycle": [
+                            ("monthly" if m else "annual") if s_ else None
+                            for m, s_ in zip(sub_monthly[sl].tolist(), sub.tolist())
+                        ],
                         "cycle_start": _iso_or_none(purchased[sl], sub),
                         "cycle_end": _iso_or_none(cycle_end[sl], sub),
                         "cancelled_on": _iso_or_none(cancelled[sl], has_cancel[sl]),
@@ -502,6 +681,10 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
                 },
             )
             counts["sales_daily"] = int(nz.size)
+            # the services are written: of their arrays (10 million rows at 1M cases) the cases need one column
+            case_customer = customer_id[case_svc]
+            del purchased, scheduled, completed, cycle_end, cancelled, has_cancel, initiated_mask, completed_mask
+            del sub_monthly, status, currency, price, is_sub, customer_id, stype, key, sold, revenue
 
             # cases and decisions: the analytics rollups are rebuilt once at the end, not row by row
             bulk.pause_rollups(conn, "demo generator bulk load")
@@ -540,7 +723,8 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
                     {
                         "id": c_ids[sl].tolist(),
                         "service_id": (case_svc[sl] + 1).tolist(),
-                        "customer_id": customer_id[case_svc[sl]].tolist(),
+                        "customer_id": case_customer[sl].tolist(),
+                        "customer_name": [names[x - 1] for x in case_customer[sl].tolist()],
                         "service_type": [stype_names[t] for t in c_type[sl].tolist()],
                         "opened_on": opened_iso[a:b],
                         "channel": [CHANNELS[x] for x in channel[sl].tolist()],
@@ -581,39 +765,50 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
                 for m, by, e, c in zip(approver, dec_by, exc_d, closed_d)
             ]
             exc_text = rng.integers(0, len(EXCEPTION_RATIONALES), size=di.size).tolist()
-            bulk.insert_columns(
-                conn,
-                "decisions",
-                {
-                    "id": range(1, di.size + 1),
-                    "case_id": (di + 1).tolist(),
-                    "outcome": [outcome[i] for i in dl],
-                    "amount_cents": amount[di].tolist(),
-                    "rationale": [
-                        EXCEPTION_RATIONALES[x] if e else RATIONALES[outcome[i]] for i, e, x in zip(dl, exc_d, exc_text)
-                    ],
-                    "decided_by_id": dec_by,
-                    "decided_at": decided_at,
-                    "decided_on": [decided_on_iso[i] for i in dl],
-                    "service_type": [stype_names[t] for t in c_type[di].tolist()],
-                    "reason": [REASONS[r] for r in c_reason[di].tolist()],
-                    "policy_version": [version[i] for i in dl],
-                    "recommended_outcome": [recommended[i] for i in dl],
-                    "verdict": [verdict_json[i] for i in dl],
-                    "is_exception": exc_d,
-                    "approval_status": [
-                        ("approved" if c else "pending") if e else "not_required" for e, c in zip(exc_d, closed_d)
-                    ],
-                    "approver_id": approver,
-                    "approved_at": [t if a_ else None for t, a_ in zip(approved_at, approver)],
-                    "approval_note": ["Approved: rationale documented." if a_ else None for a_ in approver],
-                    "superseded": [False] * di.size,
-                    "idempotency_key": [None] * di.size,
-                },
-            )
+            for a in range(0, di.size, chunk):  # in chunks: each chunk's verdicts are judged again for the JSON
+                b = min(di.size, a + chunk)
+                dc = dl[a:b]
+                exc_c, closed_c, appr_c = exc_d[a:b], closed_d[a:b], approver[a:b]
+                bulk.insert_columns(
+                    conn,
+                    "decisions",
+                    {
+                        "id": range(a + 1, b + 1),
+                        "case_id": (di[a:b] + 1).tolist(),
+                        "outcome": [outcome[i] for i in dc],
+                        "amount_cents": amount[di[a:b]].tolist(),
+                        "rationale": [
+                            EXCEPTION_RATIONALES[x] if e else RATIONALES[outcome[i]]
+                            for i, e, x in zip(dc, exc_c, exc_text[a:b])
+                        ],
+                        "decided_by_id": dec_by[a:b],
+                        "decided_at": decided_at[a:b],
+                        "decided_on": [decided_on_iso[i] for i in dc],
+                        "service_type": [stype_names[t] for t in c_type[di[a:b]].tolist()],
+                        "reason": [REASONS[r] for r in c_reason[di[a:b]].tolist()],
+                        "policy_version": [version[i] for i in dc],
+                        "recommended_outcome": [recommended[i] for i in dc],
+                        "verdict": [v.to_json() for v in judged(dc)],
+                        "is_exception": exc_c,
+                        "approval_status": [
+                            ("approved" if c else "pending") if e else "not_required" for e, c in zip(exc_c, closed_c)
+                        ],
+                        "approver_id": appr_c,
+                        "approved_at": [t if a_ else None for t, a_ in zip(approved_at[a:b], appr_c)],
+                        "approval_note": ["Approved: rationale documented." if a_ else None for a_ in appr_c],
+                        "superseded": [False] * (b - a),
+                        "idempotency_key": [None] * (b - a),
+                    },
+                )
             progress.step("decisions", n_c)
             counts["decisions"] = int(di.size)
             progress.step("analytics rollups", 0)
+            if sqlite_objects is not None:  # the rollups' rebuild reads cases and decisions through their indexes
+                sqlite_build_indexes(raw, sqlite_objects, ("customers", "services", "cases", "decisions"))
+            if pg_indexes is not None:
+                pg_build_indexes(conn, pg_indexes, ("customers", "services", "cases", "decisions"))
+                # statistics for the rebuild's joins: a fresh table looks empty to the planner
+                conn.exec_driver_sql("ANALYZE customers, services, cases, decisions")
             bulk.resume_rollups(conn)
 
             # the audit trail: every case was opened; every decision (and approval) left an event
@@ -649,6 +844,12 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
             )
             progress.step("audit events", n_c)
             counts["case_events"] = n_ev
+            if sqlite_objects is not None:
+                progress.step("indexes", 0)
+                sqlite_bulk_end(raw, sqlite_objects)
+            if pg_indexes is not None:
+                progress.step("indexes", 0)
+                pg_bulk_end(conn, pg_indexes, pg_fks)
             bulk.reset_sequences(conn, ["users", "customers", "services", "cases", "decisions", "case_events"])
         if conn.dialect.name == "sqlite":
             raw = conn.connection.driver_connection
