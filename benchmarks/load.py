@@ -309,7 +309,8 @@ def main() -> int:
     print(f"decisions {n_dec} in {stats['elapsed']:.1f} s = {n_dec / stats['elapsed']:.2f}/s")
     if stats["open"]:
         print(
-            f"case open: median {statistics.median(stats['open']) * 1000:.0f} ms, p95 {p95(stats['open']) * 1000:.0f} ms"
+            f"case open: median {statistics.median(stats['open']) * 1000:.0f} ms, "
+            f"p95 {p95(stats['open']) * 1000:.0f} ms"
         )
     if stats["decide"]:
         print(

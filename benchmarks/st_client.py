@@ -1,8 +1,8 @@
 """A Streamlit session spoken from Python: the browser's side of `/_stcore/stream`, without a browser.
 
-What the browser does, and only that: a GET of `/_stcore/health` for the XSRF cookie (the frontend's ping), a WebSocket with the
-`streamlit` subprotocol (the XSRF token and the cookies ride along, so `st.user` comes from the signed login
-cookie exactly as for Chromium), `BackMsg.rerun_script` with the query string, the page's script hash and
+What the browser does, and only that: a GET of `/_stcore/health` for the XSRF cookie (the frontend's ping), a
+WebSocket with the `streamlit` subprotocol (the XSRF token and the cookies ride along, so `st.user` comes from the
+signed login cookie exactly as for Chromium), `BackMsg.rerun_script` with the query string, the page's script hash and
 the widget states, and the `ForwardMsg` stream read back until the run's `script_finished`. The elements of
 the last run are kept by delta path so a caller can find a button by its label and press it (a
 `trigger_value`, which is what the frontend sends for `st.button` and `st.form_submit_button`). Widgets the
@@ -137,7 +137,7 @@ class Session:
         b = self.last.button(label)
         return await self.rerun(widgets=[WidgetState(id=b.id, trigger_value=True)], timeout=timeout)
 
-    async def _read_run(self, timeout: float) -> Run:
+    async def _read_run(self, timeout: float) -> Run:  # noqa: C901 — one branch per ForwardMsg kind, as the frontend reads them
         run = Run()
         deadline = time.monotonic() + timeout
         started = False

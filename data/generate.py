@@ -27,11 +27,10 @@ from tqdm import tqdm
 from data import bulk
 from data.db import Database, describe_url, open_database
 from data.migrate import upgrade
-from data.models import CHANNELS, REASONS, SERVICE_TYPES, Case, User
+from data.models import CHANNELS, DUE_DAYS, REASONS, SERVICE_TYPES, Case, User
 
 DAYS = 730  # two years of history
 _BASE_PRICE = np.array([120.0, 60.0, 40.0, 0.0])  # typical price per service type (a subscription has its own)
-SLA_DAYS = 14  # internal due date: opened + 14 days
 EPOCH = np.datetime64("1970-01-01", "D")
 TRUST_ABOVE = 300_000  # services; above this the SQLite bulk load skips FK/CHECK evaluation
 
@@ -230,9 +229,14 @@ def database_is_empty(db: Database) -> bool:
 BULK_TABLES = ("customers", "services", "cases", "decisions", "case_events")
 # trigger -> how its work is done for the bulk load ("" = it does nothing on INSERT into an empty database)
 SQLITE_TRIGGERS = {
-    "customers_fts_insert": "INSERT INTO customers_fts(customers_fts) VALUES ('rebuild')",
-    "customers_fts_delete": "",
-    "customers_fts_update": "",
+    # the open cases' search table (migration 0011): filled once from the open cases and their customers
+    "queue_search_insert": (
+        "INSERT INTO queue_search(rowid, name, email) SELECT c.id, cu.name, cu.email FROM cases c "
+        "JOIN customers cu ON cu.id = c.customer_id WHERE c.status <> 'closed'"
+    ),
+    "queue_search_update": "",
+    "queue_search_delete": "",
+    "queue_search_customer": "",
     "customers_name_to_cases": "",
     "sales_rollup_insert": (
         "INSERT INTO sales_by_currency (day, service_type, currency, services_sold, revenue_cents) "
@@ -310,12 +314,17 @@ def sqlite_bulk_end(raw, objects: list[tuple[str, str, str]]) -> None:
             raw.execute(sql)
 
 
-# PostgreSQL: the same idea. Secondary indexes (b-tree and the pg_trgm GIN indexes on customers) are dropped
+# PostgreSQL: the same idea. Secondary indexes of the loaded tables (b-tree; pg_trgm GIN ones where there are) are dropped
 # and built once after the load; the row triggers that fire on INSERT are switched off for the load's
 # transaction (ALTER TABLE ... DISABLE TRIGGER is transactional: nobody else ever sees them off) and their
-# work is done by the generator (cases.customer_name) or is a no-op in a new database (the approval limit).
+# work is done by the generator (cases.customer_name), by one statement after the load (the open cases' search
+# table, PG_FILL) or is a no-op in a new database (the approval limit).
 # Statement triggers stay on: one call per COPY, and the rollup ones see the pause.
-PG_ROW_TRIGGERS = {"cases": ("cases_customer_name",), "decisions": ("decisions_limit",)}
+PG_ROW_TRIGGERS = {"cases": ("cases_customer_name", "queue_search_insert"), "decisions": ("decisions_limit",)}
+PG_FILL = (
+    "INSERT INTO queue_search (case_id, name, email) SELECT c.id, cu.name, cu.email FROM cases c "
+    "JOIN customers cu ON cu.id = c.customer_id WHERE c.status <> 'closed'",
+)
 
 
 def pg_bulk_begin(conn) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:
@@ -356,12 +365,14 @@ def pg_bulk_end(conn, indexes: list[tuple[str, str, str]], fks: list[tuple[str, 
     pg_build_indexes(conn, indexes)
     for table, name, sql in fks:
         conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {sql}')
+    for sql in PG_FILL:
+        conn.exec_driver_sql(sql)
     for table, triggers in PG_ROW_TRIGGERS.items():
         for trigger in triggers:
             conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
 
 
-def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
+def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:  # noqa: C901 — the demo's story in order; every step reads the arrays of the steps before
     """Fill an empty, migrated database; returns row counts. Deterministic for (cases, seed, rate, today)."""
     from policy import Facts, Subscription, evaluate, load_book
 
@@ -741,7 +752,7 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:
                         "fix_succeeded": [(None if p_ else o) if f else None for f, o, p_ in zip(fa, fo, pend)],
                         "status": [("open", "awaiting_approval", "closed")[x] for x in st_chunk],
                         "assignee_id": [int(x) or None for x in assignee[sl].tolist()],
-                        "due_on": _iso(opened[sl] + SLA_DAYS),
+                        "due_on": _iso(opened[sl] + DUE_DAYS),
                         "decided_on": [decided_on_iso[a + j] if x == 2 else None for j, x in enumerate(st_chunk)],
                         "version": [1] * (b - a),
                         "created_at": created_at[a:b],

@@ -120,7 +120,7 @@ def apply(admin_url: str, roles: Roles) -> list[str]:
     raise AssertionError("unreachable")
 
 
-def _apply(admin_url: str, roles: Roles) -> list[str]:
+def _apply(admin_url: str, roles: Roles) -> list[str]:  # noqa: C901 — the roles and grants, one statement group per right
     done: list[str] = []
     database = make_url(admin_url).database
     if not database:

@@ -85,7 +85,7 @@ def wait_healthy(url: str, procs: list[subprocess.Popen], timeout: float = 120) 
     raise RuntimeError(f"{url} did not answer ok within {timeout:.0f} s")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:  # noqa: C901 — start, wait for and stop the proxy and its servers, step by step
     p = argparse.ArgumentParser(prog="deploy/serve.py", description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--db", default=os.environ.get("DATABASE_URL"), help="PostgreSQL URL of the app role ($DATABASE_URL)"

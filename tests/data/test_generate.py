@@ -112,7 +112,8 @@ def _schema_objects(db) -> set[tuple]:
                 ("constraint",) + tuple(r)
                 for r in s.execute(
                     text(
-                        f"SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint WHERE connamespace = {schema}"
+                        "SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint "
+                        f"WHERE connamespace = {schema}"
                     )
                 )
             }
@@ -137,7 +138,8 @@ def test_bulk_load_leaves_the_schema_and_what_its_triggers_maintain_as_row_by_ro
     with db.read() as s:
         by_currency = s.execute(
             text(
-                "SELECT day, service_type, currency, services_sold, revenue_cents FROM sales_by_currency ORDER BY 1, 2, 3"
+                "SELECT day, service_type, currency, services_sold, revenue_cents FROM sales_by_currency "
+                "ORDER BY 1, 2, 3"
             )
         ).all()
         expected = s.execute(
@@ -152,13 +154,23 @@ def test_bulk_load_leaves_the_schema_and_what_its_triggers_maintain_as_row_by_ro
                 "WHERE c.customer_name IS NULL OR c.customer_name <> u.name"
             )
         )
+        # the open cases' search table holds exactly the open cases, with their customers' name and email
+        key = "rowid" if db.backend == "sqlite" else "case_id"
+        searched = s.execute(text(f"SELECT {key}, name, email FROM queue_search ORDER BY 1")).all()
+        open_cases = s.execute(
+            text(
+                "SELECT c.id, u.name, u.email FROM cases c JOIN customers u ON u.id = c.customer_id "
+                "WHERE c.status <> 'closed' ORDER BY 1"
+            )
+        ).all()
         if db.backend == "sqlite":
-            s.execute(text("INSERT INTO customers_fts(customers_fts) VALUES ('integrity-check')"))
-            name = s.scalar(text("SELECT name FROM customers WHERE id = 7"))
+            s.execute(text("INSERT INTO queue_search(queue_search) VALUES ('integrity-check')"))
+            cid, name, _ = open_cases[0]
             found = s.scalars(
-                text("SELECT rowid FROM customers_fts WHERE customers_fts MATCH :q"), {"q": f'"{name}"'}
+                text("SELECT rowid FROM queue_search WHERE queue_search MATCH :q"), {"q": f'"{name}"'}
             ).all()
-            assert 7 in found
+            assert cid in found
+    assert [tuple(r) for r in searched] == [tuple(r) for r in open_cases]
     assert [tuple(map(str, r)) for r in by_currency] == [tuple(map(str, r)) for r in expected]
     assert wrong_names == 0
 
