@@ -314,12 +314,12 @@ def sqlite_bulk_end(raw, objects: list[tuple[str, str, str]]) -> None:
             raw.execute(sql)
 
 
-# PostgreSQL: the same idea. Secondary indexes of the loaded tables (b-tree; pg_trgm GIN ones where there are) are dropped
-# and built once after the load; the row triggers that fire on INSERT are switched off for the load's
-# transaction (ALTER TABLE ... DISABLE TRIGGER is transactional: nobody else ever sees them off) and their
-# work is done by the generator (cases.customer_name), by one statement after the load (the open cases' search
-# table, PG_FILL) or is a no-op in a new database (the approval limit).
-# Statement triggers stay on: one call per COPY, and the rollup ones see the pause.
+# PostgreSQL: the same idea. Secondary indexes of the loaded tables are dropped and built once after the
+# load; the row triggers that fire on INSERT are switched off for the load's transaction (ALTER TABLE ...
+# DISABLE TRIGGER is transactional: nobody else ever sees them off) and their work is done by the generator
+# (cases.customer_name), by one statement after the load (the open cases' search table, PG_FILL) or is a no-op
+# in a new database (the approval limit). Statement triggers stay on: one call per COPY, and the rollup ones
+# see the pause.
 PG_ROW_TRIGGERS = {"cases": ("cases_customer_name", "queue_search_insert"), "decisions": ("decisions_limit",)}
 PG_FILL = (
     "INSERT INTO queue_search (case_id, name, email) SELECT c.id, cu.name, cu.email FROM cases c "
