@@ -92,7 +92,9 @@ def test_the_case_page_shows_facts_verdict_clauses_and_timeline(app, desk):
     assert any(e.label == "Section 1 of the policy" for e in at.expander)
     links = [p for p in at.get("page_link") if "checker" in str(p.proto.page)]
     assert bool(links) == ("checker" in BY_KEY)
-    assert [t.label for t in at.tabs] == DETAIL_TABS  # only the open tab (the first) is built
+    # the five tabs, then the actions tab's own three: it is built whichever tab is open (what is typed there
+    # lives only in the browser until sent); of the others only the open one (the first) is built
+    assert [t.label for t in at.tabs] == [*DETAIL_TABS, "Fix attempt", "Note", "Assign"]
     assert at.get("form")[0].proto.form.form_id == f"decide_form_{cid}"  # first: beside the verdict
     open_tab(at, cid, "Timeline")
     timeline = at.dataframe[-1].value
