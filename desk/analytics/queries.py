@@ -212,28 +212,27 @@ def cases_opened(conn: Connection, f: Filters, by: Sequence[str] = ()) -> pd.Dat
     return _frame(conn, q)
 
 
-def _decision_conditions(f: Filters) -> list:
-    """The page's service-type, reason and reviewer filters as conditions on `decisions` (the drill-down list,
-    the exception list, the approvals): one definition of which decisions the filters select."""
+def _filter_conditions(f: Filters, service_type, reason, person) -> list:
+    """The page's service-type, reason and reviewer filters as conditions on the given columns."""
     cond = []
     if f.service_types:
-        cond.append(Decision.service_type.in_(f.service_types))
+        cond.append(service_type.in_(f.service_types))
     if f.reasons:
-        cond.append(Decision.reason.in_(f.reasons))
+        cond.append(reason.in_(f.reasons))
     if f.reviewers:
-        cond.append(Decision.decided_by_id.in_(f.reviewers))
+        cond.append(person.in_(f.reviewers))
     return cond
+
+
+def _decision_conditions(f: Filters) -> list:
+    """The filters on `decisions` (the drill-down list, the exception list, the approvals): one definition of
+    which decisions the filters select; the reviewer is the decider."""
+    return _filter_conditions(f, Decision.service_type, Decision.reason, Decision.decided_by_id)
 
 
 def _case_filters(f: Filters) -> list:
-    cond = []
-    if f.service_types:
-        cond.append(Case.service_type.in_(f.service_types))
-    if f.reasons:
-        cond.append(Case.reason.in_(f.reasons))
-    if f.reviewers:
-        cond.append(Case.assignee_id.in_(f.reviewers))
-    return cond
+    """The filters on `cases` (the backlog): the reviewer is the assignee."""
+    return _filter_conditions(f, Case.service_type, Case.reason, Case.assignee_id)
 
 
 def backlog(conn: Connection, f: Filters, today: date) -> pd.DataFrame:
