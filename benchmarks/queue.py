@@ -4,6 +4,7 @@ in AppTest, and decision commits with four writer processes on SQLite.
     python -m benchmarks.queue                          # a copy of data/large.db (make demo-large), deleted after
     python -m benchmarks.queue --db sqlite:////path/to/my-copy.db      # a database you made; it WRITES decisions
     python -m benchmarks.queue --cases 200000                   # generate a fresh database (--request-rate 0.1)
+    python -m benchmarks.queue --db URL --case-page-only [--case-tab 'Customer history'] [--profile 20]
 
 Targets (issue 4, issue 12): queue query p95 <= 5 ms at any depth for every sort and for "my cases"; name and
 email search p95 <= 20 ms; case page warm render <= 150 ms in AppTest;
@@ -200,16 +201,86 @@ def bench_queue(url: str, runs: int) -> None:
 # ---- the case page in AppTest -----------------------------------------------------------------------------------
 
 
-def bench_case_page(url: str, runs: int, case_id: int) -> None:
+class SqlCounter:
+    """Statements sent and connections checked out from the pool, by every engine of this process (the page's
+    engine lives in Streamlit's resource cache). On PostgreSQL each checkout also costs a ping, a BEGIN and a
+    ROLLBACK: round trips the statement count does not show."""
+
+    def __init__(self) -> None:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+        from sqlalchemy.pool import Pool
+
+        self.statements = self.checkouts = 0
+        self.texts: list[str] = []
+        event.listen(Engine, "before_cursor_execute", self._statement)
+        event.listen(Pool, "checkout", self._checkout)
+
+    def _statement(self, conn, cursor, statement, parameters, context, executemany) -> None:
+        self.statements += 1
+        self.texts.append(" ".join(statement.split())[:110])
+
+    def _checkout(self, *_args) -> None:
+        self.checkouts += 1
+
+    def reset(self) -> None:
+        self.statements = self.checkouts = 0
+        self.texts = []
+
+
+def profile_reruns(rerun: Callable[[], None], n: int, out: str | None) -> None:
+    """cProfile `n` reruns in the script's own thread (a profiler only sees the thread that enabled it)."""
+    import cProfile
+    import pstats
+
+    from streamlit.runtime.scriptrunner.script_runner import ScriptRunner
+
+    prof = cProfile.Profile()
+    original = ScriptRunner._run_script
+
+    def profiled(self, rerun_data):
+        prof.enable()
+        try:
+            return original(self, rerun_data)
+        finally:
+            prof.disable()
+
+    ScriptRunner._run_script = profiled
+    try:
+        for _ in range(n):
+            rerun()
+    finally:
+        ScriptRunner._run_script = original
+    if out:
+        prof.dump_stats(out)
+    print(f"  cProfile of {n} warm reruns (cumulative, top 45):")
+    pstats.Stats(prof, stream=sys.stdout).sort_stats("cumulative").print_stats(45)
+
+
+def bench_case_page(
+    url: str,
+    runs: int,
+    case_id: int,
+    *,
+    tab: str | None = None,
+    profile: int = 0,
+    profile_out: str | None = None,
+    show_sql: bool = False,
+) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ["REFUND_DESK_TODAY"] = TODAY.isoformat()
     from streamlit.testing.v1 import AppTest
 
-    print(f"Case page in AppTest (app.py + pages/case.py?case={case_id}: guard, case_detail, verdict, timeline)")
+    counter = SqlCounter()
+    shown = f", tab {tab!r} open" if tab else ""
+    print(f"Case page in AppTest (app.py + pages/case.py?case={case_id}{shown}: guard, case_detail, verdict, history)")
     started = time.perf_counter()
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
     at.query_params["case"] = str(case_id)
     at.switch_page("pages/case.py").run()
+    if tab:
+        at.session_state[f"case_tabs_{case_id}"] = tab
+        at.run()
     cold = (time.perf_counter() - started) * 1000
     if at.exception:
         raise SystemExit(f"the case page failed: {at.exception}")
@@ -219,10 +290,21 @@ def bench_case_page(url: str, runs: int, case_id: int) -> None:
         at.run()
         assert not at.exception
 
+    rerun()
+    counter.reset()
+    rerun()
+    statements, checkouts, texts = counter.statements, counter.checkouts, list(counter.texts)
     line("warm (a rerun, as after any interaction)", timed(rerun, runs), 150)
-    at2 = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
-    at2.switch_page("pages/queue.py").run()
-    line("queue page warm rerun (for comparison)", timed(lambda: at2.run(), runs))
+    print(f"  SQL per warm rerun: {statements} statements, {checkouts} connection checkouts")
+    if show_sql:
+        for text in texts:
+            print("    " + text)
+    if profile:
+        profile_reruns(rerun, profile, profile_out)
+    if tab is None and not profile:
+        at2 = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+        at2.switch_page("pages/queue.py").run()
+        line("queue page warm rerun (for comparison)", timed(lambda: at2.run(), runs))
 
 
 # ---- decisions with four writer processes ----------------------------------------------------------------------
@@ -358,6 +440,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-writer", type=int, default=50, help="cases each writer process decides (default 50)")
     ap.add_argument("--keep", action="store_true", help="keep the copied / generated database")
     ap.add_argument("--queue-only", action="store_true", help="only the queue reads (no writers, no AppTest)")
+    ap.add_argument(
+        "--case-page-only",
+        action="store_true",
+        help="only the case page in AppTest: warm rerun p50/p95, CPU and SQL statements per rerun (no writers)",
+    )
+    ap.add_argument("--case-tab", help="with --case-page-only: open this tab first, e.g. 'Customer history'")
+    ap.add_argument("--case", type=int, help="with --case-page-only: this case (default: the most overdue open one)")
+    ap.add_argument("--profile", type=int, default=0, help="with --case-page-only: cProfile this many reruns")
+    ap.add_argument("--profile-out", help="with --profile: also write the profile to this file (pstats)")
+    ap.add_argument("--show-sql", action="store_true", help="with --case-page-only: list one rerun's statements")
     args = ap.parse_args(argv)
     url, made = prepare(args)
     try:
@@ -376,6 +468,17 @@ def main(argv: list[str] | None = None) -> int:
             f"Refund Desk queue benchmark — {describe_url(url)} · {total:,} cases, {open_n:,} open · "
             f"today {TODAY} · python {sys.version.split()[0]} · {os.cpu_count()} CPUs"
         )
+        if args.case_page_only:
+            bench_case_page(
+                url,
+                args.page_runs,
+                args.case or page_case,
+                tab=args.case_tab,
+                profile=args.profile,
+                profile_out=args.profile_out,
+                show_sql=args.show_sql,
+            )
+            return 0
         bench_queue(url, args.runs)
         if args.queue_only:
             return 0

@@ -24,7 +24,6 @@ from desk.changes import event_at, record_change, stale_case
 from desk.decisions import default_book, documentation_items, facts_for_case, service_date_of
 from desk.errors import InvalidInput, NotFound, StaleCase
 from desk.money import MoneyError, format_money
-from desk.rows import must_get
 from policy import MONEY_OUTCOMES, Facts, PolicyBook, PolicyError, Verdict, draft_reply, evaluate
 
 MAX_NOTE = 4000
@@ -173,9 +172,9 @@ def _person(u: User | None) -> Person | None:
 
 
 def assignable_users(session: Session) -> list[Person]:
-    roles = PERMISSIONS["act_on_case"]
-    rows = session.scalars(select(User).where(User.active.is_(True), User.role.in_(roles)).order_by(User.display_name))
-    return [Person(u.id, u.email, u.display_name, u.role) for u in rows]
+    """Active reviewers and managers, by name: whom a case can be assigned to."""
+    rows = session.scalars(select(User).order_by(User.display_name))
+    return [Person(u.id, u.email, u.display_name, u.role) for u in rows if _assignable(u)]
 
 
 def parse_case_id(raw: object) -> int:
@@ -232,90 +231,110 @@ def case_detail(db: Database, case_id: int, today: date, *, book: PolicyBook | N
     """Everything the case page shows, read in one session. NotFound if there is no such case."""
     book = book or default_book(db)
     with db.read() as s:
-        case = s.get(Case, case_id)
-        if case is None:
-            raise NotFound(f"Case #{case_id} does not exist.")
-        service = must_get(s, Service, case.service_id)
-        customer = s.get(Customer, case.customer_id)
-        users = {u.id: u for u in s.scalars(select(User))}
-        names = {u.email: u.display_name for u in users.values()}
-        facts = verdict = None
-        problem = None
-        try:
-            facts = facts_for_case(case, service)
-            verdict = evaluate(facts, book)
-        except PolicyError as exc:
-            problem = str(exc)
-        cited = book.cited_texts(verdict) if verdict else []
-        window = book.get(verdict.policy_version).window_days if verdict else None
-        timeline = [
-            TimelineEntry(
-                e.at,
-                names.get(e.actor, e.actor),
-                e.kind,
-                audit.describe_event(e.kind, e.payload, names, service.currency),
-            )
-            for e in audit.timeline(s, case_id)
-        ]
-        current = s.scalar(
-            select(Decision)
-            .where(Decision.case_id == case_id, Decision.superseded.is_(False))
-            .order_by(Decision.decided_at.desc(), Decision.id.desc())
-            .limit(1)
+        return read_case_detail(s, case_id, today, book)
+
+
+def read_case_detail(s: Session, case_id: int, today: date, book: PolicyBook) -> CaseDetail:
+    """`case_detail` in the caller's read session (desk.case_page reads the whole page in one): four statements —
+    the case with its service and customer, the users, the timeline, the current decision."""
+    found = s.execute(
+        select(Case, Service, Customer)
+        .outerjoin(Service, Service.id == Case.service_id)
+        .outerjoin(Customer, Customer.id == Case.customer_id)
+        .where(Case.id == case_id)
+    ).one_or_none()
+    if found is None:
+        raise NotFound(f"Case #{case_id} does not exist.")
+    case, service, customer = found
+    if service is None:
+        raise NotFound(f"Service #{case.service_id} does not exist.")
+    # every user, by name: the names of the timeline and the decision, and the people a case can be assigned to
+    everyone = list(s.scalars(select(User).order_by(User.display_name)))
+    users = {u.id: u for u in everyone}
+    names = {u.email: u.display_name for u in everyone}
+    facts = verdict = None
+    problem = None
+    try:
+        facts = facts_for_case(case, service)
+        verdict = evaluate(facts, book)
+    except PolicyError as exc:
+        problem = str(exc)
+    cited = book.cited_texts(verdict) if verdict else []
+    window = book.get(verdict.policy_version).window_days if verdict else None
+    timeline = [
+        TimelineEntry(
+            e.at,
+            names.get(e.actor, e.actor),
+            e.kind,
+            audit.describe_event(e.kind, e.payload, names, service.currency),
         )
-        return CaseDetail(
-            id=case.id,
-            version=case.version,
-            status=case.status,
-            external_id=case.external_id,
-            opened_on=case.opened_on,
-            channel=case.channel,
-            reason=case.reason,
-            description=case.description or "",
-            amount_requested_cents=case.amount_requested_cents,
-            documentation=[
-                dict(item) if isinstance(item, dict) else {"name": str(item)} for item in documentation_items(case)
-            ],
-            fix_attempted=bool(case.fix_attempted),
-            fix_succeeded=case.fix_succeeded,
-            due_on=case.due_on,
-            decided_on=case.decided_on,
-            today=today,
-            assignee=_person(users.get(case.assignee_id)) if case.assignee_id else None,
-            customer_name=customer.name if customer else "",
-            customer_email=customer.email if customer else "",
-            customer_external_id=customer.external_id if customer else None,
-            service=ServiceView(
-                id=service.id,
-                external_id=service.external_id,
-                service_type=service.service_type,
-                status=service.status,
-                price_cents=service.price_cents,
-                currency=service.currency,
-                purchased_on=service.purchased_on,
-                scheduled_on=service.scheduled_on,
-                initiated_on=service.initiated_on,
-                completed_on=service.completed_on,
-                service_date=service_date_of(service),
-                cycle=service.cycle,
-                cycle_start=service.cycle_start,
-                cycle_end=service.cycle_end,
-                cancelled_on=service.cancelled_on,
-            ),
-            facts=facts,
-            facts_problem=problem,
-            verdict=verdict,
-            cited=cited,
-            window_days=window,
-            timeline=timeline,
-            decision=(
-                _decision_view(s, current, users, book, customer.name if customer else "", service.currency)
-                if current is not None
-                else None
-            ),
-            assignable=assignable_users(s),
-            customer_id=case.customer_id,
-        )
+        for e in audit.timeline(s, case_id)
+    ]
+    current = s.scalar(
+        select(Decision)
+        .where(Decision.case_id == case_id, Decision.superseded.is_(False))
+        .order_by(Decision.decided_at.desc(), Decision.id.desc())
+        .limit(1)
+    )
+    return CaseDetail(
+        id=case.id,
+        version=case.version,
+        status=case.status,
+        external_id=case.external_id,
+        opened_on=case.opened_on,
+        channel=case.channel,
+        reason=case.reason,
+        description=case.description or "",
+        amount_requested_cents=case.amount_requested_cents,
+        documentation=[
+            dict(item) if isinstance(item, dict) else {"name": str(item)} for item in documentation_items(case)
+        ],
+        fix_attempted=bool(case.fix_attempted),
+        fix_succeeded=case.fix_succeeded,
+        due_on=case.due_on,
+        decided_on=case.decided_on,
+        today=today,
+        assignee=_person(users.get(case.assignee_id)) if case.assignee_id else None,
+        customer_name=customer.name if customer else "",
+        customer_email=customer.email if customer else "",
+        customer_external_id=customer.external_id if customer else None,
+        service=ServiceView(
+            id=service.id,
+            external_id=service.external_id,
+            service_type=service.service_type,
+            status=service.status,
+            price_cents=service.price_cents,
+            currency=service.currency,
+            purchased_on=service.purchased_on,
+            scheduled_on=service.scheduled_on,
+            initiated_on=service.initiated_on,
+            completed_on=service.completed_on,
+            service_date=service_date_of(service),
+            cycle=service.cycle,
+            cycle_start=service.cycle_start,
+            cycle_end=service.cycle_end,
+            cancelled_on=service.cancelled_on,
+        ),
+        facts=facts,
+        facts_problem=problem,
+        verdict=verdict,
+        cited=cited,
+        window_days=window,
+        timeline=timeline,
+        decision=(
+            _decision_view(s, current, users, book, customer.name if customer else "", service.currency)
+            if current is not None
+            else None
+        ),
+        assignable=[
+            Person(u.id, u.email, u.display_name, u.role) for u in everyone if _assignable(u)
+        ],  # as assignable_users: active reviewers and managers, by name
+        customer_id=case.customer_id,
+    )
+
+
+def _assignable(u: User) -> bool:
+    return bool(u.active) and u.role in PERMISSIONS["act_on_case"]
 
 
 # ---- writing ------------------------------------------------------------------------------------------------

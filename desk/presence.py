@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from data.db import Database, rowcount
 from data.models import CasePresence, User
@@ -58,16 +59,21 @@ def due(last_written: datetime | None, now: datetime | None = None) -> bool:
 
 def others_viewing(db: Database, case_id: int, user_id: int, now: datetime | None = None) -> list[Viewer]:
     """Colleagues who opened the case within RECENT, most recent first (never the person asking)."""
-    now = now or utcnow()
     with db.read() as s:
-        rows = s.execute(
-            select(CasePresence.user_id, User.display_name, CasePresence.seen_at)
-            .join(User, User.id == CasePresence.user_id)
-            .where(
-                CasePresence.case_id == case_id,
-                CasePresence.user_id != user_id,
-                CasePresence.seen_at >= now - RECENT,
-            )
-            .order_by(CasePresence.seen_at.desc())
-        ).all()
+        return read_others_viewing(s, case_id, user_id, now)
+
+
+def read_others_viewing(s: Session, case_id: int, user_id: int, now: datetime | None = None) -> list[Viewer]:
+    """`others_viewing` in the caller's read session (desk.case_page reads the whole page in one)."""
+    now = now or utcnow()
+    rows = s.execute(
+        select(CasePresence.user_id, User.display_name, CasePresence.seen_at)
+        .join(User, User.id == CasePresence.user_id)
+        .where(
+            CasePresence.case_id == case_id,
+            CasePresence.user_id != user_id,
+            CasePresence.seen_at >= now - RECENT,
+        )
+        .order_by(CasePresence.seen_at.desc())
+    ).all()
     return [Viewer(uid, name, seen) for uid, name, seen in rows]

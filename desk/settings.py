@@ -3,7 +3,9 @@ threshold (requests in 12 months above which the case page flags a customer)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import Any
+
+from sqlalchemy import ScalarSelect, select
 from sqlalchemy.orm import Session
 
 from data.db import Database
@@ -16,9 +18,20 @@ DEFAULT_FREQUENT_REQUESTER = 3  # more than 3 requests in 12 months
 MAX_FREQUENT_REQUESTER = 1000
 
 
-def frequent_requester_threshold(session: Session) -> int:
-    value = session.scalar(select(DeskSetting.value).where(DeskSetting.name == FREQUENT_REQUESTER))
+def frequent_requester_setting() -> ScalarSelect[Any]:
+    """The stored threshold as a scalar subquery (NULL when none is set), to read along with other values."""
+    return select(DeskSetting.value).where(DeskSetting.name == FREQUENT_REQUESTER).scalar_subquery()
+
+
+def frequent_requester_value(value: object) -> int:
+    """The threshold from the stored value: the default when none (or no whole number) is stored."""
     return int(value) if isinstance(value, int) and not isinstance(value, bool) else DEFAULT_FREQUENT_REQUESTER
+
+
+def frequent_requester_threshold(session: Session) -> int:
+    return frequent_requester_value(
+        session.scalar(select(DeskSetting.value).where(DeskSetting.name == FREQUENT_REQUESTER))
+    )
 
 
 def read_frequent_requester_threshold(db: Database) -> int:

@@ -9,7 +9,17 @@ import streamlit as st
 
 from data.db import Database
 from desk.auth import Actor
-from desk.queue import QueueCount, QueueCursor, QueueFilters, QueuePage, count_matching, open_cases, queue_users
+from desk.queue import (
+    Neighbours,
+    QueueCount,
+    QueueCursor,
+    QueueFilters,
+    QueuePage,
+    count_matching,
+    neighbours,
+    open_cases,
+    queue_users,
+)
 
 QUEUE_TTL_SECONDS = 20  # other reviewers' changes show up within this; our own writes clear the cache at once
 FLASH_KEY = "casework_flash"
@@ -27,6 +37,14 @@ def cached_queue_count(_db: Database, url: str, actor: Actor, filters: QueueFilt
     return count_matching(_db, actor=actor, filters=filters, today=today)
 
 
+@st.cache_data(ttl=QUEUE_TTL_SECONDS, show_spinner=False, max_entries=2000)
+def cached_neighbours(_db: Database, url: str, actor: Actor, filters: QueueFilters, case_id: int) -> Neighbours:
+    """The case page's previous / next case of the queue view: as fresh as the queue page's rows (cleared by
+    every write of this process, and on PostgreSQL by every other server's: ui.changes). Deciding and opening
+    the next case asks desk.queue.neighbours itself, after the write."""
+    return neighbours(_db, actor=actor, filters=filters, case_id=case_id)
+
+
 @st.cache_data(ttl=300, show_spinner=False)
 def cached_queue_users(_db: Database, url: str) -> list[tuple[int, str]]:
     return queue_users(_db)
@@ -38,6 +56,7 @@ def clear_queue_caches() -> None:
 
     cached_queue_page.clear()
     cached_queue_count.clear()
+    cached_neighbours.clear()
     clear_analytics_cache()
 
 

@@ -29,7 +29,7 @@ import streamlit as st
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from data.db import Database, describe_url
-from desk.auth import Actor, find_active_user, list_active_users, record_refusal
+from desk.auth import Actor, find_active_user, list_active_users, normalize_email, record_refusal
 from ui.access import (
     CONFIGURE_HINT,
     auth_config_problems,
@@ -47,6 +47,7 @@ LOCAL_GONE_KEY = "local_user_gone"
 PICKER_KEY = "local_user_picker"  # the sidebar widget that shows and changes LOCAL_USER_KEY
 DEFAULT_LOCAL_USER = "rita@refund-desk.example"
 _AUDITED_KEY = "_refund_desk_refusal_audited"
+_LOCAL_CHECK_KEY = "_refund_desk_local_check"  # (problem or None,): this session's loopback check
 NO_ACCESS_TITLE = "No access to Refund Desk"
 DB_NOT_READY = (
     "The case database is not set up yet. Start the app with `make run`, which creates it "
@@ -95,12 +96,25 @@ def sign_in_mode() -> SignInMode:
                 + ". See `.streamlit/secrets.toml.example` and the README section “Sign-in”.",
             )
         return SignInMode("oidc", providers=tuple(auth_providers(auth)))
-    problem = local_mode_problem(
-        st.get_option("server.address"), dict(st.context.headers.items()), st.context.ip_address
-    )
+    problem = _local_mode_problem()
     if problem:
         return SignInMode("refused", f"{problem}\n\n{CONFIGURE_HINT}")
     return SignInMode("local")
+
+
+def _local_mode_problem() -> str | None:
+    """`local_mode_problem` for this browser session, worked out on its first run and kept: what it reads — the
+    server's address, the headers and IP of the request that opened the session — cannot change within a session
+    (st.context gives the initial request's), so every later rerun skips reading them again."""
+    kept = st.session_state.get(_LOCAL_CHECK_KEY)
+    if isinstance(kept, tuple):
+        return kept[0]
+    ip = st.context.ip_address  # str or None in a server; AppTest's stand-in runtime answers with a mock object
+    problem = local_mode_problem(
+        st.get_option("server.address"), dict(st.context.headers.items()), ip if isinstance(ip, str) else None
+    )
+    st.session_state[_LOCAL_CHECK_KEY] = (problem,)
+    return problem
 
 
 # ---- gate pages: shown instead of the app, with no data and no menu ---------------------------------------
@@ -220,17 +234,18 @@ def _acting_email(db: Database, emails: list[str]) -> str:
     return chosen
 
 
-def local_user_picker(db: Database) -> None:
-    """Local mode: choose which demo user you are (sidebar). Only active users are listed.
+def local_user_picker(db: Database) -> list[Actor] | None:
+    """Local mode: choose which demo user you are (sidebar). Only active users are listed. Returns them (None
+    when they could not be read), so the caller finds the acting person among them without asking again.
 
     The widget only shows and changes the acting person (LOCAL_USER_KEY); it never is it. Each run sets
     the widget to the acting person before drawing it, so the two cannot disagree after a navigation."""
     try:
         users = list_active_users(db)
     except (OperationalError, ProgrammingError):
-        return
+        return None
     if not users:
-        return
+        return users
     emails = [u.email for u in users]
     labels = {u.email: f"{u.display_name} · {u.role}" for u in users}
     acting = _acting_email(db, emails)
@@ -247,6 +262,7 @@ def local_user_picker(db: Database) -> None:
         "until you pick another; a new tab or a reload continues as the person last picked on this computer. "
         "Configure `[auth]` in .streamlit/secrets.toml before anyone else uses this app.",
     )
+    return users
 
 
 NEW_TAB_RULE = "a new tab or a reload continues as the person last picked on this computer"
@@ -268,8 +284,12 @@ def _source_note(actor: Actor) -> str:
 
 def _local_actor(db: Database) -> Actor:
     banner = st.empty()  # filled once the acting person is known (the picker may change it)
-    local_user_picker(db)
-    actor = find_active_user(db, st.session_state.get(LOCAL_USER_KEY, DEFAULT_LOCAL_USER))
+    users = local_user_picker(db)
+    email = st.session_state.get(LOCAL_USER_KEY, DEFAULT_LOCAL_USER)
+    if users is None:  # the list could not be read: ask for the one person (its error, if any, is the page's)
+        actor = find_active_user(db, email)
+    else:  # the active users were just read, role included: the acting person is one of them or nobody
+        actor = next((u for u in users if u.email == normalize_email(email)), None)
     if actor is None:
         _gate(
             NO_ACCESS_TITLE,

@@ -7,13 +7,15 @@ one (a case opened from a link in a new tab) it is the queue's default view: eve
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from data.db import Database
 from desk.audit import utcnow
 from desk.auth import Actor
-from desk.presence import due, others_viewing, touch
-from desk.queue import OPEN_STATUSES, SORTS, Neighbours, QueueFilters, neighbours
+from desk.presence import Viewer, due, touch
+from desk.queue import OPEN_STATUSES, SORTS, Neighbours, QueueFilters
+from ui.casework import cached_neighbours
 from ui.queue_views import CURRENT_FILTERS
 
 # (keys, what they do) — listed on the page; the keys are the buttons' `shortcut=` values
@@ -25,6 +27,8 @@ SHORTCUTS = (
     ("Alt+Enter", "decide and open the next case"),
     ("Tab / Shift+Tab", "move through the form; arrow keys change the outcome"),
 )
+# built once: a table from a dict is a new DataFrame on every rerun (st.table converts it twice)
+_SHORTCUTS_TABLE = pd.DataFrame({"Keys": [k for k, _ in SHORTCUTS], "Does": [w for _, w in SHORTCUTS]})
 NEXT_KEY, PREVIOUS_KEY = "j", "k"
 SUBMIT_KEY, SUBMIT_NEXT_KEY = "ctrl+enter", "alt+enter"
 PRESENCE = "case_presence_written"  # {case id: when this session last wrote its presence}
@@ -71,7 +75,7 @@ def _go(case_id: int) -> None:
 def case_nav(db: Database, actor: Actor, case_id: int) -> Neighbours:
     """Previous / next buttons (K / J) over the queue view, and the list of shortcuts."""
     view = queue_view()
-    near = neighbours(db, actor=actor, filters=view, case_id=case_id)
+    near = cached_neighbours(db, db.url, actor, view, case_id)
     bar = st.container(horizontal=True, vertical_alignment="center")
     bar.page_link("pages/queue.py", label="Back to the queue", icon=":material/arrow_back:")
     bar.button(
@@ -97,17 +101,18 @@ def case_nav(db: Database, actor: Actor, case_id: int) -> Neighbours:
         help=f"#{near.next}" if near.next else "This is the last case of your queue view.",
     )
     with bar.popover("Keyboard shortcuts", icon=":material/keyboard:", type="tertiary"):
-        st.table({"Keys": [k for k, _ in SHORTCUTS], "Does": [w for _, w in SHORTCUTS]})
+        st.table(_SHORTCUTS_TABLE)
     # both statuses chosen is no status filter (the queue page's "Open and awaiting approval")
     unfiltered = (QueueFilters(sort=view.sort), QueueFilters(sort=view.sort, statuses=OPEN_STATUSES))
     bar.caption(f"Queue view: {SORTS[view.sort][0].lower()}" + ("" if view in unfiltered else " · filtered"))
     return near
 
 
-def presence_lines(db: Database, actor: Actor, case_id: int) -> list[str]:
-    """Write this person's presence on the case (at most once a minute) and say who else has it open."""
+def presence_lines(db: Database, actor: Actor, case_id: int, viewers: list[Viewer]) -> list[str]:
+    """Write this person's presence on the case (at most once a minute) and say who else has it open (`viewers`,
+    read with the case: desk.case_page)."""
     written = st.session_state.setdefault(PRESENCE, {})
     now = utcnow()
     if due(written.get(case_id), now):
         written[case_id] = touch(db, case_id, actor.id, now)
-    return [v.line(now) for v in others_viewing(db, case_id, actor.id, now)]
+    return [v.line(now) for v in viewers]
