@@ -49,7 +49,11 @@ def to_major(minor: int | None, currency: str) -> Decimal:
 
 def format_money(minor: int | None, currency: str, locale: str = LOCALE) -> str:
     """'€1,234.50' — the amount with its own currency's symbol and decimals."""
-    code = check_currency(currency)
+    return _formatted(minor, check_currency(currency), locale)
+
+
+@lru_cache(maxsize=8192)  # a pure function of its arguments; amounts recur on every render (~0.1 ms each in Babel)
+def _formatted(minor: int | None, code: str, locale: str) -> str:
     return format_currency(to_major(minor, code), code, locale=_locale(locale))
 
 
