@@ -10,8 +10,10 @@ same as the screen without its formatting.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -380,49 +382,76 @@ def version_table(r: Report) -> pd.DataFrame:
 # ---- everything the page draws, built once per report ---------------------------------------------------
 
 
+class Figures(Mapping[str, go.Figure]):
+    """The view's figures as validated go.Figure objects, each made from its spec when first asked for (the
+    HTML report, tests): the page draws the specs and never needs them."""
+
+    def __init__(self, specs: Mapping[str, dict]) -> None:
+        self._specs = specs
+        self._made: dict[str, go.Figure] = {}
+
+    def __getitem__(self, name: str) -> go.Figure:
+        if name not in self._made:
+            self._made[name] = go.Figure(self._specs[name])
+        return self._made[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._specs)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+
 @dataclass(frozen=True)
 class View:
     """The figures and tables of one report. Built once and cached (ui.cache), then only drawn: treat
     them as read-only."""
 
-    figures: dict[str, go.Figure]  # only the charts that have something to show
+    specs: dict[str, dict]  # each chart that has something to show, as the plain dict the page sends
     tables: dict[str, pd.DataFrame]
     partial_note: str | None
-    # each figure as its plain dict, made once here: what the page sends on every rerun (ui.analytics_view)
-    specs: dict[str, dict] = field(default_factory=dict)
+
+    @cached_property
+    def figures(self) -> Figures:
+        """The same charts as go.Figure objects, made when first asked for."""
+        return Figures(self.specs)
 
 
-def build_view(r: Report) -> View:  # noqa: C901 — one step per chart of the page, each shown only when it has data
+def build_view(r: Report, finish: Callable[[dict], dict] = charts.finished) -> View:  # noqa: C901 — a step per chart
+    """The tables and charts of `r`; each chart spec as `finish` makes it (what the page sends)."""
     g, partial = r.filters.granularity, r.partial_buckets
     k = r.kpis
-    fig: dict[str, go.Figure] = {
-        "refund_count": charts.refund_rate_chart(r.trend, g, False, partial),
-        "refund_value": charts.refund_rate_chart(r.trend, g, True, partial, currency=r.filters.currency),
-        "money": charts.money_by_outcome_chart(r.trend, g, partial, currency=r.filters.currency),
+    fig: dict[str, dict] = {
+        "refund_count": charts.refund_rate_spec(r.trend, g, False, partial),
+        "refund_value": charts.refund_rate_spec(r.trend, g, True, partial, currency=r.filters.currency),
+        "money": charts.money_by_outcome_spec(r.trend, g, partial, currency=r.filters.currency),
     }
     if r.cases_attributable:
-        fig["request"] = charts.request_rate_chart(r.trend, g, partial)
+        fig["request"] = charts.request_rate_spec(r.trend, g, partial)
         if r.by_reason["opened"].fillna(0).sum() > 0:
-            fig["reason_share"] = charts.reason_share_chart(r.by_reason)
+            fig["reason_share"] = charts.reason_share_spec(r.by_reason)
         if not r.reason_trend.empty:
-            fig["reason_trend"] = charts.reason_trend_chart(r.reason_trend, g, partial)
-            fig["reason_type"] = charts.reason_by_type_chart(r.by_reason_type)
+            fig["reason_trend"] = charts.reason_trend_spec(r.reason_trend, g, partial)
+            fig["reason_type"] = charts.reason_by_type_spec(r.by_reason_type)
     if r.by_reason["effective"].sum() > 0:
-        fig["reason_money"] = charts.money_rate_by_reason_chart(r.by_reason)
+        fig["reason_money"] = charts.money_rate_by_reason_spec(r.by_reason)
     reason_names = r.by_reason["reason"].map(REASON_LABELS)
     if not r.exceptions_by_bucket.empty:
-        fig["exc"] = charts.exceptions_by_period_chart(r.exceptions_by_bucket, g, partial)
-        fig["exc_reviewer"] = charts.exceptions_by_chart(r.by_reviewer, r.by_reviewer["reviewer"])
-        fig["exc_reason"] = charts.exceptions_by_chart(r.by_reason, reason_names)
+        fig["exc"] = charts.exceptions_by_period_spec(r.exceptions_by_bucket, g, partial)
+        fig["exc_reviewer"] = charts.exceptions_by_spec(r.by_reviewer, r.by_reviewer["reviewer"])
+        fig["exc_reason"] = charts.exceptions_by_spec(r.by_reason, reason_names)
     if r.has_decisions:
-        fig["override"] = charts.override_chart(r.by_reviewer)
-        fig["per_reviewer"] = charts.decisions_per_reviewer_chart(r.by_reviewer)
+        fig["override"] = charts.override_spec(r.by_reviewer)
+        fig["per_reviewer"] = charts.decisions_per_reviewer_spec(r.by_reviewer)
     if k.effective:
-        fig["lead"] = charts.lead_time_chart(r.lead_histogram, k.lead_median, k.lead_p90)
+        fig["lead"] = charts.lead_time_spec(r.lead_histogram, k.lead_median, k.lead_p90)
     if r.backlog["cases"].sum():
-        fig["backlog"] = charts.backlog_chart(r.backlog)
+        fig["backlog"] = charts.backlog_spec(r.backlog)
     if not r.by_version.empty:
-        fig["versions"] = charts.outcome_mix_by_version_chart(r.by_version)
+        fig["versions"] = charts.outcome_mix_by_version_spec(r.by_version)
     tables = {
         "trend": trend_table(r),
         "reasons": reason_table(r),
@@ -450,4 +479,4 @@ def build_view(r: Report) -> View:  # noqa: C901 — one step per chart of the p
             f"Hollow points and lighter bars: {periods} {'are' if len(partial) > 1 else 'is'} only partly in the "
             "range; compare rates, not counts, there."
         )
-    return View(fig, tables, note, {name: figure.to_dict() for name, figure in fig.items()})
+    return View({name: finish(spec) for name, spec in fig.items()}, tables, note)

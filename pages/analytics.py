@@ -164,7 +164,7 @@ view.report_buttons(report, v, zone)
 t_rates, t_reasons, t_exc, t_over, t_health, t_versions, t_money = st.tabs(
     ["Refund rates", "Reasons", "Exceptions", "Overrides", "Desk health", "Policy versions", "Approvals and money"]
 )
-fig, table = v.figures, v.tables
+fig, table = v.specs, v.tables  # the charts as the dicts drawn (v.figures: as go.Figure objects)
 
 
 def chart(name: str, empty: str) -> None:

@@ -6,11 +6,14 @@ monthly report writes the same ones); this module only draws them.
 from __future__ import annotations
 
 import re
+import weakref
 from datetime import date, timedelta
 
 import pandas as pd
 import plotly.graph_objects as go
+import pyarrow as pa
 import streamlit as st
+from streamlit import dataframe_util
 
 from desk.analytics import LEAD_CAPPED, Drill, Report
 from desk.money import currency_symbol, format_money, format_money_short, format_totals, minor_digits
@@ -37,7 +40,7 @@ def money_column(currency: str):
 
 
 class _Prepared(go.Figure):
-    """A figure already turned into its dict when the view was built (desk.review.View.specs). st.plotly_chart
+    """A figure as the dict the view was built as (desk.review.View.specs, never validated). st.plotly_chart
     calls `to_dict()` on a Figure on every rerun — a deep copy of every trace, about 2 ms a chart — and
     validates a plain dict all over again (slower still); this hands it the ready dict."""
 
@@ -49,9 +52,8 @@ class _Prepared(go.Figure):
 
 
 def plotly_chart(v: View, name: str, key: str, **kw):
-    """Draw figure `name` of the view (from its prepared dict when there is one)."""
-    spec = v.specs.get(name)
-    return st.plotly_chart(_Prepared(spec) if spec is not None else v.figures[name], key=key, **kw)
+    """Draw figure `name` of the view from its prepared dict."""
+    return st.plotly_chart(_Prepared(v.specs[name]), key=key, **kw)
 
 
 def rate_label(x: float | None) -> str:
@@ -260,6 +262,21 @@ def report_buttons(r: Report, v: View, tz) -> None:
 # ---- tables --------------------------------------------------------------------------------------------
 
 
+# Each cached view's tables as Arrow, made once (prepare_tables): st.dataframe turns a DataFrame into Arrow on
+# every rerun — most of a warm render's time with a dozen tables; handed the Arrow table it sends it as it is
+# (the same bytes). Keyed by the frame's id while the frame lives.
+_ARROW: dict[int, pa.Table] = {}
+
+
+def prepare_tables(tables: dict[str, pd.DataFrame]) -> None:
+    """Convert the view's tables to Arrow once, as st.dataframe would on every rerun."""
+    for frame in tables.values():
+        key = id(frame)
+        if key not in _ARROW:
+            _ARROW[key] = dataframe_util.convert_pandas_df_to_arrow_table(frame)
+            weakref.finalize(frame, _ARROW.pop, key, None)
+
+
 def table_with_csv(frame: pd.DataFrame, name: str, key: str, column_config: dict | None = None, **kw) -> None:
     """The table as shown, and a button that downloads exactly it as CSV."""
     config = column_config or {}
@@ -272,7 +289,8 @@ def table_with_csv(frame: pd.DataFrame, name: str, key: str, column_config: dict
             config[col] = money_column(MONEY_HEADING.search(col).group(1))
         elif pd.api.types.is_integer_dtype(frame[col]):
             config[col] = COUNT
-    event = st.dataframe(frame, hide_index=True, column_config=config, key=f"table_{key}", **kw)
+    shown = _ARROW.get(id(frame), frame)
+    event = st.dataframe(shown, hide_index=True, column_config=config, key=f"table_{key}", **kw)
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
     download_csv(
         f"Download CSV ({plural(len(frame), 'row')})",

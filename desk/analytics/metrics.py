@@ -197,8 +197,10 @@ def summarise(states: pd.DataFrame, by: Sequence[str] = (), *, measured: pd.Data
 
 
 def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
-    den = den.astype("float64")
-    return (num.astype("float64") / den.where(den != 0)).astype("float64")
+    """num / den, NaN where den is 0 (or missing). In numpy: a dozen pandas steps per ratio added up."""
+    n = num.to_numpy(dtype="float64", na_value=np.nan)
+    d = den.to_numpy(dtype="float64", na_value=np.nan)
+    return pd.Series(n / np.where(d != 0, d, np.nan), index=num.index, dtype="float64")
 
 
 def percentile(histogram: Sequence[int], q: float) -> float | None:

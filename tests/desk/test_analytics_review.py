@@ -182,3 +182,31 @@ def test_a_timeout_on_a_rollup_query_is_not_reported_as_missing_tables():
     ):
         with pytest.raises(DatabaseNotReady), analytics._reading(_Failing(missing)):
             pass
+
+
+# ---- the figures: sent as plain dicts, the same as validated go.Figure objects ---------------------------
+
+
+@pytest.mark.parametrize("granularity", ["month", "week"])
+def test_every_chart_spec_is_what_plotly_validation_would_make_of_it(desk, granularity):  # noqa: F811
+    """The page draws the specs as built (no Plotly validation); each must send exactly the JSON a go.Figure
+    of it sends (template, colour scales, dates and gaps included), so skipping the validation changes nothing
+    the browser gets; and the view's figures are those go.Figure objects."""
+    import json
+
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    from desk import charts
+
+    r = run(desk, replace(MARCH, granularity=granularity, start=date(2026, 2, 20)))
+    raw, view = build_view(r, finish=lambda spec: spec), build_view(r)
+    assert len(view.specs) >= 12 and set(raw.specs) == set(view.specs)
+
+    def sent(figure) -> dict:
+        return json.loads(pio.to_json(figure, validate=False))
+
+    differ = [name for name, spec in raw.specs.items() if sent(go.Figure(spec)) != sent(charts.finished(spec))]
+    assert differ == []
+    assert all(sent(view.figures[name]) == sent(view.specs[name]) for name in view.specs)
+    assert set(view.figures) == set(view.specs) and "nothing" not in view.figures
