@@ -8,45 +8,63 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 
 from sqlalchemy import Connection
 
 
 def insert_columns(conn: Connection, table: str, columns: dict[str, Sequence], chunk: int = 200_000) -> int:
-    names = list(columns)
-    cols = [columns[n] for n in names]
-    n = len(cols[0]) if cols else 0
-    if n == 0:
-        return 0
+    with loader(conn, table, chunk) as load:
+        return load(columns)
+
+
+@contextmanager
+def loader(conn: Connection, table: str, chunk: int = 200_000) -> Iterator[Callable[[dict[str, Sequence]], int]]:
+    """`with loader(conn, table) as load:` then `load(columns)` for each part of the rows (a dict of columns as
+    `insert_columns` takes, the same names each time). On PostgreSQL the parts go into ONE COPY whose data a
+    worker thread sends while the caller makes the next part: the server parses one part while Python builds
+    the next, on another core. The COPY ends (and its errors show) when the block does."""
     if conn.dialect.name == "sqlite":
-        sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
-        raw = conn.connection.driver_connection
-        cur = raw.cursor()
-        for start in range(0, n, chunk):
-            cur.executemany(sql, zip(*(c[start : start + chunk] for c in cols)))
-        cur.close()
-    else:
-        raw = conn.connection.driver_connection
-        with raw.cursor() as cur:
-            copy_sql = f"COPY {table} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)"
+        cur = conn.connection.driver_connection.cursor()
+
+        def load_sqlite(columns: dict[str, Sequence]) -> int:
+            names = list(columns)
+            cols = [columns[n] for n in names]
+            n = len(cols[0]) if cols else 0
+            sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+            for start in range(0, n, chunk):
+                cur.executemany(sql, zip(*(c[start : start + chunk] for c in cols)))
+            return n
+
+        try:
+            yield load_sqlite
+        finally:
+            cur.close()
+        return
+    from psycopg.copy import QueuedLibpqWriter
+
+    with conn.connection.driver_connection.cursor() as cur, ExitStack() as stack:
+        copies = []
+
+        def load_pg(columns: dict[str, Sequence]) -> int:
+            names = list(columns)
+            cols = [columns[n] for n in names]
+            n = len(cols[0]) if cols else 0
+            if n == 0:
+                return 0
+            if not copies:  # the COPY opens with the first rows (an empty load sends nothing)
+                copy_sql = f"COPY {table} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)"
+                copies.append(stack.enter_context(cur.copy(copy_sql, writer=QueuedLibpqWriter(cur))))
+            # Python's True/False are written as True/False, which PostgreSQL reads as booleans (as it does 1/0);
+            # None becomes an empty unquoted field, which COPY reads as NULL
             for start in range(0, n, chunk):
                 buf = io.StringIO()
-                w = csv.writer(buf)
-                w.writerows(tuple(_pg(v) for v in row) for row in zip(*(c[start : start + chunk] for c in cols)))
-                with cur.copy(copy_sql) as cp:
-                    cp.write(buf.getvalue())
-    return n
+                csv.writer(buf).writerows(zip(*(c[start : start + chunk] for c in cols)))
+                copies[0].write(buf.getvalue())
+            return n
 
-
-def _pg(v):
-    # csv writes None as an empty unquoted field, which COPY reads as NULL.
-    if v is True:
-        return "t"
-    if v is False:
-        return "f"
-    return v
+        yield load_pg
 
 
 def reset_sequences(conn: Connection, tables: Sequence[str]) -> None:

@@ -16,6 +16,8 @@ import argparse
 import json
 import sys
 import time
+import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -170,23 +172,33 @@ _ISO_TABLE: np.ndarray = np.array([], dtype=object)
 
 def _iso(days: np.ndarray) -> list[str]:
     """Day numbers (since 1970-01-01) to ISO date strings, through a lookup table of distinct days."""
+    return _iso_array(days).tolist()
+
+
+def _iso_array(days: np.ndarray) -> np.ndarray:
+    """`_iso` as an object array (the strings are the lookup table's: one object per distinct day)."""
     global _ISO_LO, _ISO_TABLE
     days = np.asarray(days, dtype=np.int64)
     if days.size == 0:
-        return []
+        return np.array([], dtype=object)
     lo, hi = int(days.min()), int(days.max())
     if lo < _ISO_LO or hi >= _ISO_LO + len(_ISO_TABLE):
         lo, hi = min(lo, _ISO_LO) if len(_ISO_TABLE) else lo, max(hi, _ISO_LO + len(_ISO_TABLE) - 1)
         span = np.arange(lo, hi + 1)
         _ISO_LO = lo
         _ISO_TABLE = np.array(np.datetime_as_string(EPOCH + span, unit="D").tolist(), dtype=object)
-    return _ISO_TABLE[days - _ISO_LO].tolist()
+    return _ISO_TABLE[days - _ISO_LO]
 
 
 def _iso_or_none(days: np.ndarray, mask: np.ndarray) -> list[str | None]:
-    out = np.array(_iso(np.where(mask, days, days[mask][0] if mask.any() else 0)), dtype=object)
+    out = _iso_array(np.where(mask, days, days[mask][0] if mask.any() else 0))
     out[~mask] = None
     return out.tolist()
+
+
+def _names(names: tuple | list, codes: np.ndarray) -> list:
+    """`[names[c] for c in codes]`, vectorised (an object array's take)."""
+    return np.array(names, dtype=object)[codes].tolist()
 
 
 def _stamp(days: np.ndarray, seconds: np.ndarray) -> list[str]:
@@ -199,10 +211,19 @@ def _day(d: date) -> int:
 
 
 class Progress:
+    """The progress bar, and each phase's wall and CPU time (`--timings`): a step ends a stretch of work that
+    belongs to its label (the CPU is this process's own; on PostgreSQL the server's work shows in wall only)."""
+
     def __init__(self, total: int, quiet: bool):
         self.bar = tqdm(total=total, unit="row", unit_scale=True, disable=quiet, file=sys.stderr, smoothing=0)
+        self.phases: dict[str, tuple[float, float]] = {}
+        self._mark = (time.perf_counter(), time.process_time())
 
     def step(self, label: str, n: int) -> None:
+        now = (time.perf_counter(), time.process_time())
+        wall, cpu = self.phases.get(label, (0.0, 0.0))
+        self.phases[label] = (wall + now[0] - self._mark[0], cpu + now[1] - self._mark[1])
+        self._mark = now
         self.bar.set_description(label)
         self.bar.update(n)
 
@@ -314,6 +335,33 @@ def sqlite_bulk_end(raw, objects: list[tuple[str, str, str]]) -> None:
             raw.execute(sql)
 
 
+# For a large load into the new file, the file is written once: no write-ahead log (in WAL mode every page of a
+# 3.5 GB load was written to the -wal file, then copied into the database at the checkpoint) but a rollback
+# journal in memory (for a new, empty database it holds the few pages the migrations wrote; a ROLLBACK still
+# works), and a page cache large enough for the index builds' sorts. Put back after the load's commit: the
+# file is a WAL database again. Not for the app's small first-run demo (below TRUST_ABOVE): a crash in the
+# middle of a load without a journal on disk can leave the file unreadable, and a large one is a command
+# someone runs into a new file (delete it and run again).
+SQLITE_LOAD_PRAGMAS = {"journal_mode": "MEMORY", "cache_size": -262144, "temp_store": "MEMORY"}
+
+
+def sqlite_load_pragmas(raw) -> dict[str, object]:
+    """Set SQLITE_LOAD_PRAGMAS (outside a transaction); returns the previous values for sqlite_restore_pragmas."""
+    before = {name: raw.execute(f"PRAGMA {name}").fetchone()[0] for name in SQLITE_LOAD_PRAGMAS}
+    for name, value in SQLITE_LOAD_PRAGMAS.items():
+        raw.execute(f"PRAGMA {name}={value}")
+    return before
+
+
+def sqlite_restore_pragmas(raw, before: dict[str, object]) -> None:
+    for name, value in before.items():
+        raw.execute(f"PRAGMA {name}={value}")
+    if "journal_mode" in before:
+        mode = raw.execute("PRAGMA journal_mode").fetchone()[0]
+        if mode != before["journal_mode"]:
+            raise RuntimeError(f"the database's journal mode is {mode!r} after the load, not {before['journal_mode']}")
+
+
 # PostgreSQL: the same idea. Secondary indexes of the loaded tables are dropped and built once after the
 # load; the row triggers that fire on INSERT are switched off for the load's transaction (ALTER TABLE ...
 # DISABLE TRIGGER is transactional: nobody else ever sees them off) and their work is done by the generator
@@ -372,8 +420,33 @@ def pg_bulk_end(conn, indexes: list[tuple[str, str, str]], fks: list[tuple[str, 
             conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
 
 
-def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:  # noqa: C901 — the demo's story in order; every step reads the arrays of the steps before
-    """Fill an empty, migrated database; returns row counts. Deterministic for (cases, seed, rate, today)."""
+def _stored_verdicts(packed_steps: list[tuple[list[int], bytes]]) -> Iterator[tuple[int, str]]:
+    """(case index, verdict JSON) in case order, for every case judged (as the judging loop packed them)."""
+    for idx, packed in packed_steps:
+        texts = zlib.decompress(packed).decode().split("\n")
+        if len(texts) != len(idx):  # a verdict's JSON holds no raw newline (JSON escapes it)
+            raise RuntimeError("a stored verdict's JSON did not come back whole")
+        yield from zip(idx, texts)
+
+
+def _verdicts_of(stored: Iterator[tuple[int, str]], cases: list[int]) -> list[str]:
+    """The JSON of `cases` (ascending, a subset of those judged), read on from `stored`."""
+    out = []
+    for i in cases:
+        for k, text in stored:
+            if k == i:
+                out.append(text)
+                break
+        else:
+            raise RuntimeError(f"case index {i} was never judged")
+    return out
+
+
+def generate(  # noqa: C901 — the demo's story in order; every step reads the arrays of the steps before
+    db: Database, plan: Plan, quiet: bool = False, timings: dict[str, tuple[float, float]] | None = None
+) -> dict[str, int]:
+    """Fill an empty, migrated database; returns row counts. Deterministic for (cases, seed, rate, today).
+    A `timings` dict is filled with each phase's (wall, CPU) seconds."""
     from policy import Facts, Subscription, evaluate, load_book
 
     if not database_is_empty(db):
@@ -509,9 +582,7 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:  
     stype_names = SERVICE_TYPES
 
     def judged(idx: list[int]) -> list:
-        """The policy's verdict for each case index in `idx`, built from the case arrays. The verdicts are
-        judged twice, once to choose the outcomes and once per written chunk for the stored JSON: a million
-        verdicts kept as JSON took ~700 MB; judging again costs a few seconds."""
+        """The policy's verdict for each case index in `idx`, built from the case arrays."""
         a = np.asarray(idx, dtype=np.int64)
         t_l, st_l, r_l, p_l = c_type[a].tolist(), c_status[a].tolist(), c_reason[a].tolist(), c_price[a].tolist()
         fa_l, fo_l, doc_l = fix_attempted[a].tolist(), fix_ok[a].tolist(), documented[a].tolist()
@@ -547,14 +618,22 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:  
             out.append(evaluate(facts, book))
         return out
 
+    progress.step("drawing", 0)
     dec_idx = np.flatnonzero(make_decision).tolist()
     exc_flag = exc_roll < exc_rate
     step = 50_000
+    # Each verdict's JSON, kept for the decisions' rows: judged once. As one string each, a million took ~700 MB
+    # (so they used to be judged a second time at the write); a step's JSON lines compressed together take a
+    # few bytes per verdict (the texts repeat).
+    verdict_json: list[tuple[list[int], bytes]] = []
+    verdicts: list = []
     for a0 in range(0, len(dec_idx), step):
         idx = dec_idx[a0 : a0 + step]
         exc_l, roll_l = exc_flag[idx].tolist(), [choice_roll[i] for i in idx]
         frac_l, price_l = frac[idx].tolist(), c_price[idx].tolist()
-        for j, (i, v) in enumerate(zip(idx, judged(idx))):
+        verdicts = judged(idx)
+        verdict_json.append((idx, zlib.compress("\n".join([v.to_json() for v in verdicts]).encode(), 1)))
+        for j, (i, v) in enumerate(zip(idx, verdicts)):
             allowed = v.allowed_outcomes
             if exc_l[j]:
                 others = [o for o in ("credit", "partial_refund", "full_refund") if o not in allowed]
@@ -575,7 +654,7 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:  
             version[i] = v.policy_version
             is_exc[i] = out not in allowed
         progress.step("judging decisions", len(idx))
-    del choice_roll, dec_idx
+    del choice_roll, dec_idx, verdicts
     # an "awaiting" case whose roll could not produce an exception stays plainly open
     awaiting &= is_exc
     make_decision = ~is_open | awaiting
@@ -587,10 +666,12 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:  
             # a fresh file being filled in one transaction: skip fsyncs until it is done
             raw = conn.connection.driver_connection
             raw.execute("PRAGMA synchronous=OFF")
+            sqlite_pragmas: dict[str, object] = {}
             if n_s > TRUST_ABOVE:
                 # correct by construction (small runs in the tests keep every check on)
                 raw.execute("PRAGMA foreign_keys=OFF")
                 raw.execute("PRAGMA ignore_check_constraints=ON")
+                sqlite_pragmas = sqlite_load_pragmas(raw)
         with conn.begin():
             created = datetime(plan.today.year, plan.today.month, plan.today.day) - timedelta(days=DAYS + 30)
             bulk.insert_columns(
@@ -607,6 +688,12 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:  
             )
             counts["users"] = len(DEMO_USERS)
             sqlite_objects = pg_indexes = None
+
+            def ids(a: int, b: int) -> dict[str, range]:
+                """Rows a+1..b's ids. SQLite numbers the rows of an empty table 1, 2, ... itself (the INTEGER
+                PRIMARY KEY): the same ids, one value fewer to bind per row; COPY is given them."""
+                return {} if conn.dialect.name == "sqlite" else {"id": range(a + 1, b + 1)}
+
             if conn.dialect.name == "sqlite":
                 sqlite_objects = sqlite_bulk_begin(raw)
             else:
@@ -646,34 +733,30 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:  
             counts["customers"] = n_cu
 
             chunk = 250_000  # rows turned into Python values at a time (a million services' lists took ~250 MB)
-            for a in range(0, n_s, chunk):
-                b = min(n_s, a + chunk)
-                sl = slice(a, b)
-                sub = is_sub[sl]
-                bulk.insert_columns(
-                    conn,
-                    "services",
-                    {
-                        "id": range(a + 1, b + 1),
-                        "customer_id": customer_id[sl].tolist(),
-                        "service_type": [stype_names[t] for t in stype[sl].tolist()],
-                        "price_cents": price[sl].tolist(),
-                        "currency": [CURRENCIES[c] for c in currency[sl].tolist()],
-                        "status": [status_names[x] for x in status[sl].tolist()],
-                        "purchased_on": _iso(purchased[sl]),
-                        "scheduled_on": _iso(scheduled[sl]),
-                        "initiated_on": _iso_or_none(scheduled[sl], initiated_mask[sl]),
-                        "completed_on": _iso_or_none(completed[sl], completed_mask[sl]),
-                        "cycle": [
-                            ("monthly" if m else "annual") if s_ else None
-                            for m, s_ in zip(sub_monthly[sl].tolist(), sub.tolist())
-                        ],
-                        "cycle_start": _iso_or_none(purchased[sl], sub),
-                        "cycle_end": _iso_or_none(cycle_end[sl], sub),
-                        "cancelled_on": _iso_or_none(cancelled[sl], has_cancel[sl]),
-                    },
-                )
-                progress.step("services", b - a)
+            with bulk.loader(conn, "services") as load:
+                for a in range(0, n_s, chunk):
+                    b = min(n_s, a + chunk)
+                    sl = slice(a, b)
+                    sub = is_sub[sl]
+                    load(
+                        {
+                            **ids(a, b),
+                            "customer_id": customer_id[sl].tolist(),
+                            "service_type": _names(stype_names, stype[sl]),
+                            "price_cents": price[sl].tolist(),
+                            "currency": _names(CURRENCIES, currency[sl]),
+                            "status": _names(status_names, status[sl]),
+                            "purchased_on": _iso(purchased[sl]),
+                            "scheduled_on": _iso(scheduled[sl]),
+                            "initiated_on": _iso_or_none(scheduled[sl], initiated_mask[sl]),
+                            "completed_on": _iso_or_none(completed[sl], completed_mask[sl]),
+                            "cycle": _names((None, "annual", "monthly"), sub * (1 + sub_monthly[sl].astype(np.int8))),
+                            "cycle_start": _iso_or_none(purchased[sl], sub),
+                            "cycle_end": _iso_or_none(cycle_end[sl], sub),
+                            "cancelled_on": _iso_or_none(cancelled[sl], has_cancel[sl]),
+                        }
+                    )
+                    progress.step("services", b - a)
             counts["services"] = n_s
 
             # the sales rollup, computed from the same arrays
@@ -692,6 +775,7 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:  
                 },
             )
             counts["sales_daily"] = int(nz.size)
+            progress.step("sales_daily", 0)
             # the services are written: of their arrays (10 million rows at 1M cases) the cases need one column
             case_customer = customer_id[case_svc]
             del purchased, scheduled, completed, cycle_end, cancelled, has_cancel, initiated_mask, completed_mask
@@ -720,45 +804,44 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:  
             c_ids = np.arange(1, n_c + 1)
             created_at = _stamp(opened, rng.integers(8 * 3600, 18 * 3600, size=n_c))
             decided_on_iso = _iso(decided_day)
-            for a in range(0, n_c, chunk):
-                b = min(n_c, a + chunk)
-                sl = slice(a, b)
-                reasons_chunk = c_reason[sl].tolist()
-                fa = fix_attempted[sl].tolist()
-                st_chunk = case_state[sl].tolist()
-                pend = pending_fix[sl].tolist()
-                fo = fix_ok[sl].tolist()
-                bulk.insert_columns(
-                    conn,
-                    "cases",
-                    {
-                        "id": c_ids[sl].tolist(),
-                        "service_id": (case_svc[sl] + 1).tolist(),
-                        "customer_id": case_customer[sl].tolist(),
-                        "customer_name": [names[x - 1] for x in case_customer[sl].tolist()],
-                        "service_type": [stype_names[t] for t in c_type[sl].tolist()],
-                        "opened_on": opened_iso[a:b],
-                        "channel": [CHANNELS[x] for x in channel[sl].tolist()],
-                        "reason": [REASONS[r] for r in reasons_chunk],
-                        "description": [
-                            desc_pool[REASONS[r]][x % len(desc_pool[REASONS[r]])]
-                            for r, x in zip(reasons_chunk, desc_roll[a:b])
-                        ],
-                        "amount_requested_cents": amount_req[sl].tolist(),
-                        "documentation": [
-                            doc_pool[x] if ok else "[]" for x, ok in zip(doc_roll[a:b], documented[sl].tolist())
-                        ],
-                        "fix_attempted": fa,
-                        "fix_succeeded": [(None if p_ else o) if f else None for f, o, p_ in zip(fa, fo, pend)],
-                        "status": [("open", "awaiting_approval", "closed")[x] for x in st_chunk],
-                        "assignee_id": [int(x) or None for x in assignee[sl].tolist()],
-                        "due_on": _iso(opened[sl] + DUE_DAYS),
-                        "decided_on": [decided_on_iso[a + j] if x == 2 else None for j, x in enumerate(st_chunk)],
-                        "version": [1] * (b - a),
-                        "created_at": created_at[a:b],
-                    },
-                )
-                progress.step("cases", b - a)
+            with bulk.loader(conn, "cases") as load:
+                for a in range(0, n_c, chunk):
+                    b = min(n_c, a + chunk)
+                    sl = slice(a, b)
+                    reasons_chunk = c_reason[sl].tolist()
+                    fa = fix_attempted[sl].tolist()
+                    st_chunk = case_state[sl].tolist()
+                    pend = pending_fix[sl].tolist()
+                    fo = fix_ok[sl].tolist()
+                    load(
+                        {
+                            **ids(a, b),
+                            "service_id": (case_svc[sl] + 1).tolist(),
+                            "customer_id": case_customer[sl].tolist(),
+                            "customer_name": [names[x - 1] for x in case_customer[sl].tolist()],
+                            "service_type": _names(stype_names, c_type[sl]),
+                            "opened_on": opened_iso[a:b],
+                            "channel": _names(CHANNELS, channel[sl]),
+                            "reason": _names(REASONS, c_reason[sl]),
+                            "description": [
+                                desc_pool[REASONS[r]][x % len(desc_pool[REASONS[r]])]
+                                for r, x in zip(reasons_chunk, desc_roll[a:b])
+                            ],
+                            "amount_requested_cents": amount_req[sl].tolist(),
+                            "documentation": [
+                                doc_pool[x] if ok else "[]" for x, ok in zip(doc_roll[a:b], documented[sl].tolist())
+                            ],
+                            "fix_attempted": fa,
+                            "fix_succeeded": [(None if p_ else o) if f else None for f, o, p_ in zip(fa, fo, pend)],
+                            "status": _names(("open", "awaiting_approval", "closed"), case_state[sl]),
+                            "assignee_id": [int(x) or None for x in assignee[sl].tolist()],
+                            "due_on": _iso(opened[sl] + DUE_DAYS),
+                            "decided_on": [decided_on_iso[a + j] if x == 2 else None for j, x in enumerate(st_chunk)],
+                            "version": [1] * (b - a),
+                            "created_at": created_at[a:b],
+                        }
+                    )
+                    progress.step("cases", b - a)
             counts["cases"] = n_c
 
             # decisions
@@ -776,51 +859,54 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:  
                 for m, by, e, c in zip(approver, dec_by, exc_d, closed_d)
             ]
             exc_text = rng.integers(0, len(EXCEPTION_RATIONALES), size=di.size).tolist()
-            for a in range(0, di.size, chunk):  # in chunks: each chunk's verdicts are judged again for the JSON
-                b = min(di.size, a + chunk)
-                dc = dl[a:b]
-                exc_c, closed_c, appr_c = exc_d[a:b], closed_d[a:b], approver[a:b]
-                bulk.insert_columns(
-                    conn,
-                    "decisions",
-                    {
-                        "id": range(a + 1, b + 1),
-                        "case_id": (di[a:b] + 1).tolist(),
-                        "outcome": [outcome[i] for i in dc],
-                        "amount_cents": amount[di[a:b]].tolist(),
-                        "rationale": [
-                            EXCEPTION_RATIONALES[x] if e else RATIONALES[outcome[i]]
-                            for i, e, x in zip(dc, exc_c, exc_text[a:b])
-                        ],
-                        "decided_by_id": dec_by[a:b],
-                        "decided_at": decided_at[a:b],
-                        "decided_on": [decided_on_iso[i] for i in dc],
-                        "service_type": [stype_names[t] for t in c_type[di[a:b]].tolist()],
-                        "reason": [REASONS[r] for r in c_reason[di[a:b]].tolist()],
-                        "policy_version": [version[i] for i in dc],
-                        "recommended_outcome": [recommended[i] for i in dc],
-                        "verdict": [v.to_json() for v in judged(dc)],
-                        "is_exception": exc_c,
-                        "approval_status": [
-                            ("approved" if c else "pending") if e else "not_required" for e, c in zip(exc_c, closed_c)
-                        ],
-                        "approver_id": appr_c,
-                        "approved_at": [t if a_ else None for t, a_ in zip(approved_at[a:b], appr_c)],
-                        "approval_note": ["Approved: rationale documented." if a_ else None for a_ in appr_c],
-                        "superseded": [False] * (b - a),
-                        "idempotency_key": [None] * (b - a),
-                    },
-                )
+            judged_json = _stored_verdicts(verdict_json)
+            with bulk.loader(conn, "decisions") as load:
+                for a in range(0, di.size, chunk):
+                    b = min(di.size, a + chunk)
+                    dc = dl[a:b]
+                    exc_c, closed_c, appr_c = exc_d[a:b], closed_d[a:b], approver[a:b]
+                    load(
+                        {
+                            **ids(a, b),
+                            "case_id": (di[a:b] + 1).tolist(),
+                            "outcome": [outcome[i] for i in dc],
+                            "amount_cents": amount[di[a:b]].tolist(),
+                            "rationale": [
+                                EXCEPTION_RATIONALES[x] if e else RATIONALES[outcome[i]]
+                                for i, e, x in zip(dc, exc_c, exc_text[a:b])
+                            ],
+                            "decided_by_id": dec_by[a:b],
+                            "decided_at": decided_at[a:b],
+                            "decided_on": [decided_on_iso[i] for i in dc],
+                            "service_type": _names(stype_names, c_type[di[a:b]]),
+                            "reason": _names(REASONS, c_reason[di[a:b]]),
+                            "policy_version": [version[i] for i in dc],
+                            "recommended_outcome": [recommended[i] for i in dc],
+                            "verdict": _verdicts_of(judged_json, dc),
+                            "is_exception": exc_c,
+                            "approval_status": [
+                                ("approved" if c else "pending") if e else "not_required"
+                                for e, c in zip(exc_c, closed_c)
+                            ],
+                            "approver_id": appr_c,
+                            "approved_at": [t if a_ else None for t, a_ in zip(approved_at[a:b], appr_c)],
+                            "approval_note": ["Approved: rationale documented." if a_ else None for a_ in appr_c],
+                            "superseded": [False] * (b - a),
+                            "idempotency_key": [None] * (b - a),
+                        }
+                    )
+            del verdict_json, judged_json
             progress.step("decisions", n_c)
             counts["decisions"] = int(di.size)
-            progress.step("analytics rollups", 0)
             if sqlite_objects is not None:  # the rollups' rebuild reads cases and decisions through their indexes
                 sqlite_build_indexes(raw, sqlite_objects, ("customers", "services", "cases", "decisions"))
             if pg_indexes is not None:
                 pg_build_indexes(conn, pg_indexes, ("customers", "services", "cases", "decisions"))
                 # statistics for the rebuild's joins: a fresh table looks empty to the planner
                 conn.exec_driver_sql("ANALYZE customers, services, cases, decisions")
+            progress.step("indexes (customers to decisions)", 0)
             bulk.resume_rollups(conn)
+            progress.step("analytics rollups", 0)
 
             # the audit trail: every case was opened; every decision (and approval) left an event
             appr_mask = np.array([a_ is not None for a_ in approver], dtype=bool)
@@ -856,14 +942,15 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:  
             progress.step("audit events", n_c)
             counts["case_events"] = n_ev
             if sqlite_objects is not None:
-                progress.step("indexes", 0)
                 sqlite_bulk_end(raw, sqlite_objects)
             if pg_indexes is not None:
-                progress.step("indexes", 0)
                 pg_bulk_end(conn, pg_indexes, pg_fks)
+            progress.step("indexes, triggers' work, foreign keys", 0)
             bulk.reset_sequences(conn, ["users", "customers", "services", "cases", "decisions", "case_events"])
+        progress.step("commit", 0)
         if conn.dialect.name == "sqlite":
             raw = conn.connection.driver_connection
+            sqlite_restore_pragmas(raw, sqlite_pragmas)
             raw.execute("PRAGMA synchronous=NORMAL")
             raw.execute("PRAGMA foreign_keys=ON")
             raw.execute("PRAGMA ignore_check_constraints=OFF")
@@ -874,8 +961,11 @@ def generate(db: Database, plan: Plan, quiet: bool = False) -> dict[str, int]:  
     else:
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
             c.exec_driver_sql("ANALYZE")
+    progress.step("analyze", 0)
     progress.bar.update(max(0, progress.bar.total - progress.bar.n))
     progress.close()
+    if timings is not None:
+        timings.update(progress.phases)
     counts["write_seconds"] = round(time.perf_counter() - write_started, 1)
     if demo is not None:
         from desk.policy_store import store_version
@@ -910,6 +1000,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", help="database URL (default: DATABASE_URL or data/refund_desk.db)")
     ap.add_argument("--today", type=date.fromisoformat, default=date.today(), help="anchor date (YYYY-MM-DD)")
     ap.add_argument("--quiet", action="store_true", help="no progress bar")
+    ap.add_argument("--timings", action="store_true", help="print each phase's wall and CPU seconds (stderr)")
     ap.add_argument(
         "--demo-policy",
         action="store_true",
@@ -922,10 +1013,14 @@ def main(argv: list[str] | None = None) -> int:
         ap.error("--request-rate must be in (0, 1]")
     db = open_database(args.db)
     t0 = time.perf_counter()
+    timings: dict[str, tuple[float, float]] = {}
     try:
         upgrade(db.engine)
         counts = generate(
-            db, Plan(args.cases, args.seed, args.request_rate, args.today, args.demo_policy), quiet=args.quiet
+            db,
+            Plan(args.cases, args.seed, args.request_rate, args.today, args.demo_policy),
+            quiet=args.quiet,
+            timings=timings,
         )
     except RuntimeError as exc:
         print(f"error: {exc} ({describe_url(db.url)})", file=sys.stderr)
@@ -934,6 +1029,9 @@ def main(argv: list[str] | None = None) -> int:
         db.dispose()
     elapsed = time.perf_counter() - t0
     rows = ", ".join(f"{k}={v:,}" for k, v in counts.items() if k != "write_seconds")
+    if args.timings:
+        for label, (wall, cpu) in timings.items():
+            print(f"{label:>36}: {wall:7.1f} s wall {cpu:7.1f} s CPU", file=sys.stderr)
     print(f"generated in {elapsed:.1f} s into {describe_url(db.url)}: {rows}")
     return 0
 
