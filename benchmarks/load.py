@@ -37,11 +37,9 @@ import json
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from datetime import date
 from pathlib import Path
@@ -57,20 +55,11 @@ from data.db import open_database  # noqa: E402
 from data.generate import Plan, generate  # noqa: E402
 from data.migrate import upgrade  # noqa: E402
 from data.pg_roles import Roles, apply, role_url  # noqa: E402
+from tests.support.browser import free_port  # noqa: E402
+from tests.support.team import start_team, stop_team, write_oidc_secrets  # noqa: E402
 
 TODAY = "2026-11-26"
 REVIEWERS = ["rita", "omar", "li", "sofia", "jonas", "amara"]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def rss_mb(pid: int) -> float:
@@ -88,14 +77,6 @@ def cpu_s(pid: int) -> float:
 
 def p95(xs: list[float]) -> float:
     return sorted(xs)[max(0, int(round(0.95 * len(xs))) - 1)] if xs else float("nan")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def seed_cases(db, n: int) -> list[int]:
@@ -254,46 +235,27 @@ def main() -> int:
         users = [User(sub=r, claims={"email": f"{r}@refund-desk.example", "email_verified": True}) for r in REVIEWERS]
         with run_server_in_thread(user_claims=users) as idp:
             port = free_port()
-            secrets = run_dir / "secrets.toml"
-            secrets.write_text(
-                f'[auth]\nredirect_uri = "http://localhost:{port}/oauth2callback"\n'
-                'cookie_secret = "load-benchmark-cookie-secret-0123456789abcdef"\n'
-                'client_id = "refund-desk"\nclient_secret = "x"\n'
-                f'server_metadata_url = "http://localhost:{idp.server_port}/.well-known/openid-configuration"\n'
+            secrets = write_oidc_secrets(
+                run_dir / "secrets.toml",
+                port=port,
+                idp_url=f"http://localhost:{idp.server_port}",
+                cookie_secret="load-benchmark-cookie-secret-0123456789abcdef",
             )
             app_url = role_url(admin_url, roles.app).render_as_string(hide_password=False)
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "deploy/serve.py",
-                    "--db",
-                    app_url,
-                    "--secrets",
-                    str(secrets),
-                    "--port",
-                    str(port),
-                    "--run-dir",
-                    str(run_dir),
-                ],
-                cwd=ROOT,
-                env={**os.environ, "REFUND_DESK_TODAY": TODAY},
-                stdout=(run_dir / "serve.log").open("w"),
-                stderr=subprocess.STDOUT,
-            )
-            deadline = time.monotonic() + 240
-            while not (run_dir / "servers.json").exists() or not _healthy(port):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    print((run_dir / "serve.log").read_text(), file=sys.stderr)
-                    return 1
-                time.sleep(0.5)
+            try:
+                proc = start_team(
+                    app_url, secrets=secrets, port=port, run_dir=run_dir, log=run_dir / "serve.log", today=TODAY
+                )
+            except RuntimeError as e:
+                print(e, file=sys.stderr)
+                return 1
             servers = json.loads((run_dir / "servers.json").read_text())
             stats = asyncio.run(
                 drive(f"http://localhost:{port}", args.reviewers, args.seconds, args.think, cases, servers)
             )
     finally:
         if proc is not None:
-            proc.terminate()
-            proc.wait(30)
+            stop_team(proc)
         owner.dispose()
         eng = create_engine(args.admin_url, isolation_level="AUTOCOMMIT")
         with eng.connect() as c:
@@ -343,14 +305,6 @@ def main() -> int:
     for e in stats["errors"][:10]:
         print("  " + e)
     return 0 if not stats["errors"] else 1
-
-
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-            return r.read() == b"ok"
-    except OSError:
-        return False
 
 
 if __name__ == "__main__":

@@ -5,13 +5,9 @@ left for the cache's minute. The servers run as the app role of data.pg_roles.""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 
 import pytest
@@ -24,6 +20,7 @@ from data.pg_roles import Roles, apply, role_url
 from tests.conftest import _pg_schema_url, make_demo, pg_base_url
 from tests.support.browser import ARTIFACTS, free_port, wait_for_app
 from tests.support.cases import add_case, user_id
+from tests.support.team import start_team, stop_team, write_oidc_secrets
 
 pytestmark = [
     pytest.mark.browser,
@@ -64,47 +61,19 @@ def proxy(team_db, idp, tmp_path):
     """`deploy/serve.py` (nginx + two streamlit servers) on the app role; yields the proxy's URL."""
     _, app_url = team_db
     port = free_port()
-    secrets = tmp_path / "secrets.toml"
-    secrets.write_text(
-        "[auth]\n"
-        f'redirect_uri = "http://localhost:{port}/oauth2callback"\n'
-        'cookie_secret = "two-servers-share-this-cookie-secret-0123456789"\n'
-        'client_id = "refund-desk"\n'
-        'client_secret = "not-a-secret"\n'
-        f'server_metadata_url = "{idp}/.well-known/openid-configuration"\n'
+    secrets = write_oidc_secrets(
+        tmp_path / "secrets.toml",
+        port=port,
+        idp_url=idp,
+        cookie_secret="two-servers-share-this-cookie-secret-0123456789",
     )
     ARTIFACTS.mkdir(exist_ok=True)
-    log = (ARTIFACTS / f"serve-{port}.log").open("w")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "deploy/serve.py",
-            "--db",
-            app_url,
-            "--secrets",
-            str(secrets),
-            "--port",
-            str(port),
-            "--run-dir",
-            str(tmp_path / "run"),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "REFUND_DESK_TODAY": "2026-11-26"},
+    run_dir = tmp_path / "run"
+    proc = start_team(
+        app_url, secrets=secrets, port=port, run_dir=run_dir, log=ARTIFACTS / f"serve-{port}.log", today="2026-11-26"
     )
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, (ARTIFACTS / f"serve-{port}.log").read_text()
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.read() == b"ok":
-                    break
-        except OSError:
-            time.sleep(0.5)
-    yield f"http://localhost:{port}", tmp_path / "run"
-    proc.terminate()
-    proc.wait(30)
-    log.close()
+    yield f"http://localhost:{port}", run_dir
+    stop_team(proc)
 
 
 def session_on(chromium, base: str, server: str):
