@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
-    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, wait_for_app
+    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, select_row, wait_for_app
 
     made = None
     url = args.db
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
             wait_for_app(page)
             page.goto(server.url + "/queue")
             wait_for_app(page)
-            page.get_by_test_id("stDataFrame").first.click(position={"x": 15, "y": 1 * 35 + 17})
+            select_row(page.get_by_test_id("stDataFrame").first)
             wait_for_app(page)
             heading = page.get_by_test_id("stHeading").filter(has_text="Case #").first
             steps = 0

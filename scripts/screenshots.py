@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, wait_for_app  # noqa: E402
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, select_row, wait_for_app  # noqa: E402
 
 
 def main(url: str, case_id: str | None = None) -> None:
@@ -34,7 +34,7 @@ def main(url: str, case_id: str | None = None) -> None:
             page.wait_for_timeout(1500)  # the grid paints after the run ends
             page.screenshot(path=str(out / "queue.png"))
             if case_id is None:
-                page.get_by_test_id("stDataFrame").first.click(position={"x": 15, "y": 1 * 35 + 17})
+                select_row(page.get_by_test_id("stDataFrame").first)
             else:
                 page.goto(f"{server.url}/case?case={case_id}")
             wait_for_app(page)

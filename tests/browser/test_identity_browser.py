@@ -21,7 +21,7 @@ from data.db import open_database
 from data.models import CaseEvent, Decision
 from desk.decisions import decide
 from tests.conftest import make_demo
-from tests.support.browser import wait_for_app
+from tests.support.browser import select_row, wait_for_app
 from tests.support.cases import TODAY, add_case, user_id
 
 pytestmark = pytest.mark.browser
@@ -91,7 +91,7 @@ def open_row(page, case_id: int) -> None:
     search.press("Enter")
     wait_for_app(page)
     expect(page.get_by_text("open case match")).to_contain_text("1")
-    page.get_by_test_id("stDataFrame").first.click(position={"x": 15, "y": 1 * 35 + 17})  # the row marker
+    select_row(page.get_by_test_id("stDataFrame").first)
     wait_for_app(page)
     expect(page.get_by_test_id("stHeading").first).to_contain_text(f"Case #{case_id}")
 

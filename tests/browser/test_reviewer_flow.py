@@ -16,7 +16,7 @@ from data.models import Case, Decision
 from desk.cases import add_note
 from desk.decisions import decide
 from tests.conftest import make_demo
-from tests.support.browser import ARTIFACTS, settle, wait_for_app
+from tests.support.browser import ARTIFACTS, select_row, settle, wait_for_app
 from tests.support.cases import TODAY, add_case, user_id
 
 pytestmark = pytest.mark.browser
@@ -64,7 +64,7 @@ def test_a_reviewer_filters_opens_records_a_failed_fix_refunds_part_and_the_case
     table.click(position={"x": 115, "y": 1 * 35 + 17})  # the row's take button (after the marker and Case)
     wait_for_app(page)
     expect(page.get_by_test_id("stAlertContentSuccess")).to_contain_text(f"Case #{cid} is now assigned to you")
-    table.click(position={"x": 15, "y": 1 * 35 + 17})  # the row marker of the first data row
+    select_row(table)
     wait_for_app(page)
     expect(page.get_by_test_id("stHeading").first).to_contain_text(f"Case #{cid}")
     expect(page).to_have_url(f"{server.url}/case?case={cid}")

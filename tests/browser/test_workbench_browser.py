@@ -11,7 +11,7 @@ from sqlalchemy import select
 from data.models import Decision
 from desk.queue import QueueFilters, neighbours
 from tests.browser.test_reviewer_flow import click, desk, start  # noqa: F401  (desk is a fixture)
-from tests.support.browser import wait_for_app
+from tests.support.browser import select_row, wait_for_app
 from tests.support.cases import add_case, user_id
 
 pytestmark = pytest.mark.browser
@@ -34,7 +34,7 @@ def test_decide_and_open_next_walks_three_cases_of_the_sorted_queue_view(desk, b
     click(page, page.get_by_role("combobox", name="Sort by"))
     click(page, page.get_by_role("option", name="Amount — largest first"))
     expect(page).to_have_url(f"{server.url}/queue?sort=amount_desc")  # the view is in the address bar
-    page.get_by_test_id("stDataFrame").first.click(position={"x": 15, "y": 1 * 35 + 17})
+    select_row(page.get_by_test_id("stDataFrame").first)
     wait_for_app(page)
     expect(heading(page)).to_contain_text(f"Case #{cases[0]}")
     expect(page.get_by_text("Queue view: amount — largest first")).to_be_visible()

@@ -248,6 +248,15 @@ def wait_for_app(page, timeout: float = TIMEOUT_MS) -> None:
     page.wait_for_function(APP_IDLE, timeout=timeout)
 
 
+GRID_ROW_PX = 35  # a data grid's row height; its header row is as high
+
+
+def select_row(grid, row: int = 1) -> None:
+    """Click the row marker of data row `row` (1 = the first below the header) of a data grid locator, e.g.
+    `page.get_by_test_id("stDataFrame").first`: the queue opens that case."""
+    grid.click(position={"x": 15, "y": row * GRID_ROW_PX + 17})
+
+
 def settle(page) -> None:
     """Wait for the app to be idle and for the browser to have drawn the result twice: whatever the last
     run put in the page (an image, a script) has been inserted and has started any request it makes."""
