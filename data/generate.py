@@ -278,6 +278,9 @@ SQLITE_TRIGGERS = {
     "sale_month_rollup_insert": "",
     "sale_month_rollup_delete": "",
     "sale_month_rollup_update": "",
+    "state_rollup_insert": "",  # migration 0014: rebuilt from decision_rollup on resuming
+    "state_rollup_delete": "",
+    "state_rollup_update": "",
     "decisions_limit_insert": "",  # fires only when approval_limits has rows: none in a new database
     "decisions_limit_update": "",
     "case_events_no_update": "",
