@@ -85,7 +85,14 @@ def pause_rollups(conn: Connection, note: str) -> None:
     conn.execute(rollup_pause.insert().values(id=1, note=note[:200]))
 
 
-ROLLUP_TABLES = ("decision_rollup", "lead_time_rollup", "case_rollup", "sale_month_rollup", "requested_rollup")
+ROLLUP_TABLES = (
+    "decision_rollup",
+    "lead_time_rollup",
+    "case_rollup",
+    "sale_month_rollup",
+    "requested_rollup",
+    "decision_state_rollup",
+)
 
 
 def resume_rollups(conn: Connection) -> None:

@@ -419,6 +419,25 @@ decision_rollup = Table(
     sqlite_with_rowid=False,
 )
 
+# `decision_rollup` summed over reason, reviewer and policy version (migration 0014): what the analytics
+# page reads for the questions that need none of those and have no reason or reviewer filter.
+decision_state_rollup = Table(
+    "decision_state_rollup",
+    Base.metadata,
+    *_grain_key(),
+    Column("service_type", String(24), primary_key=True),
+    Column("outcome", String(16), primary_key=True),
+    Column("recommended_outcome", String(16), primary_key=True),
+    Column("is_exception", Boolean, primary_key=True),
+    Column("approval_status", String(16), primary_key=True),
+    Column("superseded", Boolean, primary_key=True),
+    Column("currency", String(3), primary_key=True),
+    Column("decisions", BigInteger, nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    CheckConstraint("grain IN ('day', 'week', 'month')", name="grain"),
+    sqlite_with_rowid=False,
+)
+
 # Time to decision of *effective* decisions (not superseded; approval not required or approved).
 lead_time_rollup = Table(
     "lead_time_rollup",

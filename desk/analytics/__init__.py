@@ -8,8 +8,9 @@ How it stays fast at a million cases: the database keeps decisions and opened ca
 (`decision_rollup`, `lead_time_rollup`, `case_rollup`; migration 0002, maintained by triggers) at three
 grains — day, week (Monday) and month. `cover` answers a date range from its whole months, then whole
 weeks, then loose days, so the default 12-month view reads some 20,000 rollup rows and never the
-decisions, cases or services tables; denominators come from the `sales_by_currency` rollup. The SQL groups by
-the few decision states (outcome, recommendation, exception, approval, superseded); `measures` and
+decisions, cases or services tables (and ~2,000 for the questions that need no reason, reviewer or policy
+version: `decision_state_rollup`, migration 0014); denominators come from the `sales_by_currency` rollup.
+The SQL groups by the few decision states (outcome, recommendation, exception, approval, superseded); `measures` and
 `summarise` turn those small frames into the metrics, so a rate means the same on every tile, chart and
 table.
 

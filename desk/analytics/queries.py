@@ -29,6 +29,7 @@ from data.models import (
     User,
     case_rollup,
     decision_rollup,
+    decision_state_rollup,
     lead_time_rollup,
     requested_rollup,
     sale_month_rollup,
@@ -173,13 +174,25 @@ def _keys(table, by: Sequence[str], unit: str, dialect: str) -> list:
     return [_bucket(table.c.period, unit, dialect).label("bucket") if k == "bucket" else table.c[k] for k in by]
 
 
+# What decision_state_rollup (migration 0014) has: decision_rollup without reason, reviewer and policy version.
+_STATE_ROLLUP_KEYS = frozenset(("bucket", "service_type", "currency"))
+
+
+def _states_table(f: Filters, by: Sequence[str]):
+    """The smallest rollup that answers `decision_states` for `f` and `by`: decision_state_rollup (~11x fewer
+    rows) unless the grouping or a filter needs the reason, the reviewer or the policy version."""
+    if f.reasons or f.reviewers or not set(by) <= _STATE_ROLLUP_KEYS:
+        return decision_rollup
+    return decision_state_rollup
+
+
 def decision_states(conn: Connection, f: Filters, by: Sequence[str] = ()) -> pd.DataFrame:
     """Decisions recorded in the period (by decided_on), counted per `by` (any of "bucket", service_type,
     reason, decided_by_id, policy_version, currency) and per decision state. Without "currency" in `by`,
     `amount_cents` sums the amounts of the decisions in `f.currency` only (the counts are of every
     currency); with it, each row's amounts are of its own currency. Never a sum across currencies."""
     unit = f.granularity if "bucket" in by else "month"
-    t = _covered(decision_rollup, f, unit, [*by, *STATE, "currency", "decisions", "amount_cents"])
+    t = _covered(_states_table(f, by), f, unit, [*by, *STATE, "currency", "decisions", "amount_cents"])
     keys = _keys(t, by, unit, conn.dialect.name) + [t.c[k] for k in STATE]
     if "currency" in by:
         amount = func.sum(t.c.amount_cents)
