@@ -847,6 +847,7 @@ def generate(  # noqa: C901 — the demo's story in order; every step reads the 
                     )
                     progress.step("cases", b - a)
             counts["cases"] = n_c
+            del names, case_customer
 
             # decisions
             di = np.flatnonzero(make_decision)
