@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from tqdm import tqdm
 
 from data import bulk
+from data.bulk import Codes, Days, Maybe, Stamps
 from data.db import Database, describe_url, open_database
 from data.migrate import upgrade
 from data.models import CHANNELS, DUE_DAYS, REASONS, SERVICE_TYPES, Case, User
@@ -55,6 +56,7 @@ DECIDER_IDS = [1, 2, 3, 4, 5, 6, 7, 8]  # managers decide cases too
 EXCEPTION_RATE = {1: 0.01, 2: 0.06, 3: 0.005, 4: 0.02, 5: 0.09, 6: 0.01, 7: 0.03, 8: 0.0}
 DECIDER_WEIGHTS = np.array([0.17, 0.16, 0.17, 0.15, 0.14, 0.13, 0.05, 0.03])
 MANAGER_IDS = [7, 8]
+APPROVAL_NOTE = "Approved: rationale documented."
 
 # The desk sells in three currencies, by the customer's country (US, euro area, UK): every service of a
 # customer is in the customer's currency. Drawn from a stream of its own, so the rest of the demo data (and
@@ -190,20 +192,9 @@ def _iso_array(days: np.ndarray) -> np.ndarray:
     return _ISO_TABLE[days - _ISO_LO]
 
 
-def _iso_or_none(days: np.ndarray, mask: np.ndarray) -> list[str | None]:
-    out = _iso_array(np.where(mask, days, days[mask][0] if mask.any() else 0))
-    out[~mask] = None
-    return out.tolist()
-
-
 def _names(names: tuple | list, codes: np.ndarray) -> list:
     """`[names[c] for c in codes]`, vectorised (an object array's take)."""
     return np.array(names, dtype=object)[codes].tolist()
-
-
-def _stamp(days: np.ndarray, seconds: np.ndarray) -> list[str]:
-    ts = (EPOCH + days.astype("int64")).astype("datetime64[s]") + seconds.astype("int64")
-    return [s.replace("T", " ") + ".000000" for s in np.datetime_as_string(ts, unit="s").tolist()]
 
 
 def _day(d: date) -> int:
@@ -259,11 +250,7 @@ SQLITE_TRIGGERS = {
     "queue_search_delete": "",
     "queue_search_customer": "",
     "customers_name_to_cases": "",
-    "sales_rollup_insert": (
-        "INSERT INTO sales_by_currency (day, service_type, currency, services_sold, revenue_cents) "
-        "SELECT purchased_on, service_type, currency, COUNT(*), SUM(price_cents) FROM services "
-        "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
-    ),
+    "sales_rollup_insert": "",  # the generator writes sales_by_currency itself, from its arrays (_sales_by_currency)
     "sales_rollup_delete": "",
     "sales_rollup_update": "",
     "cases_customer_name_insert": "",  # the generator writes cases.customer_name itself
@@ -369,9 +356,14 @@ def sqlite_restore_pragmas(raw, before: dict[str, object]) -> None:
 # load; the row triggers that fire on INSERT are switched off for the load's transaction (ALTER TABLE ...
 # DISABLE TRIGGER is transactional: nobody else ever sees them off) and their work is done by the generator
 # (cases.customer_name), by one statement after the load (the open cases' search table, PG_FILL) or is a no-op
-# in a new database (the approval limit). Statement triggers stay on: one call per COPY, and the rollup ones
-# see the pause.
-PG_ROW_TRIGGERS = {"cases": ("cases_customer_name", "queue_search_insert"), "decisions": ("decisions_limit",)}
+# in a new database (the approval limit). Statement triggers stay on (one call per COPY, and the rollup ones
+# see the pause) but one: services' sales_by_currency upsert, whose transition table held all 10 million services
+# of the COPY (a temporary file, then grouped); the generator writes those rows itself (_sales_by_currency).
+PG_INSERT_TRIGGERS = {
+    "cases": ("cases_customer_name", "queue_search_insert"),
+    "decisions": ("decisions_limit",),
+    "services": ("sales_rollup_insert",),
+}
 PG_ANALYZED_IN_LOAD = ("customers", "services", "cases", "decisions")
 PG_VACUUMED = ("decisions", "cases")  # after the load, outside its transaction (see generate)
 PG_FILL = (
@@ -402,7 +394,7 @@ def pg_bulk_begin(conn) -> tuple[list[tuple[str, str, str]], list[tuple[str, str
     ).all()
     for _table, index, _sql in rows:
         conn.exec_driver_sql(f"DROP INDEX {index}")
-    for table, triggers in PG_ROW_TRIGGERS.items():
+    for table, triggers in PG_INSERT_TRIGGERS.items():
         for trigger in triggers:
             conn.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER {trigger}")
     return [tuple(r) for r in rows], [tuple(r) for r in fks]
@@ -420,9 +412,29 @@ def pg_bulk_end(conn, indexes: list[tuple[str, str, str]], fks: list[tuple[str, 
         conn.exec_driver_sql(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {sql}')
     for sql in PG_FILL:
         conn.exec_driver_sql(sql)
-    for table, triggers in PG_ROW_TRIGGERS.items():
+    for table, triggers in PG_INSERT_TRIGGERS.items():
         for trigger in triggers:
             conn.exec_driver_sql(f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
+
+
+def _sales_by_currency(purchased: np.ndarray, stype: np.ndarray, currency: np.ndarray, price: np.ndarray) -> dict:
+    """sales_by_currency's rows for the services in the arrays: what its insert trigger would have summed
+    (services sold and revenue per day, service type and currency), in its key order."""
+    ntype, ncur = len(SERVICE_TYPES), len(CURRENCIES)
+    lo = int(purchased.min())
+    key = ((purchased.astype(np.int64) - lo) * ntype + stype) * ncur + currency
+    sold = np.bincount(key)
+    # exact: a sum of integer cents stays far below 2**53
+    revenue = np.bincount(key, weights=price).astype(np.int64)
+    nz = np.flatnonzero(sold)
+    days = _iso(lo + nz // (ntype * ncur))
+    types = [SERVICE_TYPES[t] for t in ((nz // ncur) % ntype).tolist()]
+    curs = [CURRENCIES[c] for c in (nz % ncur).tolist()]
+    rows = sorted(zip(days, types, curs, sold[nz].tolist(), revenue[nz].tolist()))
+    return {
+        name: [r[i] for r in rows]
+        for i, name in enumerate(("day", "service_type", "currency", "services_sold", "revenue_cents"))
+    }
 
 
 def _stored_verdicts(packed_steps: list[tuple[list[int], bytes]]) -> Iterator[tuple[int, str]]:
@@ -571,7 +583,6 @@ def generate(  # noqa: C901 — the demo's story in order; every step reads the 
     choice_roll = rng.random(n_c).tolist()
     frac = rng.uniform(0.2, 0.8, size=n_c)
 
-    opened_iso = _iso(opened)
     lo = int(min(svc_date.min(), cancelled.min(), opened.min())) - 1
     hi = int(max(cycle_end.max(), opened.max(), svc_date.max())) + 1
     day_obj = [date(1970, 1, 1) + timedelta(days=x) for x in range(lo, hi + 1)]
@@ -694,10 +705,10 @@ def generate(  # noqa: C901 — the demo's story in order; every step reads the 
             counts["users"] = len(DEMO_USERS)
             sqlite_objects = pg_indexes = None
 
-            def ids(a: int, b: int) -> dict[str, range]:
+            def ids(a: int, b: int) -> dict[str, np.ndarray]:
                 """Rows a+1..b's ids. SQLite numbers the rows of an empty table 1, 2, ... itself (the INTEGER
                 PRIMARY KEY): the same ids, one value fewer to bind per row; COPY is given them."""
-                return {} if conn.dialect.name == "sqlite" else {"id": range(a + 1, b + 1)}
+                return {} if conn.dialect.name == "sqlite" else {"id": np.arange(a + 1, b + 1)}
 
             if conn.dialect.name == "sqlite":
                 sqlite_objects = sqlite_bulk_begin(raw)
@@ -720,25 +731,19 @@ def generate(  # noqa: C901 — the demo's story in order; every step reads the 
                 f"{firsts[a].lower()}.{lasts[b].lower().replace(' ', '')}{n}@{domains[c]}"
                 for n, (a, b, c) in enumerate(zip(fi, li, di), start=1)
             ]
-            cust_created = _stamp(
-                np.full(n_cu, start - 30) + rng.integers(0, 30, size=n_cu), rng.integers(0, 86400, n_cu)
-            )
-            bulk.insert_columns(
+            cust_days = np.full(n_cu, start - 30) + rng.integers(0, 30, size=n_cu)
+            cust_created = Stamps(cust_days, rng.integers(0, 86400, n_cu))
+            bulk.insert_arrays(
                 conn,
                 "customers",
-                {
-                    "id": range(1, n_cu + 1),
-                    "name": names,
-                    "email": emails,
-                    "created_at": cust_created,
-                },
+                {"id": np.arange(1, n_cu + 1), "name": names, "email": emails, "created_at": cust_created},
             )
             progress.step("customers", n_cu)
-            del emails, cust_created, fi, li
+            del emails, cust_created, cust_days, fi, li
             counts["customers"] = n_cu
 
             chunk = 250_000  # rows turned into Python values at a time (a million services' lists took ~250 MB)
-            with bulk.loader(conn, "services") as load:
+            with bulk.binary_loader(conn, "services") as load:
                 for a in range(0, n_s, chunk):
                     b = min(n_s, a + chunk)
                     sl = slice(a, b)
@@ -746,19 +751,19 @@ def generate(  # noqa: C901 — the demo's story in order; every step reads the 
                     load(
                         {
                             **ids(a, b),
-                            "customer_id": customer_id[sl].tolist(),
-                            "service_type": _names(stype_names, stype[sl]),
-                            "price_cents": price[sl].tolist(),
-                            "currency": _names(CURRENCIES, currency[sl]),
-                            "status": _names(status_names, status[sl]),
-                            "purchased_on": _iso(purchased[sl]),
-                            "scheduled_on": _iso(scheduled[sl]),
-                            "initiated_on": _iso_or_none(scheduled[sl], initiated_mask[sl]),
-                            "completed_on": _iso_or_none(completed[sl], completed_mask[sl]),
-                            "cycle": _names((None, "annual", "monthly"), sub * (1 + sub_monthly[sl].astype(np.int8))),
-                            "cycle_start": _iso_or_none(purchased[sl], sub),
-                            "cycle_end": _iso_or_none(cycle_end[sl], sub),
-                            "cancelled_on": _iso_or_none(cancelled[sl], has_cancel[sl]),
+                            "customer_id": customer_id[sl],
+                            "service_type": Codes(stype[sl], stype_names),
+                            "price_cents": price[sl],
+                            "currency": Codes(currency[sl], CURRENCIES),
+                            "status": Codes(status[sl], status_names),
+                            "purchased_on": Days(purchased[sl]),
+                            "scheduled_on": Days(scheduled[sl]),
+                            "initiated_on": Days(scheduled[sl], initiated_mask[sl]),
+                            "completed_on": Days(completed[sl], completed_mask[sl]),
+                            "cycle": Codes(sub * (1 + sub_monthly[sl].astype(np.int8)), (None, "annual", "monthly")),
+                            "cycle_start": Days(purchased[sl], sub),
+                            "cycle_end": Days(cycle_end[sl], sub),
+                            "cancelled_on": Days(cancelled[sl], has_cancel[sl]),
                         }
                     )
                     progress.step("services", b - a)
@@ -780,6 +785,7 @@ def generate(  # noqa: C901 — the demo's story in order; every step reads the 
                 },
             )
             counts["sales_daily"] = int(nz.size)
+            bulk.insert_columns(conn, "sales_by_currency", _sales_by_currency(purchased, stype, currency, price))
             progress.step("sales_daily", 0)
             # the services are written: of their arrays (10 million rows at 1M cases) the cases need one column
             case_customer = customer_id[case_svc]
@@ -790,7 +796,11 @@ def generate(  # noqa: C901 — the demo's story in order; every step reads the 
             bulk.pause_rollups(conn, "demo generator bulk load")
             # realistic wording: each template, alone or followed by a detail the customer adds
             desc_pool = {r: DESCRIPTIONS[r] + [f"{d} {x}" for d in DESCRIPTIONS[r] for x in DETAILS] for r in REASONS}
-            desc_roll = rng.integers(0, 1000, size=n_c).tolist()
+            desc_roll = rng.integers(0, 1000, size=n_c)
+            # every reason's descriptions in one list: a case's is at its reason's offset + roll % the pool's size
+            desc_sizes = np.array([len(desc_pool[r]) for r in REASONS])
+            desc_offsets = np.concatenate(([0], np.cumsum(desc_sizes)[:-1]))
+            desc_all = [text for r in REASONS for text in desc_pool[r]]
             doc_pool = [
                 json.dumps(items)
                 for items in (
@@ -803,101 +813,91 @@ def generate(  # noqa: C901 — the demo's story in order; every step reads the 
                     [{"kind": "other", "name": "log.txt", "note": "Application log from the customer's PC"}],
                 )
             ]
-            doc_roll = rng.integers(0, len(doc_pool), size=n_c).tolist()
+            doc_roll = rng.integers(0, len(doc_pool), size=n_c)
             assign_roll = rng.random(n_c)
             assignee = np.where(is_open, np.where(assign_roll < 0.6, rng.choice(REVIEWER_IDS, size=n_c), 0), decider)
             c_ids = np.arange(1, n_c + 1)
-            created_at = _stamp(opened, rng.integers(8 * 3600, 18 * 3600, size=n_c))
-            decided_on_iso = _iso(decided_day)
-            with bulk.loader(conn, "cases") as load:
+            created_secs = rng.integers(8 * 3600, 18 * 3600, size=n_c)
+            with bulk.binary_loader(conn, "cases") as load:
                 for a in range(0, n_c, chunk):
                     b = min(n_c, a + chunk)
                     sl = slice(a, b)
-                    reasons_chunk = c_reason[sl].tolist()
-                    fa = fix_attempted[sl].tolist()
-                    st_chunk = case_state[sl].tolist()
-                    pend = pending_fix[sl].tolist()
-                    fo = fix_ok[sl].tolist()
                     load(
                         {
                             **ids(a, b),
-                            "service_id": (case_svc[sl] + 1).tolist(),
-                            "customer_id": case_customer[sl].tolist(),
+                            "service_id": case_svc[sl] + 1,
+                            "customer_id": case_customer[sl],
                             "customer_name": [names[x - 1] for x in case_customer[sl].tolist()],
-                            "service_type": _names(stype_names, c_type[sl]),
-                            "opened_on": opened_iso[a:b],
-                            "channel": _names(CHANNELS, channel[sl]),
-                            "reason": _names(REASONS, c_reason[sl]),
-                            "description": [
-                                desc_pool[REASONS[r]][x % len(desc_pool[REASONS[r]])]
-                                for r, x in zip(reasons_chunk, desc_roll[a:b])
-                            ],
-                            "amount_requested_cents": amount_req[sl].tolist(),
-                            "documentation": [
-                                doc_pool[x] if ok else "[]" for x, ok in zip(doc_roll[a:b], documented[sl].tolist())
-                            ],
-                            "fix_attempted": fa,
-                            "fix_succeeded": [(None if p_ else o) if f else None for f, o, p_ in zip(fa, fo, pend)],
-                            "status": _names(("open", "awaiting_approval", "closed"), case_state[sl]),
-                            "assignee_id": [int(x) or None for x in assignee[sl].tolist()],
-                            "due_on": _iso(opened[sl] + DUE_DAYS),
-                            "decided_on": [decided_on_iso[a + j] if x == 2 else None for j, x in enumerate(st_chunk)],
-                            "version": [1] * (b - a),
-                            "created_at": created_at[a:b],
+                            "service_type": Codes(c_type[sl], stype_names),
+                            "opened_on": Days(opened[sl]),
+                            "channel": Codes(channel[sl], CHANNELS),
+                            "reason": Codes(c_reason[sl], REASONS),
+                            "description": Codes(
+                                desc_offsets[c_reason[sl]] + desc_roll[sl] % desc_sizes[c_reason[sl]], desc_all
+                            ),
+                            "amount_requested_cents": amount_req[sl],
+                            "documentation": Codes(
+                                np.where(documented[sl], doc_roll[sl], len(doc_pool)), [*doc_pool, "[]"]
+                            ),
+                            "fix_attempted": fix_attempted[sl],
+                            "fix_succeeded": Maybe(fix_ok[sl], fix_attempted[sl] & ~pending_fix[sl]),
+                            "status": Codes(case_state[sl], ("open", "awaiting_approval", "closed")),
+                            "assignee_id": Maybe(assignee[sl], assignee[sl] != 0),
+                            "due_on": Days(opened[sl] + DUE_DAYS),
+                            "decided_on": Days(decided_day[sl], case_state[sl] == 2),
+                            "version": np.ones(b - a, dtype=np.int64),
+                            "created_at": Stamps(opened[sl], created_secs[sl]),
                         }
                     )
                     progress.step("cases", b - a)
             counts["cases"] = n_c
+            del names, case_customer
 
             # decisions
             di = np.flatnonzero(make_decision)
             dl = di.tolist()
             secs = rng.integers(9 * 3600, 17 * 3600, size=di.size)
-            decided_at = _stamp(decided_day[di], secs)
-            approved_at = _stamp(decided_day[di], secs + rng.integers(600, 6 * 3600, size=di.size))
-            approver = rng.choice(MANAGER_IDS, size=di.size).tolist()
-            dec_by = decider[di].tolist()
-            exc_d = is_exc[di].tolist()
-            closed_d = (case_state[di] == 2).tolist()
-            approver = [
-                (m if m != by else (7 if by == 8 else 8)) if e and c else None
-                for m, by, e, c in zip(approver, dec_by, exc_d, closed_d)
-            ]
+            approved_secs = secs + rng.integers(600, 6 * 3600, size=di.size)
+            m_roll = rng.choice(MANAGER_IDS, size=di.size)
+            dec_by = decider[di]
+            # an exception on a closed case was approved, by a manager other than its decider
+            appr_mask = is_exc[di] & (case_state[di] == 2)
+            approver = np.where(appr_mask, np.where(m_roll != dec_by, m_roll, np.where(dec_by == 8, 7, 8)), 0)
             exc_text = rng.integers(0, len(EXCEPTION_RATIONALES), size=di.size).tolist()
             judged_json = _stored_verdicts(verdict_json)
-            with bulk.loader(conn, "decisions") as load:
+            with bulk.binary_loader(conn, "decisions") as load:
                 for a in range(0, di.size, chunk):
                     b = min(di.size, a + chunk)
                     dc = dl[a:b]
-                    exc_c, closed_c, appr_c = exc_d[a:b], closed_d[a:b], approver[a:b]
+                    d_sl = di[a:b]
+                    exc_c = is_exc[d_sl]
                     load(
                         {
                             **ids(a, b),
-                            "case_id": (di[a:b] + 1).tolist(),
+                            "case_id": d_sl + 1,
                             "outcome": [outcome[i] for i in dc],
-                            "amount_cents": amount[di[a:b]].tolist(),
+                            "amount_cents": amount[d_sl],
                             "rationale": [
                                 EXCEPTION_RATIONALES[x] if e else RATIONALES[outcome[i]]
-                                for i, e, x in zip(dc, exc_c, exc_text[a:b])
+                                for i, e, x in zip(dc, exc_c.tolist(), exc_text[a:b])
                             ],
                             "decided_by_id": dec_by[a:b],
-                            "decided_at": decided_at[a:b],
-                            "decided_on": [decided_on_iso[i] for i in dc],
-                            "service_type": _names(stype_names, c_type[di[a:b]]),
-                            "reason": _names(REASONS, c_reason[di[a:b]]),
+                            "decided_at": Stamps(decided_day[d_sl], secs[a:b]),
+                            "decided_on": Days(decided_day[d_sl]),
+                            "service_type": Codes(c_type[d_sl], stype_names),
+                            "reason": Codes(c_reason[d_sl], REASONS),
                             "policy_version": [version[i] for i in dc],
                             "recommended_outcome": [recommended[i] for i in dc],
                             "verdict": _verdicts_of(judged_json, dc),
                             "is_exception": exc_c,
-                            "approval_status": [
-                                ("approved" if c else "pending") if e else "not_required"
-                                for e, c in zip(exc_c, closed_c)
-                            ],
-                            "approver_id": appr_c,
-                            "approved_at": [t if a_ else None for t, a_ in zip(approved_at[a:b], appr_c)],
-                            "approval_note": ["Approved: rationale documented." if a_ else None for a_ in appr_c],
-                            "superseded": [False] * (b - a),
-                            "idempotency_key": [None] * (b - a),
+                            "approval_status": Codes(
+                                np.where(exc_c, np.where(case_state[d_sl] == 2, 0, 1), 2),
+                                ("approved", "pending", "not_required"),
+                            ),
+                            "approver_id": Maybe(approver[a:b], appr_mask[a:b]),
+                            "approved_at": Stamps(decided_day[d_sl], approved_secs[a:b], appr_mask[a:b]),
+                            "approval_note": Codes(appr_mask[a:b].astype(np.int8), (None, APPROVAL_NOTE)),
+                            "superseded": np.zeros(b - a, dtype=bool),
                         }
                     )
             del verdict_json, judged_json
@@ -914,15 +914,12 @@ def generate(  # noqa: C901 — the demo's story in order; every step reads the 
             progress.step("analytics rollups", 0)
 
             # the audit trail: every case was opened; every decision (and approval) left an event
-            appr_mask = np.array([a_ is not None for a_ in approver], dtype=bool)
             ev_case = np.concatenate([c_ids, di + 1, di[appr_mask] + 1])
             n_ev = ev_case.size
-            user_email = {i + 1: u[0] for i, u in enumerate(DEMO_USERS)}
-            appr_pairs = [(i, a_) for i, a_ in zip(dl, approver) if a_]
-            kinds = ["case_opened"] * n_c + ["decision_recorded"] * di.size + ["exception_approved"] * len(appr_pairs)
-            actors = ["customer"] * n_c + [user_email[x] for x in dec_by] + [user_email[a_] for _, a_ in appr_pairs]
-            actor_ids = [None] * n_c + dec_by + [a_ for _, a_ in appr_pairs]
-            at = created_at + decided_at + [t for t, a_ in zip(approved_at, approver) if a_]
+            n_appr = int(appr_mask.sum())
+            n_dec = int(di.size)
+            # actors: "customer", then the users' emails by id (users 1..10)
+            actor_code = np.concatenate([np.zeros(n_c, dtype=np.int64), dec_by, approver[appr_mask]])
             # json.dumps's text for each payload, written out: the outcomes are plain words, the amounts integers
             payloads = (
                 _names([json.dumps({"channel": ch}) for ch in CHANNELS], channel)
@@ -930,18 +927,24 @@ def generate(  # noqa: C901 — the demo's story in order; every step reads the 
                     f'{{"outcome": "{outcome[i]}", "amount_cents": {a_}, "exception": {"true" if e else "false"}}}'
                     for i, a_, e in zip(dl, amount[di].tolist(), is_exc[di].tolist())
                 ]
-                + ['{"note": "Approved: rationale documented."}'] * len(appr_pairs)
+                + [json.dumps({"note": APPROVAL_NOTE})] * n_appr
             )
-            bulk.insert_columns(
+            bulk.insert_arrays(
                 conn,
                 "case_events",
                 {
-                    "id": range(1, n_ev + 1),
-                    "case_id": ev_case.tolist(),
-                    "actor_id": actor_ids,
-                    "actor": actors,
-                    "at": at,
-                    "kind": kinds,
+                    "id": np.arange(1, n_ev + 1),
+                    "case_id": ev_case,
+                    "actor_id": Maybe(actor_code, actor_code != 0),
+                    "actor": Codes(actor_code, ["customer", *(u[0] for u in DEMO_USERS)]),
+                    "at": Stamps(
+                        np.concatenate([opened, decided_day[di], decided_day[di][appr_mask]]),
+                        np.concatenate([created_secs, secs, approved_secs[appr_mask]]),
+                    ),
+                    "kind": Codes(
+                        np.repeat(np.arange(3, dtype=np.int8), [n_c, n_dec, n_appr]),
+                        ("case_opened", "decision_recorded", "exception_approved"),
+                    ),
                     "payload": payloads,
                 },
             )
