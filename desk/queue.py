@@ -397,7 +397,8 @@ def _page_statement(
             Case.assignee_id,
             Case.fix_attempted,
             Case.fix_succeeded,
-            Case.documentation,
+            # asked of SQL, as the replay does (desk.facts reads it instead of parsing the JSON list)
+            (func.coalesce(func.json_array_length(Case.documentation), 0) > 0).label("documentation_provided"),
             Customer.name.label("customer_name"),
             Customer.email.label("customer_email"),
             *service_fact_columns(),  # the verdict's service columns (service_type among them: the case's copy)
