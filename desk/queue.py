@@ -77,8 +77,12 @@ DUE_SOON_DAYS = 2  # the SLA colours: overdue (past the due date), due soon (due
 SLA_LABELS = {"overdue": "Overdue", "due_soon": "Due soon", "on_time": "On time"}
 MIN_INDEXED_SEARCH = 3  # trigram indexes need three characters; shorter texts scan queue_search (open cases only)
 # queue_search's column for each sort key (its `name` is the customer's name, the customer sort's key)
-SEARCH_KEYS = {"due_on": "due_on", "amount_requested_cents": "amount_requested_cents", "opened_on": "opened_on"}
-SEARCH_KEYS["customer_name"] = "name"
+SEARCH_KEYS = {
+    "due_on": "due_on",
+    "amount_requested_cents": "amount_requested_cents",
+    "opened_on": "opened_on",
+    "customer_name": "name",
+}
 FOLD_SEPARATOR = "\n"  # queue_search.folded = lower(name || newline || email)
 
 
@@ -401,7 +405,7 @@ def _page_statement(
             (func.coalesce(func.json_array_length(Case.documentation), 0) > 0).label("documentation_provided"),
             Customer.name.label("customer_name"),
             Customer.email.label("customer_email"),
-            *service_fact_columns(),  # the verdict's service columns (service_type among them: the case's copy)
+            *service_fact_columns(),  # the verdict's service columns, service_type too (cases hold a copy of it)
             Service.currency,
         )
         .select_from(_walked(search))
