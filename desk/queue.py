@@ -407,10 +407,12 @@ def _page_statement(
             Customer.email.label("customer_email"),
             *service_fact_columns(),  # the verdict's service columns, service_type too (cases hold a copy of it)
             Service.currency,
+            User.display_name.label("assignee_name"),
         )
         .select_from(_walked(search))
         .join(Customer, Customer.id == Case.customer_id)
         .join(Service, Service.id == Case.service_id)
+        .outerjoin(User, User.id == Case.assignee_id)  # the assignee's name in the same statement
         .where(*_where(filters, actor_id, dialect, search))
     )
     if keyset:
@@ -444,9 +446,6 @@ def _count_statement(filters: QueueFilters, actor_id: int | None, dialect: str, 
         func.coalesce(func.sum(case((status == "awaiting_approval", 1), else_=0)), 0),
     ).select_from(source)
     return q if search == "walk" else q.where(where)
-
-
-_USERS = select(User.id, User.display_name)
 
 
 def _window(row: Any, book: PolicyBook) -> tuple[str, str | None]:
@@ -483,7 +482,6 @@ def open_cases(
         search, search_params = plan_search(conn, filters, dialect)
         q = _page_statement(filters, actor.id if actor else None, after is not None, limit, dialect, search)
         records = conn.execute(q, {**params, **search_params}).all()
-        names = dict(conn.execute(_USERS).all()) if records else {}
     more = len(records) > limit
     records = records[:limit]
     rows = []
@@ -506,7 +504,7 @@ def open_cases(
                 days_left=(r.due_on - today).days,
                 window=window,
                 assignee_id=r.assignee_id,
-                assignee_name=names.get(r.assignee_id) if r.assignee_id else None,
+                assignee_name=r.assignee_name,
                 recommended=recommended,
             )
         )
