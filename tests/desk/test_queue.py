@@ -569,3 +569,40 @@ def test_a_search_with_many_matches_walks_the_search_tables_sort_index_on_sqlite
             f"queue_search USING INDEX {SEARCH_INDEXES[sort]} (" in plan.split(" SEARCH cases ")[0]
         ), plan
         assert "TEMP B-TREE" not in plan and "queue_search_fts" not in plan, plan
+
+
+MINE_INDEXES = {
+    "due": "ix_cases_queue_assignee",
+    "amount_desc": "ix_cases_queue_assignee_amount",
+    "opened": "ix_cases_queue_assignee_opened",
+    "customer": "ix_cases_queue_assignee_customer",
+}
+
+
+@pytest.mark.parametrize("sort", list(MINE_INDEXES))
+def test_my_cases_with_a_common_search_walk_the_reviewers_own_index_on_sqlite(demo_db, monkeypatch, sort):
+    """With one reviewer's cases asked for, a search with many matches walks that reviewer's index, each case
+    checked by its own queue_search row (their cases are few; queue_search's order would pass everyone's)."""
+    if demo_db.backend != "sqlite":
+        pytest.skip("PostgreSQL plans small test tables with sequential scans; see benchmarks/queue.py at scale")
+    from desk import queue as q
+
+    monkeypatch.setattr(q, "SEARCH_FEW", 1)
+    rita = find_active_user(demo_db, "rita@refund-desk.example")
+    statements: list = []
+
+    def capture(conn, cur, statement, parameters, context, executemany):
+        if "ORDER BY" in statement and not statement.startswith("EXPLAIN"):
+            statements.append((statement, parameters))
+
+    event.listen(demo_db.engine, "before_cursor_execute", capture)
+    try:
+        for text in ("example", "e"):
+            open_cases(demo_db, actor=rita, filters=QueueFilters(text=text, sort=sort, assignee="mine"), today=TODAY)
+    finally:
+        event.remove(demo_db.engine, "before_cursor_execute", capture)
+    assert len(statements) == 2
+    for sql, params in statements:
+        with demo_db.engine.connect() as c:
+            plan = " ".join(str(r[-1]) for r in c.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
+        assert f"USING INDEX {MINE_INDEXES[sort]} " in plan + " " and "TEMP B-TREE" not in plan, plan
