@@ -239,14 +239,19 @@ def database_is_empty(db: Database) -> bool:
 # trigger on the loaded tables must be known here, with what stands in for it; an unknown one stops the
 # generator (tests/data/test_generate.py checks the rebuilt tables against what the triggers would have made).
 BULK_TABLES = ("customers", "services", "cases", "decisions", "case_events")
+# queue_search (migration 0013): one row per open case, its customer's name and email and the case's sort keys
+QUEUE_SEARCH_FILL = (
+    "INSERT INTO queue_search (case_id, name, email, due_on, amount_requested_cents, opened_on) "
+    "SELECT c.id, cu.name, cu.email, c.due_on, c.amount_requested_cents, c.opened_on FROM cases c "
+    "JOIN customers cu ON cu.id = c.customer_id WHERE c.status <> 'closed'"
+)
 # trigger -> how its work is done for the bulk load ("" = it does nothing on INSERT into an empty database)
 SQLITE_TRIGGERS = {
-    # the open cases' search table (migration 0011): filled once from the open cases and their customers
-    "queue_search_insert": (
-        "INSERT INTO queue_search(rowid, name, email) SELECT c.id, cu.name, cu.email FROM cases c "
-        "JOIN customers cu ON cu.id = c.customer_id WHERE c.status <> 'closed'"
-    ),
+    # the open cases' search table (migrations 0011, 0013): filled once from the open cases and their customers
+    # (its own triggers, on queue_search, not a loaded table, fill the full-text index queue_search_fts)
+    "queue_search_insert": QUEUE_SEARCH_FILL,
     "queue_search_update": "",
+    "queue_search_keys": "",
     "queue_search_delete": "",
     "queue_search_customer": "",
     "customers_name_to_cases": "",
@@ -366,10 +371,7 @@ PG_INSERT_TRIGGERS = {
 }
 PG_ANALYZED_IN_LOAD = ("customers", "services", "cases", "decisions")
 PG_VACUUMED = ("decisions", "cases")  # after the load, outside its transaction (see generate)
-PG_FILL = (
-    "INSERT INTO queue_search (case_id, name, email) SELECT c.id, cu.name, cu.email FROM cases c "
-    "JOIN customers cu ON cu.id = c.customer_id WHERE c.status <> 'closed'",
-)
+PG_FILL = (QUEUE_SEARCH_FILL,)
 
 
 def pg_bulk_begin(conn) -> tuple[list[tuple[str, str, str]], list[tuple[str, str, str]]]:

@@ -168,6 +168,10 @@ QUEUE_SORT_INDEXES = {
     "ix_cases_queue_opened": ("opened_on", "id"),
     "ix_cases_queue_customer": ("customer_name", "id"),
     "ix_cases_queue_assignee": ("assignee_id", "due_on", "id"),
+    # "my cases" in the other sort orders (migration 0013)
+    "ix_cases_queue_assignee_amount": ("assignee_id", "amount_requested_cents", "id"),
+    "ix_cases_queue_assignee_opened": ("assignee_id", "opened_on", "id"),
+    "ix_cases_queue_assignee_customer": ("assignee_id", "customer_name", "id"),
 }
 
 

@@ -21,7 +21,7 @@ this migration re-creates the other triggers on `rollup_pause` (their SQL unchan
 The SQL lives in this file on purpose (as in 0002, 0004 and 0010): a migration must keep meaning what it meant.
 
 Revision ID: 0014_monthly_rollup
-Revises: 0012 (another branch adds 0013: the lead re-chains)
+Revises: 0013_queue_sort
 Create Date: 2026-12-02 17:20:00
 """
 
@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014_monthly_rollup"
-down_revision: str | None = "0012"
+down_revision: str | None = "0013_queue_sort"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

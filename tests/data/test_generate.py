@@ -154,20 +154,23 @@ def test_bulk_load_leaves_the_schema_and_what_its_triggers_maintain_as_row_by_ro
                 "WHERE c.customer_name IS NULL OR c.customer_name <> u.name"
             )
         )
-        # the open cases' search table holds exactly the open cases, with their customers' name and email
-        key = "rowid" if db.backend == "sqlite" else "case_id"
-        searched = s.execute(text(f"SELECT {key}, name, email FROM queue_search ORDER BY 1")).all()
+        # the open cases' search table holds exactly the open cases, with their customers' name and email and
+        # the cases' sort keys (migration 0013), and its lowered copy of name and email
+        keys = "name, email, due_on, amount_requested_cents, opened_on"
+        searched = s.execute(text(f"SELECT case_id, {keys}, folded FROM queue_search ORDER BY 1")).all()
         open_cases = s.execute(
             text(
-                "SELECT c.id, u.name, u.email FROM cases c JOIN customers u ON u.id = c.customer_id "
+                "SELECT c.id, u.name, u.email, c.due_on, c.amount_requested_cents, c.opened_on, "
+                "lower(u.name || :sep || u.email) FROM cases c JOIN customers u ON u.id = c.customer_id "
                 "WHERE c.status <> 'closed' ORDER BY 1"
-            )
+            ),
+            {"sep": "\n"},
         ).all()
         if db.backend == "sqlite":
-            s.execute(text("INSERT INTO queue_search(queue_search) VALUES ('integrity-check')"))
-            cid, name, _ = open_cases[0]
+            s.execute(text("INSERT INTO queue_search_fts(queue_search_fts) VALUES ('integrity-check')"))
+            cid, name, *_ = open_cases[0]
             found = s.scalars(
-                text("SELECT rowid FROM queue_search WHERE queue_search MATCH :q"), {"q": f'"{name}"'}
+                text("SELECT rowid FROM queue_search_fts WHERE queue_search_fts MATCH :q"), {"q": f'"{name}"'}
             ).all()
             assert cid in found
     assert [tuple(r) for r in searched] == [tuple(r) for r in open_cases]

@@ -328,6 +328,12 @@ def test_rows_carry_the_sla_state_and_the_recommended_outcome(demo_db):
         ("opened", "any", "ix_cases_queue_opened"),
         ("customer", "any", "ix_cases_queue_customer"),
         ("due", "mine", "ix_cases_queue_assignee"),
+        ("due_desc", "mine", "ix_cases_queue_assignee"),
+        ("amount_desc", "mine", "ix_cases_queue_assignee_amount"),
+        ("amount", "mine", "ix_cases_queue_assignee_amount"),
+        ("age", "mine", "ix_cases_queue_assignee_opened"),
+        ("opened", "mine", "ix_cases_queue_assignee_opened"),
+        ("customer", "mine", "ix_cases_queue_assignee_customer"),
     ],
 )
 def test_every_sort_and_my_cases_walk_their_own_index_on_sqlite(demo_db, sort, assignee, index):
@@ -362,7 +368,7 @@ def test_every_sort_and_my_cases_walk_their_own_index_on_sqlite(demo_db, sort, a
 
 
 @pytest.mark.parametrize("few", [0, 2, 10_000])
-@pytest.mark.parametrize("sort", ["due", "amount_desc", "customer"])
+@pytest.mark.parametrize("sort", list(SORTS))
 def test_a_search_gives_the_same_pages_whether_it_has_few_or_many_matches(demo_db, monkeypatch, few, sort):
     """desk.queue asks the index for at most SEARCH_FEW + 1 matches: fewer are read by id and sorted, more make it
     walk the sort order's index. Both ways give every matching open case once, in order, on both backends."""
@@ -383,6 +389,91 @@ def test_a_search_gives_the_same_pages_whether_it_has_few_or_many_matches(demo_d
         if text == "walker":
             assert set(found) == ids
         assert count_matching(db, actor=None, filters=QueueFilters(text=text), today=TODAY).total == len(expected)
+
+
+@pytest.mark.parametrize("sort", list(SORTS))
+def test_a_walked_search_with_other_filters_gives_what_the_plain_query_gives(demo_db, monkeypatch, sort):
+    """A search walked along queue_search's sort index (many matches) with the case's own filters beside it — my
+    cases, a reason, an amount range — returns the rows the unindexed query does, in the same order, and counts
+    them; the same with few matches (read by id)."""
+    from desk import queue as q
+
+    db = demo_db
+    rita = find_active_user(db, "rita@refund-desk.example")
+    for i in range(6):
+        add_case(
+            db,
+            customer_name=f"Filter Walker {i}",
+            customer_email=f"f{i}@fwalk.example",
+            assignee="rita" if i % 2 else None,
+            reason="our_error" if i % 3 else "technical_issue",
+            price_cents=1_000 * (i + 1),
+        )
+    by_id = {e["id"]: e for e in all_open(db)}
+    combos = [
+        (QueueFilters(text="walker", assignee="mine", sort=sort), lambda e: e["assignee_id"] == rita.id),
+        (QueueFilters(text="e", reasons=("our_error",), sort=sort), lambda e: e["reason"] == "our_error"),
+        (QueueFilters(text="fwalk", amount_min_cents=2_000, sort=sort), lambda e: e["amount"] >= 2_000),
+    ]
+    for few in (0, 10_000):
+        monkeypatch.setattr(q, "SEARCH_FEW", few)
+        for filters, keep in combos:
+            text = filters.text.lower()
+            expected = {
+                i for i, e in by_id.items() if (text in e["name"].lower() or text in e["email"].lower()) and keep(e)
+            }
+            rows = walk(db, filters, actor=rita, limit=2)
+            keys = [(sort_value(r, sort), r.case_id) for r in rows]
+            assert keys == sorted(keys, reverse=SORTS[sort][2]), (few, filters)
+            assert [r.case_id for r in rows] == [k[1] for k in keys] and {k[1] for k in keys} == expected
+            assert count_matching(db, actor=rita, filters=filters, today=TODAY).total == len(expected)
+
+
+def test_the_search_tables_sort_keys_follow_the_case(demo_db, monkeypatch):
+    """queue_search's copies of the sort keys (migration 0013) follow a changed due date, amount or opening date,
+    and the name a customer is renamed to, so a walked search keeps the queue's order."""
+    from desk import queue as q
+
+    db = demo_db
+    ids = [add_case(db, customer_name=f"Key Follower {i}", customer_email=f"k{i}@keys.example") for i in range(4)]
+    with db.write.begin() as s:
+        s.execute(update(Case).where(Case.id == ids[2]).values(amount_requested_cents=99_999_999))
+        s.execute(update(Case).where(Case.id == ids[1]).values(due_on=TODAY - timedelta(days=900)))
+        s.execute(update(Case).where(Case.id == ids[3]).values(opened_on=TODAY - timedelta(days=800)))
+        customer = s.scalar(select(Case.customer_id).where(Case.id == ids[0]))
+        s.execute(update(Customer).where(Customer.id == customer).values(name="Aaaa Key Follower"))
+    monkeypatch.setattr(q, "SEARCH_FEW", 0)  # walk
+    first = {
+        sort: open_cases(db, actor=None, filters=QueueFilters(text="key follower", sort=sort), limit=1, today=TODAY)
+        .rows[0]
+        .case_id
+        for sort in ("amount_desc", "due", "age", "customer")
+    }
+    assert first == {"amount_desc": ids[2], "due": ids[1], "age": ids[3], "customer": ids[0]}
+    with db.read() as s:
+        for sort in SORTS:
+            assert [r.case_id for r in walk(db, QueueFilters(text="keys.example", sort=sort))] == list(
+                s.scalars(
+                    select(Case.id)
+                    .where(Case.id.in_(ids))
+                    .order_by(
+                        *((SORTS[sort][1].desc(), Case.id.desc()) if SORTS[sort][2] else (SORTS[sort][1], Case.id))
+                    )
+                )
+            ), sort
+
+
+def test_a_walked_search_with_a_non_ascii_letter_means_what_the_index_means(demo_db, monkeypatch):
+    """On SQLite a text of three characters or more with a non-ASCII letter is checked through the trigram index
+    (FTS5 folds that letter's case); walked or read by id, it finds the same cases."""
+    from desk import queue as q
+
+    db = demo_db
+    a = add_case(db, customer_name="Zoë Ëlander", customer_email="zoe@umlaut.example")
+    for few in (0, 10_000):
+        monkeypatch.setattr(q, "SEARCH_FEW", few)
+        assert _filtered(db, QueueFilters(text="zoë ë", sort="customer")) == {a}, few
+        assert _filtered(db, QueueFilters(text="Zoë", sort="due")) == {a}, few
 
 
 def test_a_search_matching_many_cases_counts_only_up_to_the_cap(demo_db, monkeypatch):
@@ -430,7 +521,21 @@ def test_the_search_index_follows_cases_entering_and_leaving_the_queue(demo_db):
     assert _filtered(db, QueueFilters(text="else.example")) == set()
 
 
-def test_a_search_with_many_matches_walks_the_sort_index_on_sqlite(demo_db, monkeypatch):
+SEARCH_INDEXES = {
+    "due": "ix_queue_search_due",
+    "due_desc": "ix_queue_search_due",
+    "amount_desc": "ix_queue_search_amount",
+    "amount": "ix_queue_search_amount",
+    "age": "ix_queue_search_opened",
+    "opened": "ix_queue_search_opened",
+    "customer": "ix_queue_search_name",
+}
+
+
+@pytest.mark.parametrize("sort", list(SORTS))
+def test_a_search_with_many_matches_walks_the_search_tables_sort_index_on_sqlite(demo_db, monkeypatch, sort):
+    """Many matches: queue_search is walked along its own (key, case_id) index, each row checked by itself, and the
+    walk stops after a page: no sort, no set of all matches (migration 0013)."""
     if demo_db.backend != "sqlite":
         pytest.skip("PostgreSQL plans small test tables with sequential scans; see benchmarks/queue.py at scale")
     from desk import queue as q
@@ -444,12 +549,60 @@ def test_a_search_with_many_matches_walks_the_sort_index_on_sqlite(demo_db, monk
 
     event.listen(demo_db.engine, "before_cursor_execute", capture)
     try:
-        open_cases(demo_db, actor=None, filters=QueueFilters(text="example"), limit=3, today=TODAY)  # walk
-        open_cases(demo_db, actor=None, filters=QueueFilters(text="e"), limit=3, today=TODAY)  # scan
+        for text in ("example", "e"):  # through the trigram index, and under three characters
+            first = open_cases(demo_db, actor=None, filters=QueueFilters(text=text, sort=sort), limit=3, today=TODAY)
+            open_cases(
+                demo_db,
+                actor=None,
+                filters=QueueFilters(text=text, sort=sort),
+                limit=3,
+                after=first.next_cursor,
+                today=TODAY,
+            )
+    finally:
+        event.remove(demo_db.engine, "before_cursor_execute", capture)
+    assert len(statements) == 4
+    for sql, params in statements:
+        with demo_db.engine.connect() as c:
+            plan = " ".join(str(r[-1]) for r in c.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
+        assert plan.split(" SEARCH cases ")[0].endswith(f"queue_search USING INDEX {SEARCH_INDEXES[sort]}") or (
+            f"queue_search USING INDEX {SEARCH_INDEXES[sort]} (" in plan.split(" SEARCH cases ")[0]
+        ), plan
+        assert "TEMP B-TREE" not in plan and "queue_search_fts" not in plan, plan
+
+
+MINE_INDEXES = {
+    "due": "ix_cases_queue_assignee",
+    "amount_desc": "ix_cases_queue_assignee_amount",
+    "opened": "ix_cases_queue_assignee_opened",
+    "customer": "ix_cases_queue_assignee_customer",
+}
+
+
+@pytest.mark.parametrize("sort", list(MINE_INDEXES))
+def test_my_cases_with_a_common_search_walk_the_reviewers_own_index_on_sqlite(demo_db, monkeypatch, sort):
+    """With one reviewer's cases asked for, a search with many matches walks that reviewer's index, each case
+    checked by its own queue_search row (their cases are few; queue_search's order would pass everyone's)."""
+    if demo_db.backend != "sqlite":
+        pytest.skip("PostgreSQL plans small test tables with sequential scans; see benchmarks/queue.py at scale")
+    from desk import queue as q
+
+    monkeypatch.setattr(q, "SEARCH_FEW", 1)
+    rita = find_active_user(demo_db, "rita@refund-desk.example")
+    statements: list = []
+
+    def capture(conn, cur, statement, parameters, context, executemany):
+        if "ORDER BY" in statement and not statement.startswith("EXPLAIN"):
+            statements.append((statement, parameters))
+
+    event.listen(demo_db.engine, "before_cursor_execute", capture)
+    try:
+        for text in ("example", "e"):
+            open_cases(demo_db, actor=rita, filters=QueueFilters(text=text, sort=sort, assignee="mine"), today=TODAY)
     finally:
         event.remove(demo_db.engine, "before_cursor_execute", capture)
     assert len(statements) == 2
     for sql, params in statements:
         with demo_db.engine.connect() as c:
             plan = " ".join(str(r[-1]) for r in c.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
-        assert "USING INDEX ix_cases_queue " in plan + " " and "TEMP B-TREE" not in plan, plan
+        assert f"USING INDEX {MINE_INDEXES[sort]} " in plan + " " and "TEMP B-TREE" not in plan, plan
