@@ -199,7 +199,6 @@ TESTED_ELSEWHERE = {
     "desk/status.py": "tests/desk/test_decisions.py: TRANSITIONS through decide, approve, reject (reopen too)",
     "desk/users.py": "tests/desk/test_auth.py: roles and users with the permissions they give",
     "data/bootstrap.py": "tests/test_architecture.py: a shim for `python -m data.bootstrap` (desk/bootstrap.py)",
-    "data/bulk.py": "tests/data/test_rollups.py: a paused bulk load and its rebuild",
     "data/demo_documents.py": "tests/desk/test_documents.py: demo files the document tests upload",
     "data/migrate.py": "tests/data/test_migrations.py: the chain up, down and up through upgrade/downgrade",
     "data/models.py": "tests/test_architecture.py: the vocabulary; the models through every database test",
