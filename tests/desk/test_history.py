@@ -18,6 +18,7 @@ from desk.settings import (
     set_frequent_requester_threshold,
 )
 from tests.support.cases import TODAY, add_case, user_id
+from tests.support.sql import statements_sent
 
 
 def _same_customer(db, case_ids: list[int]) -> int:
@@ -100,20 +101,10 @@ def test_only_an_admin_sets_the_threshold_and_only_to_a_sensible_number(demo_db)
 def test_the_history_reads_one_customer_through_its_index_on_sqlite(demo_db):
     if demo_db.backend != "sqlite":
         pytest.skip("PostgreSQL plans small test tables with sequential scans")
-    statements: list = []
-    from sqlalchemy import event
-
-    def capture(conn, cur, statement, parameters, context, executemany):
-        if "customer_id" in statement and not statement.startswith("EXPLAIN"):
-            statements.append((statement, parameters))
-
     with demo_db.read() as s:
         customer = s.scalar(select(Customer.id).limit(1))
-    event.listen(demo_db.engine, "before_cursor_execute", capture)
-    try:
+    with statements_sent(demo_db.engine, "customer_id") as statements:
         customer_history(demo_db, customer, 0, TODAY)
-    finally:
-        event.remove(demo_db.engine, "before_cursor_execute", capture)
     assert len(statements) >= 3
     for sql, params in statements:
         with demo_db.engine.connect() as c:

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from data.models import Case, Customer, Service
 from desk.auth import find_active_user
 from desk.cases import case_detail
 from desk.queue import SORTS, QueueCursor, QueueFilters, count_matching, open_cases
 from tests.support.cases import TODAY, add_case, user_id
+from tests.support.sql import statements_sent
 
 
 def all_open(db) -> list[dict]:
@@ -99,17 +100,9 @@ def test_a_cursor_of_another_sort_order_starts_again(demo_db):
 def test_no_query_pages_with_offset(demo_db):
     """Page 2 is found by the keyset (due_on, id) > (...), never by skipping rows (SQLite's dialect always
     appends a constant `OFFSET 0`, which skips nothing)."""
-    statements: list[tuple[str, object]] = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        statements.append((statement, parameters))
-
-    event.listen(demo_db.engine, "before_cursor_execute", capture)
-    try:
+    with statements_sent(demo_db.engine) as statements:
         page1 = open_cases(demo_db, actor=None, filters=QueueFilters(), limit=5, today=TODAY)
         open_cases(demo_db, actor=None, filters=QueueFilters(), after=page1.next_cursor, limit=5, today=TODAY)
-    finally:
-        event.remove(demo_db.engine, "before_cursor_execute", capture)
     queue_sql = [(sql, p) for sql, p in statements if "FROM cases" in sql and "ORDER BY" in sql]
     assert len(queue_sql) == 2
     page2_sql, params = queue_sql[1]
@@ -248,17 +241,8 @@ def test_the_queue_uses_the_partial_index_on_sqlite(demo_db):
     from sqlalchemy import text
 
     cursor = QueueCursor("due", TODAY, 0)
-    statements: list[str] = []
-
-    def capture(conn, cur, statement, parameters, context, executemany):
-        if "ORDER BY" in statement and not statement.startswith("EXPLAIN"):
-            statements.append((statement, parameters))
-
-    event.listen(demo_db.engine, "before_cursor_execute", capture)
-    try:
+    with statements_sent(demo_db.engine, "ORDER BY") as statements:
         open_cases(demo_db, actor=None, filters=QueueFilters(), after=cursor, today=TODAY)
-    finally:
-        event.remove(demo_db.engine, "before_cursor_execute", capture)
     sql, params = statements[0]
     with demo_db.engine.connect() as c:
         plan = " ".join(str(r[-1]) for r in c.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
@@ -340,14 +324,7 @@ def test_every_sort_and_my_cases_walk_their_own_index_on_sqlite(demo_db, sort, a
     if demo_db.backend != "sqlite":
         pytest.skip("PostgreSQL plans small test tables with sequential scans; see benchmarks/queue.py at scale")
     rita = find_active_user(demo_db, "rita@refund-desk.example")
-    statements: list = []
-
-    def capture(conn, cur, statement, parameters, context, executemany):
-        if "ORDER BY" in statement and not statement.startswith("EXPLAIN"):
-            statements.append((statement, parameters))
-
-    event.listen(demo_db.engine, "before_cursor_execute", capture)
-    try:
+    with statements_sent(demo_db.engine, "ORDER BY") as statements:
         first = open_cases(
             demo_db, actor=rita, filters=QueueFilters(sort=sort, assignee=assignee), limit=3, today=TODAY
         )
@@ -359,8 +336,6 @@ def test_every_sort_and_my_cases_walk_their_own_index_on_sqlite(demo_db, sort, a
             after=first.next_cursor,
             today=TODAY,
         )
-    finally:
-        event.remove(demo_db.engine, "before_cursor_execute", capture)
     for sql, params in statements:
         with demo_db.engine.connect() as c:
             plan = " ".join(str(r[-1]) for r in c.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
@@ -541,14 +516,7 @@ def test_a_search_with_many_matches_walks_the_search_tables_sort_index_on_sqlite
     from desk import queue as q
 
     monkeypatch.setattr(q, "SEARCH_FEW", 1)
-    statements: list = []
-
-    def capture(conn, cur, statement, parameters, context, executemany):
-        if "ORDER BY" in statement and not statement.startswith("EXPLAIN"):
-            statements.append((statement, parameters))
-
-    event.listen(demo_db.engine, "before_cursor_execute", capture)
-    try:
+    with statements_sent(demo_db.engine, "ORDER BY") as statements:
         for text in ("example", "e"):  # through the trigram index, and under three characters
             first = open_cases(demo_db, actor=None, filters=QueueFilters(text=text, sort=sort), limit=3, today=TODAY)
             open_cases(
@@ -559,8 +527,6 @@ def test_a_search_with_many_matches_walks_the_search_tables_sort_index_on_sqlite
                 after=first.next_cursor,
                 today=TODAY,
             )
-    finally:
-        event.remove(demo_db.engine, "before_cursor_execute", capture)
     assert len(statements) == 4
     for sql, params in statements:
         with demo_db.engine.connect() as c:
@@ -589,18 +555,9 @@ def test_my_cases_with_a_common_search_walk_the_reviewers_own_index_on_sqlite(de
 
     monkeypatch.setattr(q, "SEARCH_FEW", 1)
     rita = find_active_user(demo_db, "rita@refund-desk.example")
-    statements: list = []
-
-    def capture(conn, cur, statement, parameters, context, executemany):
-        if "ORDER BY" in statement and not statement.startswith("EXPLAIN"):
-            statements.append((statement, parameters))
-
-    event.listen(demo_db.engine, "before_cursor_execute", capture)
-    try:
+    with statements_sent(demo_db.engine, "ORDER BY") as statements:
         for text in ("example", "e"):
             open_cases(demo_db, actor=rita, filters=QueueFilters(text=text, sort=sort, assignee="mine"), today=TODAY)
-    finally:
-        event.remove(demo_db.engine, "before_cursor_execute", capture)
     assert len(statements) == 2
     for sql, params in statements:
         with demo_db.engine.connect() as c:
