@@ -156,6 +156,21 @@ def _list(values) -> list:
     return list(values.tolist() if hasattr(values, "tolist") else values)
 
 
+def drill_meta(kind: str, *, x: str | None = None, y: str | None = None, x_keys=None, y_keys=None, **fields) -> dict:
+    """A trace's `meta`: what a selected point of it stands for, read by desk.review.point_drill. `kind` and
+    `fields` are the desk.analytics.Drill it lists (one kind of cases, narrowed by e.g. a service type);
+    `x`/`y` name the Drill field the point's position on that axis gives — "start" for a period axis (the
+    value is the period's first day), otherwise `x_keys`/`y_keys` hold the field's value for each of the
+    trace's x/y values (a reviewer's id for their name, a reason's code for its label)."""
+    meta: dict = {"drill": kind, **{k: v for k, v in fields.items() if v is not None}}
+    for axis, name, keys in (("x", x, x_keys), ("y", y, y_keys)):
+        if name:
+            meta[axis] = name
+            if keys is not None:
+                meta[f"{axis}_keys"] = _list(keys)
+    return meta
+
+
 # Partial periods (the range covers only some of their days) are drawn lighter (bars) or hollow (points),
 # so a short first month does not read as a collapse.
 Partial = frozenset
@@ -181,7 +196,7 @@ def _point_marker(color: str, xs, partial: Partial, size: int = 5) -> dict:
 
 
 def _rate_line(
-    x, num, den, name: str, color: str, what: str, money: bool, partial: Partial, dash: bool = False, meta: str = ""
+    x, num, den, name: str, color: str, what: str, money: bool, partial: Partial, meta: dict, dash: bool = False
 ) -> dict:
     num, den = np.asarray(num, dtype=np.float64), np.asarray(den, dtype=np.float64)
     scale, digits = (100.0, 2) if money else (1.0, 0)
@@ -196,7 +211,7 @@ def _rate_line(
         "customdata": [[a, b] for a, b in zip(_list(num / scale), _list(den / scale))],
         "hovertemplate": f"%{{y:.2%}} — %{{customdata[0]:,.{digits}f}} {what} of %{{customdata[1]:,.{digits}f}}"
         f"<extra>{name}</extra>",
-        "meta": meta,  # what a selected point stands for: its service type ("" = all selected types)
+        "meta": meta,  # what a selected point stands for (drill_meta)
     }
 
 
@@ -209,6 +224,7 @@ def _rate_lines(
     *,
     y_title: str,
     what: str,
+    drill: str,
     money: bool = False,
 ) -> Spec:
     """A rate per service type over time, plus the rate of all selected types together (dashed)."""
@@ -232,7 +248,7 @@ def _rate_lines(
                 what,
                 money,
                 partial,
-                meta=st_,
+                meta=drill_meta(drill, x="start", service_type=st_),
             )
         )
     codes, periods = pd.factorize(buckets, sort=True)  # the periods in order, as a groupby would sum them
@@ -250,6 +266,7 @@ def _rate_lines(
                 what,
                 money,
                 partial,
+                meta=drill_meta(drill, x="start"),
                 dash=True,
             )
         )
@@ -272,6 +289,7 @@ def refund_rate_spec(
             partial,
             y_title=f"Refunded value (% of {currency} revenue)",
             what=f"{currency} refunded or credited",
+            drill="decided",
             money=True,
         )
     return _rate_lines(
@@ -282,12 +300,20 @@ def refund_rate_spec(
         partial,
         y_title="Refund rate (% of services sold)",
         what="refunds and credits",
+        drill="decided",
     )
 
 
 def request_rate_spec(trend: pd.DataFrame, granularity: str, partial: Partial = frozenset()) -> Spec:
     return _rate_lines(
-        trend, "opened", "sold", granularity, partial, y_title="Request rate (% of services sold)", what="cases opened"
+        trend,
+        "opened",
+        "sold",
+        granularity,
+        partial,
+        y_title="Request rate (% of services sold)",
+        what="cases opened",
+        drill="opened",
     )
 
 
@@ -324,7 +350,7 @@ def money_by_outcome_spec(
             + "%{y:,.2f} in %{customdata:,} decisions<extra>"
             + OUTCOME_LABELS[outcome]
             + "</extra>",
-            "meta": outcome,  # what a selected bar stands for
+            "meta": drill_meta("decided", x="start", outcome=outcome),  # what a selected bar stands for
         }
         for outcome, cents, count in MONEY_PARTS
     ]
@@ -360,6 +386,7 @@ def reason_share_spec(by_reason: pd.DataFrame) -> Spec:
         "marker": {"color": NEUTRAL_COLOR},  # reasons are named on the axis; colours stay for outcomes
         "customdata": _list(d["opened"].astype("int64")),
         "hovertemplate": "%{x:.1%} of cases opened (%{customdata:,})<extra>%{y}</extra>",
+        "meta": drill_meta("opened", y="reason", y_keys=d["reason"]),
     }
     return _figure(
         [trace],
@@ -385,6 +412,7 @@ def money_rate_by_reason_spec(by_reason: pd.DataFrame) -> Spec:
             "hovertemplate": "%{x:.1%} — %{customdata[0]:,} of %{customdata[1]:,} decisions<extra>"
             + OUTCOME_LABELS[outcome]
             + "</extra>",
+            "meta": drill_meta("decided", y="reason", y_keys=d["reason"], outcome=outcome),
         }
         for outcome, col in OUTCOME_COUNTS[:3]
     ]
@@ -413,6 +441,7 @@ def reason_trend_spec(reason_trend: pd.DataFrame, granularity: str, partial: Par
                 "line": {"color": REASON_COLORS[reason], "width": 2},
                 "marker": _point_marker(REASON_COLORS[reason], _list(d["bucket"]), partial, size=4),
                 "hovertemplate": "%{y:,} cases<extra>" + REASON_LABELS[reason] + "</extra>",
+                "meta": drill_meta("opened", x="start", reason=reason),
             }
         )
     return _figure(traces, y_title="Cases opened", y_format=",d", hovermode="x unified", xaxis=_date_axis(granularity))
@@ -437,6 +466,7 @@ def reason_by_type_spec(by_reason_type: pd.DataFrame) -> Spec:
         "colorbar": {"title": {"text": "% of type"}, "tickformat": ".0%"},
         "texttemplate": "%{z:.0%}",
         "hovertemplate": "%{y} — %{z:.1%} of %{x} cases (%{customdata:,})<extra></extra>",
+        "meta": drill_meta("opened", x="service_type", x_keys=types, y="reason", y_keys=reasons),
     }
     return _figure([trace], y_title=None, height=HEIGHT + 40, yaxis={"autorange": "reversed", "rangemode": None})
 
@@ -453,6 +483,7 @@ def exceptions_by_period_spec(exc: pd.DataFrame, granularity: str, partial: Part
             "name": APPROVAL_LABELS[status],
             "marker": _approval_marker(status, _list(exc["bucket"]), partial),
             "hovertemplate": "%{y:,} exceptions<extra>" + APPROVAL_LABELS[status] + "</extra>",
+            "meta": drill_meta("exceptions", x="start", approval=status),
         }
         for status in ("approved", "pending", "rejected")
     ]
@@ -467,6 +498,7 @@ def exceptions_by_period_spec(exc: pd.DataFrame, granularity: str, partial: Part
             "line": {"color": TOTAL_COLOR, "dash": "dot"},
             "marker": _point_marker(TOTAL_COLOR, _list(exc["bucket"]), partial),
             "hovertemplate": "%{y:.2%} of decisions<extra>Share</extra>",
+            "meta": drill_meta("exceptions", x="start"),
         }
     )
     return _figure(
@@ -489,9 +521,11 @@ def exceptions_by_period_spec(exc: pd.DataFrame, granularity: str, partial: Part
     )
 
 
-def exceptions_by_spec(frame: pd.DataFrame, names: pd.Series) -> Spec:
-    """Exceptions per reviewer or per reason (`names`, aligned with `frame`), stacked by approval state."""
+def exceptions_by_spec(frame: pd.DataFrame, names: pd.Series, key: str | None = None) -> Spec:
+    """Exceptions per reviewer or per reason (`names`, aligned with `frame`), stacked by approval state;
+    `key`: the column of `frame` a bar stands for ("decided_by_id" or "reason"), for the drill-down."""
     d = frame[frame["exceptions"] > 0].sort_values("exceptions")
+    field = "reviewer" if key == "decided_by_id" else key
     ys = _list(names.loc[d.index])
     custom = [[a, b] for a, b in zip(_list(d["exception_share"]), _list(d["decisions"]))]
     traces = [
@@ -506,6 +540,7 @@ def exceptions_by_spec(frame: pd.DataFrame, names: pd.Series) -> Spec:
             "hovertemplate": "%{x:,} "
             + APPROVAL_LABELS[status].lower()
             + " — all exceptions are %{customdata[0]:.2%} of %{customdata[1]:,} decisions<extra>%{y}</extra>",
+            "meta": drill_meta("exceptions", y=field, y_keys=d[key], approval=status) if key else None,
         }
         for status in ("approved", "pending", "rejected")
     ]
@@ -539,6 +574,7 @@ def override_spec(by_reviewer: pd.DataFrame) -> Spec:
             "customdata": [[a, b, c] for a, b, c in zip(_list(values), _list(counts), _list(d["decisions"]))],
             "hovertemplate": "%{customdata[0]:.2%} " + side + " generous (%{customdata[1]:,} of %{customdata[2]:,})"
             "<extra>%{y}</extra>",
+            "meta": drill_meta("overrides", y="reviewer", y_keys=d["decided_by_id"], direction=side),
         }
 
     lim = float(max(more.max() if len(d) else 0, less.max() if len(d) else 0, 0.01)) * 1.15
@@ -575,6 +611,7 @@ def lead_time_spec(hist: pd.DataFrame, median: float | None, p90: float | None) 
         "textposition": "none",
         "hovertemplate": "%{y:,} decisions (%{customdata:.1%}) after %{text}<extra></extra>",
         "showlegend": False,
+        "meta": drill_meta("lead", x="days", x_keys=hist["days"]),
     }
     shapes = []
     for value in (median, p90):
@@ -629,6 +666,7 @@ def backlog_spec(backlog: pd.DataFrame) -> Spec:
             "name": "Within due date",
             "marker": {"color": DUE_COLORS["within"]},
             "hovertemplate": "%{y:,} cases within their due date<extra>%{x}</extra>",
+            "meta": drill_meta("backlog", x="age", x_keys=x, overdue=False),
         },
         {
             "type": "bar",
@@ -637,6 +675,7 @@ def backlog_spec(backlog: pd.DataFrame) -> Spec:
             "name": "Overdue",
             "marker": {"color": DUE_COLORS["overdue"]},
             "hovertemplate": "%{y:,} cases overdue<extra>%{x}</extra>",
+            "meta": drill_meta("backlog", x="age", x_keys=x, overdue=True),
         },
     ]
     return _figure(traces, y_title="Open cases", y_format=",d", x_title="Age (days since opened)", barmode="stack")
@@ -653,6 +692,7 @@ def decisions_per_reviewer_spec(by_reviewer: pd.DataFrame) -> Spec:
             "name": OUTCOME_LABELS[outcome],
             "marker": {"color": OUTCOME_COLORS[outcome]},
             "hovertemplate": "%{x:,} decisions<extra>" + OUTCOME_LABELS[outcome] + "</extra>",
+            "meta": drill_meta("effective", y="reviewer", y_keys=d["decided_by_id"], outcome=outcome),
         }
         for outcome, col in OUTCOME_COUNTS
     ]
@@ -681,6 +721,7 @@ def outcome_mix_by_version_spec(by_version: pd.DataFrame) -> Spec:
             "hovertemplate": "%{y:.1%} — %{customdata[0]:,} of %{customdata[1]:,}<extra>"
             + OUTCOME_LABELS[outcome]
             + "</extra>",
+            "meta": drill_meta("effective", x="policy_version", x_keys=d["policy_version"], outcome=outcome),
         }
         for outcome, col in OUTCOME_COUNTS
     ]

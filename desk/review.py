@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field, fields
+from datetime import date, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from desk import charts
-from desk.analytics import LEAD_CAPPED, Drill, Report
+from desk.analytics import AGE_BUCKETS, LEAD_CAPPED, Drill, Report
+from desk.analytics.filters import _next_unit
 from desk.charts import APPROVAL_LABELS, OUTCOME_LABELS, REASON_LABELS, SERVICE_TYPE_LABELS
 from desk.money import format_money, minor_digits
 from desk.periods import format_time
@@ -49,12 +50,53 @@ def period_label(d: date, granularity: str) -> str:
     return d.strftime("%Y-%m") if granularity == "month" else f"week of {d:%Y-%m-%d}"
 
 
-def drill_title(d: Drill) -> str:
-    what = SERVICE_TYPE_LABELS[d.service_type] if d.service_type else "every selected service type"
-    if d.kind == "sale_month":
-        return f"services sold in {d.start:%B %Y} ({what}) that got money back, decided at any time"
-    decisions = f"{OUTCOME_LABELS[d.outcome].lower()} decisions" if d.outcome else "money decisions"
-    return f"{decisions} recorded {d.start:%d %b %Y} – {d.end:%d %b %Y} ({what})"
+def _days_words(lo: int | None, hi: int | None) -> str:
+    if lo == hi and lo is not None:
+        return "the same day" if lo == 0 else f"{lo} day{'' if lo == 1 else 's'}"
+    if hi is None:
+        return f"{lo or 0} days or more"
+    return f"{lo or 0}–{hi} days"
+
+
+def _drill_scope(d: Drill, names: Mapping[int, str]) -> str:
+    what = [SERVICE_TYPE_LABELS[d.service_type] if d.service_type else "every selected service type"]
+    if d.reason:
+        what.append(REASON_LABELS[d.reason])
+    if d.reviewer is not None:
+        who = names.get(d.reviewer, f"user {d.reviewer}")
+        what.append(f"assigned to {who}" if d.kind == "backlog" else f"decided by {who}")
+    if d.policy_version:
+        what.append(f"policy version {d.policy_version}")
+    if d.currency:
+        what.append(f"in {d.currency}")
+    return f"({'; '.join(what)})"
+
+
+def drill_title(d: Drill, names: Mapping[int, str] | None = None) -> str:
+    """The cases behind a drill-down, in words (the reviewer's or the manager's name from `names`)."""
+    names = names or {}
+    dates = f"recorded {d.start:%d %b %Y} – {d.end:%d %b %Y}"
+    outcome = f"{OUTCOME_LABELS[d.outcome].lower()} " if d.outcome else ""
+    after = _days_words(d.days_from, d.days_to)
+    state = APPROVAL_LABELS[d.approval].lower() if d.approval else ""
+    due = "" if d.overdue is None else ", overdue" if d.overdue else ", within their due date"
+    by = f" by {names.get(d.approver, f'user {d.approver}')}" if d.approver is not None else ""
+    side = f" {d.direction} generous than recommended" if d.direction else ""
+    titles = {
+        "sale_month": f"services sold in {d.start:%B %Y} that got money back, decided at any time",
+        "opened": f"cases opened {d.start:%d %b %Y} – {d.end:%d %b %Y}",
+        "backlog": f"cases not closed today, opened {after} ago{due}",
+        "awaiting": "decisions waiting for a manager's approval now",
+        "decided": f"{outcome or 'money '}decisions {dates}",
+        "effective": f"effective {outcome}decisions {dates}",
+        "recorded": f"{outcome}decisions {dates}",
+        "exceptions": f"discretionary exceptions{f' ({state})' if state else ''} {dates}",
+        "overrides": f"overrides{side} {dates}",
+        "answered": f"exceptions {state or 'approved or rejected'}{by}, {dates}",
+        "lead": f"effective decisions made {after} after the case was opened, {dates}",
+        "close": f"effective decisions whose case closed {after} after opening (the approval wait included), {dates}",
+    }
+    return f"{titles[d.kind]} {_drill_scope(d, names)}"
 
 
 def filters_note(r: Report) -> str:
@@ -67,7 +109,29 @@ def filters_note(r: Report) -> str:
     return f"Filters: {f.start:%d %b %Y} – {f.end:%d %b %Y}; {types}; {reasons}; {who}."
 
 
+CASE_STATUS_LABELS = {"open": "Open", "awaiting_approval": "Awaiting approval", "closed": "Closed"}
+
+
 def drill_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """A drill-down's list as shown and exported: a decision per row, or (the opened cases, the backlog) a
+    case per row."""
+    if "decided_on" not in rows.columns:
+        return pd.DataFrame(
+            {
+                "Case": rows["case_id"].astype("int64"),
+                "Opened on": rows["opened_on"],
+                "Due on": rows["due_on"],
+                "Status": rows["status"].map(CASE_STATUS_LABELS).fillna(rows["status"]),
+                "Assigned to": rows["assignee"].fillna("—"),
+                "Service type": rows["service_type"].map(SERVICE_TYPE_LABELS),
+                "Sold on": rows["purchased_on"],
+                "Reason": rows["reason"].map(REASON_LABELS),
+                "Requested": _amounts(rows["amount_requested_cents"], rows["currency"]),
+            }
+        )
+    approval = rows["approval_status"].map({**APPROVAL_LABELS, "not_required": "Not needed"})
+    if "superseded" in rows.columns:
+        approval = approval.where(~rows["superseded"].astype(bool), approval + " (superseded)")
     return pd.DataFrame(
         {
             "Case": rows["case_id"].astype("int64"),
@@ -79,9 +143,240 @@ def drill_table(rows: pd.DataFrame) -> pd.DataFrame:
             "Outcome": rows["outcome"].map(OUTCOME_LABELS),
             "Amount": _amounts(rows["amount_cents"], rows["currency"]),
             "Requested": _amounts(rows["amount_requested_cents"], rows["currency"]),
-            "Approval": rows["approval_status"].map({**APPROVAL_LABELS, "not_required": "Not needed"}),
+            "Approval": approval,
         }
     )
+
+
+# ---- from a number to its cases: what each point and each row stands for ---------------------------------
+
+
+def _period(start: date, r: Report) -> tuple[date, date]:
+    return start, _next_unit(start, r.filters.granularity) - timedelta(days=1)
+
+
+def _age_range(label: str) -> tuple[int | None, int | None] | None:
+    for name, lo, hi in AGE_BUCKETS:
+        if name == label:
+            return lo, hi
+    return None
+
+
+def _days_range(days: int) -> tuple[int, int | None]:
+    return days, (None if days >= LEAD_CAPPED else days)
+
+
+def _same(a, b) -> bool:
+    return str(a)[:10] == str(b)[:10] if isinstance(a, date) or _ISO_DAY.match(str(a)) else str(a) == str(b)
+
+
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _position(trace: Mapping, axis: str, point: Mapping) -> int | None:
+    """Where on `axis` of `trace` the selected `point` is: its index, when the value there is the point's
+    (a heatmap's index is [row, column]), or else the first index holding the point's value. None when the
+    trace has no such value (a selection made before the filters changed)."""
+    values = list(trace.get(axis) or [])
+    value = point.get(axis)
+    index = point.get("point_index", point.get("point_number"))
+    if isinstance(index, list | tuple):
+        index = index[1] if axis == "x" and len(index) > 1 else index[0] if index else None
+    if isinstance(index, int) and 0 <= index < len(values) and _same(values[index], value):
+        return index
+    return next((i for i, v in enumerate(values) if _same(v, value)), None)
+
+
+_POINT_FIELDS = frozenset(f.name for f in fields(Drill)) - {"kind", "start", "end", "whole_months"}
+
+
+def _from_axis(r: Report, trace: Mapping, meta: Mapping, axis: str, point: Mapping, values: dict) -> bool:
+    """Set in `values` the Drill fields the point's place on `axis` gives; False if the trace has no such
+    place (a selection made before the filters changed) or it names nothing known."""
+    name = meta.get(axis)
+    if not name:
+        return True
+    i = _position(trace, axis, point)
+    if i is None:
+        return False
+    if name == "start":
+        try:
+            values["start"], values["end"] = _period(date.fromisoformat(str(trace[axis][i])[:10]), r)
+        except ValueError:
+            return False
+        return True
+    keys = meta.get(f"{axis}_keys") or []
+    if i >= len(keys):
+        return False
+    key = keys[i]
+    if name == "days":
+        values["days_from"], values["days_to"] = _days_range(int(key))
+    elif name == "age":
+        found = _age_range(str(key))
+        if found is None:
+            return False
+        values["days_from"], values["days_to"] = found
+    else:
+        values[name] = key
+    return True
+
+
+def point_drill(r: Report, spec: Mapping, point: Mapping) -> Drill | None:
+    """A selected point or bar of chart `spec` -> the cases behind it, from its trace's `meta`
+    (desk.charts.drill_meta) and the point's own values — not its position alone, so a point that no longer
+    exists (other filters) selects nothing. None for a point that stands for no list."""
+    try:
+        trace = spec["data"][int(point.get("curve_number", -1))]
+    except (KeyError, IndexError, ValueError, TypeError):
+        return None
+    meta = trace.get("meta")
+    if not isinstance(meta, Mapping) or "drill" not in meta:
+        return None
+    values = {k: v for k, v in meta.items() if k in _POINT_FIELDS}
+    values.update(start=r.filters.start, end=r.filters.end)
+    if not all(_from_axis(r, trace, meta, axis, point, values) for axis in ("x", "y")):
+        return None
+    return Drill(str(meta["drill"]), **values)
+
+
+def _rows(table: pd.DataFrame, frame: pd.DataFrame) -> list[pd.Series]:
+    """The rows of `frame` behind each row of `table` (built from it, so sharing its index), in table order."""
+    return [frame.loc[i] for i in table.index]
+
+
+def row_drills(r: Report, tables: Mapping[str, pd.DataFrame]) -> dict[str, list[dict[str, Drill]]]:  # noqa: C901 — a step per table
+    """For each table of the page, for each of its rows in order, the lists it can drill down to: {the
+    column whose number it is: the Drill of the cases behind that number}, the first the default."""
+    f = r.filters
+    whole = (f.start, f.end)
+    cases_ok = r.cases_attributable
+    out: dict[str, list[dict[str, Drill]]] = {}
+
+    def per_row(name: str, frame: pd.DataFrame, make: Callable[[pd.Series], dict[str, Drill]]) -> None:
+        if name in tables:
+            out[name] = [make(row) for row in _rows(tables[name], frame)]
+
+    def trend(row) -> dict[str, Drill]:
+        period = _period(_as_date(row["bucket"]), r)
+        options = {
+            "Money outcomes": Drill("decided", *period, row["service_type"]),
+            "Credits": Drill("decided", *period, row["service_type"], outcome="credit"),
+        }
+        if cases_ok:
+            options["Cases opened"] = Drill("opened", *period, row["service_type"])
+        return options
+
+    def sale_month(row) -> dict[str, Drill]:
+        first = _as_date(row["month"])
+        month = (first, _next_unit(first, "month") - timedelta(days=1))
+        return {
+            "Money outcomes, by sale month": Drill("sale_month", *month),
+            "Money outcomes, by decision month": Drill("decided", *month, whole_months=True),
+        }
+
+    def reason(row) -> dict[str, Drill]:
+        options = {
+            "Decisions": Drill("effective", *whole, reason=row["reason"]),
+            "Money outcomes": Drill("decided", *whole, reason=row["reason"]),
+            "Full refunds": Drill("decided", *whole, reason=row["reason"], outcome="full_refund"),
+            "Partial refunds": Drill("decided", *whole, reason=row["reason"], outcome="partial_refund"),
+            "Credits": Drill("decided", *whole, reason=row["reason"], outcome="credit"),
+        }
+        if cases_ok:
+            options = {"Cases opened": Drill("opened", *whole, reason=row["reason"]), **options}
+        return options
+
+    def reason_type(row) -> dict[str, Drill]:
+        options = {"Decisions": Drill("effective", *whole, row["service_type"], reason=row["reason"])}
+        if cases_ok:
+            options = {"Cases opened": Drill("opened", *whole, row["service_type"], reason=row["reason"]), **options}
+        return options
+
+    def exceptions(period: tuple[date, date], **dims) -> dict[str, Drill]:
+        options = {"Exceptions": Drill("exceptions", *period, **dims)}
+        for state in ("approved", "pending", "rejected"):
+            options[APPROVAL_LABELS[state]] = Drill("exceptions", *period, approval=state, **dims)
+        return options
+
+    def reviewer(row) -> dict[str, Drill]:
+        who = int(row["decided_by_id"])
+        return {
+            "Overrides": Drill("overrides", *whole, reviewer=who),
+            "More generous": Drill("overrides", *whole, reviewer=who, direction="more"),
+            "Less generous": Drill("overrides", *whole, reviewer=who, direction="less"),
+            "Decisions": Drill("recorded", *whole, reviewer=who),
+            "Exceptions": Drill("exceptions", *whole, reviewer=who),
+        }
+
+    def health(row) -> dict[str, Drill]:
+        who = int(row["decided_by_id"])
+        return {
+            "Decisions": Drill("recorded", *whole, reviewer=who),
+            "Effective decisions": Drill("effective", *whole, reviewer=who),
+        }
+
+    def backlog(row) -> dict[str, Drill]:
+        lo, hi = _age_range(row["age"]) or (None, None)
+        return {
+            "Open cases": Drill("backlog", *whole, days_from=lo, days_to=hi),
+            "Overdue": Drill("backlog", *whole, days_from=lo, days_to=hi, overdue=True),
+        }
+
+    def lead(row) -> dict[str, Drill]:
+        lo, hi = _days_range(int(row["days"]))
+        return {"Decisions": Drill("lead", *whole, days_from=lo, days_to=hi)}
+
+    def close(row) -> dict[str, Drill]:
+        lo, hi = _days_range(int(row["days"]))
+        return {
+            "Closed (approval wait included)": Drill("close", *whole, days_from=lo, days_to=hi),
+            "Decided (to the decision)": Drill("lead", *whole, days_from=lo, days_to=hi),
+        }
+
+    def version(row) -> dict[str, Drill]:
+        v = str(row["policy_version"])
+        return {
+            "Decisions": Drill("recorded", *whole, policy_version=v),
+            "Effective decisions": Drill("effective", *whole, policy_version=v),
+            "Money outcomes": Drill("decided", *whole, policy_version=v),
+            "Credits": Drill("decided", *whole, policy_version=v, outcome="credit"),
+            "Exceptions": Drill("exceptions", *whole, policy_version=v),
+            "Overrides": Drill("overrides", *whole, policy_version=v),
+        }
+
+    def answered(row) -> dict[str, Drill]:
+        who = int(row["approver_id"])
+        return {
+            "Approved and rejected": Drill("answered", *whole, approver=who),
+            "Approved": Drill("answered", *whole, approver=who, approval="approved"),
+            "Rejected": Drill("answered", *whole, approver=who, approval="rejected"),
+        }
+
+    per_row("trend", r.trend, trend)
+    per_row("sale_month", r.sale_months, sale_month)
+    per_row("reasons", r.by_reason, reason)
+    per_row("reason_type", r.by_reason_type, reason_type)
+    per_row("exc_period", r.exceptions_by_bucket, lambda row: exceptions(_period(_as_date(row["bucket"]), r)))
+    per_row("exc_reviewer", r.by_reviewer, lambda row: exceptions(whole, reviewer=int(row["decided_by_id"])))
+    per_row("exc_reason", r.by_reason, lambda row: exceptions(whole, reason=row["reason"]))
+    per_row("overrides", r.by_reviewer, reviewer)
+    per_row("health", r.by_reviewer, health)
+    per_row("backlog", r.backlog, backlog)
+    per_row("lead", r.lead_histogram, lead)
+    per_row("close", r.close_histogram if not r.close_histogram.empty else r.lead_histogram, close)
+    per_row("versions", r.by_version, version)
+    per_row(
+        "awaiting", r.awaiting, lambda row: {"Waiting exceptions": Drill("awaiting", *whole, currency=row["currency"])}
+    )
+    per_row("approvals", r.approvals, answered)
+    per_row(
+        "granted", r.granted, lambda row: {"Effective decisions": Drill("effective", *whole, currency=row["currency"])}
+    )
+    return out
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else pd.Timestamp(value).date()
 
 
 def trend_table(r: Report) -> pd.DataFrame:
@@ -413,6 +708,8 @@ class View:
     specs: dict[str, dict]  # each chart that has something to show, as the plain dict the page sends
     tables: dict[str, pd.DataFrame]
     partial_note: str | None
+    # per table, per row in order: {the column whose number it is: the Drill of the cases behind it}
+    drills: dict[str, list[dict[str, Drill]]] = field(default_factory=dict)
 
     @cached_property
     def figures(self) -> Figures:
@@ -441,8 +738,8 @@ def build_view(r: Report, finish: Callable[[dict], dict] = charts.finished) -> V
     reason_names = r.by_reason["reason"].map(REASON_LABELS)
     if not r.exceptions_by_bucket.empty:
         fig["exc"] = charts.exceptions_by_period_spec(r.exceptions_by_bucket, g, partial)
-        fig["exc_reviewer"] = charts.exceptions_by_spec(r.by_reviewer, r.by_reviewer["reviewer"])
-        fig["exc_reason"] = charts.exceptions_by_spec(r.by_reason, reason_names)
+        fig["exc_reviewer"] = charts.exceptions_by_spec(r.by_reviewer, r.by_reviewer["reviewer"], "decided_by_id")
+        fig["exc_reason"] = charts.exceptions_by_spec(r.by_reason, reason_names, "reason")
     if r.has_decisions:
         fig["override"] = charts.override_spec(r.by_reviewer)
         fig["per_reviewer"] = charts.decisions_per_reviewer_spec(r.by_reviewer)
@@ -479,4 +776,4 @@ def build_view(r: Report, finish: Callable[[dict], dict] = charts.finished) -> V
             f"Hollow points and lighter bars: {periods} {'are' if len(partial) > 1 else 'is'} only partly in the "
             "range; compare rates, not counts, there."
         )
-    return View({name: finish(spec) for name, spec in fig.items()}, tables, note)
+    return View({name: finish(spec) for name, spec in fig.items()}, tables, note, row_drills(r, tables))

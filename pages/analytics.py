@@ -167,16 +167,26 @@ t_rates, t_reasons, t_exc, t_over, t_health, t_versions, t_money = st.tabs(
 fig, table = v.specs, v.tables  # the charts as the dicts drawn (v.figures: as go.Figure objects)
 
 
+def cases_behind(drill):
+    """(cases, how many in all) behind one number of the page."""
+    return analytics_drill(ctx.db, report.filters, ctx.actor, drill, ctx.today)
+
+
 def chart(name: str, empty: str) -> None:
-    """The figure, or why there is none. A point or bar of a money chart lists the cases behind it."""
+    """The figure, or why there is none. A point or a bar lists the cases behind it."""
     if name not in fig:
         st.info(empty)
         return
-    pick = view.SELECT_POINT if name in view.DRILL_CHARTS else {}
+    pick = view.SELECT_POINT if view.drillable(v, name) else {}
     event = view.plotly_chart(v, name, key=f"ch_{name}", width="stretch", config={"displaylogo": False}, **pick)
     picked = view.chart_drill(report, v, name, event) if pick else None
     if picked:
-        view.drill_panel(report, picked, analytics_drill(ctx.db, report.filters, ctx.actor, picked), f"ch_{name}")
+        view.drill_panel(report, picked, cases_behind(picked), f"ch_{name}")
+
+
+def table_of(name: str, title: str, key: str) -> None:
+    """Table `name` and its CSV; a selected row lists the cases behind one of its numbers."""
+    view.drillable_table(report, v, name, title, key, cases_behind)
 
 
 NO_DECISIONS = "No decisions in this period for these filters."
@@ -200,20 +210,15 @@ with t_rates:
         chart("request", "Cases are nobody's when they are opened, so there is no request rate per reviewer.")
     st.subheader("Money granted by outcome", help="Full refunds, partial refunds and credits, in dollars.")
     chart("money", NO_DECISIONS)
-    st.caption("Select a point or a bar of these charts, or a row of a table below, to list the cases behind it.")
-    picked = view.trend_drill(report, view.table_with_csv(table["trend"], "refund rates", "trend", **view.SELECT_ONE))
-    if picked:
-        view.drill_panel(report, picked, analytics_drill(ctx.db, report.filters, ctx.actor, picked), "trend")
+    st.caption("Select a point or a bar of a chart, or a row of a table, to list the cases behind it — on every tab.")
+    table_of("trend", "refund rates", "trend")
     st.subheader(
         "Refund rate by sale month and by decision month",
         help="By sale month: of the services sold in a month (the cohort), the share that got money back, "
         "whenever it was decided — a recent month's cohort still grows as its requests come in. By decision "
         "month: money decisions recorded in the month ÷ services sold in the month. Whole months.",
     )
-    event = view.table_with_csv(table["sale_month"], "refund rate by sale month", "sale_month", **view.SELECT_ONE)
-    picked = view.sale_month_drill(report, event)
-    if picked:
-        view.drill_panel(report, picked, analytics_drill(ctx.db, report.filters, ctx.actor, picked), "sale_month")
+    table_of("sale_month", "refund rate by sale month", "sale_month")
 
 with t_reasons:
     left, right = st.columns(2)
@@ -228,7 +233,7 @@ with t_reasons:
     with right:
         st.subheader("Money outcome rate by reason", help="Of the effective decisions for each reason.")
         chart("reason_money", NO_DECISIONS)
-    view.table_with_csv(table["reasons"], "reasons", "reasons")
+    table_of("reasons", "reasons", "reasons")
     if "reason_trend" in fig:
         left, right = st.columns(2)
         with left:
@@ -239,7 +244,7 @@ with t_reasons:
         with right:
             st.subheader("Reason × service type", help="Each column: the share of that type's cases per reason.")
             chart("reason_type", "")
-    view.table_with_csv(table["reason_type"], "reasons by service type", "reason_type")
+    table_of("reason_type", "reasons by service type", "reason_type")
 
 with t_exc:
     st.caption(
@@ -261,16 +266,16 @@ with t_exc:
             chart("exc", "")
         with right:
             st.subheader("Numbers")
-            view.table_with_csv(table["exc_period"], "exceptions by period", "exc_period")
+            table_of("exc_period", "exceptions by period", "exc_period")
         left, right = st.columns(2)
         with left:
             st.subheader("By reviewer")
             chart("exc_reviewer", "")
-            view.table_with_csv(table["exc_reviewer"], "exceptions by reviewer", "exc_rev")
+            table_of("exc_reviewer", "exceptions by reviewer", "exc_rev")
         with right:
             st.subheader("By reason")
             chart("exc_reason", "")
-            view.table_with_csv(table["exc_reason"], "exceptions by reason", "exc_reason")
+            table_of("exc_reason", "exceptions by reason", "exc_reason")
     st.subheader("Exception cases", help="Newest first. Click a case number to open the case.")
     listed = table["exc_list"]
     if listed.empty:
@@ -297,7 +302,7 @@ with t_over:
             chart("override", "")
         with right:
             st.subheader("Numbers")
-            view.table_with_csv(table["overrides"], "overrides by reviewer", "overrides")
+            table_of("overrides", "overrides by reviewer", "overrides")
 
 with t_health:
     within = "—" if k.within_due_share is None else f"{k.within_due_share:.1%}"
@@ -324,12 +329,12 @@ with t_health:
         chart("per_reviewer", NO_DECISIONS)
     with right:
         st.subheader("Numbers")
-        view.table_with_csv(table["health"], "desk health by reviewer", "health")
-        view.table_with_csv(table["backlog"], "backlog by age", "backlog")
+        table_of("health", "desk health by reviewer", "health")
+        table_of("backlog", "backlog by age", "backlog")
     with st.expander("Distribution of days to decision"):
-        view.table_with_csv(table["lead"], "days to decision", "lead")
+        table_of("lead", "days to decision", "lead")
     with st.expander("Distribution of days to close, the approval wait included"):
-        view.table_with_csv(table["close"], "days to close", "close")
+        table_of("close", "days to close", "close")
 
 with t_versions:
     st.caption(
@@ -345,7 +350,7 @@ with t_versions:
             chart("versions", "")
         with right:
             st.subheader("Headline numbers by policy version")
-            view.table_with_csv(table["versions"], "policy versions", "versions")
+            table_of("versions", "policy versions", "versions")
 
 with t_money:
     st.caption(
@@ -357,12 +362,12 @@ with t_money:
     if table["awaiting"].empty:
         st.caption("Nothing awaits approval for these filters.")
     else:
-        view.table_with_csv(table["awaiting"], "money awaiting approval", "awaiting")
+        table_of("awaiting", "money awaiting approval", "awaiting")
     st.subheader("Approvals and rejections per manager", help="Exceptions recorded in the period, by who answered.")
     if table["approvals"].empty:
         st.caption("No exception of this period has been approved or rejected yet.")
     else:
-        view.table_with_csv(table["approvals"], "approvals per manager", "approvals")
+        table_of("approvals", "approvals per manager", "approvals")
     st.subheader(
         "Amount granted against amount requested",
         help="Effective decisions in the period: what the customers asked for, what was granted (refunds and "
@@ -371,4 +376,4 @@ with t_money:
     if table["granted"].empty:
         st.caption(NO_DECISIONS)
     else:
-        view.table_with_csv(table["granted"], "granted against requested", "granted")
+        table_of("granted", "granted against requested", "granted")

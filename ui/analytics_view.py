@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import weakref
-from datetime import date, timedelta
+from collections.abc import Callable
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -25,6 +25,7 @@ from desk.review import (  # noqa: F401 - the page and tests read these names fr
     drill_title,
     filters_note,
     period_label,
+    point_drill,
     restated_note,
 )
 from ui.export import download_csv, download_report, plural
@@ -312,29 +313,31 @@ def _selected(event, n: int) -> int | None:
     return rows[0] if rows and 0 <= rows[0] < n else None
 
 
-def trend_drill(r: Report, event) -> Drill | None:
-    """The refund-rate table's selected row -> the money decisions of that period and service type."""
-    i = _selected(event, len(r.trend))
-    if i is None:
-        return None
-    row = r.trend.iloc[i]
-    start = row["bucket"]
-    end = _next_period(start, r.filters.granularity) - timedelta(days=1)
-    return Drill("decided", start, end, row["service_type"])
-
-
-def sale_month_drill(r: Report, event) -> Drill | None:
-    """The sale-month table's selected row -> the money decisions about services sold that month."""
-    i = _selected(event, len(r.sale_months))
-    if i is None:
-        return None
-    month = r.sale_months["month"].iloc[i]
-    return Drill("sale_month", month, _next_period(month, "month") - timedelta(days=1))
-
-
-# The charts whose points stand for money decisions of one period (and a service type or an outcome).
-DRILL_CHARTS = ("refund_count", "refund_value", "money")
 SELECT_POINT = {"on_select": "rerun", "selection_mode": "points"}
+
+
+def _pick(options: dict[str, Drill], key: str) -> Drill:
+    """The list a selected row drills down to: its first number's, or the one picked among its numbers."""
+    labels = list(options)
+    if len(labels) == 1:
+        return options[labels[0]]
+    chosen = st.segmented_control(
+        "List the cases behind",
+        labels,
+        default=labels[0],
+        key=f"drill_pick_{key}_{'|'.join(labels)}",  # a new control (at its default) when the numbers differ
+        help="Which number of the selected row to list the cases of.",
+    )
+    return options[chosen or labels[0]]
+
+
+def row_drill(v: View, name: str, event, key: str) -> Drill | None:
+    """The selected row of table `name` -> the cases behind one of its numbers (None: no row selected)."""
+    drills = v.drills.get(name, [])
+    i = _selected(event, len(drills))
+    if i is None or not drills[i]:
+        return None
+    return _pick(drills[i], key)
 
 
 def _points(event) -> list:
@@ -347,39 +350,48 @@ def _points(event) -> list:
     return list(points or [])
 
 
+def drillable(v: View, name: str) -> bool:
+    """Does a point of chart `name` stand for a list of cases (desk.charts.drill_meta)?"""
+    return any(isinstance(t.get("meta"), dict) for t in v.specs.get(name, {}).get("data", []))
+
+
 def chart_drill(r: Report, v: View, name: str, event) -> Drill | None:
-    """A selected point or bar of chart `name` -> the money decisions behind it. Read from the point's own
-    values — its period (x) and its trace's `meta` (a service type, "" for all selected types, or an
-    outcome) — not from its position, so a point that no longer exists (other filters) selects nothing."""
+    """A selected point or bar of chart `name` -> the cases behind it (desk.review.point_drill)."""
     points = _points(event)
-    if not points or name not in DRILL_CHARTS:
+    if not points or name not in v.specs:
         return None
-    point = points[0]
-    try:
-        trace = v.specs[name]["data"][int(point.get("curve_number", -1))]
-        start = date.fromisoformat(str(point.get("x", ""))[:10])
-    except (KeyError, IndexError, ValueError, TypeError):
-        return None
-    if start not in set(r.trend["bucket"]):
-        return None
-    end = _next_period(start, r.filters.granularity) - timedelta(days=1)
-    meta = trace.get("meta") or None
-    if name == "money":
-        return Drill("decided", start, end, outcome=meta)
-    return Drill("decided", start, end, meta)
+    return point_drill(r, v.specs[name], points[0])
 
 
-def _next_period(d: date, granularity: str) -> date:
-    if granularity == "week":
-        return d + timedelta(days=7)
-    return date(d.year + (d.month == 12), d.month % 12 + 1, 1)
+def names_of(r: Report) -> dict[int, str]:
+    """Who the report's ids are: its reviewers and the managers who answered."""
+    names = dict(zip(r.by_reviewer["decided_by_id"], r.by_reviewer["reviewer"]))
+    if not r.approvals.empty and "manager" in r.approvals:
+        names.update(zip(r.approvals["approver_id"], r.approvals["manager"]))
+    return {int(k): str(n) for k, n in names.items()}
+
+
+def drillable_table(
+    r: Report,
+    v: View,
+    name: str,
+    title: str,
+    key: str,
+    fetch: Callable[[Drill], tuple[pd.DataFrame, int]],
+    column_config: dict | None = None,
+) -> None:
+    """Table `name` with its CSV; select a row to list the cases behind one of its numbers."""
+    event = table_with_csv(v.tables[name], title, key, column_config, **SELECT_ONE)
+    picked = row_drill(v, name, event, key)
+    if picked:
+        drill_panel(r, picked, fetch(picked), key)
 
 
 def drill_panel(r: Report, drill: Drill, found: tuple[pd.DataFrame, int], key: str) -> None:
     """The cases behind the selected number: the filters that produced them, the list (select a row to open
     its case in this tab, as the person signed in here), and the list as CSV."""
     rows, total = found
-    st.markdown(f"**The cases behind it:** {drill_title(drill)}")
+    st.markdown(f"**The cases behind it:** {drill_title(drill, names_of(r))}")
     shown = "" if total <= len(rows) else f" The {len(rows):,} newest are listed."
     st.caption(f"{filters_note(r)} {plural(total, 'case')}.{shown}")
     if rows.empty:
@@ -388,7 +400,7 @@ def drill_panel(r: Report, drill: Drill, found: tuple[pd.DataFrame, int], key: s
     listed = drill_table(rows)
     event = table_with_csv(
         listed,
-        f"cases behind {drill_title(drill)}",
+        f"cases behind {drill_title(drill, names_of(r))}",
         f"drill_{key}",
         {"Case": st.column_config.NumberColumn(format="%d")},
         **SELECT_ONE,

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, Date, Integer, and_, case, cast, func, or_, select, type_coerce, union_all
+from sqlalchemy import Connection, Date, Integer, Select, and_, case, cast, func, or_, select, type_coerce, union_all
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import aliased
 
@@ -21,6 +21,7 @@ from data.models import EFFECTIVE_APPROVAL_STATUSES as EFFECTIVE_STATUSES
 from data.models import (
     LEAD_COLUMNS,
     LEAD_DAYS_MAX,
+    REASONS,
     SERVICE_TYPES,
     Case,
     CaseEvent,
@@ -39,6 +40,7 @@ from desk.analytics.filters import (
     AGE_BUCKETS,
     CASH_OUTCOMES,
     EXCEPTION_LIST_LIMIT,
+    GENEROSITY,
     STATE,
     Filters,
     _in_range,
@@ -51,7 +53,7 @@ from desk.analytics.filters import (
 from desk.analytics.metrics import summarise
 from desk.auth import PERMISSIONS, Actor
 from desk.errors import DatabaseNotReady, InvalidInput, NotAllowed
-from desk.money import DEFAULT_CURRENCY, check_currency
+from desk.money import DEFAULT_CURRENCY, MoneyError, check_currency
 from policy import MONEY_OUTCOMES
 
 
@@ -375,71 +377,258 @@ def by_sale_month(conn: Connection, f: Filters) -> pd.DataFrame:
 
 
 DRILL_LIMIT = 1000
-DRILL_KINDS = ("decided", "sale_month")
+# What a drill-down lists (docs/metrics.md, "Drill-down"). Of the decisions recorded in the range:
+#   decided     the effective money decisions (refunds and credits): the refund-rate numbers
+#   effective   the effective decisions, any outcome
+#   recorded    every decision recorded (superseded, pending and rejected ones too)
+#   exceptions  the discretionary exceptions recorded (`approval`: only those in that approval state)
+#   overrides   the decisions whose outcome differs from the recommendation (`direction`: "more"/"less" generous)
+#   lead        the effective decisions made `days_from`..`days_to` days after their case was opened
+#   close       the effective decisions whose case closed (the approval included) that many days after opening
+#   answered    the exceptions a manager (`approver`) approved or rejected
+# and also:
+#   sale_month  the effective money decisions about services sold in the month from `start` (decided any time)
+#   awaiting    the decisions waiting for a manager's approval now (the date range does not apply)
+#   opened      the cases opened in the range
+#   backlog     the cases not closed as of today, opened `days_from`..`days_to` days ago (`overdue`: past due)
+DECISION_DRILLS = ("decided", "effective", "recorded", "exceptions", "overrides", "lead", "close", "answered")
+CASE_DRILLS = ("opened", "backlog")
+DRILL_KINDS = (*DECISION_DRILLS, "sale_month", "awaiting", *CASE_DRILLS)
+APPROVAL_STATES = ("approved", "pending", "rejected")
+DIRECTIONS = ("more", "less")
 
 
 @dataclass(frozen=True)
 class Drill:
-    """The cases behind one number of the page: the effective money decisions (refunds and credits) of a
-    slice of the report — recorded between `start` and `end` ("decided"), or about services sold in the
-    month starting `start` ("sale_month", any decision date) — optionally of one service type."""
+    """The cases behind one number of the page: a `kind` of DRILL_KINDS over `start`..`end` (within the
+    page's range), narrowed by the fields that are set — on top of the page's filters, never instead."""
 
     kind: str
     start: date
     end: date
     service_type: str | None = None
-    outcome: str | None = None  # one money outcome only (a bar of the money-by-outcome chart)
+    outcome: str | None = None  # one outcome only (a bar of the money-by-outcome chart)
+    reason: str | None = None
+    reviewer: int | None = None  # the decider; for the backlog, the assignee
+    policy_version: str | None = None
+    currency: str | None = None  # the service's currency
+    approval: str | None = None  # exceptions in one approval state; answered: approved or rejected
+    direction: str | None = None  # overrides: "more" or "less" generous than recommended
+    days_from: int | None = None  # lead, close: days from opening (0 = same day or before); backlog: age
+    days_to: int | None = None  # None: no upper bound (LEAD_DAYS_MAX + 1 means "31 or more")
+    overdue: bool | None = None  # backlog: only cases past (True) or within (False) their due date
+    approver: int | None = None  # answered: the manager who answered
+    whole_months: bool = False  # the dates as they are, not clipped to the page's range (the sale-month table)
 
 
-def drill_cases(db: Database, filters: Filters, actor: Actor, drill: Drill, limit: int = DRILL_LIMIT):
-    """(cases, how many in all): the cases behind `drill` under the page's filters (scoped to what `actor`
-    may see), newest decision first, at most `limit` rows."""
-    f = scope(validate(filters), actor)
+def _check_drill(drill: Drill) -> None:
     if drill.kind not in DRILL_KINDS:
         raise InvalidInput(f"Unknown drill-down {drill.kind!r}.", field="drill")
     if drill.service_type is not None and drill.service_type not in SERVICE_TYPES:
         raise InvalidInput(f"Unknown service type: {drill.service_type}.", field="service_types")
-    if drill.outcome is not None and drill.outcome not in MONEY_OUTCOMES:
+    if drill.reason is not None and drill.reason not in REASONS:
+        raise InvalidInput(f"Unknown reason: {drill.reason}.", field="reasons")
+    if drill.outcome is not None and drill.outcome not in GENEROSITY:
+        raise InvalidInput(f"Unknown outcome: {drill.outcome}.", field="outcome")
+    if drill.kind in ("decided", "sale_month") and drill.outcome is not None and drill.outcome not in MONEY_OUTCOMES:
         raise InvalidInput(f"Not a money outcome: {drill.outcome}.", field="outcome")
-    decider = aliased(User)
-    cond = [
-        Decision.counts,
-        Decision.outcome.in_((drill.outcome,) if drill.outcome else MONEY_OUTCOMES),
+    if drill.approval is not None and drill.approval not in APPROVAL_STATES:
+        raise InvalidInput(f"Unknown approval state: {drill.approval}.", field="approval")
+    if drill.direction is not None and drill.direction not in DIRECTIONS:
+        raise InvalidInput(f"Overrides are more or less generous, not {drill.direction!r}.", field="direction")
+    if drill.currency is not None:
+        try:
+            check_currency(drill.currency)
+        except MoneyError as exc:
+            raise InvalidInput(f"Not a currency: {exc}.", field="currency") from None
+
+
+def _capped_days(days):
+    """Days as the histograms count them: 0 for the same day (or before), LEAD_DAYS_MAX + 1 for "or more"."""
+    cap = LEAD_DAYS_MAX + 1
+    return case((days < 0, 0), (days > cap, cap), else_=days)
+
+
+def _days_between(days, lo: int | None, hi: int | None) -> list:
+    cond = []
+    if lo is not None:
+        cond.append(days >= lo)
+    if hi is not None:
+        cond.append(days <= hi)
+    return cond
+
+
+def _generosity(column):
+    return case({o: i for i, o in enumerate(GENEROSITY)}, value=column)
+
+
+def _money(d: Drill) -> list:
+    return [Decision.counts, Decision.outcome.in_((d.outcome,) if d.outcome else MONEY_OUTCOMES)]
+
+
+def _exceptions(d: Drill) -> list:
+    return [Decision.is_exception == True, *([Decision.approval_status == d.approval] if d.approval else [])]  # noqa: E712
+
+
+def _overrides(d: Drill) -> list:
+    given, advised = _generosity(Decision.outcome), _generosity(Decision.recommended_outcome)
+    return [{"more": given > advised, "less": given < advised}.get(d.direction or "", given != advised)]
+
+
+def _answered_by(d: Drill) -> list:
+    return [
+        Decision.approved_at.is_not(None),
+        Decision.is_exception == True,  # noqa: E712
+        Decision.approval_status.in_((d.approval,) if d.approval else ("approved", "rejected")),
+        Decision.approver_id.is_not(None) if d.approver is None else Decision.approver_id == d.approver,
     ]
-    if drill.kind == "decided":
-        cond.append(Decision.decided_on.between(max(drill.start, f.start), min(drill.end, f.end)))
-    else:
-        month = _unit_start(drill.start, "month")
-        cond.append(Service.purchased_on.between(month, _next_unit(month, "month") - timedelta(days=1)))
-    cond += _decision_conditions(replace(f, service_types=(drill.service_type,)) if drill.service_type else f)
-    base = (
-        select(Decision.id)
-        .join(Case, Case.id == Decision.case_id)
-        .join(Service, Service.id == Case.service_id)
-        .where(*cond)
-    )
-    q = (
-        select(
-            Decision.case_id,
-            Decision.decided_on,
-            decider.display_name.label("decided_by"),
-            Decision.service_type,
-            Decision.reason,
-            Decision.outcome,
-            Decision.amount_cents,
-            Service.currency,
-            Service.purchased_on,
-            Case.amount_requested_cents,
-            Decision.approval_status,
+
+
+def _days_to(d: Drill, dialect: str) -> list:
+    """Effective decisions made (lead) or closed (close: the approval day when a manager approved it)
+    `days_from`..`days_to` days after their case was opened, counted as the histograms count them."""
+    days = _days(Decision.decided_on, Case.opened_on, dialect)
+    if d.kind == "close":
+        waited = and_(
+            Decision.approval_status == "approved", Decision.approved_at.is_not(None), Case.decided_on.is_not(None)
         )
-        .join(decider, decider.id == Decision.decided_by_id)
-        .join(Case, Case.id == Decision.case_id)
-        .join(Service, Service.id == Case.service_id)
-        .where(*cond)
-        .order_by(Decision.decided_on.desc(), Decision.id.desc())
-        .limit(limit)
+        days = case((waited, _days(Case.decided_on, Case.opened_on, dialect)), else_=days)
+    return [Decision.counts, *_days_between(_capped_days(days), d.days_from, d.days_to)]
+
+
+# Per decision drill-down kind, what it selects beyond the dates and the dimensions.
+_DECISION_KINDS = {
+    "decided": lambda d, dialect: _money(d),
+    "sale_month": lambda d, dialect: _money(d),
+    "effective": lambda d, dialect: [Decision.counts],
+    "recorded": lambda d, dialect: [],
+    "exceptions": lambda d, dialect: _exceptions(d),
+    "overrides": lambda d, dialect: _overrides(d),
+    "lead": _days_to,
+    "close": _days_to,
+    "answered": lambda d, dialect: _answered_by(d),
+    "awaiting": lambda d, dialect: [Decision.approval_status == "pending", Decision.superseded.is_(False)],
+}
+
+
+def _decision_drill(drill: Drill, f: Filters, dialect: str) -> list:
+    """The conditions on decisions (joined to their case and service) of a decision drill-down: its
+    dates, what its kind selects, its own dimensions and the page's filters."""
+    if drill.kind == "sale_month":
+        month = _unit_start(drill.start, "month")
+        cond: list = [Service.purchased_on.between(month, _next_unit(month, "month") - timedelta(days=1))]
+    elif drill.kind == "awaiting":  # a snapshot: the date range does not apply
+        cond = []
+    elif drill.whole_months:
+        cond = [Decision.decided_on.between(drill.start, drill.end)]
+    else:
+        cond = [Decision.decided_on.between(max(drill.start, f.start), min(drill.end, f.end))]
+    cond += _DECISION_KINDS[drill.kind](drill, dialect)
+    if drill.outcome and drill.kind not in ("decided", "sale_month"):
+        cond.append(Decision.outcome == drill.outcome)
+    dims = (
+        (Decision.service_type, drill.service_type),
+        (Decision.reason, drill.reason),
+        (Decision.decided_by_id, drill.reviewer),
+        (Decision.policy_version, drill.policy_version),
+        (Service.currency, drill.currency),
     )
+    cond += [column == value for column, value in dims if value is not None]
+    return cond + _decision_conditions(f)
+
+
+def _case_drill(drill: Drill, f: Filters, today: date, dialect: str) -> list:
+    """The conditions on cases (joined to their service) of a case drill-down."""
+    if drill.kind == "opened":
+        if f.reviewers:
+            raise InvalidInput(
+                "Cases are nobody's when they are opened: clear the reviewer filter to list them.", field="reviewers"
+            )
+        cond: list = [Case.opened_on.between(max(drill.start, f.start), min(drill.end, f.end))]
+    else:  # the backlog: a snapshot as of today
+        cond = [Case.status != "closed"]
+        if drill.days_to is not None:  # opened at most days_to days ago
+            cond.append(Case.opened_on >= today - timedelta(days=drill.days_to))
+        if drill.days_from:  # and at least days_from days ago (a case opened after today is 0 days old)
+            cond.append(Case.opened_on <= today - timedelta(days=drill.days_from))
+        if drill.overdue is not None:
+            cond.append(Case.due_on < today if drill.overdue else or_(Case.due_on >= today, Case.due_on.is_(None)))
+    if drill.service_type:
+        cond.append(Case.service_type == drill.service_type)
+    if drill.reason:
+        cond.append(Case.reason == drill.reason)
+    if drill.reviewer is not None:
+        cond.append(Case.assignee_id == drill.reviewer)
+    if drill.currency:
+        cond.append(Service.currency == drill.currency)
+    return cond + _case_filters(f)
+
+
+def drill_cases(
+    db: Database, filters: Filters, actor: Actor, drill: Drill, limit: int = DRILL_LIMIT, today: date | None = None
+):
+    """(cases, how many in all): the cases behind `drill` under the page's filters (scoped to what `actor`
+    may see), newest first, at most `limit` rows. Decision drill-downs list one row per decision (its case,
+    when, by whom, outcome, amount); case drill-downs (opened, backlog — as of `today`) one row per case."""
+    f = scope(validate(filters), actor)
+    _check_drill(drill)
+    q: Select
     with _reading(db) as conn:
+        dialect = conn.dialect.name
+        if drill.kind in CASE_DRILLS:
+            cond = _case_drill(drill, f, today or date.today(), dialect)
+            assignee = aliased(User)
+            base = select(Case.id).join(Service, Service.id == Case.service_id).where(*cond)
+            q = (
+                select(
+                    Case.id.label("case_id"),
+                    Case.opened_on,
+                    Case.due_on,
+                    Case.status,
+                    assignee.display_name.label("assignee"),
+                    Case.service_type,
+                    Case.reason,
+                    Case.amount_requested_cents,
+                    Service.currency,
+                    Service.purchased_on,
+                )
+                .join(Service, Service.id == Case.service_id)
+                .outerjoin(assignee, assignee.id == Case.assignee_id)
+                .where(*cond)
+                .order_by(Case.opened_on.desc(), Case.id.desc())
+                .limit(limit)
+            )
+        else:
+            cond = _decision_drill(drill, f, dialect)
+            decider = aliased(User)
+            base = (
+                select(Decision.id)
+                .join(Case, Case.id == Decision.case_id)
+                .join(Service, Service.id == Case.service_id)
+                .where(*cond)
+            )
+            q = (
+                select(
+                    Decision.case_id,
+                    Decision.decided_on,
+                    decider.display_name.label("decided_by"),
+                    Decision.service_type,
+                    Decision.reason,
+                    Decision.outcome,
+                    Decision.amount_cents,
+                    Service.currency,
+                    Service.purchased_on,
+                    Case.amount_requested_cents,
+                    Decision.approval_status,
+                    Decision.superseded,
+                )
+                .join(decider, decider.id == Decision.decided_by_id)
+                .join(Case, Case.id == Decision.case_id)
+                .join(Service, Service.id == Case.service_id)
+                .where(*cond)
+                .order_by(Decision.decided_on.desc(), Decision.id.desc())
+                .limit(limit)
+            )
         rows = _frame(conn, q)
         total = int(conn.execute(select(func.count()).select_from(base.subquery())).scalar_one())
     return rows, total

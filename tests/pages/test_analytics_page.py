@@ -363,7 +363,7 @@ def _listed(at):
 
 def test_selecting_a_bar_of_the_money_chart_lists_the_decisions_behind_it(app):
     at = open_page(app, MANAGER)
-    spec = next(c for c in charts(at) if c["data"] and c["data"][0].get("meta") == "full_refund")
+    spec = next(c for c in charts(at) if c["data"] and c["data"][0]["meta"].get("outcome") == "full_refund")
     bars = spec["data"][0]  # full refunds per period; customdata holds how many decisions each bar is
     i = max(range(len(bars["x"])), key=lambda j: bars["customdata"][j])
     _select_point(at, "ch_money", spec, 0, i)
@@ -380,7 +380,7 @@ def test_selecting_a_bar_of_the_money_chart_lists_the_decisions_behind_it(app):
 
 def test_selecting_a_point_of_the_refund_rate_chart_lists_that_period_and_type(app):
     at = open_page(app, MANAGER)
-    spec = next(c for c in charts(at) if c["data"] and c["data"][0].get("meta") == "technical_support")
+    spec = next(c for c in charts(at) if c["data"] and c["data"][0]["meta"].get("service_type") == "technical_support")
     trend = next(df.value for df in at.dataframe if "Cash refund rate (%)" in df.value.columns)
     _select_point(at, "ch_refund_count", spec, 0, 2)
     row = trend[(trend["Service type"] == "Technical support")].iloc[2]
