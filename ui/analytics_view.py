@@ -325,7 +325,8 @@ def _pick(options: dict[str, Drill], key: str) -> Drill:
         "List the cases behind",
         labels,
         default=labels[0],
-        key=f"drill_pick_{key}_{'|'.join(labels)}",  # a new control (at its default) when the numbers differ
+        # a new control (at its default) when the numbers differ; the key is also a CSS class: no spaces
+        key=f"drill_pick_{key}_" + re.sub(r"[^A-Za-z0-9]+", "_", "_".join(labels)).strip("_"),
         help="Which number of the selected row to list the cases of.",
     )
     return options[chosen or labels[0]]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from data.db import open_database
 from data.models import Decision
-from tests.support.browser import ARTIFACTS, wait_for_app
+from tests.support.browser import ARTIFACTS, select_row, wait_for_app
 
 pytestmark = pytest.mark.browser
 
@@ -169,3 +169,34 @@ def test_a_bar_of_the_money_chart_drills_down_to_its_cases(browser_page, live_se
         panel.locator("xpath=following::*[@data-testid='stDownloadButton'][1]").get_by_role("button").click()
     assert download.value.suggested_filename.startswith("refund-desk-cases-behind-full-refund-decisions")
     assert buttons.count() > 1
+
+
+def test_a_row_of_the_backlog_table_drills_down_and_the_number_can_be_picked(browser_page, live_server):
+    """On the Desk health tab, selecting a backlog row lists that age's open cases; "Overdue" narrows the list
+    to the overdue ones; a case of the list opens as the same manager."""
+    page = browser_page
+    open_as_manager(page, live_server)
+    page.get_by_role("tab", name="Desk health").click()
+    grid = page.locator(".st-key-table_backlog [data-testid='stDataFrame']")
+    expect(grid).to_be_visible()
+    grid.scroll_into_view_if_needed()
+    select_row(grid, 4)  # 15–30 days: the demo desk's overdue cases
+    wait_for_app(page)
+    panel = page.get_by_test_id("stMarkdown").filter(has_text="The cases behind it:")
+    expect(panel).to_contain_text("cases not closed today, opened 15–30 days ago (every selected service type)")
+    page.locator(".st-key-drill_pick_backlog_Open_cases_Overdue").get_by_role("radio", name="Overdue").click()
+    wait_for_app(page)
+    expect(panel).to_contain_text("opened 15–30 days ago, overdue")
+    listed = page.locator(".st-key-table_drill_backlog [data-testid='stDataFrame']")
+    expect(listed).to_be_visible()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "analytics-backlog-drilldown.png"), full_page=True)
+    select_row(listed, 1)
+    wait_for_app(page)
+    link = page.get_by_test_id("stPageLink-NavLink").filter(has_text="Open case")
+    expect(link).to_be_visible()
+    case_id = link.inner_text().split("Open case")[-1].strip()
+    link.click()
+    wait_for_app(page)
+    page.wait_for_url(f"**/case?case={case_id}")
+    expect(page.get_by_test_id("stSidebar")).to_contain_text("Max Müller · manager")

@@ -399,3 +399,40 @@ def test_a_stale_chart_selection_selects_nothing(app):
     at.run()
     assert not at.exception, at.exception
     assert "**The cases behind it:**" not in "\n".join(m.value for m in at.markdown)
+
+
+def _panel(at) -> str:
+    return next((m.value for m in at.markdown if m.value.startswith("**The cases behind it:**")), "")
+
+
+def test_a_row_of_a_table_on_another_tab_lists_the_cases_of_the_number_picked(app):
+    """The exceptions-by-reviewer row lists that reviewer's exceptions; picking "Pending" lists only those."""
+    at = open_page(app, MANAGER)
+    table = next(df.value for df in at.dataframe if "Reviewer" in df.value.columns and "Pending" in df.value.columns)
+    i = int(table["Pending"].to_numpy().argmax())
+    row = table.iloc[i]
+    at.session_state["table_exc_rev"] = {"selection": {"rows": [i], "columns": []}}
+    at.run()
+    assert not at.exception, at.exception
+    expected = "discretionary exceptions recorded 27 Nov 2025 – 26 Nov 2026 (every selected service type; decided by"
+    assert f"{expected} {row['Reviewer']})" in _panel(at)
+    assert len(_listed(at)) == row["Exceptions"]
+    at.session_state["drill_pick_exc_rev_Exceptions_Approved_Pending_Rejected"] = "Pending"  # the control's pick
+    at.run()
+    assert not at.exception, at.exception
+    assert "discretionary exceptions (pending)" in _panel(at)
+    listed = _listed(at)
+    assert len(listed) == row["Pending"] and set(listed["Approval"]) == {"Pending"}
+    assert set(listed["Decided by"]) == {row["Reviewer"]}
+
+
+def test_a_bar_of_the_backlog_chart_lists_the_open_cases_of_that_age(app):
+    at = open_page(app, MANAGER)
+    spec = next(c for c in charts(at) if c["data"] and c["data"][0]["meta"].get("drill") == "backlog")
+    bars = spec["data"][1]  # the overdue cases per age
+    i = max(range(len(bars["x"])), key=lambda j: bars["y"][j])
+    _select_point(at, "ch_backlog", spec, 1, i)
+    assert "cases not closed today, opened " in _panel(at) and ", overdue (every selected service type)" in _panel(at)
+    listed = next(df.value for df in at.dataframe if "Opened on" in df.value.columns)
+    assert len(listed) == min(bars["y"][i], 1000)
+    assert (listed["Due on"] < date(2026, 11, 26)).all() and "Closed" not in set(listed["Status"])
