@@ -181,7 +181,9 @@ def chart(name: str, empty: str) -> None:
     event = view.plotly_chart(v, name, key=f"ch_{name}", width="stretch", config={"displaylogo": False}, **pick)
     picked = view.chart_drill(report, v, name, event) if pick else None
     if picked:
-        view.drill_panel(report, picked, cases_behind(picked), f"ch_{name}")
+        with st.spinner("Listing the cases…"):
+            found = cases_behind(picked)
+        view.drill_panel(report, picked, found, f"ch_{name}")
 
 
 def table_of(name: str, title: str, key: str) -> None:

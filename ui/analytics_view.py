@@ -378,23 +378,31 @@ def drillable_table(
     name: str,
     title: str,
     key: str,
-    fetch: Callable[[Drill], tuple[pd.DataFrame, int]],
+    fetch: Callable[[Drill], tuple[pd.DataFrame, int | None]],
     column_config: dict | None = None,
 ) -> None:
     """Table `name` with its CSV; select a row to list the cases behind one of its numbers."""
     event = table_with_csv(v.tables[name], title, key, column_config, **SELECT_ONE)
     picked = row_drill(v, name, event, key)
     if picked:
-        drill_panel(r, picked, fetch(picked), key)
+        with st.spinner("Listing the cases…"):
+            found = fetch(picked)
+        drill_panel(r, picked, found, key)
 
 
-def drill_panel(r: Report, drill: Drill, found: tuple[pd.DataFrame, int], key: str) -> None:
+def drill_panel(r: Report, drill: Drill, found: tuple[pd.DataFrame, int | None], key: str) -> None:
     """The cases behind the selected number: the filters that produced them, the list (select a row to open
     its case in this tab, as the person signed in here), and the list as CSV."""
     rows, total = found
     st.markdown(f"**The cases behind it:** {drill_title(drill, names_of(r))}")
-    shown = "" if total <= len(rows) else f" The {len(rows):,} newest are listed."
-    st.caption(f"{filters_note(r)} {plural(total, 'case')}.{shown}")
+    if total is None:  # cut at the limit and not counted (the number selected says how many)
+        st.caption(
+            f"{filters_note(r)} More than {len(rows):,} cases: the {len(rows):,} newest are listed — a shorter "
+            "period or another filter lists the others."
+        )
+    else:
+        shown = "" if total <= len(rows) else f" The {len(rows):,} newest are listed."
+        st.caption(f"{filters_note(r)} {plural(total, 'case')}.{shown}")
     if rows.empty:
         st.caption("No cases behind this number.")
         return

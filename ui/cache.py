@@ -51,12 +51,12 @@ def analytics_view(
 
 @st.cache_data(ttl=ANALYTICS_TTL_SECONDS, show_spinner=False, max_entries=64)
 def _drill(_db: Database, url: str, filters: analytics.Filters, actor: Actor, drill: analytics.Drill, today: date):
-    return analytics.drill_cases(_db, filters, actor, drill, today=today)
+    return analytics.drill_cases(_db, filters, actor, drill, today=today, exact=False)
 
 
 def analytics_drill(db: Database, filters: analytics.Filters, actor: Actor, drill: analytics.Drill, today: date):
-    """(cases, how many in all): the cases behind one number of the analytics page (the backlog as of
-    `today`), cached like it."""
+    """(cases, how many in all — None when more than listed): the cases behind one number of the analytics
+    page (the backlog as of `today`), cached like it."""
     return _drill(db, db.url, filters, actor, drill, today)
 
 
