@@ -29,9 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--db", help="database URL (it gets written to); default: a fresh demo desk")
     ap.add_argument("--runs", type=int, default=20, help="timed round trips (default 20)")
     args = ap.parse_args(argv)
-    from playwright.sync_api import sync_playwright
-
-    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, select_row, wait_for_app
+    from tests.support.browser import StreamlitServer, open_chromium, select_row, wait_for_app
 
     made = None
     url = args.db
@@ -51,8 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     server = StreamlitServer(url, log_name="decide-next-bench")
     times: list[float] = []
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        with open_chromium() as browser:
             page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
             page.set_default_timeout(60_000)
             page.goto(server.url)
@@ -93,7 +90,6 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 times.append((time.perf_counter() - started) * 1000)
                 wait_for_app(page)
-            browser.close()
     finally:
         server.stop()
         if made is not None:

@@ -42,16 +42,13 @@ def _smtp_server():
 def browser_upload(url: str, scratch: Path, data: bytes, case_id: int) -> None:
     """The same 10 MB file uploaded through the case page: a live `streamlit run` and headless Chromium, from
     choosing the file to the page showing the success message and the re-encoded image."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, wait_for_app
+    from tests.support.browser import StreamlitServer, open_chromium, wait_for_app
 
     path = scratch / "big screenshot.png"
     path.write_bytes(data)
     server = StreamlitServer(url, log_name="bench-outbox")
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        with open_chromium() as browser:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(120_000)
             page.goto(server.url)
@@ -68,7 +65,6 @@ def browser_upload(url: str, scratch: Path, data: bytes, case_id: int) -> None:
             page.get_by_test_id("stImage").first.wait_for()
             wait_for_app(page)
             t2 = time.perf_counter()
-            browser.close()
         print(
             f"upload PNG {len(data) / 1024 / 1024:.2f} MB in the browser: file to the server {t1 - t0:.2f} s, "
             f"Upload click to the image shown {t2 - t1:.2f} s, total {t2 - t0:.2f} s"

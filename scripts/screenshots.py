@@ -13,9 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
-
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, StreamlitServer, select_row, wait_for_app  # noqa: E402
+from tests.support.browser import StreamlitServer, open_chromium, select_row, wait_for_app  # noqa: E402
 
 
 def main(url: str, case_id: str | None = None) -> None:
@@ -23,8 +21,7 @@ def main(url: str, case_id: str | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     server = StreamlitServer(url, log_name="screenshots")
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        with open_chromium() as browser:
             page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
             page.set_default_timeout(60_000)
             page.goto(server.url)
@@ -42,7 +39,6 @@ def main(url: str, case_id: str | None = None) -> None:
             page.get_by_role("button", name="Decide and open next").wait_for()
             page.wait_for_timeout(1500)
             page.screenshot(path=str(out / "case.png"))
-            browser.close()
     finally:
         server.stop()
     print(f"wrote {out / 'queue.png'} and {out / 'case.png'}")

@@ -128,17 +128,27 @@ class StreamlitServer:
         self._log.close()
 
 
+@contextlib.contextmanager
+def open_chromium() -> Iterator:
+    """Debian's headless Chromium under Playwright, closed on exit (the tests, benchmarks and scripts all open
+    it here)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 @pytest.fixture(scope="session")
 def chromium():
     """A headless Debian Chromium driven by Playwright (one per test session)."""
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
         pytest.fail("Debian's chromium is missing: run `make test` (it installs it) or `apt-get install chromium`")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with open_chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -184,15 +194,20 @@ def browser_page(chromium, request):
     context.close()
 
 
-# Counts, in the page, the reruns it asks the server for and the runs the server reports finished, by reading
-# the protobuf messages on Streamlit's websocket: a BackMsg whose first field is rerun_script (field 11,
-# length-delimited: tag byte 0x5a) asks for a run; a ForwardMsg carrying script_finished (field 6, an enum)
-# reports one. When a run finishes, every rerun asked for before that moment has been served by it (the
-# server restarts a run that a rerun request interrupts: FINISHED_EARLY_FOR_RERUN = 2, then a new run).
+# Counts, in the page, the runs it waits for, by reading the protobuf messages on Streamlit's websocket
+# (Streamlit 1.67's streamlit/proto/): a BackMsg whose first field is rerun_script (field 11, length-delimited:
+# tag byte 0x5a) asks for a run; a ForwardMsg carrying new_session (field 4) starts a run and one carrying
+# script_finished (field 6, an enum) ends it. When a run finishes, every rerun asked for before that moment has
+# been served by it. A run the server starts by itself is pending too, from its new_session to its
+# script_finished: st.switch_page and st.rerun end the current run with FINISHED_EARLY_FOR_RERUN (2) and the
+# server then starts the next page's run with a new_session that no rerun_script asked for (recorded frames:
+# script_finished 2, session_status_changed running=false, new_session, ..., script_finished 0). So the page
+# is waiting while a rerun is unanswered, while a run is open, or after an early finish until the next run
+# starts.
 RERUN_TRACKER = """
 (() => {
   if (window.__rdRuns) return;
-  const runs = window.__rdRuns = {asked: 0, answered: 0, early: false};
+  const runs = window.__rdRuns = {asked: 0, answered: 0, open: 0, early: false};
   const bytes = (d) => d instanceof ArrayBuffer ? new Uint8Array(d)
     : ArrayBuffer.isView(d) ? new Uint8Array(d.buffer, d.byteOffset, d.byteLength) : null;
   const varint = (b, i) => {
@@ -200,18 +215,19 @@ RERUN_TRACKER = """
     do { x = b[i++]; v += (x & 0x7f) * 2 ** s; s += 7; } while (x & 0x80);
     return [v, i];
   };
-  const finishedStatus = (b) => {
+  // which run event a ForwardMsg is: {started: true} for new_session, {finished: status} for script_finished
+  const runEvent = (b) => {
     let i = 0;
     while (i < b.length) {
       let tag, v; [tag, i] = varint(b, i);
       const field = Math.floor(tag / 8), wire = tag & 7;
-      if (wire === 0) { [v, i] = varint(b, i); if (field === 6) return v; }
-      else if (wire === 2) { [v, i] = varint(b, i); i += v; }
+      if (wire === 0) { [v, i] = varint(b, i); if (field === 6) return {finished: v}; }
+      else if (wire === 2) { if (field === 4) return {started: true}; [v, i] = varint(b, i); i += v; }
       else if (wire === 1) i += 8;
       else if (wire === 5) i += 4;
-      else return -1;
+      else return null;
     }
-    return -1;
+    return null;
   };
   const Native = window.WebSocket;
   const send = Native.prototype.send;
@@ -225,8 +241,12 @@ RERUN_TRACKER = """
       super(...args);
       this.addEventListener("message", (ev) => {
         const b = bytes(ev.data);
-        const status = b ? finishedStatus(b) : -1;
-        if (status >= 0) { runs.answered = runs.asked; runs.early = status === 2; }
+        const event = b ? runEvent(b) : null;
+        if (!event) return;
+        if (event.started) { runs.open += 1; runs.early = false; return; }
+        runs.answered = runs.asked;
+        runs.open = Math.max(0, runs.open - 1);
+        runs.early = event.finished === 2;
       });
     }
   };
@@ -238,13 +258,14 @@ APP_IDLE = """() => {
   if (!app || app.dataset.testConnectionState !== "CONNECTED") return false;
   if (app.dataset.testScriptState !== "notRunning") return false;
   const runs = window.__rdRuns;
-  return !runs || (runs.asked > 0 && runs.answered === runs.asked && !runs.early);
+  return !runs || (runs.asked > 0 && runs.answered === runs.asked && runs.open === 0 && !runs.early);
 }"""
 
 
 def wait_for_app(page, timeout: float = TIMEOUT_MS) -> None:
-    """Wait until the app is connected, not running, and has finished every rerun this page asked for (a
-    click or a typed value that the server has not answered yet counts as asked as soon as it is sent)."""
+    """Wait until the app is connected, not running, has finished every rerun this page asked for (a click or a
+    typed value that the server has not answered yet counts as asked as soon as it is sent) and every run the
+    server started by itself (the next page's run after st.switch_page)."""
     page.wait_for_function(APP_IDLE, timeout=timeout)
 
 
@@ -253,8 +274,15 @@ GRID_ROW_PX = 35  # a data grid's row height; its header row is as high
 
 def select_row(grid, row: int = 1) -> None:
     """Click the row marker of data row `row` (1 = the first below the header) of a data grid locator, e.g.
-    `page.get_by_test_id("stDataFrame").first`: the queue opens that case."""
+    `page.get_by_test_id("stDataFrame").first`: the queue opens that case.
+
+    Returns once the page has sent the rerun that the selection asks for: the data grid sends it a moment after
+    the click, so a `wait_for_app` straight after a bare click could see the previous run finished and nothing
+    asked yet, and return on the old page (seen under CPU load)."""
+    asked = "() => window.__rdRuns ? window.__rdRuns.asked : 0"
+    before = grid.page.evaluate(asked)
     grid.click(position={"x": 15, "y": row * GRID_ROW_PX + 17})
+    grid.page.wait_for_function(f"n => !window.__rdRuns || ({asked})() > n", arg=before)  # a tracked page
 
 
 def settle(page) -> None:
