@@ -11,7 +11,7 @@ from sqlalchemy import select
 from data.models import Decision
 from desk.queue import QueueFilters, neighbours
 from tests.browser.test_reviewer_flow import click, desk, start  # noqa: F401  (desk is a fixture)
-from tests.support.browser import select_row, wait_for_app
+from tests.support.browser import rerun_by, select_row, wait_for_app
 from tests.support.cases import add_case, user_id
 
 pytestmark = pytest.mark.browser
@@ -62,8 +62,9 @@ def press(page, key: str, button) -> None:
     """Press a button's shortcut once the button is on the page and enabled: Streamlit binds a shortcut when the
     button's component mounts (its code is loaded lazily), so a key pressed before that reaches no one — on a busy
     machine the heading can be drawn well before the buttons under it."""
+    wait_for_app(page)
     expect(button).to_be_enabled()
-    page.keyboard.press(key)
+    rerun_by(page, lambda: page.keyboard.press(key))
     wait_for_app(page)
 
 

@@ -279,10 +279,21 @@ def select_row(grid, row: int = 1) -> None:
     Returns once the page has sent the rerun that the selection asks for: the data grid sends it a moment after
     the click, so a `wait_for_app` straight after a bare click could see the previous run finished and nothing
     asked yet, and return on the old page (seen under CPU load)."""
-    asked = "() => window.__rdRuns ? window.__rdRuns.asked : 0"
-    before = grid.page.evaluate(asked)
-    grid.click(position={"x": 15, "y": row * GRID_ROW_PX + 17})
-    grid.page.wait_for_function(f"n => !window.__rdRuns || ({asked})() > n", arg=before)  # a tracked page
+    rerun_by(grid.page, lambda: grid.click(position={"x": 15, "y": row * GRID_ROW_PX + 17}))
+
+
+ASKED = "() => window.__rdRuns ? window.__rdRuns.asked : 0"
+
+
+def rerun_by(page, action) -> None:
+    """Do `action` (a click, a key press) and return once the page has sent the rerun it asks for. A widget may
+    send its rerun a moment after the event, so a `wait_for_app` straight after the event could see the previous
+    run finished and nothing asked yet, and return on the old page while the new run has still to replace it:
+    then the old page's elements and the new ones are both on the page for a moment (Streamlit keeps an element
+    until the run that replaces it ends), e.g. two "Record decision" buttons, one of each case's form."""
+    before = page.evaluate(ASKED)
+    action()
+    page.wait_for_function(f"n => !window.__rdRuns || ({ASKED})() > n", arg=before)  # a tracked page
 
 
 def settle(page) -> None:
