@@ -36,13 +36,22 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
+# Two app servers started at once on a fresh PostgreSQL database both run the migrations: without a lock both
+# create the same tables (and `CREATE EXTENSION IF NOT EXISTS pg_trgm` fails in one with a unique violation).
+# A transaction-level advisory lock makes the second wait for the first and then find the schema at head.
+MIGRATION_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('refund-desk migrations'))"
+
+
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
     with context.begin_transaction():
         if connection.dialect.name == "postgresql":
-            # The app's read statement_timeout (data/db.py) must not cut a long migration short; SET LOCAL ends
-            # with this transaction, so the pooled connection keeps its limit afterwards.
+            # The app's read statement_timeout and lock_timeout (data/db.py) must not cut a long migration (or the
+            # wait for another server's) short; SET LOCAL ends with this transaction, so the pooled connection
+            # keeps its limits afterwards.
             connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
+            connection.exec_driver_sql(MIGRATION_LOCK_SQL)
         context.run_migrations()
     if connection.in_transaction():
         connection.commit()

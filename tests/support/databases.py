@@ -127,6 +127,8 @@ class _Postgres:
         statements: list[tuple[str, object, bool]] = []
 
         def _record(conn, cursor, statement, parameters, context, executemany):
+            if "pg_advisory" in statement:
+                return  # the migrations' lock (migrations/env.py): a clone must not wait for another worker's upgrade
             # as SQLAlchemy will hand it to the driver: no parameters at all, one set, or many
             statements.append((statement, None if context.no_parameters else parameters, executemany))
 
@@ -257,9 +259,7 @@ class Templates:
         name = pg.templates.get(key)
         if name is None:
             name = pg.new_name("tpl")
-            pg.templates[key] = name
             pg.create(name)
-            pg.live.discard(name)
             database = open_database(pg.url(name))
             try:
                 if pg.migration_statements is None:
@@ -268,6 +268,9 @@ class Templates:
                     build(database)
             finally:
                 database.dispose()
+            # kept only once built: a build that failed leaves no half-filled template for later tests to copy
+            pg.live.discard(name)
+            pg.templates[key] = name
         return name
 
     # -- copies -----------------------------------------------------------------------------------------
