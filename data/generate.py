@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
 import time
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -461,15 +463,55 @@ def _verdicts_of(stored: Iterator[tuple[int, str]], cases: list[int]) -> list[st
     return out
 
 
-def generate(  # noqa: C901 — the demo's story in order; every step reads the arrays of the steps before
-    db: Database, plan: Plan, quiet: bool = False, timings: dict[str, tuple[float, float]] | None = None
-) -> dict[str, int]:
-    """Fill an empty, migrated database; returns row counts. Deterministic for (cases, seed, rate, today).
-    A `timings` dict is filled with each phase's (wall, CPU) seconds."""
-    from policy import Facts, Subscription, evaluate, load_book
+SERVICE_STATUSES = ("not_started", "in_progress", "completed")  # the codes of the services' status array
+# From this many cases the policy judges in a process of its own while this one writes the services (the two
+# are the load's longest CPU-bound steps, one core each); below, a spawned process's start-up is not worth it.
+JUDGE_APART_FROM = 100_000
 
-    if not database_is_empty(db):
-        raise RuntimeError("the database already holds data; the generator never overwrites it")
+
+@dataclass
+class CasesToJudge:
+    """What the policy judges each case from (case-indexed arrays; days as days since 1970, `lo`..`hi` the
+    range they span, `cancelled` = lo - 1 when not cancelled), which cases get a decision, and the draws that
+    pick each decision's outcome and amount."""
+
+    lo: int
+    hi: int
+    service_type: np.ndarray
+    service_status: np.ndarray
+    reason: np.ndarray
+    price: np.ndarray
+    fix_attempted: np.ndarray
+    fix_ok: np.ndarray
+    documented: np.ndarray
+    service_date: np.ndarray
+    opened: np.ndarray
+    cycle_end: np.ndarray
+    cancelled: np.ndarray
+    monthly: np.ndarray
+    decided: np.ndarray  # case indexes, ascending
+    exception: np.ndarray  # the decider makes an exception
+    choice_roll: np.ndarray
+    frac: np.ndarray
+
+
+@dataclass
+class Judged:
+    """Each case's decision (outcome, amount, the policy's recommendation and version, exception or not) and
+    each decided case's verdict JSON, compressed a step at a time (see `_stored_verdicts`)."""
+
+    outcome: list[str]
+    amount: np.ndarray
+    recommended: list[str]
+    version: list[str]
+    is_exception: np.ndarray
+    verdict_json: list[tuple[list[int], bytes]]
+
+
+def plan_book(plan: Plan):
+    """The policy book the demo is judged by, and the demo version added to it (None without one)."""
+    from policy import load_book
+
     book = load_book()
     demo = None
     if plan.demo_policy:
@@ -477,6 +519,137 @@ def generate(  # noqa: C901 — the demo's story in order; every step reads the 
 
         demo = demo_version(book.version_for(plan.today), plan.today)
         book = book.with_version(demo)
+    return book, demo
+
+
+def judge(plan: Plan, cases: CasesToJudge, step: int = 50_000) -> Judged:
+    """The policy's verdict on every decided case, and the decision each one gets: the recommended outcome,
+    now and then another allowed one, or (the decider's exception) one the policy does not allow."""
+    from policy import Facts, Subscription, evaluate
+
+    book, _ = plan_book(plan)
+    n_c = len(cases.service_type)
+    lo = cases.lo
+    day_obj = [date(1970, 1, 1) + timedelta(days=x) for x in range(lo, cases.hi + 1)]
+    outcome: list[str] = [""] * n_c
+    amount = np.zeros(n_c, dtype=np.int64)
+    recommended: list[str] = [""] * n_c
+    version: list[str] = [""] * n_c
+    is_exc = np.zeros(n_c, dtype=bool)
+
+    def judged(idx: list[int]) -> list:
+        """The policy's verdict for each case index in `idx`, built from the case arrays."""
+        a = np.asarray(idx, dtype=np.int64)
+        t_l, st_l = cases.service_type[a].tolist(), cases.service_status[a].tolist()
+        r_l, p_l = cases.reason[a].tolist(), cases.price[a].tolist()
+        fa_l, fo_l, doc_l = cases.fix_attempted[a].tolist(), cases.fix_ok[a].tolist(), cases.documented[a].tolist()
+        sv_l, op_l = (cases.service_date[a] - lo).tolist(), (cases.opened[a] - lo).tolist()
+        cy_l, ca_l, mo_l = (
+            (cases.cycle_end[a] - lo).tolist(),
+            (cases.cancelled[a] - lo).tolist(),
+            cases.monthly[a].tolist(),
+        )
+        out = []
+        for j in range(len(idx)):
+            t = t_l[j]
+            sub = None
+            if t == 3:
+                sub = Subscription(
+                    cycle="monthly" if mo_l[j] else "annual",
+                    cycle_start=day_obj[sv_l[j]],
+                    cycle_end=day_obj[cy_l[j]],
+                    cancelled_on=day_obj[ca_l[j]] if ca_l[j] >= 0 else None,
+                )
+            facts = Facts(
+                service_type=SERVICE_TYPES[t],
+                service_status=SERVICE_STATUSES[st_l[j]],
+                service_date=day_obj[sv_l[j]],
+                request_date=day_obj[op_l[j]],
+                reason=REASONS[r_l[j]],
+                amount_paid=p_l[j] / 100,
+                fix_attempted=fa_l[j],
+                fix_succeeded=(fo_l[j] if fa_l[j] else None),
+                documentation_provided=doc_l[j],
+                subscription=sub,
+            )
+            out.append(evaluate(facts, book))
+        return out
+
+    dec_idx = cases.decided.tolist()
+    # Each verdict's JSON, kept for the decisions' rows: judged once. As one string each, a million took ~700 MB
+    # (so they used to be judged a second time at the write); a step's JSON lines compressed together take a
+    # few bytes per verdict (the texts repeat).
+    verdict_json: list[tuple[list[int], bytes]] = []
+    for a0 in range(0, len(dec_idx), step):
+        idx = dec_idx[a0 : a0 + step]
+        exc_l, roll_l = cases.exception[idx].tolist(), cases.choice_roll[idx].tolist()
+        frac_l, price_l = cases.frac[idx].tolist(), cases.price[idx].tolist()
+        verdicts = judged(idx)
+        verdict_json.append((idx, zlib.compress("\n".join([v.to_json() for v in verdicts]).encode(), 1)))
+        for j, (i, v) in enumerate(zip(idx, verdicts)):
+            out, amount[i] = _decision(v, exc_l[j], roll_l[j], frac_l[j], price_l[j])
+            outcome[i] = out
+            recommended[i] = v.recommended_outcome
+            version[i] = v.policy_version
+            is_exc[i] = out not in v.allowed_outcomes
+    return Judged(outcome, amount, recommended, version, is_exc, verdict_json)
+
+
+def _decision(verdict, exception: bool, roll: float, frac: float, price: int) -> tuple[str, int]:
+    """A decider's outcome for a verdict and its amount in cents: an exception takes an outcome the policy does
+    not allow; otherwise a quarter of the time another allowed outcome, else the recommended one."""
+    allowed = verdict.allowed_outcomes
+    if exception:
+        others = [o for o in ("credit", "partial_refund", "full_refund") if o not in allowed]
+        out = others[int(roll * len(others))] if others else verdict.recommended_outcome
+    elif len(allowed) > 1 and roll < 0.25:
+        out = allowed[1 + int(roll * 4 * (len(allowed) - 1)) % (len(allowed) - 1)]
+    else:
+        out = verdict.recommended_outcome
+    if out == "full_refund":
+        return out, price
+    if out == "partial_refund":
+        return out, min(max(1, int(price * frac)), price - 1)
+    if out == "credit":
+        return out, max(1, int(price * frac * 0.6))
+    return out, 0
+
+
+class _JudgeHere:
+    """`judge` run in this process when its result is asked for (the shape of a Future's `result`)."""
+
+    def __init__(self, plan: Plan, cases: CasesToJudge):
+        self._args = (plan, cases)
+
+    def result(self) -> Judged:
+        return judge(*self._args)
+
+
+def start_judging(plan: Plan, cases: CasesToJudge, apart: bool) -> Future[Judged] | _JudgeHere:
+    """`judge` in a spawned process of its own (`apart`; spawned, not forked: the caller may hold database
+    connections and threads), or here when asked. Either way `.result()` gives the Judged, or raises what
+    the judging raised."""
+    if not apart:
+        return _JudgeHere(plan, cases)
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    future = pool.submit(judge, plan, cases)
+    pool.shutdown(wait=False)  # the worker answers this one call, then the pool winds down
+    return future
+
+
+def generate(  # noqa: C901 — the demo's story in order; every step reads the arrays of the steps before
+    db: Database,
+    plan: Plan,
+    quiet: bool = False,
+    timings: dict[str, tuple[float, float]] | None = None,
+    judge_apart: bool | None = None,
+) -> dict[str, int]:
+    """Fill an empty, migrated database; returns row counts. Deterministic for (cases, seed, rate, today).
+    A `timings` dict is filled with each phase's (wall, CPU) seconds. `judge_apart` runs the policy in a
+    process of its own (default: from JUDGE_APART_FROM cases), while this one writes the services."""
+    if not database_is_empty(db):
+        raise RuntimeError("the database already holds data; the generator never overwrites it")
+    _, demo = plan_book(plan)
     rng = np.random.default_rng(plan.seed)
     fake = Faker()
     Faker.seed(plan.seed)
@@ -582,101 +755,34 @@ def generate(  # noqa: C901 — the demo's story in order; every step reads the 
     make_decision = ~is_open | awaiting
     # an awaiting-approval case always carries an exception
     exc_roll = np.where(awaiting, -1.0, exc_roll)
-    choice_roll = rng.random(n_c).tolist()
+    choice_roll = rng.random(n_c)
     frac = rng.uniform(0.2, 0.8, size=n_c)
 
     lo = int(min(svc_date.min(), cancelled.min(), opened.min())) - 1
-    hi = int(max(cycle_end.max(), opened.max(), svc_date.max())) + 1
-    day_obj = [date(1970, 1, 1) + timedelta(days=x) for x in range(lo, hi + 1)]
-    case_cycle_end = cycle_end[case_svc]
-    case_cancelled = np.where(has_cancel[case_svc], cancelled[case_svc], lo - 1)  # lo - 1: not cancelled
-    case_monthly = sub_monthly[case_svc]
-    outcome: list[str] = [""] * n_c
-    amount = np.zeros(n_c, dtype=np.int64)
-    recommended: list[str] = [""] * n_c
-    version: list[str] = [""] * n_c
-    is_exc = np.zeros(n_c, dtype=bool)
-    status_names = ("not_started", "in_progress", "completed")
-    stype_names = SERVICE_TYPES
-
-    def judged(idx: list[int]) -> list:
-        """The policy's verdict for each case index in `idx`, built from the case arrays."""
-        a = np.asarray(idx, dtype=np.int64)
-        t_l, st_l, r_l, p_l = c_type[a].tolist(), c_status[a].tolist(), c_reason[a].tolist(), c_price[a].tolist()
-        fa_l, fo_l, doc_l = fix_attempted[a].tolist(), fix_ok[a].tolist(), documented[a].tolist()
-        sv_l, op_l = (svc_date[a] - lo).tolist(), (opened[a] - lo).tolist()
-        cy_l, ca_l, mo_l = (
-            (case_cycle_end[a] - lo).tolist(),
-            (case_cancelled[a] - lo).tolist(),
-            case_monthly[a].tolist(),
-        )
-        out = []
-        for j in range(len(idx)):
-            t = t_l[j]
-            sub = None
-            if t == 3:
-                sub = Subscription(
-                    cycle="monthly" if mo_l[j] else "annual",
-                    cycle_start=day_obj[sv_l[j]],
-                    cycle_end=day_obj[cy_l[j]],
-                    cancelled_on=day_obj[ca_l[j]] if ca_l[j] >= 0 else None,
-                )
-            facts = Facts(
-                service_type=stype_names[t],
-                service_status=status_names[st_l[j]],
-                service_date=day_obj[sv_l[j]],
-                request_date=day_obj[op_l[j]],
-                reason=REASONS[r_l[j]],
-                amount_paid=p_l[j] / 100,
-                fix_attempted=fa_l[j],
-                fix_succeeded=(fo_l[j] if fa_l[j] else None),
-                documentation_provided=doc_l[j],
-                subscription=sub,
-            )
-            out.append(evaluate(facts, book))
-        return out
-
+    to_judge = CasesToJudge(
+        lo=lo,
+        hi=int(max(cycle_end.max(), opened.max(), svc_date.max())) + 1,
+        service_type=c_type,
+        service_status=c_status,
+        reason=c_reason,
+        price=c_price,
+        fix_attempted=fix_attempted,
+        fix_ok=fix_ok,
+        documented=documented,
+        service_date=svc_date,
+        opened=opened,
+        cycle_end=cycle_end[case_svc],
+        cancelled=np.where(has_cancel[case_svc], cancelled[case_svc], lo - 1),  # lo - 1: not cancelled
+        monthly=sub_monthly[case_svc],
+        decided=np.flatnonzero(make_decision),
+        exception=exc_roll < exc_rate,
+        choice_roll=choice_roll,
+        frac=frac,
+    )
     progress.step("drawing", 0)
-    dec_idx = np.flatnonzero(make_decision).tolist()
-    exc_flag = exc_roll < exc_rate
-    step = 50_000
-    # Each verdict's JSON, kept for the decisions' rows: judged once. As one string each, a million took ~700 MB
-    # (so they used to be judged a second time at the write); a step's JSON lines compressed together take a
-    # few bytes per verdict (the texts repeat).
-    verdict_json: list[tuple[list[int], bytes]] = []
-    verdicts: list = []
-    for a0 in range(0, len(dec_idx), step):
-        idx = dec_idx[a0 : a0 + step]
-        exc_l, roll_l = exc_flag[idx].tolist(), [choice_roll[i] for i in idx]
-        frac_l, price_l = frac[idx].tolist(), c_price[idx].tolist()
-        verdicts = judged(idx)
-        verdict_json.append((idx, zlib.compress("\n".join([v.to_json() for v in verdicts]).encode(), 1)))
-        for j, (i, v) in enumerate(zip(idx, verdicts)):
-            allowed = v.allowed_outcomes
-            if exc_l[j]:
-                others = [o for o in ("credit", "partial_refund", "full_refund") if o not in allowed]
-                out = others[int(roll_l[j] * len(others))] if others else v.recommended_outcome
-            elif len(allowed) > 1 and roll_l[j] < 0.25:
-                out = allowed[1 + int(roll_l[j] * 4 * (len(allowed) - 1)) % (len(allowed) - 1)]
-            else:
-                out = v.recommended_outcome
-            p = price_l[j]
-            if out == "full_refund":
-                amount[i] = p
-            elif out == "partial_refund":
-                amount[i] = min(max(1, int(p * frac_l[j])), p - 1)
-            elif out == "credit":
-                amount[i] = max(1, int(p * frac_l[j] * 0.6))
-            outcome[i] = out
-            recommended[i] = v.recommended_outcome
-            version[i] = v.policy_version
-            is_exc[i] = out not in allowed
-        progress.step("judging decisions", len(idx))
-    del choice_roll, dec_idx, verdicts
-    # an "awaiting" case whose roll could not produce an exception stays plainly open
-    awaiting &= is_exc
-    make_decision = ~is_open | awaiting
-    case_state = np.where(~is_open, 2, np.where(awaiting, 1, 0))  # open, awaiting_approval, closed
+    judging = start_judging(plan, to_judge, apart=n_c >= JUDGE_APART_FROM if judge_apart is None else judge_apart)
+    del to_judge, choice_roll, exc_roll
+    status_names, stype_names = SERVICE_STATUSES, SERVICE_TYPES
 
     write_started = time.perf_counter()
     with db.engine.connect() as conn:
@@ -789,6 +895,22 @@ def generate(  # noqa: C901 — the demo's story in order; every step reads the 
             counts["sales_daily"] = int(nz.size)
             bulk.insert_columns(conn, "sales_by_currency", _sales_by_currency(purchased, stype, currency, price))
             progress.step("sales_daily", 0)
+            # the verdicts, judged meanwhile (apart: on the other core, while the services were written)
+            judged = judging.result()
+            outcome, amount, recommended, version, is_exc = (
+                judged.outcome,
+                judged.amount,
+                judged.recommended,
+                judged.version,
+                judged.is_exception,
+            )
+            verdict_json = judged.verdict_json
+            del judged
+            progress.step("judging decisions", int(make_decision.sum()))
+            # an "awaiting" case whose roll could not produce an exception stays plainly open
+            awaiting &= is_exc
+            make_decision = ~is_open | awaiting
+            case_state = np.where(~is_open, 2, np.where(awaiting, 1, 0))  # open, awaiting_approval, closed
             # the services are written: of their arrays (10 million rows at 1M cases) the cases need one column
             case_customer = customer_id[case_svc]
             del purchased, scheduled, completed, cycle_end, cancelled, has_cancel, initiated_mask, completed_mask

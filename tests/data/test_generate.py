@@ -38,6 +38,57 @@ def test_same_seed_gives_the_same_desk_and_another_seed_does_not(tmp_path):
     assert prints[0] != prints[2]
 
 
+def _every_row(db) -> dict[str, list[tuple]]:
+    """Every table's rows, sorted (the stored demo policy version's timestamps aside: there is none here)."""
+    with db.engine.connect() as c:
+        tables = c.exec_driver_sql(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%' AND name NOT LIKE '%fts%'"
+        ).scalars()
+        return {t: sorted(map(repr, c.exec_driver_sql(f'SELECT * FROM "{t}"'))) for t in list(tables)}
+
+
+def test_judging_in_a_process_of_its_own_writes_the_same_desk_as_judging_here(tmp_path):
+    """Large loads judge the policy in a spawned process while the services are written (JUDGE_APART_FROM);
+    every table comes out the same, row for row, as when this process judges."""
+    rows = []
+    for apart in (False, True):
+        db = open_database(f"sqlite:///{tmp_path / f'apart-{apart}.db'}")
+        upgrade(db.engine)
+        generate(db, Plan(cases=400, seed=5, request_rate=0.05, today=TODAY), quiet=True, judge_apart=apart)
+        rows.append(_every_row(db))
+        db.dispose()
+    assert rows[0]["decisions"] and rows[0] == rows[1]
+
+
+def test_a_judging_that_fails_apart_reaches_the_caller_and_the_load_writes_nothing(tmp_path, monkeypatch):
+    """An error in the judging process is raised by its result (not a hang, not a silent gap), and a load whose
+    judging fails leaves the database empty: the write is one transaction."""
+    import numpy as np
+
+    import data.generate as gen
+
+    few = np.zeros(3, dtype=np.int64)
+    broken = gen.CasesToJudge(
+        lo=0, hi=10, **{name: few for name in gen.CasesToJudge.__dataclass_fields__ if name not in ("lo", "hi")}
+    )
+    broken.decided = np.array([7])  # a case index past the arrays' end
+    plan = Plan(cases=3, seed=5, request_rate=0.05, today=TODAY)
+    with pytest.raises(IndexError):
+        gen.start_judging(plan, broken, apart=True).result()
+
+    class Fails:
+        def result(self):
+            raise RuntimeError("the judging process died")
+
+    monkeypatch.setattr(gen, "start_judging", lambda *a, **k: Fails())
+    db = open_database(f"sqlite:///{tmp_path / 'fails.db'}")
+    upgrade(db.engine)
+    with pytest.raises(RuntimeError, match="judging process died"):
+        generate(db, Plan(cases=400, seed=5, request_rate=0.05, today=TODAY), quiet=True)
+    assert database_is_empty(db)
+    db.dispose()
+
+
 def test_demo_desk_has_the_shape_of_a_real_desk(demo_db):
     with demo_db.read() as s:
         n_cases = s.scalar(select(func.count()).select_from(Case))
