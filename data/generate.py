@@ -13,13 +13,16 @@ It never writes into a database that already holds data.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import multiprocessing
+import os
+import pickle
+import subprocess
 import sys
+import threading
 import time
 import zlib
 from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -30,7 +33,7 @@ from tqdm import tqdm
 
 from data import bulk
 from data.bulk import Codes, Days, Maybe, Stamps
-from data.db import Database, describe_url, open_database
+from data.db import ROOT, Database, describe_url, open_database
 from data.migrate import upgrade
 from data.models import CHANNELS, DUE_DAYS, REASONS, SERVICE_TYPES, Case, User
 
@@ -465,7 +468,7 @@ def _verdicts_of(stored: Iterator[tuple[int, str]], cases: list[int]) -> list[st
 
 SERVICE_STATUSES = ("not_started", "in_progress", "completed")  # the codes of the services' status array
 # From this many cases the policy judges in a process of its own while this one writes the services (the two
-# are the load's longest CPU-bound steps, one core each); below, a spawned process's start-up is not worth it.
+# are the load's longest CPU-bound steps, one core each); below, a new process's start-up is not worth it.
 JUDGE_APART_FROM = 100_000
 
 
@@ -625,16 +628,59 @@ class _JudgeHere:
         return judge(*self._args)
 
 
-def start_judging(plan: Plan, cases: CasesToJudge, apart: bool) -> Future[Judged] | _JudgeHere:
-    """`judge` in a spawned process of its own (`apart`; spawned, not forked: the caller may hold database
-    connections and threads), or here when asked. Either way `.result()` gives the Judged, or raises what
-    the judging raised."""
-    if not apart:
-        return _JudgeHere(plan, cases)
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
-    future = pool.submit(judge, plan, cases)
-    pool.shutdown(wait=False)  # the worker answers this one call, then the pool winds down
-    return future
+class _JudgeApart:
+    """`judge` in a Python process of its own, started now: the plan and case arrays go to it pickled on its
+    stdin (written by a thread, so the caller goes on while the process starts), the Judged comes back
+    pickled on its stdout. A plain `python -c` child, not multiprocessing's spawn: spawn re-runs the caller's
+    `__main__`, which under pytest or Streamlit is some other script (an AppTest script failed there)."""
+
+    def __init__(self, plan: Plan, cases: CasesToJudge):
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", "from data.generate import judge_worker; judge_worker()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=ROOT,
+            env=env,
+        )
+        payload = pickle.dumps((plan, cases), protocol=pickle.HIGHEST_PROTOCOL)
+        self._writer = threading.Thread(target=self._send, args=(payload,), daemon=True)
+        self._writer.start()
+
+    def _send(self, payload: bytes) -> None:
+        assert self._process.stdin is not None
+        with contextlib.suppress(BrokenPipeError), self._process.stdin as pipe:  # died first: result() says so
+            pipe.write(payload)
+
+    def result(self) -> Judged:
+        assert self._process.stdout is not None
+        answer = self._process.stdout.read()
+        code = self._process.wait()
+        self._writer.join()
+        if code != 0 or not answer:
+            raise RuntimeError(f"the judging process ended without an answer (exit status {code})")
+        ok, value = pickle.loads(answer)
+        if not ok:
+            raise value
+        return value
+
+
+def judge_worker() -> None:
+    """The judging process's body: (plan, cases) pickled on stdin → (True, Judged) or (False, the error)
+    pickled on stdout."""
+    plan, cases = pickle.load(sys.stdin.buffer)
+    try:
+        answer: tuple[bool, object] = (True, judge(plan, cases))
+    except Exception as exc:  # noqa: BLE001 - handed to the caller, which raises it
+        answer = (False, exc)
+    sys.stdout.buffer.write(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
+    sys.stdout.buffer.flush()
+
+
+def start_judging(plan: Plan, cases: CasesToJudge, apart: bool) -> _JudgeApart | _JudgeHere:
+    """`judge` in a process of its own (`apart`), or here when asked. Either way `.result()` gives the
+    Judged, or raises what the judging raised."""
+    return _JudgeApart(plan, cases) if apart else _JudgeHere(plan, cases)
 
 
 def generate(  # noqa: C901 — the demo's story in order; every step reads the arrays of the steps before

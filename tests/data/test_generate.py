@@ -1,6 +1,7 @@
 """The demo generator: deterministic for a seed, shaped like a real desk, consistent with the policy."""
 
 import json
+import sys
 
 import pytest
 from sqlalchemy import func, select, text
@@ -47,9 +48,15 @@ def _every_row(db) -> dict[str, list[tuple]]:
         return {t: sorted(map(repr, c.exec_driver_sql(f'SELECT * FROM "{t}"'))) for t in list(tables)}
 
 
-def test_judging_in_a_process_of_its_own_writes_the_same_desk_as_judging_here(tmp_path):
-    """Large loads judge the policy in a spawned process while the services are written (JUDGE_APART_FROM);
+def test_judging_in_a_process_of_its_own_writes_the_same_desk_as_judging_here(tmp_path, monkeypatch):
+    """Large loads judge the policy in a process of their own while the services are written (JUDGE_APART_FROM);
     every table comes out the same, row for row, as when this process judges."""
+    # CI: under pytest an earlier AppTest left __main__ pointing at its own script, which multiprocessing's
+    # spawn re-ran in the child (and failed); the judging process must not depend on the caller's __main__
+    script = tmp_path / "someone_elses_main.py"
+    script.write_text("raise SystemExit('this script must not run in the judging process')\n")
+    monkeypatch.setattr(sys.modules["__main__"], "__spec__", None, raising=False)
+    monkeypatch.setattr(sys.modules["__main__"], "__file__", str(script), raising=False)
     rows = []
     for apart in (False, True):
         db = open_database(f"sqlite:///{tmp_path / f'apart-{apart}.db'}")
