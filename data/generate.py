@@ -643,7 +643,9 @@ class _JudgeApart:
             cwd=ROOT,
             env=env,
         )
-        payload = pickle.dumps((plan, cases), protocol=pickle.HIGHEST_PROTOCOL)
+        # plain fields, not the dataclasses: run as `python -m data.generate` they are __main__'s, which the
+        # child (importing data.generate) does not have
+        payload = pickle.dumps((vars(plan), vars(cases)), protocol=pickle.HIGHEST_PROTOCOL)
         self._writer = threading.Thread(target=self._send, args=(payload,), daemon=True)
         self._writer.start()
 
@@ -662,15 +664,16 @@ class _JudgeApart:
         ok, value = pickle.loads(answer)
         if not ok:
             raise value
-        return value
+        return Judged(*value)
 
 
 def judge_worker() -> None:
-    """The judging process's body: (plan, cases) pickled on stdin → (True, Judged) or (False, the error)
-    pickled on stdout."""
+    """The judging process's body: the fields of (plan, cases) pickled on stdin → (True, the Judged's fields)
+    or (False, the error) pickled on stdout."""
     plan, cases = pickle.load(sys.stdin.buffer)
     try:
-        answer: tuple[bool, object] = (True, judge(plan, cases))
+        judged = judge(Plan(**plan), CasesToJudge(**cases))
+        answer: tuple[bool, object] = (True, tuple(vars(judged).values()))
     except Exception as exc:  # noqa: BLE001 - handed to the caller, which raises it
         answer = (False, exc)
     sys.stdout.buffer.write(pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL))
@@ -1200,6 +1203,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="add the DEMO policy version (10-day window from six months ago), as make run does",
     )
+    ap.add_argument(
+        "--judge-apart",
+        choices=("auto", "yes", "no"),
+        default="auto",
+        help=f"judge the policy in a process of its own while the services are written (auto: from "
+        f"{JUDGE_APART_FROM:,} cases)",
+    )
     args = ap.parse_args(argv)
     if args.cases < 1:
         ap.error("--cases must be at least 1")
@@ -1215,6 +1225,7 @@ def main(argv: list[str] | None = None) -> int:
             Plan(args.cases, args.seed, args.request_rate, args.today, args.demo_policy),
             quiet=args.quiet,
             timings=timings,
+            judge_apart={"auto": None, "yes": True, "no": False}[args.judge_apart],
         )
     except RuntimeError as exc:
         print(f"error: {exc} ({describe_url(db.url)})", file=sys.stderr)

@@ -67,6 +67,45 @@ def test_judging_in_a_process_of_its_own_writes_the_same_desk_as_judging_here(tm
     assert rows[0]["decisions"] and rows[0] == rows[1]
 
 
+def test_the_command_judges_apart_as_it_judges_here(tmp_path):
+    """`python -m data.generate` runs as __main__, so its Plan is __main__.Plan: what goes to the judging
+    process must not name it (the first try failed at 1M with "Can't get attribute 'Plan'")."""
+    import subprocess
+
+    from data.db import ROOT
+
+    rows = []
+    for apart in ("no", "yes"):
+        path = tmp_path / f"cli-{apart}.db"
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "data.generate",
+                "--cases",
+                "300",
+                "--request-rate",
+                "0.05",
+                "--today",
+                TODAY.isoformat(),
+                "--quiet",
+                "--judge-apart",
+                apart,
+                "--db",
+                f"sqlite:///{path}",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        db = open_database(f"sqlite:///{path}")
+        rows.append(_every_row(db))
+        db.dispose()
+    assert rows[0]["decisions"] and rows[0] == rows[1]
+
+
 def test_a_judging_that_fails_apart_reaches_the_caller_and_the_load_writes_nothing(tmp_path, monkeypatch):
     """An error in the judging process is raised by its result (not a hang, not a silent gap), and a load whose
     judging fails leaves the database empty: the write is one transaction."""
