@@ -35,7 +35,7 @@ from data import bulk
 from data.bulk import Codes, Days, Maybe, Stamps
 from data.db import ROOT, Database, describe_url, open_database
 from data.migrate import upgrade
-from data.models import CHANNELS, DUE_DAYS, REASONS, SERVICE_TYPES, Case, User
+from data.models import CHANNELS, DUE_DAYS, REASONS, SERVICE_STATUSES, SERVICE_TYPES, Case, User
 
 DAYS = 730  # two years of history
 _BASE_PRICE = np.array([120.0, 60.0, 40.0, 0.0])  # typical price per service type (a subscription has its own)
@@ -466,7 +466,6 @@ def _verdicts_of(stored: Iterator[tuple[int, str]], cases: list[int]) -> list[st
     return out
 
 
-SERVICE_STATUSES = ("not_started", "in_progress", "completed")  # the codes of the services' status array
 # From this many cases the policy judges in a process of its own while this one writes the services (the two
 # are the load's longest CPU-bound steps, one core each); below, a new process's start-up is not worth it.
 JUDGE_APART_FROM = 100_000
@@ -831,7 +830,6 @@ def generate(  # noqa: C901 — the demo's story in order; every step reads the 
     progress.step("drawing", 0)
     judging = start_judging(plan, to_judge, apart=n_c >= JUDGE_APART_FROM if judge_apart is None else judge_apart)
     del to_judge, choice_roll, exc_roll
-    status_names, stype_names = SERVICE_STATUSES, SERVICE_TYPES
 
     write_started = time.perf_counter()
     with db.engine.connect() as conn:
@@ -912,10 +910,10 @@ def generate(  # noqa: C901 — the demo's story in order; every step reads the 
                         {
                             **ids(a, b),
                             "customer_id": customer_id[sl],
-                            "service_type": Codes(stype[sl], stype_names),
+                            "service_type": Codes(stype[sl], SERVICE_TYPES),
                             "price_cents": price[sl],
                             "currency": Codes(currency[sl], CURRENCIES),
-                            "status": Codes(status[sl], status_names),
+                            "status": Codes(status[sl], SERVICE_STATUSES),
                             "purchased_on": Days(purchased[sl]),
                             "scheduled_on": Days(scheduled[sl]),
                             "initiated_on": Days(scheduled[sl], initiated_mask[sl]),
@@ -939,7 +937,7 @@ def generate(  # noqa: C901 — the demo's story in order; every step reads the 
                 "sales_daily",
                 {
                     "day": _iso(start + nz // 4),
-                    "service_type": [stype_names[t] for t in (nz % 4).tolist()],
+                    "service_type": [SERVICE_TYPES[t] for t in (nz % 4).tolist()],
                     "services_sold": sold[nz].tolist(),
                     "revenue_cents": revenue[nz].tolist(),
                 },
@@ -1004,7 +1002,7 @@ def generate(  # noqa: C901 — the demo's story in order; every step reads the 
                             "service_id": case_svc[sl] + 1,
                             "customer_id": case_customer[sl],
                             "customer_name": [names[x - 1] for x in case_customer[sl].tolist()],
-                            "service_type": Codes(c_type[sl], stype_names),
+                            "service_type": Codes(c_type[sl], SERVICE_TYPES),
                             "opened_on": Days(opened[sl]),
                             "channel": Codes(channel[sl], CHANNELS),
                             "reason": Codes(c_reason[sl], REASONS),
@@ -1060,7 +1058,7 @@ def generate(  # noqa: C901 — the demo's story in order; every step reads the 
                             "decided_by_id": dec_by[a:b],
                             "decided_at": Stamps(decided_day[d_sl], secs[a:b]),
                             "decided_on": Days(decided_day[d_sl]),
-                            "service_type": Codes(c_type[d_sl], stype_names),
+                            "service_type": Codes(c_type[d_sl], SERVICE_TYPES),
                             "reason": Codes(c_reason[d_sl], REASONS),
                             "policy_version": [version[i] for i in dc],
                             "recommended_outcome": [recommended[i] for i in dc],
