@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import pandas as pd
 from sqlalchemy import (
@@ -136,8 +136,11 @@ class QueueCursor:
     id: int
 
 
-@dataclass(frozen=True)
-class QueueRow:
+class QueueRow(NamedTuple):
+    """One row of a queue page. A named tuple, not a frozen dataclass: a page builds 50 of them, and a frozen
+    dataclass's ``__init__`` (an ``object.__setattr__`` per field) cost ~0.5 ms of a ~2.5 ms PostgreSQL first
+    page at 1,000,000 cases; a tuple is as read-only and ~5x cheaper to build."""
+
     case_id: int
     version: int
     status: str
@@ -340,6 +343,13 @@ def plan_search(conn: Any, filters: QueueFilters, dialect: str, few: int | None 
     return _many_matches(filters), {}
 
 
+def _written(number: int, dialect: str) -> Any:
+    """A whole number of the filters written into a PostgreSQL statement rather than bound (see `_where`): the
+    statement is built once per filter combination and actor anyway (`_page_statement`), and a generic plan made
+    for one reviewer's id or one amount is then the plan of that reviewer or amount, not of an average one."""
+    return literal_column(str(int(number)), Integer) if dialect != "sqlite" else number
+
+
 def _where(
     filters: QueueFilters, actor_id: int | None, dialect: str, search: str | None = None
 ) -> list[ColumnElement[bool] | TextClause]:
@@ -358,15 +368,15 @@ def _where(
     if filters.reasons:
         clauses.append(Case.reason.in_(filters.reasons))
     if filters.assignee == "mine":
-        clauses.append(Case.assignee_id == (actor_id if actor_id is not None else -1))
+        clauses.append(Case.assignee_id == _written(actor_id if actor_id is not None else -1, dialect))
     elif filters.assignee == "unassigned":
         clauses.append(Case.assignee_id.is_(None))
     elif isinstance(filters.assignee, int) and not isinstance(filters.assignee, bool):
-        clauses.append(Case.assignee_id == filters.assignee)
+        clauses.append(Case.assignee_id == _written(filters.assignee, dialect))
     if filters.amount_min_cents is not None:
-        clauses.append(Case.amount_requested_cents >= filters.amount_min_cents)
+        clauses.append(Case.amount_requested_cents >= _written(filters.amount_min_cents, dialect))
     if filters.amount_max_cents is not None:
-        clauses.append(Case.amount_requested_cents <= filters.amount_max_cents)
+        clauses.append(Case.amount_requested_cents <= _written(filters.amount_max_cents, dialect))
     text = filters.text.strip()
     if text:
         clauses.append(_text_clause(text, dialect, search))
@@ -507,6 +517,17 @@ def _window(row: Any, book: PolicyBook) -> tuple[str, str | None]:
     return ("within" if verdict.within_window else "late"), verdict.recommended_outcome
 
 
+def _one_statement(conn: Any) -> Any:
+    """A PostgreSQL page read made of one statement, run outside a transaction. Inside one, the read ends in the
+    pool's ROLLBACK, and psycopg forgets its prepared statements at every ROLLBACK: each first page was then
+    parsed and planned afresh (planning ~0.75 ms of ~1.3 ms on the server at 1,000,000 cases, with the 15
+    indexes of cases to weigh), plus the BEGIN and ROLLBACK round trips. Out of one, psycopg prepares the
+    statement from its fifth run on a connection and the server reuses its generic plan, which is the custom
+    plan because the filters are written into the statement (`_where`). A single SELECT sees one snapshot
+    either way."""
+    return conn.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def open_cases(
     db: Database,
     *,
@@ -527,6 +548,8 @@ def open_cases(
     params = {"after_value": after.value, "after_id": after.id} if after is not None else {}
     book = book or default_book(db)
     with db.engine.connect() as conn:  # Core, not the ORM: plain rows are all the queue needs
+        if dialect == "postgresql" and search_text(filters) is None:
+            conn = _one_statement(conn)
         search, search_params = plan_search(conn, filters, dialect)
         _prepare(conn, search, dialect)
         q = _page_statement(filters, actor.id if actor else None, after is not None, limit, dialect, search)
@@ -535,25 +558,26 @@ def open_cases(
     records = records[:limit]
     rows = []
     for r in records:
-        window, recommended = _window(r._mapping, book)
+        m = r._mapping  # keyed reads through the mapping: ~7x cheaper than a Row's attributes (50 rows x 15)
+        window, recommended = _window(m, book)
         rows.append(
             QueueRow(
-                case_id=r.id,
-                version=r.version,
-                status=r.status,
-                customer_name=r.customer_name,
-                customer_email=r.customer_email,
-                service_type=r.service_type,
-                reason=r.reason,
-                amount_requested_cents=r.amount_requested_cents,
-                currency=r.currency,
-                opened_on=r.opened_on,
-                due_on=r.due_on,
-                age_days=(today - r.opened_on).days,
-                days_left=(r.due_on - today).days,
+                case_id=m["id"],
+                version=m["version"],
+                status=m["status"],
+                customer_name=m["customer_name"],
+                customer_email=m["customer_email"],
+                service_type=m["service_type"],
+                reason=m["reason"],
+                amount_requested_cents=m["amount_requested_cents"],
+                currency=m["currency"],
+                opened_on=m["opened_on"],
+                due_on=m["due_on"],
+                age_days=(today - m["opened_on"]).days,
+                days_left=(m["due_on"] - today).days,
                 window=window,
-                assignee_id=r.assignee_id,
-                assignee_name=r.assignee_name,
+                assignee_id=m["assignee_id"],
+                assignee_name=m["assignee_name"],
                 recommended=recommended,
             )
         )

@@ -342,6 +342,34 @@ def test_every_sort_and_my_cases_walk_their_own_index_on_sqlite(demo_db, sort, a
         assert f"USING INDEX {index} " in plan + " " and "TEMP B-TREE" not in plan, plan
 
 
+@pytest.mark.parametrize("assignee", ["any", "mine"])
+def test_a_postgresql_page_read_keeps_its_prepared_statement_and_reuses_its_plan(demo_db, assignee):
+    """A page read outside a transaction (no ROLLBACK, so psycopg keeps what it prepared), with the reviewer's
+    id written into the statement: from the sixth run on one connection the server reuses a generic plan, and
+    the pages are the same as the first one, planned afresh."""
+    if demo_db.backend != "postgresql":
+        pytest.skip("prepared statements and generic plans are PostgreSQL's")
+    from data.db import open_database
+
+    db = open_database(demo_db.url, pool_size=1, max_overflow=0)  # one connection: every read on it
+    try:
+        rita = find_active_user(db, "rita@refund-desk.example")
+        filters = QueueFilters(sort="due_desc", assignee=assignee)
+        first = open_cases(db, actor=rita, filters=filters, limit=3, today=TODAY)
+        assert first.rows
+        for _ in range(12):
+            assert open_cases(db, actor=rita, filters=filters, limit=3, today=TODAY) == first
+        with db.engine.connect() as c:
+            prepared = c.exec_driver_sql(
+                "SELECT statement, generic_plans FROM pg_prepared_statements WHERE strpos(statement, 'ORDER BY') > 0"
+            ).all()
+        assert len(prepared) == 1 and prepared[0].generic_plans >= 1, prepared
+        if assignee == "mine":
+            assert f"cases.assignee_id = {rita.id} " in prepared[0].statement
+    finally:
+        db.dispose()
+
+
 @pytest.mark.parametrize("few", [0, 2, 10_000])
 @pytest.mark.parametrize("sort", list(SORTS))
 def test_a_search_gives_the_same_pages_whether_it_has_few_or_many_matches(demo_db, monkeypatch, few, sort):
