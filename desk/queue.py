@@ -655,7 +655,7 @@ def count_matching(db: Database, *, actor: Actor | None, filters: QueueFilters, 
         total, overdue, awaiting = conn.execute(
             q, {"today": today, "count_limit": COUNT_CAP + 1, **search_params}
         ).one()
-    if int(total) > COUNT_CAP:
+    if search in ("walk", "check") and int(total) > COUNT_CAP:  # only a search's count stops at the cap
         return QueueCount(COUNT_CAP, int(overdue), int(awaiting), capped=True)
     return QueueCount(int(total), int(overdue), int(awaiting))
 

@@ -499,6 +499,28 @@ def test_a_search_matching_many_cases_counts_only_up_to_the_cap(demo_db, monkeyp
     assert count_matching(db, actor=None, filters=none, today=TODAY) == q.QueueCount(0, 0, 0)
 
 
+def test_filters_without_a_search_are_counted_exactly_past_the_cap(demo_db, monkeypatch):
+    """The cap is a search's (its matches are walked, never all read); the open cases, my cases or a reason
+    are counted to the end with their overdue and awaiting figures, however many there are. At 1,000,000 cases
+    the queue had read "More than 1,000 open cases match (a search counts up to 1,000)" with no search, and
+    "My cases (1,000)" for a reviewer with more."""
+    from desk import queue as q
+
+    monkeypatch.setattr(q, "COUNT_CAP", 2)
+    rita = find_active_user(demo_db, "rita@refund-desk.example")
+    expected = all_open(demo_db)
+    for filters, rows in [
+        (QueueFilters(), expected),
+        (QueueFilters(assignee="mine"), [r for r in expected if r["assignee_id"] == rita.id]),
+        (QueueFilters(reasons=("technical_issue",)), [r for r in expected if r["reason"] == "technical_issue"]),
+    ]:
+        assert len(rows) > 2, filters
+        count = count_matching(demo_db, actor=rita, filters=filters, today=TODAY)
+        overdue = sum(r["due_on"] < TODAY for r in rows)
+        awaiting = sum(r["status"] == "awaiting_approval" for r in rows)
+        assert count == q.QueueCount(len(rows), overdue, awaiting), filters
+
+
 def test_the_search_index_follows_cases_entering_and_leaving_the_queue(demo_db):
     """queue_search holds the open cases only, kept by triggers: closing a case takes it out, reopening puts it
     back, moving it to another customer or renaming the customer (name or email) rewrites it."""
