@@ -250,7 +250,7 @@ st.dataframe(
     # first, the rest after them (the grid scrolls sideways for the last columns).
     column_order=[c for c in QUEUE_COLUMNS if c in frame.columns],
     column_config={
-        "Case": st.column_config.NumberColumn("Case", format="#%d", width=56),
+        "Case": st.column_config.NumberColumn("Case", format="#%d", width=72),
         "Due": st.column_config.MultiselectColumn(
             "Due",
             width=72,
