@@ -477,7 +477,7 @@ def _page_statement(
     order = (key.desc(), key_id.desc()) if descending else (key.asc(), key_id.asc())
     # PostgreSQL: the limit written in too (a bound LIMIT makes the generic plan assume a tenth of the rows and
     # sort them all)
-    return q.order_by(*order).limit(limit + 1 if dialect == "sqlite" else literal_column(str(limit + 1), Integer))
+    return q.order_by(*order).limit(_written(limit + 1, dialect))
 
 
 @lru_cache(maxsize=512)
