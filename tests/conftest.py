@@ -1,8 +1,8 @@
 """Shared fixtures: a database per backend, demo data, AppTest and a browser against a live server.
 
 Database fixtures run every test on a temporary SQLite file and, when TEST_DATABASE_URL is set, on
-PostgreSQL too (each test in a database of its own). Without TEST_DATABASE_URL the PostgreSQL runs are
-skipped with a visible reason (pytest runs with -ra).
+PostgreSQL too (each test in a schema of its own; a finished test's schema is reset for the next one).
+Without TEST_DATABASE_URL the PostgreSQL runs are skipped with a visible reason (pytest runs with -ra).
 
 Migrations and the demo generator run once per test process: `db`, `staff_db`, `demo_db` and `make_demo`
 copy a template (tests/support/databases.py), which is as isolated as a database built from scratch.
@@ -212,9 +212,12 @@ def app(app_env, sqlite_demo_url, monkeypatch):
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session, exitstatus):
-    """A selection that matches no test (e.g. `-m browser` on a tree without browser tests) is not a failure."""
+    """A selection that matches no test (e.g. `-m browser` on a tree without browser tests) is not a failure.
+    The PostgreSQL catalogs the run churned are vacuumed (tests/support/databases.vacuum_catalogs)."""
     if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
         session.exitstatus = pytest.ExitCode.OK
+    if not hasattr(session.config, "workerinput"):  # once a run, after every worker has dropped its schemas
+        databases.vacuum_catalogs()
     ours = getattr(session.config, "_refund_desk_basetemp", None)
     if ours and session.exitstatus == pytest.ExitCode.OK:  # a failed run's files stay (a day) for a look
         shutil.rmtree(ours, ignore_errors=True)
