@@ -86,6 +86,16 @@ def team():
     t.drop()
 
 
+@pytest.fixture(scope="module")
+def refusing_team():
+    """One team for the tests where the app role tries a change and PostgreSQL refuses it (~1 s a team saved
+    per test): each test decides its own case and checks the audit trail or its decision before and after its
+    attempt, so an attempt that got through fails that test, whatever ran before it."""
+    t = Team()
+    yield t
+    t.drop()
+
+
 def _audit_checksum(db) -> tuple[int, str]:
     with db.read() as s:
         return tuple(
@@ -163,26 +173,26 @@ ATTACKS = {
 
 
 @pytest.mark.parametrize("attack", list(ATTACKS), ids=list(ATTACKS))
-def test_the_app_role_cannot_change_the_audit_trail(team, attack):
-    _decided_case(team)
-    before = _audit_checksum(team.owner)
+def test_the_app_role_cannot_change_the_audit_trail(refusing_team, attack):
+    _decided_case(refusing_team)
+    before = _audit_checksum(refusing_team.owner)
     assert before[0] >= 2
     statement, refusal = ATTACKS[attack]
-    with pytest.raises(DBAPIError, match=refusal), team.app.engine.begin() as c:
+    with pytest.raises(DBAPIError, match=refusal), refusing_team.app.engine.begin() as c:
         for one in (statement,) if isinstance(statement, str) else statement:
-            c.exec_driver_sql(one.format(owner=team.roles.owner))
-    assert _audit_checksum(team.owner) == before
+            c.exec_driver_sql(one.format(owner=refusing_team.roles.owner))
+    assert _audit_checksum(refusing_team.owner) == before
 
 
-def test_a_sql_function_of_its_own_in_pg_temp_runs_with_its_own_rights_only(team):
+def test_a_sql_function_of_its_own_in_pg_temp_runs_with_its_own_rights_only(refusing_team):
     """The one schema the app role may create functions in is its session's pg_temp; such a function has
     no more rights than the role itself."""
-    _decided_case(team)
-    before = _audit_checksum(team.owner)
-    with pytest.raises(DBAPIError, match="permission denied"), team.app.engine.begin() as c:
+    _decided_case(refusing_team)
+    before = _audit_checksum(refusing_team.owner)
+    with pytest.raises(DBAPIError, match="permission denied"), refusing_team.app.engine.begin() as c:
         c.exec_driver_sql("CREATE FUNCTION pg_temp.wipe() RETURNS void LANGUAGE sql AS $$ DELETE FROM case_events $$")
         c.exec_driver_sql("SELECT pg_temp.wipe()")
-    assert _audit_checksum(team.owner) == before
+    assert _audit_checksum(refusing_team.owner) == before
 
 
 @pytest.mark.parametrize(
@@ -194,11 +204,11 @@ def test_a_sql_function_of_its_own_in_pg_temp_runs_with_its_own_rights_only(team
     ],
     ids=["reject after approval", "rewrite the note", "back to pending"],
 )
-def test_the_app_role_cannot_change_a_published_decisions_approval(team, statement):
-    _, did = _decided_case(team)
-    with team.app.write.begin() as s:
+def test_the_app_role_cannot_change_a_published_decisions_approval(refusing_team, statement):
+    _, did = _decided_case(refusing_team)
+    with refusing_team.app.write.begin() as s:
         assert s.execute(text(statement), {"id": did}).rowcount == 0  # row-level security: not a pending row
-    with team.owner.read() as s:
+    with refusing_team.owner.read() as s:
         d = s.get(Decision, did)
         assert (d.approval_status, d.approval_note, d.superseded) == ("approved", "Agreed.", False)
 
@@ -211,11 +221,11 @@ def test_the_app_role_cannot_change_a_published_decisions_approval(team, stateme
     ],
     ids=["change outcome and amount", "delete"],
 )
-def test_the_app_role_cannot_rewrite_or_delete_a_decision(team, statement, refusal):
-    _, did = _decided_case(team)
-    with pytest.raises(DBAPIError, match=refusal), team.app.write.begin() as s:
+def test_the_app_role_cannot_rewrite_or_delete_a_decision(refusing_team, statement, refusal):
+    _, did = _decided_case(refusing_team)
+    with pytest.raises(DBAPIError, match=refusal), refusing_team.app.write.begin() as s:
         s.execute(text(statement), {"id": did})
-    with team.owner.read() as s:
+    with refusing_team.owner.read() as s:
         assert s.get(Decision, did).amount_cents == 2_500
 
 
