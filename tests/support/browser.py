@@ -203,7 +203,11 @@ def browser_page(chromium, request):
 # server then starts the next page's run with a new_session that no rerun_script asked for (recorded frames:
 # script_finished 2, session_status_changed running=false, new_session, ..., script_finished 0). So the page
 # is waiting while a rerun is unanswered, while a run is open, or after an early finish until the next run
-# starts.
+# starts. A session runs one script at a time, so a new_session also ends the run before it: the server
+# empties its outgoing queue when a run starts (Streamlit 1.67 AppSession._clear_queue on SCRIPT_STARTED),
+# and on a busy machine the script_finished of the run a click interrupted can go with it. Counting runs
+# (open += 1) then stayed at 1 for good and wait_for_app timed out on a finished page (seen: the replay page,
+# a date typed then "Run the replay" clicked, with both CPUs loaded).
 RERUN_TRACKER = """
 (() => {
   if (window.__rdRuns) return;
@@ -243,9 +247,9 @@ RERUN_TRACKER = """
         const b = bytes(ev.data);
         const event = b ? runEvent(b) : null;
         if (!event) return;
-        if (event.started) { runs.open += 1; runs.early = false; return; }
+        if (event.started) { runs.open = 1; runs.early = false; return; }
         runs.answered = runs.asked;
-        runs.open = Math.max(0, runs.open - 1);
+        runs.open = 0;
         runs.early = event.finished === 2;
       });
     }
@@ -261,12 +265,28 @@ APP_IDLE = """() => {
   return !runs || (runs.asked > 0 && runs.answered === runs.asked && runs.open === 0 && !runs.early);
 }"""
 
+APP_STATE = """() => {
+  const app = document.querySelector("[data-testid='stApp']");
+  return JSON.stringify({runs: window.__rdRuns || null, connection: app && app.dataset.testConnectionState,
+                         script: app && app.dataset.testScriptState});
+}"""
+
 
 def wait_for_app(page, timeout: float = TIMEOUT_MS) -> None:
     """Wait until the app is connected, not running, has finished every rerun this page asked for (a click or a
     typed value that the server has not answered yet counts as asked as soon as it is sent) and every run the
-    server started by itself (the next page's run after st.switch_page)."""
-    page.wait_for_function(APP_IDLE, timeout=timeout)
+    server started by itself (the next page's run after st.switch_page). A timeout says what the page was waiting
+    for (the run counts and the app's own state)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        page.wait_for_function(APP_IDLE, timeout=timeout)
+    except PlaywrightError as exc:
+        try:
+            state = page.evaluate(APP_STATE)
+        except PlaywrightError:
+            state = "(the page is gone)"
+        raise AssertionError(f"the app was not idle within {timeout / 1000:.0f} s: {state}") from exc
 
 
 GRID_ROW_PX = 35  # a data grid's row height; its header row is as high
