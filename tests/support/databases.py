@@ -35,7 +35,7 @@ import tempfile
 import threading
 import uuid
 import warnings
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
@@ -187,6 +187,22 @@ class _Postgres:
         return m.group(1) if m else ""
 
     # -- DDL ----------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator:
+        """A cursor in one transaction on an admin connection: committed at the end, rolled back on an error."""
+        with self.admin().connect() as c:
+            raw = c.connection.dbapi_connection
+            raw.autocommit = False
+            try:
+                with raw.cursor() as cur:
+                    yield cur
+                raw.commit()
+            except Exception:
+                raw.rollback()
+                raise
+            finally:
+                raw.autocommit = True
+
     def admin(self) -> Engine:
         with self._lock:
             if self._admin is None:
@@ -235,39 +251,29 @@ class _Postgres:
         """Schema `name` (new) as a copy of schema `template`, in one transaction."""
         assert self.migration_statements is not None
         t, n = _quote(template), _quote(name)
-        with self.admin().connect() as c:
-            raw = c.connection.dbapi_connection
-            raw.autocommit = False
-            try:
-                with raw.cursor() as cur:
-                    cur.execute(f"CREATE SCHEMA {n}")
-                    cur.execute(f"SET LOCAL search_path TO {n}")
-                    for statement, parameters, many in self.migration_statements:
-                        if many:
-                            cur.executemany(statement, parameters)
-                        elif parameters is None:
-                            cur.execute(statement)
-                        else:
-                            cur.execute(statement, parameters)
-                    cur.execute("SET LOCAL session_replication_role = replica")
-                    cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", (template,))
-                    for (table,) in cur.fetchall():
-                        cur.execute(f"DELETE FROM {n}.{_quote(table)}")
-                        cur.execute(
-                            f"INSERT INTO {n}.{_quote(table)} OVERRIDING SYSTEM VALUE SELECT * FROM {t}.{_quote(table)}"
-                        )
-                    cur.execute("SELECT sequencename FROM pg_sequences WHERE schemaname = %s ORDER BY 1", (template,))
-                    for (seq,) in cur.fetchall():
-                        cur.execute(f"SELECT last_value, is_called FROM {t}.{_quote(seq)}")
-                        last, called = cur.fetchone()
-                        cur.execute("SELECT setval(%s, %s, %s)", (f"{n}.{_quote(seq)}", last, called))
-                    made_in = _current_xid(cur)
-                raw.commit()
-            except Exception:
-                raw.rollback()
-                raise
-            finally:
-                raw.autocommit = True
+        with self._transaction() as cur:
+            cur.execute(f"CREATE SCHEMA {n}")
+            cur.execute(f"SET LOCAL search_path TO {n}")
+            for statement, parameters, many in self.migration_statements:
+                if many:
+                    cur.executemany(statement, parameters)
+                elif parameters is None:
+                    cur.execute(statement)
+                else:
+                    cur.execute(statement, parameters)
+            cur.execute("SET LOCAL session_replication_role = replica")
+            cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", (template,))
+            for (table,) in cur.fetchall():
+                cur.execute(f"DELETE FROM {n}.{_quote(table)}")
+                cur.execute(
+                    f"INSERT INTO {n}.{_quote(table)} OVERRIDING SYSTEM VALUE SELECT * FROM {t}.{_quote(table)}"
+                )
+            cur.execute("SELECT sequencename FROM pg_sequences WHERE schemaname = %s ORDER BY 1", (template,))
+            for (seq,) in cur.fetchall():
+                cur.execute(f"SELECT last_value, is_called FROM {t}.{_quote(seq)}")
+                last, called = cur.fetchone()
+                cur.execute("SELECT setval(%s, %s, %s)", (f"{n}.{_quote(seq)}", last, called))
+            made_in = _current_xid(cur)
         self.live.add(name)
         self._made_in[name] = made_in
 
@@ -330,43 +336,33 @@ class _Postgres:
     def _reset(self, template: str, spare: str, name: str) -> None:
         made_in = self._made_in[spare]
         s = _quote(spare)
-        with self.admin().connect() as c:
-            raw = c.connection.dbapi_connection
-            raw.autocommit = False
-            try:
-                with raw.cursor() as cur:
-                    cur.execute("SET LOCAL lock_timeout = '5s'")  # a leaked transaction: clone instead of waiting
-                    cur.execute("SET LOCAL jit = off")  # compiling these small queries would cost ~100 ms
-                    shape = self._shape(cur, template)
-                    cur.execute(_CATALOG_COUNTS, {"s": spare, "xid": made_in})
-                    *catalog, catalog_changes = cur.fetchone()
-                    if tuple(catalog) != shape.catalog or catalog_changes:
-                        raise _Changed(spare)
-                    cur.execute(_rows_query(spare, shape.tables), {"xid": made_in})
-                    changed = shape.with_referencing(
-                        [t for t, count, newer in cur.fetchall() if newer or count != shape.rows[t]]
-                    )
-                    cur.execute("SET LOCAL session_replication_role = replica")
-                    if changed:  # TRUNCATE, not DELETE: dead rows would stay (autovacuum may be off) for every reuse
-                        cur.execute("TRUNCATE " + ", ".join(f"{s}.{_quote(t)}" for t in changed))
-                    for table in changed:
-                        cur.execute(
-                            f"INSERT INTO {s}.{_quote(table)} OVERRIDING SYSTEM VALUE "
-                            f"SELECT * FROM {_quote(template)}.{_quote(table)}"
-                        )
-                    for seq, (last, called) in shape.sequences.items():
-                        cur.execute(f"SELECT last_value, is_called FROM {s}.{_quote(seq)}")
-                        if tuple(cur.fetchone()) != (last, called):
-                            cur.execute("SELECT setval(%s, %s, %s)", (f"{s}.{_quote(seq)}", last, called))
-                    cur.execute(f"ALTER SCHEMA {s} RENAME TO {_quote(name)}")
-                    # rows of unchanged tables keep their older transaction: still older than this one
-                    now = _current_xid(cur)
-                raw.commit()
-            except Exception:
-                raw.rollback()
-                raise
-            finally:
-                raw.autocommit = True
+        with self._transaction() as cur:
+            cur.execute("SET LOCAL lock_timeout = '5s'")  # a leaked transaction: clone instead of waiting
+            cur.execute("SET LOCAL jit = off")  # compiling these small queries would cost ~100 ms
+            shape = self._shape(cur, template)
+            cur.execute(_CATALOG_COUNTS, {"s": spare, "xid": made_in})
+            *catalog, catalog_changes = cur.fetchone()
+            if tuple(catalog) != shape.catalog or catalog_changes:
+                raise _Changed(spare)
+            cur.execute(_rows_query(spare, shape.tables), {"xid": made_in})
+            changed = shape.with_referencing(
+                [t for t, count, newer in cur.fetchall() if newer or count != shape.rows[t]]
+            )
+            cur.execute("SET LOCAL session_replication_role = replica")
+            if changed:  # TRUNCATE, not DELETE: dead rows would stay (autovacuum may be off) for every reuse
+                cur.execute("TRUNCATE " + ", ".join(f"{s}.{_quote(t)}" for t in changed))
+            for table in changed:
+                cur.execute(
+                    f"INSERT INTO {s}.{_quote(table)} OVERRIDING SYSTEM VALUE "
+                    f"SELECT * FROM {_quote(template)}.{_quote(table)}"
+                )
+            for seq, (last, called) in shape.sequences.items():
+                cur.execute(f"SELECT last_value, is_called FROM {s}.{_quote(seq)}")
+                if tuple(cur.fetchone()) != (last, called):
+                    cur.execute("SELECT setval(%s, %s, %s)", (f"{s}.{_quote(seq)}", last, called))
+            cur.execute(f"ALTER SCHEMA {s} RENAME TO {_quote(name)}")
+            # rows of unchanged tables keep their older transaction: still older than this one
+            now = _current_xid(cur)
         self.live.discard(spare)
         self._made_in.pop(spare, None)
         self.live.add(name)
