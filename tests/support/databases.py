@@ -144,6 +144,16 @@ def _rows_query(schema: str, tables: Sequence[str]) -> str:
     )
 
 
+def _sequence_values(cur, schema: str, sequences: Sequence[str]) -> dict[str, tuple[int, bool]]:
+    """(last_value, is_called) of each sequence of `schema`, in one statement."""
+    if not sequences:
+        return {}
+    cur.execute(
+        " UNION ALL ".join(f"SELECT '{q}', last_value, is_called FROM {_quote(schema)}.{_quote(q)}" for q in sequences)
+    )
+    return {q: (last, called) for q, last, called in cur.fetchall()}
+
+
 class _Postgres:
     """Creates, clones and drops this process's PostgreSQL test schemas (in the database of TEST_DATABASE_URL).
 
@@ -318,10 +328,7 @@ class _Postgres:
             cur.execute(_rows_query(template, tables), {"xid": now})
             rows = {t: count for t, count, _ in cur.fetchall()}
             cur.execute("SELECT sequencename FROM pg_sequences WHERE schemaname = %s ORDER BY 1", (template,))
-            sequences = {}
-            for (seq,) in cur.fetchall():
-                cur.execute(f"SELECT last_value, is_called FROM {_quote(template)}.{_quote(seq)}")
-                sequences[seq] = tuple(cur.fetchone())
+            sequences = _sequence_values(cur, template, [seq for (seq,) in cur.fetchall()])
             cur.execute(
                 "SELECT r.relname, t.relname FROM pg_constraint k JOIN pg_class t ON t.oid = k.conrelid "
                 "JOIN pg_class r ON r.oid = k.confrelid WHERE k.contype = 'f' AND k.connamespace = %s::regnamespace",
@@ -356,9 +363,9 @@ class _Postgres:
                     f"INSERT INTO {s}.{_quote(table)} OVERRIDING SYSTEM VALUE "
                     f"SELECT * FROM {_quote(template)}.{_quote(table)}"
                 )
+            now_at = _sequence_values(cur, spare, list(shape.sequences))
             for seq, (last, called) in shape.sequences.items():
-                cur.execute(f"SELECT last_value, is_called FROM {s}.{_quote(seq)}")
-                if tuple(cur.fetchone()) != (last, called):
+                if now_at[seq] != (last, called):
                     cur.execute("SELECT setval(%s, %s, %s)", (f"{s}.{_quote(seq)}", last, called))
             cur.execute(f"ALTER SCHEMA {s} RENAME TO {_quote(name)}")
             # rows of unchanged tables keep their older transaction: still older than this one
