@@ -82,15 +82,25 @@ def _contents(engine, schema: str) -> dict:
     return {"definitions": definitions, "rows": rows, "sequences": sequences}
 
 
-@pytest.fixture
-def templates(tmp_path):
-    """A Templates of this test's own (its own template, spares and clones), finished afterwards."""
+@pytest.fixture(scope="module")
+def _module_templates(tmp_path_factory):
+    """A Templates of this module's own (its template is built once), finished afterwards."""
     t = Templates()
-    t.use_dir(tmp_path)
+    t.use_dir(tmp_path_factory.mktemp("own-templates"))
     engine = create_engine(pg_base_url(), poolclass=NullPool)
     yield t, t.pg(), engine
     t.finish()
     engine.dispose()
+
+
+@pytest.fixture
+def templates(_module_templates):
+    """The module's Templates with no spare left by an earlier test: each test's first copy is a clone."""
+    _, pg, _ = _module_templates
+    for spares in pg.spares.values():
+        while spares:
+            pg.drop(spares.pop())
+    return _module_templates
 
 
 def _copy(templates):
